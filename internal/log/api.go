@@ -1,0 +1,96 @@
+package log
+
+// This file fixes the storage engine's exported surface that the rest of
+// samsa is written against. The bodies are placeholders to be replaced by
+// the implementation (keep the signatures; add to them freely).
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config is the per-partition log configuration (resolved topic configs).
+type Config struct {
+	SegmentBytes       int64 // segment.bytes: roll before a batch would exceed it
+	SegmentMs          int64 // segment.ms: roll when the active segment is older
+	IndexIntervalBytes int64 // index.interval.bytes (4096)
+	SegmentIndexBytes  int64 // segment.index.bytes: max .index/.timeindex size (10 MiB)
+	FlushMessages      int64 // flush.messages: fsync after this many records (MaxInt64: never by count)
+	FlushMs            int64 // flush.ms: fsync when unflushed data is older (MaxInt64: never by time)
+	// MaxProducerIDExpirationMs etc. come later.
+}
+
+// Options open a log.
+type Options struct {
+	FS     FS           // nil: the OS filesystem
+	Config Config
+	Logger *slog.Logger // nil: slog.Default()
+	Now    func() time.Time
+}
+
+// Position is an offset together with where it sits in the log: the base
+// offset of its segment and the byte position in that segment. A high
+// watermark is kept as a Position so a read can stop at it without a lookup.
+type Position struct {
+	Offset      int64
+	SegmentBase int64
+	FilePos     int64
+}
+
+// AppendOptions qualify one append.
+type AppendOptions struct {
+	// LeaderEpoch is written into the batch's partitionLeaderEpoch.
+	LeaderEpoch int32
+	// LogAppendTime, when >= 0, makes the batch a LogAppendTime batch with
+	// this max timestamp (the CRC is recomputed).
+	LogAppendTime int64
+}
+
+// AppendResult tells where a batch went.
+type AppendResult struct {
+	BaseOffset int64
+	LastOffset int64
+	// LogAppendTime is the timestamp written, or -1.
+	LogAppendTime int64
+	// Duplicate: the batch repeats one of the producer's last five batches;
+	// nothing was appended and the offsets are the original ones.
+	Duplicate      bool
+	LogStartOffset int64
+	// End is the log end after this append.
+	End Position
+}
+
+// Errors from Append that map to Kafka error codes.
+var (
+	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
+	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	ErrClosed               = errors.New("log: closed")
+)
+
+// Slice is a byte range of one segment file handed to a reader. The segment
+// stays open until Release, even if it is deleted meanwhile.
+type Slice struct {
+	File    File
+	Pos     int64
+	Len     int64
+	release func()
+}
+
+// Release unpins the segment behind the slice. Safe to call more than once.
+func (s *Slice) Release() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+}
+
+// ReadResult is the answer to a Read.
+type ReadResult struct {
+	Slice Slice // Len 0 when there is nothing to read
+	// FirstBatchOffset is the base offset of the first batch in Slice.
+	FirstBatchOffset int64
+}
+
+// ErrOffsetOutOfRange: the offset is below the log start or above the end.
+var ErrOffsetOutOfRange = errors.New("log: offset out of range")
