@@ -11,6 +11,8 @@ import (
 )
 
 // Config is the per-partition log configuration (resolved topic configs).
+// A zero (or negative) field takes Kafka's default; FlushMessages and
+// FlushMs then mean "never", leaving flushing to the OS and Flush.
 type Config struct {
 	SegmentBytes       int64 // segment.bytes: roll before a batch would exceed it
 	SegmentMs          int64 // segment.ms: roll when the active segment is older
@@ -66,6 +68,10 @@ var (
 	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
 	ErrClosed               = errors.New("log: closed")
+	// ErrFailed: an earlier I/O failure (a failed fsync, a write that could
+	// not be undone) left the files in doubt; the log refuses writes until
+	// it is reopened, which recovers it. Kafka takes the log dir offline.
+	ErrFailed = errors.New("log: failed after an I/O error; reopen to recover")
 )
 
 // Slice is a byte range of one segment file handed to a reader. The segment

@@ -1,59 +1,485 @@
+// Package log is samsa's storage engine: one partition's log as a
+// directory of segments laid out as Kafka lays them out, with sparse
+// indexes, idempotent-producer state, leader-epoch checkpoints and crash
+// recovery. It knows nothing of the network, groups or the cluster.
+//
+// # Locks
+//
+// In the order they are taken:
+//
+//	Log.mu         the appender lock: Append, roll, Truncate, SetStartOffset,
+//	               SetConfig, Close, Delete. Guards cfg and producers.
+//	Log.segMu      the segment list. The appender changes the list under it
+//	               exclusively (and may read it without segMu, being the only
+//	               writer); readers hold it shared only to find and pin a
+//	               segment.
+//	index.mu       one per index file; lookups shared, the appender
+//	               exclusively for the moment it adds or cuts entries.
+//	epochCache.mu  leaf.
+//
+// No lock is held while a reader copies data or while Flush fsyncs:
+// readers pin a segment (a reference count) and read with ReadAt below
+// the size the appender published, which it publishes only after the
+// bytes are written. The log end is an atomic *Position, published after
+// the segment's size and indexes, so a reader that sees an end offset
+// finds every batch below it.
+//
+// # Durability
+//
+// An append reaches the page cache; it is fsynced when the flush policy
+// says so, when Flush is called, when its segment rolls (a roll fsyncs the
+// old segment and its indexes before the new segment exists) and on Close.
+// So every segment but the last is durable and whole, and recovery after a
+// crash scans only the last one. See recovery.go.
 package log
 
-// Placeholder bodies: the storage-engine implementation replaces this file.
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+// Kafka's defaults for a zero Config field.
+const (
+	defaultSegmentBytes      = 1 << 30
+	defaultSegmentMs         = 7 * 24 * time.Hour / time.Millisecond
+	defaultIndexInterval     = 4096
+	defaultSegmentIndexBytes = 10 << 20
+)
+
+func (c Config) withDefaults() Config {
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = defaultSegmentBytes
+	}
+	// Index positions are uint32 and Kafka's segment.bytes is an int.
+	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = int64(defaultSegmentMs)
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = defaultIndexInterval
+	}
+	if c.SegmentIndexBytes <= 0 {
+		c.SegmentIndexBytes = defaultSegmentIndexBytes
+	}
+	c.SegmentIndexBytes = max(c.SegmentIndexBytes, 2*timeEntrySize)
+	if c.FlushMessages <= 0 {
+		c.FlushMessages = math.MaxInt64
+	}
+	if c.FlushMs <= 0 {
+		c.FlushMs = math.MaxInt64
+	}
+	return c
+}
 
 // Log is one partition's log: an ordered set of segments in one directory.
-type Log struct{}
+type Log struct {
+	dir    string
+	fs     FS
+	logger *slog.Logger
+	now    func() time.Time
 
-// Open opens (creating if needed) the log in dir, recovering it if the last
-// shutdown was not clean.
-func Open(dir string, opts Options) (*Log, error) { panic("unimplemented") }
+	mu        sync.Mutex
+	cfg       Config         // guarded by mu
+	producers *producerState // guarded by mu
+
+	segMu sync.RWMutex
+	segs  []*segment // ascending base offsets; the last is the active one
+
+	end         atomic.Pointer[Position]
+	start       atomic.Int64
+	closed      atomic.Bool // set under mu and segMu
+	fatal       atomic.Pointer[fatalError]
+	flushed     atomic.Int64 // offsets below are fsynced
+	lastFlushMs atomic.Int64
+
+	epochs *epochCache
+
+	stats loadStats
+}
+
+// loadStats records what Open had to do; tests read it.
+type loadStats struct {
+	clean             bool  // the clean-shutdown marker was honoured
+	recoveredSegments int   // segments validated batch by batch
+	rebuiltIndexes    int   // sealed segments whose indexes were rebuilt
+	truncatedBytes    int64 // bytes cut off by recovery
+	replayedBatches   int   // batches replayed into the producer state
+}
+
+// active is the last segment. Appender only (or under segMu).
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+// writable reports why the log cannot take a write, if it cannot.
+func (l *Log) writable() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if f := l.fatal.Load(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// setFatal records err as the log's failure and returns it as a fatalError.
+func (l *Log) setFatal(err error) error {
+	fe, ok := err.(*fatalError)
+	if !ok {
+		fe = &fatalError{err}
+	}
+	if l.fatal.CompareAndSwap(nil, fe) {
+		l.logger.Error("log failed; refusing writes until reopened", "dir", l.dir, "err", err)
+	}
+	return fe
+}
 
 // Append validates the producer state of one whole, already validated
 // batch (record.Validate), assigns it offsets from the log end, writes it,
 // and flushes per the flush policy.
+//
+// The batch is rewritten in place (base offset, leader epoch, and for
+// LogAppendTime the timestamp and CRC). On a write error nothing is
+// appended, the segment is cut back, and the next append gets the same
+// offsets. An error from the policy's fsync comes with a valid result: the
+// batch is in the log but its durability is unknown, and the log refuses
+// later writes (ErrFailed).
 func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
-	panic("unimplemented")
+	h, err := record.ParseHeader(batch)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("log: append: %w", err)
+	}
+	switch {
+	case h.Size() != int64(len(batch)):
+		return AppendResult{}, fmt.Errorf("log: append: batch is %d bytes, its header says %d", len(batch), h.Size())
+	case h.Magic != 2:
+		return AppendResult{}, fmt.Errorf("log: append: magic %d", h.Magic)
+	case h.LastOffsetDelta < 0:
+		return AppendResult{}, fmt.Errorf("log: append: last offset delta %d", h.LastOffsetDelta)
+	}
+	l.mu.Lock()
+	res, flush, err := l.appendLocked(batch, &h, opts)
+	l.mu.Unlock()
+	if err == nil && flush {
+		// Outside the appender lock: appends continue during the fsync
+		// and concurrent flushes share the disk's work.
+		if err := l.Flush(); err != nil {
+			return res, err
+		}
+	}
+	return res, err
 }
 
-// Read returns the bytes from the batch containing offset up to maxBytes,
-// never past upTo (a Position at or below the log end, usually the high
-// watermark). The slice may end inside a batch (clients drop a partial
-// trailing batch), except that when minOne is set and the first batch is
-// larger than maxBytes the whole first batch is returned (KIP-74).
-func (l *Log) Read(offset int64, maxBytes int64, upTo Position, minOne bool) (ReadResult, error) {
-	panic("unimplemented")
+func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (res AppendResult, flush bool, err error) {
+	if err := l.writable(); err != nil {
+		return res, false, err
+	}
+	if h.ProducerID >= 0 {
+		dup, err := l.producers.check(h)
+		if err != nil {
+			return res, false, err
+		}
+		if dup != nil {
+			res = AppendResult{
+				BaseOffset:     dup.firstOffset,
+				LastOffset:     dup.lastOffset,
+				LogAppendTime:  -1,
+				Duplicate:      true,
+				LogStartOffset: l.start.Load(),
+				End:            *l.end.Load(),
+			}
+			if opts.LogAppendTime >= 0 {
+				res.LogAppendTime = dup.timestamp
+			}
+			return res, false, nil
+		}
+	}
+
+	now := l.now().UnixMilli()
+	base := l.end.Load().Offset
+	size := int64(len(batch))
+	if why := l.rollReason(l.active(), size, base+int64(h.LastOffsetDelta), now); why != "" {
+		if err := l.roll(why); err != nil {
+			return res, false, err
+		}
+	}
+	seg := l.active()
+	if err := l.epochs.assign(opts.LeaderEpoch, base); err != nil {
+		return res, false, err
+	}
+
+	record.SetBaseOffset(batch, base)
+	record.SetPartitionLeaderEpoch(batch, opts.LeaderEpoch)
+	h.BaseOffset, h.PartitionLeaderEpoch = base, opts.LeaderEpoch
+	appendTime := int64(-1)
+	if opts.LogAppendTime >= 0 {
+		setLogAppendTime(batch, opts.LogAppendTime)
+		appendTime = opts.LogAppendTime
+		h.MaxTimestamp = appendTime
+		h.Attributes |= record.AttrTimestampType
+	}
+
+	pos := seg.size.Load()
+	if err := seg.write(batch, pos); err != nil {
+		if fe, ok := err.(*fatalError); ok {
+			return res, false, l.setFatal(fe)
+		}
+		return res, false, err
+	}
+	// Publish in this order: size, then the index entries and max
+	// timestamp that may name the batch, then the end.
+	seg.size.Store(pos + size)
+	seg.track(h, pos, l.cfg.IndexIntervalBytes)
+	if seg.rollStartMs < 0 {
+		seg.rollStartMs = now
+	}
+	if h.ProducerID >= 0 {
+		l.producers.apply(h)
+	}
+	end := Position{Offset: h.LastOffset() + 1, SegmentBase: seg.base, FilePos: pos + size}
+	l.end.Store(&end)
+
+	flush = end.Offset-l.flushed.Load() >= l.cfg.FlushMessages ||
+		now-l.lastFlushMs.Load() >= l.cfg.FlushMs
+	return AppendResult{
+		BaseOffset:     base,
+		LastOffset:     h.LastOffset(),
+		LogAppendTime:  appendTime,
+		LogStartOffset: l.start.Load(),
+		End:            end,
+	}, flush, nil
+}
+
+// rollReason says why a batch of size bytes ending at lastOffset must go
+// to a new segment, or "". A segment always takes its first batch, so an
+// oversized batch gets a segment of its own rather than failing.
+func (l *Log) rollReason(s *segment, size, lastOffset, now int64) string {
+	if s.size.Load() == 0 {
+		return ""
+	}
+	maxEntries := l.cfg.SegmentIndexBytes
+	switch {
+	case s.size.Load()+size > l.cfg.SegmentBytes:
+		return "segment.bytes"
+	case now-s.rollStartMs >= l.cfg.SegmentMs:
+		return "segment.ms"
+	case s.offIdx.count() >= maxEntries/offsetEntrySize,
+		s.timeIdx.count() >= maxEntries/timeEntrySize-1: // room for seal's final entry
+		return "segment.index.bytes"
+	case lastOffset-s.base > math.MaxInt32:
+		return "relative offset overflow"
+	}
+	return ""
+}
+
+// roll seals the active segment and starts a new one at the log end.
+//
+// Order, for crash safety: the old segment's log and indexes are fsynced
+// first, so once the new segment exists every segment before it is
+// durable and recovery need only scan the last; then the producer state
+// is snapshotted at the new base, so recovery replays at most the last
+// segment; then the new files are created and the directory fsynced.
+func (l *Log) roll(why string) error {
+	old := l.active()
+	end := l.end.Load().Offset
+	if err := old.seal(); err != nil {
+		return l.setFatal(err)
+	}
+	l.advanceFlushed(end)
+	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
+		l.logger.Warn("producer snapshot failed; recovery will replay more of the log", "dir", l.dir, "offset", end, "err", err)
+	}
+	seg, err := openSegment(l.fs, l.dir, end, true)
+	if err == nil {
+		if err = l.fs.SyncDir(l.dir); err != nil {
+			seg.closeFiles()
+			for _, p := range seg.paths {
+				removeIfExists(l.fs, p)
+			}
+		}
+	}
+	if err != nil {
+		// Stay on the old segment: make its indexes resident again.
+		if rerr := old.reload(); rerr != nil {
+			return l.setFatal(errors.Join(err, rerr))
+		}
+		return fmt.Errorf("log: roll at offset %d (%s): %w", end, why, err)
+	}
+	l.segMu.Lock()
+	l.segs = append(l.segs, seg)
+	l.segMu.Unlock()
+	l.end.Store(&Position{Offset: end, SegmentBase: seg.base})
+	l.pruneSnapshots()
+	l.logger.Debug("rolled segment", "dir", l.dir, "base", end, "reason", why)
+	return nil
+}
+
+// pruneSnapshots keeps the producer snapshots from the base of the segment
+// before the active one on: enough for a restart and for a Truncate into
+// either of the last two segments to replay little. An older truncation
+// point replays from the log start.
+func (l *Log) pruneSnapshots() {
+	if len(l.segs) < 2 {
+		return
+	}
+	keep := l.segs[len(l.segs)-2].base
+	offs, err := listSnapshots(l.fs, l.dir)
+	if err != nil {
+		return
+	}
+	for _, off := range offs {
+		if off < keep {
+			removeIfExists(l.fs, snapshotPath(l.dir, off))
+		}
+	}
+}
+
+func (l *Log) advanceFlushed(off int64) {
+	for {
+		cur := l.flushed.Load()
+		if cur >= off || l.flushed.CompareAndSwap(cur, off) {
+			return
+		}
+	}
+}
+
+// Flush fsyncs everything appended so far.
+//
+// It takes no lock across the fsync. Syncing the active segment is enough:
+// a segment stops being active only after a roll fsynced it, so if a roll
+// happens meanwhile, everything below the end read here is durable anyway.
+func (l *Log) Flush() error {
+	if err := l.writable(); err != nil {
+		return err
+	}
+	end := l.end.Load().Offset
+	l.segMu.RLock()
+	if l.closed.Load() {
+		l.segMu.RUnlock()
+		return ErrClosed
+	}
+	s := l.segs[len(l.segs)-1]
+	s.pin()
+	l.segMu.RUnlock()
+	defer s.unpin()
+	if err := s.log.Sync(); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages; retrying would report success for lost data.
+		return l.setFatal(fmt.Errorf("log: %v: fsync: %w", s, err))
+	}
+	l.advanceFlushed(end)
+	l.lastFlushMs.Store(l.now().UnixMilli())
+	return nil
 }
 
 // StartOffset is the log start offset.
-func (l *Log) StartOffset() int64 { panic("unimplemented") }
+func (l *Log) StartOffset() int64 { return l.start.Load() }
 
 // EndOffset is the log end offset (the next offset to be assigned).
-func (l *Log) EndOffset() int64 { panic("unimplemented") }
+func (l *Log) EndOffset() int64 { return l.end.Load().Offset }
 
 // EndPosition is the log end as a Position.
-func (l *Log) EndPosition() Position { panic("unimplemented") }
+func (l *Log) EndPosition() Position { return *l.end.Load() }
 
-// FindByTimestamp returns a copy of the first batch whose max timestamp is
-// >= ts, or nil when no batch qualifies.
-func (l *Log) FindByTimestamp(ts int64) ([]byte, error) { panic("unimplemented") }
-
-// MaxTimestampBatch returns a copy of the batch holding the largest
-// timestamp in the log (the first such batch), or nil for an empty log.
-func (l *Log) MaxTimestampBatch() ([]byte, error) { panic("unimplemented") }
+// EpochEntries returns the leader-epoch checkpoint: each epoch and the
+// offset of its first batch, ascending.
+func (l *Log) EpochEntries() []EpochEntry { return l.epochs.list() }
 
 // Size is the total bytes of all segments.
-func (l *Log) Size() int64 { panic("unimplemented") }
+func (l *Log) Size() int64 {
+	l.segMu.RLock()
+	defer l.segMu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size.Load()
+	}
+	return n
+}
 
-// Flush fsyncs everything appended so far.
-func (l *Log) Flush() error { panic("unimplemented") }
+// SetConfig applies new configuration to a live log. It takes effect from
+// the next append.
+func (l *Log) SetConfig(c Config) {
+	l.mu.Lock()
+	l.cfg = c.withDefaults()
+	l.mu.Unlock()
+}
 
 // Close flushes, writes producer-state snapshots and the clean-shutdown
-// marker, and closes all files.
-func (l *Log) Close() error { panic("unimplemented") }
+// marker, and closes all files. Slices still held keep their segment's
+// files open until released. A log that failed (ErrFailed) closes without
+// the marker, so the next Open recovers it.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return nil
+	}
+	var err error
+	if l.fatal.Load() == nil {
+		err = l.writeCleanState()
+	}
+	for _, s := range l.detachAll() {
+		s.unpin()
+	}
+	return err
+}
 
-// Delete closes the log and removes its directory (topic deletion).
-func (l *Log) Delete() error { panic("unimplemented") }
+// writeCleanState makes everything durable and then, only then, writes the
+// marker that lets the next Open trust the files without a scan.
+func (l *Log) writeCleanState() error {
+	if err := l.active().seal(); err != nil {
+		return err
+	}
+	end := l.end.Load().Offset
+	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
+		return err
+	}
+	return writeFileAtomic(l.fs, l.dir, cleanShutdownFile, nil)
+}
 
-// SetConfig applies new configuration to a live log.
-func (l *Log) SetConfig(c Config) { panic("unimplemented") }
+// detachAll marks the log closed and takes its segments out of the list;
+// the caller drops the log's references. Nil if already closed.
+func (l *Log) detachAll() []*segment {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	if l.closed.Load() {
+		return nil
+	}
+	l.closed.Store(true)
+	segs := l.segs
+	l.segs = nil
+	return segs
+}
+
+// Delete closes the log and removes its directory (topic deletion). It
+// relies on POSIX unlink semantics for segments that Slices still pin:
+// their open files stay readable until released.
+func (l *Log) Delete() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.detachAll() {
+		s.unpin()
+	}
+	ents, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("log: delete %s: %w", l.dir, err)
+	}
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, removeIfExists(l.fs, filepath.Join(l.dir, e.Name())))
+	}
+	errs = append(errs, removeIfExists(l.fs, l.dir))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
+		return fmt.Errorf("log: delete %s: sync parent: %w", l.dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const defaultBrokers = "127.0.0.1:9092"
+
+// clientFlags are the connection flags every client command takes.
+type clientFlags struct {
+	brokers []string
+	timeout time.Duration
+}
+
+// addClientFlags registers --brokers and --timeout on fs. timeoutUsage says
+// what the timeout bounds for this command, which differs between an admin
+// request, a record delivery and an idle consumer.
+func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
+	f := &clientFlags{}
+	// The environment changes the default rather than overriding the flag,
+	// so an explicit --brokers always wins.
+	def := defaultBrokers
+	if env := os.Getenv("SAMSA_BROKERS"); env != "" {
+		def = env
+	}
+	fs.StringSliceVar(&f.brokers, "brokers", splitList(def),
+		"comma-separated bootstrap brokers (host:port); the SAMSA_BROKERS environment variable sets the default")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, timeoutUsage)
+	return f
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// newClient returns a kgo client for the command, logging through the
+// command's stderr at --log-level (default warn).
+func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, error) {
+	var brokers []string
+	for _, b := range f.brokers {
+		brokers = append(brokers, splitList(b)...)
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("--brokers: no broker given")
+	}
+	if f.timeout <= 0 {
+		return nil, fmt.Errorf("--timeout must be positive, got %v", f.timeout)
+	}
+	base := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID("samsa-cli"),
+		kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelWarn)}),
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return cl, nil
+}
+
+// newAdmin returns an admin client whose requests ask the broker to finish
+// within --timeout (CreateTopics and DeleteTopics carry that to the
+// controller). Callers bound the whole command with adminContext.
+func (f *clientFlags) newAdmin(cmd *cobra.Command) (*kadm.Client, error) {
+	cl, err := f.newClient(cmd)
+	if err != nil {
+		return nil, err
+	}
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(int32(min(f.timeout.Milliseconds(), 1<<31-1)))
+	return adm, nil
+}
+
+func (f *clientFlags) adminContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), f.timeout)
+}
+
+// kgoLogger routes franz-go's logs into slog.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case k.l.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelDebug
+	case k.l.Enabled(ctx, slog.LevelInfo):
+		return kgo.LogLevelInfo
+	case k.l.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	default:
+		return kgo.LogLevelError
+	}
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	l := slog.LevelError
+	switch level {
+	case kgo.LogLevelDebug:
+		l = slog.LevelDebug
+	case kgo.LogLevelInfo:
+		l = slog.LevelInfo
+	case kgo.LogLevelWarn:
+		l = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), l, msg, keyvals...)
+}
+
+// kafkaError formats a per-resource error from an admin response: the Kafka
+// error name and its standard description (kerr's Error), followed by the
+// broker's own message when it sent one, which usually says which input was
+// wrong.
+func kafkaError(what string, err error, brokerMsg string) error {
+	if brokerMsg == "" || strings.Contains(err.Error(), brokerMsg) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w (%s)", what, err, brokerMsg)
+}
+
+// producerFlags are the producer settings shared by `produce`,
+// `perf produce` and `perf e2e`, so that a benchmark and a console
+// producer given the same flags configure the client the same way.
+type producerFlags struct {
+	acks          string
+	compression   string
+	linger        time.Duration
+	batchMaxBytes int32
+}
+
+func addProducerFlags(fs *pflag.FlagSet) *producerFlags {
+	p := &producerFlags{}
+	fs.StringVar(&p.acks, "acks", "all", "acknowledgements: all (-1), 1 or 0; idempotence is only possible with all")
+	fs.StringVar(&p.compression, "compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
+	// 5ms is the Java producer's linger.ms default since Kafka 4.0, so that
+	// numbers compare with kafka-producer-perf-test run with defaults.
+	fs.DurationVar(&p.linger, "linger", 5*time.Millisecond, "how long a partition's batch may wait for more records before it is sent")
+	fs.Int32Var(&p.batchMaxBytes, "batch-max-bytes", 1_000_012,
+		"maximum size of a record batch (the broker's default max.message.bytes)")
+	return p
+}
+
+// opts translates the flags into client options, plus the delivery timeout:
+// how long a record may wait, including retries, before it fails.
+func (p *producerFlags) opts(deliveryTimeout time.Duration) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.ProducerLinger(p.linger),
+		kgo.RecordDeliveryTimeout(deliveryTimeout),
+	}
+	switch p.acks {
+	case "all", "-1":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case "1":
+		// Idempotence requires acks=all (a leader-only ack can be lost
+		// with the leader, and the sequence state with it), so kgo
+		// refuses the combination unless idempotence is off.
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	case "0":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	default:
+		return nil, fmt.Errorf("--acks %q: want all, 1 or 0", p.acks)
+	}
+	var codec kgo.CompressionCodec
+	switch p.compression {
+	case "none":
+		codec = kgo.NoCompression()
+	case "gzip":
+		codec = kgo.GzipCompression()
+	case "snappy":
+		codec = kgo.SnappyCompression()
+	case "lz4":
+		codec = kgo.Lz4Compression()
+	case "zstd":
+		codec = kgo.ZstdCompression()
+	default:
+		return nil, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", p.compression)
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	if p.batchMaxBytes <= 0 {
+		return nil, fmt.Errorf("--batch-max-bytes must be positive, got %d", p.batchMaxBytes)
+	}
+	opts = append(opts, kgo.ProducerBatchMaxBytes(p.batchMaxBytes))
+	if p.linger < 0 {
+		return nil, fmt.Errorf("--linger must not be negative, got %v", p.linger)
+	}
+	return opts, nil
+}
+
+// lockedWriter serialises writes from client callbacks and reporter
+// goroutines so that lines do not interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (lw *lockedWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(p)
+}

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-kafka/samsa/internal/perf"
+)
+
+// progressEvery is how often the perf commands print a progress line.
+const progressEvery = time.Second
+
+func newPerfCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "perf",
+		Short: "Load generators: produce and consume throughput, end-to-end latency",
+		Long: "Load generators in the spirit of kafka-producer-perf-test and\n" +
+			"kafka-consumer-perf-test. Progress lines go to stderr once a second; the\n" +
+			"summary goes to stdout, as text or, with --json, as one JSON object on one line.\n" +
+			"MB means MiB (2^20 bytes), as in Kafka's tools.",
+	}
+	cmd.AddCommand(newPerfProduceCmd(), newPerfConsumeCmd(), newPerfE2ECmd())
+	return cmd
+}
+
+// latencyJSON is the latency part of every --json summary, in milliseconds
+// with microsecond resolution. Percentiles are exact nearest-rank values
+// over every sample (internal/perf).
+type latencyJSON struct {
+	Avg  float64 `json:"latency_avg_ms"`
+	P50  float64 `json:"latency_p50_ms"`
+	P95  float64 `json:"latency_p95_ms"`
+	P99  float64 `json:"latency_p99_ms"`
+	P999 float64 `json:"latency_p999_ms"`
+	Max  float64 `json:"latency_max_ms"`
+}
+
+func latencies(s perf.Summary) latencyJSON {
+	return latencyJSON{Avg: ms(s.Mean), P50: ms(s.P50), P95: ms(s.P95), P99: ms(s.P99), P999: ms(s.P999), Max: ms(s.Max)}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writeJSON prints v as one line: the benchmark scripts read the last line
+// of stdout.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// reporter calls report every interval on its own goroutine until Stop.
+type reporter struct {
+	stop, done chan struct{}
+	once       sync.Once
+}
+
+func startReporter(every time.Duration, report func(now time.Time)) *reporter {
+	r := &reporter{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				report(now)
+			case <-r.stop:
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// Stop stops the reporter and waits for its goroutine, so that no progress
+// line is printed after the summary.
+// It may be called more than once.
+func (r *reporter) Stop() {
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
+}
+
+// errorCounter counts failed records and prints the first few.
+type errorCounter struct {
+	n atomic.Int64
+	w io.Writer
+}
+
+func (e *errorCounter) add(err error) {
+	if n := e.n.Add(1); n <= maxPrintedErrors {
+		fmt.Fprintf(e.w, "samsa: record failed: %v\n", err)
+		if n == maxPrintedErrors {
+			fmt.Fprintln(e.w, "samsa: further record errors are counted, not printed")
+		}
+	}
+}
+
+// checkTopic fails early, with the Kafka error, when the topic does not
+// exist: otherwise a producer would retry UNKNOWN_TOPIC_OR_PARTITION for
+// every record and a consumer would wait for the topic forever. It also
+// opens the connection and loads metadata before any clock starts.
+func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string) error {
+	ctx, cancel := cf.adminContext(cmd)
+	defer cancel()
+	// kadm on the command's own client; not closed here, since closing a
+	// kadm client closes the kgo client under it.
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	td, ok := tds[topic]
+	if !ok {
+		td.Err = kerr.UnknownTopicOrPartition
+	}
+	if td.Err != nil {
+		return fmt.Errorf("topic %q: %w", topic, td.Err)
+	}
+	return nil
+}
+
+type perfProduceOptions struct {
+	client     *clientFlags
+	producer   *producerFlags
+	topic      string
+	numRecords int64
+	recordSize int
+	throughput float64
+	json       bool
+}
+
+func newPerfProduceCmd() *cobra.Command {
+	o := &perfProduceOptions{}
+	cmd := &cobra.Command{
+		Use:   "produce",
+		Short: "Measure producer throughput and latency (like kafka-producer-perf-test)",
+		Long: "Produce --num-records records of --record-size random uppercase letters, at\n" +
+			"most --throughput records/s. Latency is measured per record from the produce\n" +
+			"call to its acknowledgement callback, so it includes time blocked on a full\n" +
+			"client buffer, as in kafka-producer-perf-test.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.topic, "topic", "", "topic to produce to (required)")
+	fs.Int64Var(&o.numRecords, "num-records", 0, "number of records to produce (required)")
+	fs.IntVar(&o.recordSize, "record-size", 100, "value size in bytes")
+	fs.Float64Var(&o.throughput, "throughput", -1, "maximum records/s (-1: unlimited)")
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
+	_ = cmd.MarkFlagRequired("topic")
+	_ = cmd.MarkFlagRequired("num-records")
+	o.producer = addProducerFlags(fs)
+	o.client = addClientFlags(fs, "how long a record may wait for delivery, retries included, before it fails")
+	return cmd
+}
+
+// produceSummary is the --json output of `perf produce`.
+type produceSummary struct {
+	Test          string  `json:"test"` // "produce"
+	Topic         string  `json:"topic"`
+	Records       int64   `json:"records"` // acknowledged records
+	Errors        int64   `json:"errors"`  // failed records
+	Bytes         int64   `json:"bytes"`   // acknowledged value bytes
+	RecordSize    int     `json:"record_size"`
+	TargetRate    float64 `json:"target_records_per_sec"` // -1: unlimited
+	Acks          string  `json:"acks"`
+	Compression   string  `json:"compression"`
+	ElapsedSec    float64 `json:"elapsed_s"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	MBPerSec      float64 `json:"mb_per_sec"`
+	latencyJSON
+}
+
+func (o *perfProduceOptions) run(cmd *cobra.Command) error {
+	if o.numRecords <= 0 {
+		return fmt.Errorf("--num-records must be positive, got %d", o.numRecords)
+	}
+	if o.recordSize < 0 {
+		return fmt.Errorf("--record-size must not be negative, got %d", o.recordSize)
+	}
+	opts, err := o.producer.opts(o.client.timeout)
+	if err != nil {
+		return err
+	}
+	cl, err := o.client.newClient(cmd, append(opts, kgo.DefaultProduceTopic(o.topic))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := checkTopic(cmd, o.client, cl, o.topic); err != nil {
+		return err
+	}
+
+	// One payload for every record, as kafka-producer-perf-test does:
+	// random letters compress roughly like text, and kgo only reads
+	// record values, so sharing the slice is safe.
+	payload := make([]byte, o.recordSize)
+	for i := range payload {
+		payload[i] = 'A' + byte(rand.IntN(26))
+	}
+
+	stderr := &lockedWriter{w: cmd.ErrOrStderr()}
+	errs := &errorCounter{w: stderr}
+	ctx := cmd.Context()
+	// As in `produce`: an interrupt stops sending, but what was sent is
+	// still delivered and measured, within the delivery timeout.
+	produceCtx := context.WithoutCancel(ctx)
+	pacer := perf.NewPacer(o.throughput)
+
+	start := time.Now()
+	meter := perf.NewMeter(start, int(o.numRecords))
+	rep := startReporter(progressEvery, func(now time.Time) {
+		iv := meter.Interval(now)
+		fmt.Fprintf(stderr, "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.\n",
+			iv.Records, iv.RecordsPerSec(), iv.MBPerSec(), ms(iv.MeanLatency), ms(iv.MaxLatency))
+	})
+	var sent int64
+	for ; sent < o.numRecords; sent++ {
+		if pacer.Wait(ctx) != nil {
+			break
+		}
+		sentAt := time.Now()
+		cl.Produce(produceCtx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
+			if err != nil {
+				errs.add(err)
+				return
+			}
+			meter.ObserveLatency(len(r.Value), time.Since(sentAt))
+		})
+	}
+	flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
+	defer cancel()
+	flushErr := cl.Flush(flushCtx)
+	end := time.Now()
+	rep.Stop()
+
+	s := meter.Summary(end)
+	failed := errs.n.Load()
+	out := cmd.OutOrStdout()
+	if o.json {
+		err = writeJSON(out, produceSummary{
+			Test: "produce", Topic: o.topic, Records: s.Records, Errors: failed, Bytes: s.Bytes,
+			RecordSize: o.recordSize, TargetRate: o.throughput, Acks: o.producer.acks, Compression: o.producer.compression,
+			ElapsedSec: s.Elapsed.Seconds(), RecordsPerSec: s.RecordsPerSec(), MBPerSec: s.MBPerSec(),
+			latencyJSON: latencies(s),
+		})
+	} else {
+		_, err = fmt.Fprintf(out, "%d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, "+
+			"%.2f ms 50th, %.2f ms 95th, %.2f ms 99th, %.2f ms 99.9th.\n",
+			s.Records, s.RecordsPerSec(), s.MBPerSec(), ms(s.Mean), ms(s.Max), ms(s.P50), ms(s.P95), ms(s.P99), ms(s.P999))
+	}
+	return errors.Join(err,
+		errIf(flushErr != nil, "flush: %v", flushErr),
+		errIf(failed > 0, "%d of %d records failed", failed, sent),
+		errIf(sent < o.numRecords, "interrupted after %d of %d records", sent, o.numRecords))
+}
+
+func errIf(cond bool, format string, args ...any) error {
+	if !cond {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+type perfConsumeOptions struct {
+	client   *clientFlags
+	topic    string
+	messages int64
+	group    string
+	json     bool
+}
+
+func newPerfConsumeCmd() *cobra.Command {
+	o := &perfConsumeOptions{}
+	cmd := &cobra.Command{
+		Use:   "consume",
+		Short: "Measure consumer throughput (like kafka-consumer-perf-test)",
+		Long: "Consume --messages records from the beginning of a topic (or from the group's\n" +
+			"committed offsets with --group). Bytes count keys and values. Rates are given\n" +
+			"over the whole run and from the first record on, which leaves out connecting,\n" +
+			"joining the group and listing offsets.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.topic, "topic", "", "topic to consume (required)")
+	fs.Int64Var(&o.messages, "messages", 0, "number of records to consume (required)")
+	fs.StringVar(&o.group, "group", "", "consume as a member of this consumer group")
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
+	_ = cmd.MarkFlagRequired("topic")
+	_ = cmd.MarkFlagRequired("messages")
+	o.client = addClientFlags(fs, "fail if no record arrives for this long")
+	return cmd
+}
+
+// consumeSummary is the --json output of `perf consume`.
+type consumeSummary struct {
+	Test               string  `json:"test"` // "consume"
+	Topic              string  `json:"topic"`
+	Records            int64   `json:"records"`
+	Bytes              int64   `json:"bytes"` // keys + values
+	ElapsedSec         float64 `json:"elapsed_s"`
+	RecordsPerSec      float64 `json:"records_per_sec"`
+	MBPerSec           float64 `json:"mb_per_sec"`
+	FirstRecordMs      float64 `json:"first_record_ms"`
+	FetchElapsedSec    float64 `json:"fetch_elapsed_s"` // first record to last
+	FetchRecordsPerSec float64 `json:"fetch_records_per_sec"`
+	FetchMBPerSec      float64 `json:"fetch_mb_per_sec"`
+}
+
+func (o *perfConsumeOptions) run(cmd *cobra.Command) error {
+	if o.messages <= 0 {
+		return fmt.Errorf("--messages must be positive, got %d", o.messages)
+	}
+	opts := []kgo.Opt{kgo.ConsumeTopics(o.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	if o.group != "" {
+		opts = append(opts, kgo.ConsumerGroup(o.group))
+	}
+	start := time.Now()
+	cl, err := o.client.newClient(cmd, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := checkTopic(cmd, o.client, cl, o.topic); err != nil {
+		return err
+	}
+
+	stderr := cmd.ErrOrStderr()
+	meter := perf.NewMeter(start, 0)
+	rep := startReporter(progressEvery, func(now time.Time) {
+		iv := meter.Interval(now)
+		fmt.Fprintf(stderr, "%d records consumed, %.1f records/sec (%.2f MB/sec).\n",
+			iv.Records, iv.RecordsPerSec(), iv.MBPerSec())
+	})
+	defer rep.Stop()
+
+	ctx := cmd.Context()
+	var count int64
+	var first time.Time
+	for count < o.messages {
+		pollCtx, cancel := context.WithTimeout(ctx, o.client.timeout)
+		// Never take more than asked for, so the count is exact.
+		fs := cl.PollRecords(pollCtx, int(min(o.messages-count, 1<<30)))
+		cancel()
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d of %d records", count, o.messages)
+		}
+		for _, fe := range fs.Errors() {
+			if errors.Is(fe.Err, context.DeadlineExceeded) {
+				return fmt.Errorf("no record for %v after %d of %d records", o.client.timeout, count, o.messages)
+			}
+			return fmt.Errorf("fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if first.IsZero() {
+				first = time.Now()
+			}
+			meter.Observe(len(r.Key) + len(r.Value))
+			count++
+		})
+	}
+	end := time.Now()
+	rep.Stop()
+
+	s := meter.Summary(end)
+	fetch := perf.Summary{Records: s.Records, Bytes: s.Bytes, Elapsed: end.Sub(first)}
+	firstMs := ms(first.Sub(start))
+	out := cmd.OutOrStdout()
+	if o.json {
+		return writeJSON(out, consumeSummary{
+			Test: "consume", Topic: o.topic, Records: s.Records, Bytes: s.Bytes,
+			ElapsedSec: s.Elapsed.Seconds(), RecordsPerSec: s.RecordsPerSec(), MBPerSec: s.MBPerSec(),
+			FirstRecordMs:   firstMs,
+			FetchElapsedSec: fetch.Elapsed.Seconds(), FetchRecordsPerSec: fetch.RecordsPerSec(), FetchMBPerSec: fetch.MBPerSec(),
+		})
+	}
+	_, err = fmt.Fprintf(out, "%d records consumed in %.3f s, %.1f records/sec (%.2f MB/sec); first record after %.1f ms; "+
+		"%.1f records/sec (%.2f MB/sec) from the first record on.\n",
+		s.Records, s.Elapsed.Seconds(), s.RecordsPerSec(), s.MBPerSec(), firstMs, fetch.RecordsPerSec(), fetch.MBPerSec())
+	return err
+}

@@ -1,0 +1,463 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func newTopicCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "topic",
+		Short: "Create, list, describe, alter and delete topics",
+	}
+	cf := addClientFlags(cmd.PersistentFlags(), "deadline for the whole command, and the time the broker may take to apply a change")
+	cmd.AddCommand(
+		newTopicCreateCmd(cf),
+		newTopicListCmd(cf),
+		newTopicDescribeCmd(cf),
+		newTopicDeleteCmd(cf),
+		newTopicAddPartitionsCmd(cf),
+		newTopicAlterConfigCmd(cf),
+	)
+	return cmd
+}
+
+func newTopicCreateCmd(cf *clientFlags) *cobra.Command {
+	var (
+		partitions   int32
+		replication  int16
+		configs      []string
+		ifNotExists  bool
+		validateOnly bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME...",
+		Short: "Create topics",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			cfg, err := parseConfigFlags("--config", configs)
+			if err != nil {
+				return err
+			}
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			create := adm.CreateTopics
+			if validateOnly {
+				create = adm.ValidateCreateTopics
+			}
+			resps, err := create(ctx, partitions, replication, cfg, names...)
+			if err != nil {
+				return fmt.Errorf("create topics: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			var errs []error
+			// Report in argument order, the order the user reads.
+			for _, name := range names {
+				r, ok := resps[name]
+				switch {
+				case !ok:
+					errs = append(errs, fmt.Errorf("create topic %q: no response from the broker", name))
+				case r.Err == nil && validateOnly:
+					fmt.Fprintf(out, "Topic %s is valid (validate only: not created).\n", name)
+				case r.Err == nil:
+					fmt.Fprintf(out, "Created topic %s.\n", name)
+				case ifNotExists && errors.Is(r.Err, kerr.TopicAlreadyExists):
+					fmt.Fprintf(out, "Topic %s already exists.\n", name)
+				default:
+					errs = append(errs, kafkaError(fmt.Sprintf("create topic %q", name), r.Err, r.ErrMessage))
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	fs := cmd.Flags()
+	// -1 asks the broker for its defaults (num.partitions and
+	// default.replication.factor), as kafka-topics does (KIP-464).
+	fs.Int32Var(&partitions, "partitions", -1, "number of partitions (-1: the broker's num.partitions)")
+	fs.Int16Var(&replication, "replication-factor", -1, "replicas per partition (-1: the broker's default.replication.factor)")
+	fs.StringArrayVar(&configs, "config", nil, "topic config override key=value (repeatable)")
+	fs.BoolVar(&ifNotExists, "if-not-exists", false, "succeed if a topic already exists")
+	fs.BoolVar(&validateOnly, "validate-only", false, "ask the broker to validate the request without creating anything")
+	return cmd
+}
+
+func newTopicListCmd(cf *clientFlags) *cobra.Command {
+	var internal bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List topic names, one per line, sorted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			list := adm.ListTopics
+			if internal {
+				list = adm.ListTopicsWithInternal
+			}
+			tds, err := list(ctx)
+			if err != nil {
+				return fmt.Errorf("list topics: %w", err)
+			}
+			names := tds.Names() // sorted
+			out := cmd.OutOrStdout()
+			for _, n := range names {
+				fmt.Fprintln(out, n)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics (__consumer_offsets, __transaction_state)")
+	return cmd
+}
+
+func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets and config overrides",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			tds, err := adm.ListTopicsWithInternal(ctx, names...)
+			if err != nil {
+				return fmt.Errorf("describe topics: %w", err)
+			}
+			var known []string
+			var errs []error
+			for _, name := range names {
+				td, ok := tds[name]
+				switch {
+				case !ok:
+					errs = append(errs, fmt.Errorf("describe topic %q: %w", name, kerr.UnknownTopicOrPartition))
+				case td.Err != nil:
+					errs = append(errs, fmt.Errorf("describe topic %q: %w", name, td.Err))
+				default:
+					known = append(known, name)
+				}
+			}
+			if len(known) == 0 {
+				return errors.Join(errs...)
+			}
+
+			// Offsets and configs come from other brokers than metadata
+			// (each partition's leader; any broker): a partial failure
+			// is shown per partition rather than failing the command.
+			starts, err := adm.ListStartOffsets(ctx, known...)
+			if err != nil {
+				return fmt.Errorf("list start offsets: %w", err)
+			}
+			ends, err := adm.ListEndOffsets(ctx, known...)
+			if err != nil {
+				return fmt.Errorf("list end offsets: %w", err)
+			}
+			rcs, err := adm.DescribeTopicConfigs(ctx, known...)
+			if err != nil {
+				return fmt.Errorf("describe topic configs: %w", err)
+			}
+
+			out := cmd.OutOrStdout()
+			for i, name := range known {
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				rc, err := rcs.On(name, nil)
+				if err == nil && rc.Err != nil {
+					err = kafkaError("configs", rc.Err, rc.ErrMessage)
+				}
+				writeTopicDescription(out, tds[name], starts, ends, rc.Configs, err)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+// writeTopicDescription prints one topic:
+//
+//	Topic: orders  ID: 3qVEzL0cQwi1f8P1pKxk3g  Partitions: 2  ReplicationFactor: 3
+//	Configs: cleanup.policy=compact,retention.ms=1000
+//	PARTITION  LEADER  EPOCH  REPLICAS  ISR    OFFLINE  LOG-START  HIGH-WATERMARK
+//	0          1       4      1,2,3     1,2,3  -        0          1200
+//
+// The ID is printed as Kafka prints Uuids (URL-safe base64 without
+// padding), so it matches kafka-topics output and broker logs.
+func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets, configs []kadm.Config, configErr error) {
+	fmt.Fprintf(w, "Topic: %s  ID: %s  Partitions: %d  ReplicationFactor: %d",
+		td.Topic, base64.RawURLEncoding.EncodeToString(td.ID[:]), len(td.Partitions), td.Partitions.NumReplicas())
+	if td.IsInternal {
+		fmt.Fprint(w, "  Internal: true")
+	}
+	fmt.Fprintln(w)
+	if configErr != nil {
+		fmt.Fprintf(w, "Configs: error: %v\n", configErr)
+	} else {
+		fmt.Fprintf(w, "Configs: %s\n", topicOverrides(configs))
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tLOG-START\tHIGH-WATERMARK")
+	for _, p := range td.Partitions.Sorted() {
+		leader := "none"
+		if p.Leader >= 0 {
+			leader = strconv.Itoa(int(p.Leader))
+		}
+		row := fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s",
+			p.Partition, leader, p.LeaderEpoch, joinIDs(p.Replicas), joinIDs(p.ISR), joinIDs(p.OfflineReplicas),
+			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition))
+		if p.Err != nil {
+			row += "\t" + p.Err.Error()
+		}
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
+}
+
+// topicOverrides renders the configs set on the topic itself, sorted by key.
+// Broker-level values and defaults are left out: they are not properties of
+// the topic, and listing every default would hide the overrides.
+func topicOverrides(configs []kadm.Config) string {
+	var kv []string
+	for _, c := range configs {
+		if c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+			continue
+		}
+		v := c.MaybeValue()
+		if c.Sensitive {
+			v = "(sensitive)"
+		}
+		kv = append(kv, c.Key+"="+v)
+	}
+	if len(kv) == 0 {
+		return "-"
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ",")
+}
+
+func listedOffset(l kadm.ListedOffsets, topic string, partition int32) string {
+	o, ok := l.Lookup(topic, partition)
+	switch {
+	case !ok:
+		return "?"
+	case o.Err != nil:
+		return "error: " + o.Err.Error()
+	default:
+		return strconv.FormatInt(o.Offset, 10)
+	}
+}
+
+func joinIDs(ids []int32) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(int(id))
+	}
+	return strings.Join(s, ",")
+}
+
+func newTopicDeleteCmd(cf *clientFlags) *cobra.Command {
+	var ifExists bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete topics",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			resps, err := adm.DeleteTopics(ctx, names...)
+			if err != nil {
+				return fmt.Errorf("delete topics: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			var errs []error
+			for _, name := range names {
+				r, ok := resps[name]
+				switch {
+				case !ok:
+					errs = append(errs, fmt.Errorf("delete topic %q: no response from the broker", name))
+				case r.Err == nil:
+					fmt.Fprintf(out, "Deleted topic %s.\n", name)
+				case ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+					// Nothing to say: the requested end state holds.
+				default:
+					errs = append(errs, kafkaError(fmt.Sprintf("delete topic %q", name), r.Err, r.ErrMessage))
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "succeed if a topic does not exist")
+	return cmd
+}
+
+func newTopicAddPartitionsCmd(cf *clientFlags) *cobra.Command {
+	var total int
+	cmd := &cobra.Command{
+		Use:   "add-partitions NAME",
+		Short: "Grow a topic to a total number of partitions",
+		Long: "Grow a topic to --total partitions. Partitions can only be added: keyed records\n" +
+			"then hash to different partitions than before, so per-key order is only kept\n" +
+			"for records produced after the change.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if total <= 0 {
+				return fmt.Errorf("--total must be positive, got %d", total)
+			}
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			// Setting the total (not a delta) makes a retried command
+			// safe: a second run cannot grow the topic twice (Kafka
+			// answers it with INVALID_PARTITIONS, for an unchanged count).
+			resps, err := adm.UpdatePartitions(ctx, total, name)
+			if err != nil {
+				return fmt.Errorf("add partitions: %w", err)
+			}
+			r, err := resps.On(name, nil)
+			if err != nil {
+				return fmt.Errorf("add partitions to %q: %w", name, err)
+			}
+			if r.Err != nil {
+				return kafkaError(fmt.Sprintf("add partitions to %q", name), r.Err, r.ErrMessage)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Topic %s now has %d partitions.\n", name, total)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&total, "total", 0, "the partition count the topic should have (required)")
+	_ = cmd.MarkFlagRequired("total")
+	return cmd
+}
+
+func newTopicAlterConfigCmd(cf *clientFlags) *cobra.Command {
+	var sets, deletes, appends, subtracts []string
+	cmd := &cobra.Command{
+		Use:   "alter-config NAME",
+		Short: "Set, delete, append to or subtract from topic config overrides",
+		Long: "Change a topic's config overrides with IncrementalAlterConfigs (KIP-339): only\n" +
+			"the named keys change. --delete removes an override, so the key falls back to\n" +
+			"the broker's value. --append and --subtract edit list configs such as\n" +
+			"cleanup.policy.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			var alters []kadm.AlterConfig
+			for _, op := range []struct {
+				flag string
+				op   kadm.IncrementalOp
+				kvs  []string
+			}{
+				{"--set", kadm.SetConfig, sets},
+				{"--append", kadm.AppendConfig, appends},
+				{"--subtract", kadm.SubtractConfig, subtracts},
+			} {
+				for _, kv := range op.kvs {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("%s %q: want key=value", op.flag, kv)
+					}
+					alters = append(alters, kadm.AlterConfig{Op: op.op, Name: k, Value: &v})
+				}
+			}
+			for _, k := range deletes {
+				if k == "" || strings.Contains(k, "=") {
+					return fmt.Errorf("--delete %q: want a config key", k)
+				}
+				alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+			}
+			if len(alters) == 0 {
+				return errors.New("nothing to change: give --set, --delete, --append or --subtract")
+			}
+
+			adm, err := cf.newAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			ctx, cancel := cf.adminContext(cmd)
+			defer cancel()
+
+			resps, err := adm.AlterTopicConfigs(ctx, alters, name)
+			if err != nil {
+				return fmt.Errorf("alter configs: %w", err)
+			}
+			r, err := resps.On(name, nil)
+			if err != nil {
+				return fmt.Errorf("alter configs of %q: %w", name, err)
+			}
+			if r.Err != nil {
+				return kafkaError(fmt.Sprintf("alter configs of %q", name), r.Err, r.ErrMessage)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Altered configs of topic %s.\n", name)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&sets, "set", nil, "set key=value (repeatable)")
+	fs.StringArrayVar(&deletes, "delete", nil, "remove the override of key (repeatable)")
+	fs.StringArrayVar(&appends, "append", nil, "append value to list config key=value (repeatable)")
+	fs.StringArrayVar(&subtracts, "subtract", nil, "remove value from list config key=value (repeatable)")
+	return cmd
+}
+
+// parseConfigFlags turns repeated key=value flags into the map kadm takes,
+// rejecting a key given twice rather than silently keeping one of them.
+func parseConfigFlags(flag string, kvs []string) (map[string]*string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]*string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want key=value", flag, kv)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%s: key %q given twice", flag, k)
+		}
+		m[k] = &v
+	}
+	return m, nil
+}

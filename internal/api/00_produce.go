@@ -1,0 +1,176 @@
+package api
+
+// Produce, versions 3-11.
+//
+// v3 is the first with record batch v2 only (and transactional ids); v5
+// adds the log start offset; v8 per-record errors and an error message
+// (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 is
+// v10 again. acks=-1 waits for the high watermark to pass the batch.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/samsa-kafka/samsa/internal/record"
+	"github.com/samsa-kafka/samsa/internal/wire"
+)
+
+func init() { register(0, 3, 11, (*Handler).produce) }
+
+// awaiting is an appended batch waiting for the high watermark (acks=-1).
+type awaiting struct {
+	p    *partition.Partition
+	last int64
+	resp *kmsg.ProduceResponseTopicPartition
+}
+
+func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
+	r := req.Msg.(*kmsg.ProduceRequest)
+	resp := kmsg.NewPtrProduceResponse()
+	resp.SetVersion(req.Version)
+	var waits []awaiting
+	failed := false
+
+	if r.Acks == -1 || r.Acks == 0 || r.Acks == 1 {
+		h.autoCreateForProduce(ctx, r)
+	}
+	for _, rt := range r.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			last, p, err := h.produceOne(r, rt.Topic, rp.Partition, rp.Records)
+			if err != nil {
+				failed = true
+				sp.ErrorCode = h.code(err)
+				if req.Version >= 8 {
+					sp.ErrorMessage = message(err)
+				}
+				continue
+			}
+			sp.BaseOffset = last.BaseOffset
+			sp.LogAppendTime = last.LogAppendTime
+			sp.LogStartOffset = last.LogStartOffset
+			if r.Acks == -1 {
+				// sp stays valid: st.Partitions' array is shared with the
+				// copy appended to resp.Topics below.
+				waits = append(waits, awaiting{p: p, last: last.LastOffset, resp: sp})
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if r.Acks == 0 {
+		// No response is due; Kafka closes the connection on an error so
+		// that the producer notices something went wrong.
+		return wire.Now(wire.Response{Close: failed})
+	}
+	if len(waits) == 0 {
+		return wire.Now(wire.Response{Msg: resp})
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	return func(ctx context.Context) wire.Response {
+		awaitReplication(ctx, waits, timeout)
+		return wire.Response{Msg: resp}
+	}
+}
+
+// produceOne appends one partition's records.
+func (h *Handler) produceOne(r *kmsg.ProduceRequest, topic string, index int32, records []byte) (partition.AppendResult, *partition.Partition, error) {
+	if r.Acks != -1 && r.Acks != 0 && r.Acks != 1 {
+		return partition.AppendResult{}, nil, kerr.InvalidRequiredAcks
+	}
+	img := h.Controller.Image()
+	t := img.Topics[topic]
+	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
+		return partition.AppendResult{}, nil, kerr.UnknownTopicOrPartition
+	}
+	if t.Internal {
+		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.InvalidTopicException, Message: "cannot append to internal topic " + topic}
+	}
+	p := h.Replicas.Partition(topic, index)
+	if p == nil {
+		return partition.AppendResult{}, nil, kerr.NotLeaderForPartition
+	}
+	batches, err := record.SplitBatches(records)
+	if err != nil {
+		return partition.AppendResult{}, nil, errors.Join(err, kerr.CorruptMessage)
+	}
+	if len(batches) != 1 {
+		// Kafka requires exactly one batch per partition from v3 on.
+		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.InvalidRecord, Message: "produce requests v3+ must carry exactly one record batch per partition"}
+	}
+	hdr, err := record.ParseHeader(batches[0])
+	if err != nil {
+		return partition.AppendResult{}, nil, errors.Join(err, kerr.CorruptMessage)
+	}
+	if r.TransactionID != nil || hdr.IsTransactional() {
+		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.TransactionalIDAuthorizationFailed, Message: "transactions are not supported by this broker yet"}
+	}
+	if r.Acks == -1 && p.ISRSize() < p.Config().MinInsyncReplicas {
+		return partition.AppendResult{}, nil, kerr.NotEnoughReplicas
+	}
+	res, err := p.Append(batches[0])
+	return res, p, err
+}
+
+// autoCreateForProduce creates unknown topics a produce names, when
+// auto.create.topics.enable allows it.
+func (h *Handler) autoCreateForProduce(ctx context.Context, r *kmsg.ProduceRequest) {
+	if !h.Config.AutoCreateTopics {
+		return
+	}
+	img := h.Controller.Image()
+	var missing []controller.TopicSpec
+	for _, t := range r.Topics {
+		if img.Topics[t.Topic] == nil && controller.ValidateTopicName(t.Topic) == nil {
+			missing = append(missing, controller.TopicSpec{Name: t.Topic, NumPartitions: -1, ReplicationFactor: -1})
+		}
+	}
+	if len(missing) > 0 {
+		h.Controller.CreateTopics(ctx, missing, false)
+	}
+}
+
+// awaitReplication blocks until every batch is below its partition's high
+// watermark, the timeout passes (REQUEST_TIMED_OUT for the rest) or ctx ends.
+func awaitReplication(ctx context.Context, waits []awaiting, timeout time.Duration) {
+	wake := make(chan struct{}, 1)
+	for _, w := range waits {
+		defer w.p.AddWaiter(wake)()
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		done := true
+		for _, w := range waits {
+			if w.p.HighWatermark() <= w.last {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			for _, w := range waits {
+				if w.p.HighWatermark() <= w.last {
+					w.resp.ErrorCode = kerr.RequestTimedOut.Code
+					w.resp.BaseOffset = -1
+				}
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package api
+
+// Fetch, versions 4-16.
+//
+// v4 isolation level and last stable offset; v5 log start offset; v7 fetch
+// sessions (KIP-227: we answer session id 0, which makes clients send full
+// fetches); v9 current leader epoch (KIP-320); v11 rack (KIP-392); v12
+// flexible and last fetched epoch; v13 topic ids instead of names
+// (KIP-516); v15 replica state in place of the replica id.
+//
+// Record batches are returned exactly as stored, as file regions that the
+// connection writes with sendfile. The first partition with data returns
+// at least one whole batch even past the byte limits (KIP-74), or a
+// consumer would stall on a large batch.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/metadata"
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/samsa-kafka/samsa/internal/wire"
+)
+
+func init() { register(1, 4, 16, (*Handler).fetch) }
+
+// maxFetchWait bounds a long poll whatever the client asks.
+const maxFetchWait = 5 * time.Minute
+
+func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
+	r := req.Msg.(*kmsg.FetchRequest)
+	if req.Version >= 7 && (r.SessionID != 0 || (r.SessionEpoch != -1 && r.SessionEpoch != 0)) {
+		// We never hand out a session, so an incremental fetch names one
+		// we do not have.
+		body := &fetchBody{version: req.Version, errorCode: kerr.FetchSessionIDNotFound.Code}
+		return wire.Now(wire.Response{Body: &wire.Body{Chunks: body.encode()}})
+	}
+	plan := h.planFetch(req.Version, r)
+	return func(ctx context.Context) wire.Response {
+		return h.runFetch(ctx, req.Version, r, plan)
+	}
+}
+
+// fetchTarget is one requested partition, resolved once.
+type fetchTarget struct {
+	p         *partition.Partition
+	err       int16
+	offset    int64
+	maxBytes  int64
+	leaderEp  int32
+	topicIdx  int
+	partIndex int
+}
+
+type fetchPlan struct {
+	body    fetchBody
+	targets []fetchTarget
+}
+
+func (h *Handler) planFetch(version int16, r *kmsg.FetchRequest) *fetchPlan {
+	img := h.Controller.Image()
+	plan := &fetchPlan{body: fetchBody{version: version}}
+	for ti, rt := range r.Topics {
+		ft := fetchTopic{name: rt.Topic, id: rt.TopicID}
+		var t *metadata.Topic
+		var topicErr int16
+		if version >= 13 {
+			if t = img.ByID[metadata.UUID(rt.TopicID)]; t == nil {
+				topicErr = kerr.UnknownTopicID.Code
+			}
+		} else if t = img.Topics[rt.Topic]; t == nil {
+			topicErr = kerr.UnknownTopicOrPartition.Code
+		}
+		for _, rp := range rt.Partitions {
+			ft.partitions = append(ft.partitions, fetchPartition{index: rp.Partition, highWatermark: -1, lastStable: -1, logStart: -1})
+			tg := fetchTarget{err: topicErr, offset: rp.FetchOffset, maxBytes: int64(rp.PartitionMaxBytes), leaderEp: rp.CurrentLeaderEpoch, topicIdx: ti, partIndex: len(ft.partitions) - 1}
+			if tg.err == 0 {
+				if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+					tg.err = kerr.UnknownTopicOrPartition.Code
+				} else if tg.p = h.Replicas.Partition(t.Name, rp.Partition); tg.p == nil {
+					tg.err = kerr.NotLeaderForPartition.Code
+				}
+			}
+			plan.targets = append(plan.targets, tg)
+		}
+		plan.body.topics = append(plan.body.topics, ft)
+	}
+	return plan
+}
+
+// runFetch reads, and if fewer than MinBytes are available and no partition
+// failed, waits for appends (or MaxWait) and reads again.
+func (h *Handler) runFetch(ctx context.Context, version int16, r *kmsg.FetchRequest, plan *fetchPlan) wire.Response {
+	readCommitted := r.IsolationLevel == 1
+	enough := func(bytes int64, failed bool) bool { return failed || bytes >= int64(r.MinBytes) }
+	bytes, failed, release := h.readAll(plan, r.MaxBytes, readCommitted)
+	wait := min(time.Duration(r.MaxWaitMillis)*time.Millisecond, maxFetchWait)
+	if enough(bytes, failed) || wait <= 0 {
+		return h.fetchResponse(plan, release)
+	}
+	release()
+	wake := make(chan struct{}, 1)
+	for _, tg := range plan.targets {
+		if tg.p != nil {
+			defer tg.p.AddWaiter(wake)()
+		}
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		// Read again after registering: an append may have landed
+		// between the first read and the registration.
+		bytes, failed, release = h.readAll(plan, r.MaxBytes, readCommitted)
+		if enough(bytes, failed) {
+			return h.fetchResponse(plan, release)
+		}
+		select {
+		case <-wake:
+			release()
+		case <-timer.C:
+			return h.fetchResponse(plan, release)
+		case <-ctx.Done():
+			release()
+			return wire.Response{}
+		}
+	}
+}
+
+// readAll fills the plan's partitions from the logs. It returns the record
+// bytes gathered, whether any partition failed, and a func that unpins the
+// segments behind the returned regions.
+func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (int64, bool, func()) {
+	var total int64
+	failed := false
+	var slices []func()
+	limit := int64(maxBytes)
+	if limit <= 0 {
+		limit = 1 // still return the first batch (KIP-74)
+	}
+	for i := range plan.targets {
+		tg := &plan.targets[i]
+		fp := &plan.body.topics[tg.topicIdx].partitions[tg.partIndex]
+		fp.records, fp.recordBytes = nil, nil
+		fp.abortedEmptyList = readCommitted
+		if tg.err != 0 {
+			fp.errorCode = tg.err
+			failed = true
+			continue
+		}
+		p := tg.p
+		if tg.leaderEp >= 0 {
+			if cur := p.LeaderEpoch(); tg.leaderEp < cur {
+				fp.errorCode, failed = kerr.FencedLeaderEpoch.Code, true
+				continue
+			} else if tg.leaderEp > cur {
+				fp.errorCode, failed = kerr.UnknownLeaderEpoch.Code, true
+				continue
+			}
+		}
+		room := min(tg.maxBytes, limit-total)
+		minOne := total == 0
+		if room <= 0 && !minOne {
+			room = 0
+		}
+		var res partition.ReadResult
+		var err error
+		if room > 0 || minOne {
+			res, err = p.Read(tg.offset, max(room, 0), minOne, readCommitted)
+		} else {
+			res.HighWatermark, res.LastStableOffset, res.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+		}
+		if err != nil {
+			fp.errorCode, failed = h.code(err), true
+			fp.highWatermark, fp.lastStable, fp.logStart = -1, -1, -1
+			continue
+		}
+		fp.errorCode = 0
+		fp.highWatermark, fp.lastStable, fp.logStart = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		if res.Slice.Len > 0 {
+			s := res.Slice
+			fp.records = &wire.Region{File: s.File, Fd: s.File.Fd(), Off: s.Pos, Len: s.Len}
+			total += s.Len
+			slices = append(slices, s.Release)
+		}
+	}
+	release := func() {
+		for _, f := range slices {
+			f()
+		}
+	}
+	return total, failed, release
+}
+
+func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
+	return wire.Response{Body: &wire.Body{Chunks: plan.body.encode(), Release: release}}
+}

@@ -1,0 +1,67 @@
+package api
+
+// InitProducerId, versions 0-5.
+//
+// v1 throttle; v2 flexible; v3 the producer's current id and epoch
+// (KIP-360); v4 is v3 again; v5 is v4 again. For an idempotent producer (no
+// transactional id) Kafka hands out a fresh id with epoch 0 every time, and
+// so does samsa. Transactional ids arrive with the transactions issue.
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/wire"
+)
+
+func init() { register(22, 0, 5, (*Handler).initProducerID) }
+
+// producerIDBlock is how many ids one metadata commit reserves.
+const producerIDBlock = 1000
+
+// producerIDs hands out ids from blocks the controller commits, so an id is
+// never reused across restarts (the block is durable before any id in it
+// is given out).
+type producerIDs struct {
+	ctl  *controller.Controller
+	node int32
+
+	mu         sync.Mutex
+	next, upTo int64
+}
+
+func (a *producerIDs) get() (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.next >= a.upTo {
+		first, err := a.ctl.AllocateProducerIDs(a.node, producerIDBlock)
+		if err != nil {
+			return -1, err
+		}
+		a.next, a.upTo = first, first+producerIDBlock
+	}
+	id := a.next
+	a.next++
+	return id, nil
+}
+
+func (h *Handler) initProducerID(_ context.Context, req *wire.Request) wire.Pending {
+	r := req.Msg.(*kmsg.InitProducerIDRequest)
+	resp := kmsg.NewPtrInitProducerIDResponse()
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if r.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return respond(req, resp)
+	}
+	id, err := h.pid.get()
+	if err != nil {
+		resp.ErrorCode = h.code(err)
+		return respond(req, resp)
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return respond(req, resp)
+}

@@ -1,0 +1,41 @@
+package api
+
+// DescribeCluster, versions 0-1.
+//
+// v0 (KIP-700) brokers, controller, cluster id and authorized operations;
+// v1 the endpoint type (1 = brokers, 2 = controllers; KIP-919).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/wire"
+)
+
+func init() { register(60, 0, 1, (*Handler).describeCluster) }
+
+func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pending {
+	r := req.Msg.(*kmsg.DescribeClusterRequest)
+	resp := kmsg.NewPtrDescribeClusterResponse()
+	img := h.Controller.Image()
+	resp.EndpointType = 1
+	if req.Version >= 1 && r.EndpointType != 1 {
+		// The combined broker+controller listener is a broker endpoint;
+		// Kafka answers a controller query on it with this error.
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.EndpointType = r.EndpointType
+		return respond(req, resp)
+	}
+	resp.ClusterID = img.ClusterID
+	resp.ControllerID = img.ControllerID
+	if r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterOps
+	}
+	for _, id := range img.BrokerIDs() {
+		b := img.Brokers[id]
+		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+	}
+	return respond(req, resp)
+}

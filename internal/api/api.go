@@ -1,0 +1,124 @@
+// Package api serves the Kafka APIs: one file per API key, named by key as
+// kfake does (00_produce.go, 01_fetch.go, ...), each opening with the
+// versions it serves. Handlers run on the connection's reader goroutine and
+// return a wire.Pending: they do the part whose order matters (appending a
+// produce batch) before returning, and defer only the waiting.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/replication"
+	"github.com/samsa-kafka/samsa/internal/wire"
+)
+
+// Deps are what the handlers need from the rest of the broker.
+type Deps struct {
+	NodeID int32
+	// Host and Port are this broker's advertised endpoint.
+	Host       string
+	Port       int32
+	Controller *controller.Controller
+	Replicas   *replication.Manager
+	Config     *config.Broker
+	Logger     *slog.Logger
+}
+
+// Handler implements wire.Handler for every API samsa serves.
+type Handler struct {
+	Deps
+	log *slog.Logger
+	pid producerIDs
+}
+
+// New returns the API handler.
+func New(d Deps) *Handler {
+	h := &Handler{Deps: d, log: d.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.pid.ctl = d.Controller
+	h.pid.node = d.NodeID
+	return h
+}
+
+// api is one served API: its version range and its handler.
+type api struct {
+	versions wire.VersionRange
+	handle   func(h *Handler, ctx context.Context, req *wire.Request) wire.Pending
+}
+
+// apis is filled by each NN_name.go file's init-free table entry below; it
+// is the single source of truth for ApiVersions, so what we advertise is
+// exactly what we serve.
+var apis = map[int16]api{}
+
+func register(key int16, min, max int16, fn func(h *Handler, ctx context.Context, req *wire.Request) wire.Pending) {
+	apis[key] = api{versions: wire.VersionRange{Min: min, Max: max}, handle: fn}
+}
+
+// Versions is the table the connection layer enforces.
+func Versions() map[int16]wire.VersionRange {
+	out := make(map[int16]wire.VersionRange, len(apis))
+	for k, a := range apis {
+		out[k] = a.versions
+	}
+	return out
+}
+
+func sortedKeys() []int16 {
+	keys := make([]int16, 0, len(apis))
+	for k := range apis {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
+// Handle dispatches one request. The server has already checked that the
+// key and version are in Versions().
+func (h *Handler) Handle(ctx context.Context, req *wire.Request) wire.Pending {
+	a, ok := apis[req.Key]
+	if !ok {
+		return wire.Now(wire.Response{Close: true})
+	}
+	return a.handle(h, ctx, req)
+}
+
+// code maps an error to its Kafka error code: the *kerr.Error it wraps, or
+// UNKNOWN_SERVER_ERROR for anything unclassified (which is also logged,
+// because it is a bug or an environment failure worth seeing).
+func (h *Handler) code(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	h.log.Error("unclassified error answered as UNKNOWN_SERVER_ERROR", "err", err)
+	return kerr.UnknownServerError.Code
+}
+
+// message is the error message for responses that carry one, or nil.
+func message(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
+
+// respond builds a ready response for msg, its version set to the request's.
+func respond(req *wire.Request, msg kmsg.Response) wire.Pending {
+	msg.SetVersion(req.Version)
+	return wire.Now(wire.Response{Msg: msg})
+}

@@ -1,0 +1,279 @@
+// Package broker assembles one samsa node: the controller, the local
+// replicas, the API handlers and the listener. cmd/samsa runs it, and tests
+// start it in-process.
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/samsa-kafka/samsa/internal/api"
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/samsa-kafka/samsa/internal/replication"
+	"github.com/samsa-kafka/samsa/internal/server"
+)
+
+// Broker is a running samsa node.
+type Broker struct {
+	cfg      *config.Broker
+	log      *slog.Logger
+	lock     *os.File
+	ln       net.Listener
+	ctl      *controller.Controller
+	replicas *replication.Manager
+	srv      *server.Server
+	served   chan error
+}
+
+// Options are what a caller may inject besides the config.
+type Options struct {
+	Logger *slog.Logger
+	// LogFS replaces the filesystem under the partition logs (fault tests).
+	LogFS log.FS
+}
+
+// Start opens the data directory, recovers, binds the listener and serves.
+func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
+	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1)}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker: data dir: %w", err)
+	}
+	if b.lock, err = lockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { b.lock.Close() })
+	clusterID, err := loadMetaProperties(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+
+	b.ln, err = net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
+	}
+	cleanup = append(cleanup, func() { b.ln.Close() })
+	host, port, err := advertised(cfg.AdvertisedAddr, b.ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		return nil, err
+	}
+
+	b.ctl, err = controller.Open(controller.Config{
+		DataDir:                  cfg.DataDir,
+		NodeID:                   cfg.NodeID,
+		ClusterID:                clusterID,
+		Logger:                   b.log,
+		DefaultPartitions:        cfg.NumPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		ValidateConfig:           config.ValidateTopicConfig,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { b.ctl.Close() })
+	if err := b.ctl.RegisterBroker(cfg.NodeID, host, port); err != nil {
+		return nil, err
+	}
+
+	b.replicas = replication.New(replication.Config{
+		NodeID:     cfg.NodeID,
+		DataDir:    cfg.DataDir,
+		Logger:     b.log,
+		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(cfg.ResolveTopic(o)) },
+		LogOptions: log.Options{FS: opts.LogFS, Logger: b.log},
+	})
+	b.ctl.Subscribe(b.replicas.Apply)
+	cleanup = append(cleanup, func() { b.replicas.Close() })
+	if err := b.replicas.Err(); err != nil {
+		return nil, fmt.Errorf("broker: open replicas: %w", err)
+	}
+
+	h := api.New(api.Deps{
+		NodeID:     cfg.NodeID,
+		Host:       host,
+		Port:       port,
+		Controller: b.ctl,
+		Replicas:   b.replicas,
+		Config:     cfg,
+		Logger:     b.log,
+	})
+	b.srv = server.New(server.Config{
+		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		Versions:        api.Versions(),
+		IdleTimeout:     time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
+		Logger:          b.log,
+	}, h)
+	go func() { b.served <- b.srv.Serve(b.ln) }()
+	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
+		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
+	return b, nil
+}
+
+// Addr is the address the broker listens on.
+func (b *Broker) Addr() string { return b.ln.Addr().String() }
+
+// Server exposes the connection layer (its Stats in tests).
+func (b *Broker) Server() *server.Server { return b.srv }
+
+// Shutdown stops accepting, finishes in-flight requests, then flushes and
+// closes every log (writing the clean-shutdown markers) and the metadata log.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	errs := []error{b.srv.Shutdown(ctx)}
+	if err := <-b.served; err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, b.replicas.Close(), b.ctl.Close(), b.lock.Close())
+	err := errors.Join(errs...)
+	if err != nil {
+		b.log.Error("shutdown finished with errors", "err", err)
+	} else {
+		b.log.Info("samsa broker stopped cleanly")
+	}
+	return err
+}
+
+// lockDir takes an exclusive lock on the data directory so two brokers
+// never share one (they would corrupt each other's logs).
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("broker: lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("broker: data dir %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}
+
+// loadMetaProperties reads (or on first start writes) meta.properties as
+// Kafka does: the cluster id is fixed forever, and a data dir of another
+// node id is refused rather than silently adopted.
+func loadMetaProperties(dir string, nodeID int32) (string, error) {
+	path := filepath.Join(dir, "meta.properties")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var raw [16]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", err
+		}
+		id := base64.RawURLEncoding.EncodeToString(raw[:])
+		content := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			return "", fmt.Errorf("broker: %w", err)
+		}
+		if err := syncFile(tmp); err != nil {
+			return "", err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return "", fmt.Errorf("broker: %w", err)
+		}
+		return id, syncFile(dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("broker: %w", err)
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			props[k] = v
+		}
+	}
+	if props["node.id"] != strconv.Itoa(int(nodeID)) {
+		return "", fmt.Errorf("broker: %s belongs to node.id %s, not %d", path, props["node.id"], nodeID)
+	}
+	if props["cluster.id"] == "" {
+		return "", fmt.Errorf("broker: %s has no cluster.id", path)
+	}
+	return props["cluster.id"], nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("broker: sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// advertised resolves the advertised endpoint: the configured one, with the
+// bound port filled in when it is empty or 0 (tests listen on :0).
+func advertised(addr string, bound *net.TCPAddr) (string, int32, error) {
+	if addr == "" {
+		addr = bound.String()
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: advertised address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("broker: advertised address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = bound.Port
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = bound.IP.String()
+		if bound.IP.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+	}
+	return host, int32(port), nil
+}
+
+// partitionConfig maps resolved topic configs onto what a partition runs with.
+func partitionConfig(t config.Topic) partition.Config {
+	compact := false
+	for _, p := range t.CleanupPolicy {
+		if p == "compact" {
+			compact = true
+		}
+	}
+	return partition.Config{
+		Log: log.Config{
+			SegmentBytes:       t.SegmentBytes,
+			SegmentMs:          t.SegmentMs,
+			IndexIntervalBytes: t.IndexIntervalBytes,
+			SegmentIndexBytes:  t.SegmentIndexBytes,
+			FlushMessages:      t.FlushMessages,
+			FlushMs:            t.FlushMs,
+		},
+		MaxMessageBytes:      t.MaxMessageBytes,
+		LogAppendTime:        t.TimestampType == "LogAppendTime",
+		TimestampBeforeMaxMs: t.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  t.TimestampAfterMaxMs,
+		MinInsyncReplicas:    t.MinInsyncReplicas,
+		Compact:              compact,
+	}
+}

@@ -1,0 +1,385 @@
+package config
+
+import "strings"
+
+// brokerDefs are the broker configs samsa reads. A key in server.properties
+// that is neither here nor in the ignored list below stops the broker at
+// start: a misspelt key silently doing nothing is how a cluster ends up with
+// retention or replication nobody asked for.
+var brokerDefs = []*Def{
+	// Identity and roles.
+	{
+		Name: "node.id", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(0),
+		Doc:          "This node's id, unique in the cluster, used both as broker id and as controller (voter) id.",
+		KafkaDefault: "(none: required)",
+		Note:         "Defaults to 1 so that `samsa broker` alone starts a single-node cluster.",
+	},
+	{
+		Name: "broker.id", Type: TypeInt, Null: true, Importance: High, Rule: atLeast(0),
+		Doc:  "Older name of node.id.",
+		Note: "An alias: when both are set they must be equal.",
+	},
+	{
+		Name: "process.roles", Type: TypeList, Default: "broker,controller", Importance: High,
+		Rule:         nonEmptyListOf("broker", "controller"),
+		Doc:          "The roles this node plays: broker (serves clients), controller (a metadata quorum voter), or both.",
+		KafkaDefault: "(none: required)",
+	},
+	{
+		Name: "cluster.id", Type: TypeString, Null: true, Importance: High, Rule: clusterIDRule,
+		Doc:  "The cluster id. When unset, the first controller of a new cluster generates one and stores it in the data directory.",
+		Note: "samsa-specific: Kafka takes it from `kafka-storage format --cluster-id`, not from server.properties.",
+	},
+	{
+		Name: "broker.rack", Type: TypeString, Null: true, Importance: Medium,
+		Doc: "Rack (or zone) of this broker, reported in Metadata.",
+	},
+
+	// Listeners.
+	{
+		Name: "listeners", Type: TypeString, Default: "PLAINTEXT://127.0.0.1:9092", Importance: High,
+		Rule:         listenersRule,
+		Doc:          "Where to listen: comma-separated NAME://host:port. An empty host binds every interface; port 0 an ephemeral port.",
+		KafkaDefault: "PLAINTEXT://:9092",
+		Note: "Binds loopback by default, so a fresh broker is not reachable from the network. A bare host:port " +
+			"(as the --listen flag gives) means PLAINTEXT://host:port. Read-only in samsa (per-broker in Kafka).",
+	},
+	{
+		Name: "advertised.listeners", Type: TypeString, Null: true, Importance: High,
+		Rule: listenersRule,
+		Doc: "What Metadata tells clients for each listener, when it differs from listeners. Unset: the " +
+			"listener's own address, with an empty host replaced by the host name.",
+		Note: "A bare host:port applies to the first client listener. Read-only in samsa (per-broker in Kafka).",
+	},
+	{
+		Name: "listener.security.protocol.map", Type: TypeString, Importance: Low,
+		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+		Rule:    protocolMapRule,
+		Doc:     "Security protocol of each listener name. A controller listener missing from it is PLAINTEXT.",
+		Note:    "samsa refuses listeners whose protocol is SSL or SASL_SSL: it has no TLS. Read-only in samsa.",
+	},
+	{
+		Name: "controller.listener.names", Type: TypeString, Default: "CONTROLLER", Importance: High,
+		Rule:         namesRule,
+		Doc:          "Listener names used by the metadata quorum rather than by clients.",
+		KafkaDefault: "(none: required)",
+	},
+	{
+		Name: "inter.broker.listener.name", Type: TypeString, Null: true, Importance: Medium, Rule: nameRule,
+		Doc: "Listener other brokers use to replicate from this one. Unset: the first client listener.",
+	},
+	{
+		Name: "controller.quorum.voters", Type: TypeList, Default: "", Importance: High, Rule: votersRule,
+		Doc: "The metadata quorum: id@host:port of every controller. Empty: this node alone is the quorum.",
+		Note: "Also sets the default replication of internal topics (see offsets.topic.replication.factor). " +
+			"The address is samsa's controller address, which is not KRaft's wire protocol.",
+	},
+	{
+		Name: "controller.quorum.bootstrap.servers", Type: TypeList, Default: "", Importance: High, Rule: hostPortsRule,
+		Doc:  "Controllers to contact to join a dynamic quorum (KIP-853), as host:port.",
+		Note: "Parsed and passed to the controller.",
+	},
+
+	// Storage.
+	{
+		Name: "log.dirs", Type: TypeString, Null: true, Importance: High, Rule: dataDirRule,
+		Doc:  "The data directory. Overrides log.dir.",
+		Note: "One directory only: samsa refuses a list (JBOD) rather than ignore all but one.",
+	},
+	{
+		Name: "log.dir", Type: TypeString, Default: "./samsa-data", Importance: High, Rule: dataDirRule,
+		Doc:          "The data directory, when log.dirs is unset.",
+		KafkaDefault: "/tmp/kafka-logs",
+	},
+	{
+		Name: "metadata.log.dir", Type: TypeString, Null: true, Importance: High, Rule: dataDirRule,
+		Doc: "Where the metadata quorum keeps its log. Unset: the data directory.",
+	},
+
+	// Topic creation.
+	{
+		Name: "num.partitions", Type: TypeInt, Default: "1", Importance: Medium, Rule: atLeast(1),
+		Doc: "Partitions of an auto-created topic, and of a created one that asks for -1.",
+	},
+	{
+		Name: "default.replication.factor", Type: TypeInt, Default: "1", Importance: Medium, Rule: between(1, 32767),
+		Doc:  "Replicas of an auto-created topic, and of a created one that asks for -1.",
+		Note: "Must fit a replication factor (1 to 32767); Kafka checks it only when a topic is created.",
+	},
+	{
+		Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true", Importance: High,
+		Doc: "Create a topic when a client asks for metadata of, or produces to, a topic that does not exist.",
+	},
+	{
+		Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", Importance: High,
+		Doc: "Allow DeleteTopics. When false, deletes are refused.",
+	},
+
+	// Log defaults: the broker synonyms of topic configs.
+	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", Importance: High, Rule: atLeast(14), Mode: ClusterWide,
+		Doc: "Default segment.bytes."},
+	{Name: "log.roll.ms", Type: TypeLong, Null: true, Importance: High, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Default segment.ms. Unset: log.roll.hours.", Note: "Must be at least 1, the bound of segment.ms; Kafka has no bound here."},
+	{Name: "log.roll.hours", Type: TypeInt, Default: "168", Importance: High, Rule: atLeast(1), Scale: 3600000,
+		Doc: "Default segment.ms in hours, when log.roll.ms is unset."},
+	{Name: "log.roll.jitter.ms", Type: TypeLong, Null: true, Importance: High, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default segment.jitter.ms. Unset: log.roll.jitter.hours."},
+	{Name: "log.roll.jitter.hours", Type: TypeInt, Default: "0", Importance: High, Rule: atLeast(0), Scale: 3600000,
+		Doc: "Default segment.jitter.ms in hours, when log.roll.jitter.ms is unset."},
+	{Name: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default index.interval.bytes."},
+	{Name: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", Importance: Medium, Rule: atLeast(4), Mode: ClusterWide,
+		Doc: "Default segment.index.bytes."},
+	{Name: "log.flush.interval.messages", Type: TypeLong, Default: longMax, Importance: High, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Default flush.messages.", Note: durabilityNote},
+	{Name: "log.flush.interval.ms", Type: TypeLong, Null: true, Importance: High, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default flush.ms. Unset: log.flush.scheduler.interval.ms.", Note: durabilityNote},
+	{Name: "log.flush.scheduler.interval.ms", Type: TypeLong, Default: longMax, Importance: High, Rule: atLeast(0),
+		Doc: "How often to check whether a partition is due an fsync by time; also flush.ms when log.flush.interval.ms is unset."},
+	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", Importance: High, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default max.message.bytes: the largest record batch a topic accepts."},
+	{Name: "log.retention.ms", Type: TypeLong, Null: true, Importance: High, Mode: ClusterWide,
+		Doc: "Default retention.ms. Unset: log.retention.minutes. Negative: forever."},
+	{Name: "log.retention.minutes", Type: TypeInt, Null: true, Importance: High, Scale: 60000,
+		Doc: "Default retention.ms in minutes, when log.retention.ms is unset."},
+	{Name: "log.retention.hours", Type: TypeInt, Default: "168", Importance: High, Scale: 3600000,
+		Doc: "Default retention.ms in hours, when log.retention.ms and log.retention.minutes are unset."},
+	{Name: "log.retention.bytes", Type: TypeLong, Default: "-1", Importance: High, Mode: ClusterWide,
+		Doc: "Default retention.bytes. Negative: no limit."},
+	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", Importance: Medium, Rule: listOf("compact", "delete"), Mode: ClusterWide,
+		Doc: "Default cleanup.policy."},
+	{Name: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Importance: Medium,
+		Rule: oneOf("CreateTime", "LogAppendTime"), Mode: ClusterWide, Doc: "Default message.timestamp.type."},
+	{Name: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: longMax, Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default message.timestamp.before.max.ms."},
+	{Name: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default message.timestamp.after.max.ms.", Note: "Default as in Kafka 4.0 (KIP-1030); Kafka 3.6-3.9 defaulted to 9223372036854775807."},
+	{Name: "log.message.timestamp.difference.max.ms", Type: TypeLong, Default: longMax, Importance: Low, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default message.timestamp.difference.max.ms (deprecated).", Note: "Deprecated (KIP-937), removed in Kafka 4.0."},
+	{Name: "log.message.downconversion.enable", Type: TypeBoolean, Default: "true", Importance: Low, Mode: ClusterWide,
+		Doc: "Default message.downconversion.enable.", Note: "Accepted (removed in Kafka 4.0); has no effect."},
+	{Name: "compression.type", Type: TypeString, Default: "producer", Importance: High,
+		Rule: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"), Mode: ClusterWide, Doc: "Default compression.type."},
+	{Name: "compression.gzip.level", Type: TypeInt, Default: "-1", Importance: Medium, Rule: betweenOr(1, 9, -1), Mode: ClusterWide,
+		Doc: "Default compression.gzip.level."},
+	{Name: "compression.lz4.level", Type: TypeInt, Default: "9", Importance: Medium, Rule: between(1, 17), Mode: ClusterWide,
+		Doc: "Default compression.lz4.level."},
+	{Name: "compression.zstd.level", Type: TypeInt, Default: "3", Importance: Medium, Rule: between(-131072, 22), Mode: ClusterWide,
+		Doc: "Default compression.zstd.level."},
+	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Default min.insync.replicas."},
+	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", Importance: High, Mode: ClusterWide,
+		Doc: "Default unclean.leader.election.enable."},
+	{Name: "log.preallocate", Type: TypeBoolean, Default: "false", Importance: Medium, Mode: ClusterWide,
+		Doc: "Default preallocate."},
+	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Importance: High, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default file.delete.delay.ms."},
+	{Name: "log.local.retention.ms", Type: TypeLong, Default: "-2", Importance: Medium, Rule: atLeast(-2), Mode: ClusterWide,
+		Doc: "Default local.retention.ms.", Note: "Accepted; samsa has no tiered storage."},
+	{Name: "log.local.retention.bytes", Type: TypeLong, Default: "-2", Importance: Medium, Rule: atLeast(-2), Mode: ClusterWide,
+		Doc: "Default local.retention.bytes.", Note: "Accepted; samsa has no tiered storage."},
+	{Name: "remote.log.storage.system.enable", Type: TypeBoolean, Default: "false", Importance: Medium,
+		Rule: onlyFalse("samsa has no tiered storage"), Doc: "Tiered storage on this broker.", Note: "Only false is accepted."},
+
+	// Retention and cleaning.
+	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", Importance: Medium, Rule: atLeast(1),
+		Doc: "How often to look for segments past retention."},
+	{Name: "log.cleaner.enable", Type: TypeBoolean, Default: "true", Importance: Medium,
+		Doc: "Run the log cleaner, which compacts topics with cleanup.policy compact. Off, compacted topics grow forever."},
+	{Name: "log.cleaner.threads", Type: TypeInt, Default: "1", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Logs compacted at once."},
+	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Pause of the cleaner when no log needs compacting."},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", Importance: Medium, Rule: ratio(0, 1), Mode: ClusterWide,
+		Doc: "Default min.cleanable.dirty.ratio."},
+	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default delete.retention.ms."},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", Importance: Medium, Rule: atLeast(0), Mode: ClusterWide,
+		Doc: "Default min.compaction.lag.ms."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: longMax, Importance: Medium, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Default max.compaction.lag.ms."},
+
+	// Requests and connections.
+	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Importance: High, Rule: atLeast(1),
+		Doc: "Largest request frame; a bigger one closes the connection."},
+	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000", Importance: Medium,
+		Doc: "Close a connection idle this long. Negative: never."},
+	{Name: "fetch.max.bytes", Type: TypeInt, Default: "57671680", Importance: Medium, Rule: atLeast(1024),
+		Doc: "Most bytes one fetch response carries, whatever the request asks."},
+	{Name: "max.incremental.fetch.session.cache.slots", Type: TypeInt, Default: "1000", Importance: Medium, Rule: atLeast(0),
+		Doc: "Incremental fetch sessions (KIP-227) kept per broker."},
+
+	// Replication.
+	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Importance: High, Rule: atLeast(0),
+		Doc: "A follower that has not caught up with the leader's log end for this long leaves the ISR."},
+	{Name: "replica.fetch.max.bytes", Type: TypeInt, Default: "1048576", Importance: Medium, Rule: atLeast(0),
+		Doc: "Bytes a follower asks for per partition per fetch (at least one batch is always returned)."},
+	{Name: "replica.fetch.min.bytes", Type: TypeInt, Default: "1", Importance: High,
+		Doc: "Bytes a follower's fetch waits for, up to replica.fetch.wait.max.ms."},
+	{Name: "replica.fetch.wait.max.ms", Type: TypeInt, Default: "500", Importance: High,
+		Doc: "Longest a follower's fetch waits for data. At most replica.lag.time.max.ms."},
+	{Name: "replica.fetch.response.max.bytes", Type: TypeInt, Default: "10485760", Importance: Medium, Rule: atLeast(0),
+		Doc: "Bytes a follower asks for per fetch, all partitions together."},
+	{Name: "replica.fetch.backoff.ms", Type: TypeInt, Default: "1000", Importance: Medium, Rule: atLeast(0),
+		Doc: "Pause after a follower's fetch fails."},
+	{Name: "num.replica.fetchers", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Fetcher connections a follower opens to each leader."},
+
+	// Consumer groups and committed offsets.
+	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000", Importance: Medium, Rule: atLeast(0),
+		Doc: "Wait after the first member joins an empty group before its first rebalance, so that members starting together land in one."},
+	{Name: "group.min.session.timeout.ms", Type: TypeInt, Default: "6000", Importance: Medium, Rule: atLeast(0),
+		Doc: "Shortest session timeout a group member may ask for."},
+	{Name: "group.max.session.timeout.ms", Type: TypeInt, Default: "1800000", Importance: Medium, Rule: atLeast(0),
+		Doc: "Longest session timeout a group member may ask for. At least group.min.session.timeout.ms."},
+	{Name: "group.max.size", Type: TypeInt, Default: intMax, Importance: Medium, Rule: atLeast(1),
+		Doc: "Most members of one group."},
+	{Name: "offsets.topic.num.partitions", Type: TypeInt, Default: "50", Importance: High, Rule: atLeast(1),
+		Doc: "Partitions of __consumer_offsets. Fixed once the topic exists."},
+	{Name: "offsets.topic.replication.factor", Type: TypeShort, Default: "3", Importance: High, Rule: atLeast(1),
+		Doc:  "Replicas of __consumer_offsets. Fixed once the topic exists.",
+		Note: internalRFNote},
+	{Name: "offsets.topic.segment.bytes", Type: TypeInt, Default: "104857600", Importance: High, Rule: atLeast(1),
+		Doc: "segment.bytes of __consumer_offsets."},
+	{Name: "offsets.retention.minutes", Type: TypeInt, Default: "10080", Importance: High, Rule: atLeast(1),
+		Doc: "How long committed offsets of an empty group are kept."},
+	{Name: "offsets.retention.check.interval.ms", Type: TypeLong, Default: "600000", Importance: High, Rule: atLeast(1),
+		Doc: "How often to look for expired offsets."},
+	{Name: "offsets.commit.timeout.ms", Type: TypeInt, Default: "5000", Importance: High, Rule: atLeast(1),
+		Doc: "How long an offset commit waits for the __consumer_offsets write to be replicated."},
+	{Name: "offset.metadata.max.bytes", Type: TypeInt, Default: "4096", Importance: High, Rule: atLeast(0),
+		Doc: "Largest metadata string of a committed offset."},
+
+	// Transactions and idempotent producers.
+	{Name: "transaction.state.log.num.partitions", Type: TypeInt, Default: "50", Importance: High, Rule: atLeast(1),
+		Doc: "Partitions of __transaction_state. Fixed once the topic exists."},
+	{Name: "transaction.state.log.replication.factor", Type: TypeShort, Default: "3", Importance: High, Rule: atLeast(1),
+		Doc: "Replicas of __transaction_state. Fixed once the topic exists.", Note: internalRFNote},
+	{Name: "transaction.state.log.min.isr", Type: TypeInt, Default: "2", Importance: High, Rule: atLeast(1),
+		Doc:  "min.insync.replicas of __transaction_state.",
+		Note: "Left unset, samsa uses min(2, the topic's replication factor), so that a single node can run transactions."},
+	{Name: "transaction.state.log.segment.bytes", Type: TypeInt, Default: "104857600", Importance: High, Rule: atLeast(1),
+		Doc: "segment.bytes of __transaction_state."},
+	{Name: "transaction.max.timeout.ms", Type: TypeInt, Default: "900000", Importance: High, Rule: atLeast(1),
+		Doc: "Longest transaction timeout a producer may ask for."},
+	{Name: "transactional.id.expiration.ms", Type: TypeInt, Default: "604800000", Importance: High, Rule: atLeast(1),
+		Doc: "Forget a transactional id unused for this long."},
+	{Name: "producer.id.expiration.ms", Type: TypeInt, Default: "86400000", Importance: Low, Rule: atLeast(1), Mode: ClusterWide,
+		Doc: "Forget an idempotent producer's sequence state after this long without a write."},
+
+	// Authorization. These are not in the ignored list on purpose: ignoring
+	// an authorizer would turn a locked cluster into an open one.
+	{Name: "authorizer.class.name", Type: TypeString, Default: "", Importance: Low,
+		Rule: oneOf("", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"),
+		Doc:  "Turns on ACL authorization. Empty: every request is allowed.",
+		Note: "samsa cannot load Java classes: Kafka's two ACL authorizers both mean samsa's own; any other class is refused."},
+	{Name: "super.users", Type: TypeString, Null: true, Importance: Medium, Rule: superUsersRule,
+		Doc: "Principals allowed everything, e.g. User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false", Importance: Medium,
+		Doc: "With an authorizer, allow access to a resource that has no ACL at all."},
+}
+
+// internalRFNote describes samsa's default for the internal topics' replication.
+const internalRFNote = "Left unset, samsa uses min(3, number of controller.quorum.voters), 1 on a single node; " +
+	"Kafka's default of 3 makes a single-node broker refuse consumer groups. Set explicitly, it is enforced as in Kafka."
+
+var brokerByName = indexDefs(brokerDefs)
+
+// ignoredBroker are Kafka broker configs that samsa accepts and ignores, so
+// that a Kafka server.properties starts samsa unchanged. Each one is logged
+// once at start. They tune machinery samsa does not have (thread pools,
+// ZooKeeper, JMX) or does differently (Raft timing), and none of them can
+// make data less safe by being ignored.
+var ignoredBroker = []string{
+	// Threads, sockets and request queues: samsa uses goroutines per
+	// connection and the kernel's socket buffers.
+	"background.threads", "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
+	"num.replica.alter.log.dirs.threads", "queued.max.requests", "queued.max.request.bytes",
+	"socket.send.buffer.bytes", "socket.receive.buffer.bytes", "socket.listen.backlog.size",
+	"socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms",
+	"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.connection.creation.rate",
+	"connection.failed.authentication.delay.ms", "connections.max.reauth.ms", "request.timeout.ms",
+	"replica.socket.timeout.ms", "replica.socket.receive.buffer.bytes",
+	// Log internals samsa does differently (a clean-shutdown marker instead
+	// of recovery-point checkpoints; its own cleaner buffers).
+	"log.flush.offset.checkpoint.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
+	"replica.high.watermark.checkpoint.interval.ms", "log.dir.failure.timeout.ms",
+	"log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.size", "log.cleaner.io.buffer.load.factor",
+	"log.cleaner.io.max.bytes.per.second", "log.message.format.version", "inter.broker.protocol.version",
+	// The metadata quorum: samsa's controller is hashicorp/raft with its own
+	// timing; only the membership (controller.quorum.voters) is read.
+	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms",
+	"controller.quorum.election.backoff.max.ms", "controller.quorum.append.linger.ms",
+	"controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms", "controller.quorum.auto.join.enable",
+	"controller.socket.timeout.ms", "metadata.log.segment.bytes", "metadata.log.segment.ms",
+	"metadata.max.retention.bytes", "metadata.max.retention.ms", "metadata.log.max.record.bytes.between.snapshots",
+	"metadata.log.max.snapshot.interval.ms", "metadata.max.idle.interval.ms", "broker.heartbeat.interval.ms",
+	"broker.session.timeout.ms", "initial.broker.registration.timeout.ms", "early.start.listeners",
+	"security.inter.broker.protocol", "control.plane.listener.name",
+	// Leadership balancing and shutdown choreography.
+	"auto.leader.rebalance.enable", "leader.imbalance.check.interval.seconds", "leader.imbalance.per.broker.percentage",
+	"controlled.shutdown.enable", "controlled.shutdown.max.retries", "controlled.shutdown.retry.backoff.ms",
+	"reserved.broker.max.id", "broker.id.generation.enable", "replica.selector.class", "eligible.leader.replicas.enable",
+	// Purgatories, coordinator internals, producer-state housekeeping.
+	"fetch.purgatory.purge.interval.requests", "producer.purgatory.purge.interval.requests",
+	"delete.records.purgatory.purge.interval.requests", "offsets.load.buffer.size", "offsets.topic.compression.codec",
+	"transaction.state.log.load.buffer.size", "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+	"transaction.remove.expired.transaction.cleanup.interval.ms", "transaction.partition.verification.enable",
+	"producer.id.expiration.check.interval.ms", "group.coordinator.rebalance.protocols", "group.coordinator.threads",
+	// Metrics and quotas windows (samsa exports Prometheus metrics).
+	"metric.reporters", "auto.include.jmx.reporter", "telemetry.max.bytes", "quota.window.num", "quota.window.size.seconds",
+	"replication.quota.window.num", "replication.quota.window.size.seconds", "alter.log.dirs.replication.quota.window.num",
+	"alter.log.dirs.replication.quota.window.size.seconds", "controller.quota.window.num", "controller.quota.window.size.seconds",
+	"client.quota.callback.class", "leader.replication.throttled.rate", "follower.replication.throttled.rate",
+	"principal.builder.class", "security.providers", "unstable.api.versions.enable", "unstable.feature.versions.enable",
+}
+
+// ignoredPrefixes are families of Kafka configs ignored as a whole. A family
+// is listed here only when its keys are open-ended (listener.name.<name>.*)
+// or all belong to machinery samsa lacks (ZooKeeper, TLS): a prefix swallows
+// typos, so it is never used for a family samsa reads part of.
+var ignoredPrefixes = []string{
+	"zookeeper.",         // samsa has a Raft quorum, no ZooKeeper
+	"listener.name.",     // per-listener overrides of TLS/SASL settings
+	"ssl.",               // samsa has no TLS listeners (refused at load)
+	"sasl.",              // SASL mechanisms are samsa's own (internal/auth)
+	"delegation.token.",  // no delegation tokens
+	"password.encoder.",  // encrypts dynamic passwords; samsa stores none
+	"kafka.metrics.",     // JMX reporters
+	"metrics.",           // JMX metric sampling
+	"remote.log.",        // tiered storage (remote.log.storage.system.enable is checked)
+	"group.consumer.",    // KIP-848 group protocol tuning
+	"group.share.",       // KIP-932 share groups
+	"share.coordinator.", // KIP-932 share groups
+}
+
+var ignoredByName = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range ignoredBroker {
+		if brokerByName[n] != nil || m[n] {
+			panic("config: " + n + " is both ignored and defined, or listed twice")
+		}
+		m[n] = true
+	}
+	return m
+}()
+
+// isIgnored reports whether name is a Kafka broker config samsa ignores.
+// Supported configs are looked up first, so a prefix never hides one.
+func isIgnored(name string) bool {
+	if ignoredByName[name] {
+		return true
+	}
+	for _, p := range ignoredPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// IgnoredBrokerConfigs returns the names and the name prefixes (ending in
+// '.') of the Kafka broker configs samsa accepts and ignores.
+func IgnoredBrokerConfigs() (names, prefixes []string) {
+	return append([]string(nil), ignoredBroker...), append([]string(nil), ignoredPrefixes...)
+}

@@ -1,0 +1,279 @@
+package log
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Small metadata files. Each is replaced whole: written to name.tmp,
+// fsynced, renamed over name, and the directory fsynced, so a crash leaves
+// the old or the new version, never a mix (a leftover .tmp is removed by
+// Open).
+
+func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("log: create %s: %w", tmp, err)
+	}
+	n, err := f.Write(data)
+	if err == nil && n < len(data) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err == nil {
+		err = fsys.SyncDir(dir)
+	}
+	if err != nil {
+		removeIfExists(fsys, tmp)
+		return fmt.Errorf("log: write %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+func readWholeFile(fsys FS, name string) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, fi.Size())
+	if n, err := f.ReadAt(b, 0); n < len(b) {
+		return nil, fmt.Errorf("log: read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// Text checkpoints use Kafka's checkpoint-file layout, so an operator who
+// knows `leader-epoch-checkpoint` can read ours:
+//
+//	<version>\n<count>\n<entry>\n...
+//
+// log-start-offset holds one entry, the offset; leader-epoch-checkpoint
+// holds "epoch startOffset" entries.
+const (
+	logStartOffsetFile  = "log-start-offset"
+	leaderEpochFile     = "leader-epoch-checkpoint"
+	checkpointVersion   = 0
+	maxCheckpointFields = 2
+)
+
+func encodeCheckpoint(entries [][]int64) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(entries))
+	for _, e := range entries {
+		for i, v := range e {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// readCheckpoint parses a checkpoint whose entries have fields numbers
+// each. A missing file is no entries and no error.
+func readCheckpoint(fsys FS, name string, fields int) ([][]int64, error) {
+	b, err := readWholeFile(fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	bad := func(why string) error { return fmt.Errorf("log: %s: %s", name, why) }
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	v, ok := line()
+	if !ok || v != strconv.Itoa(checkpointVersion) {
+		return nil, bad("bad version line")
+	}
+	v, ok = line()
+	count, err := strconv.Atoi(v)
+	if !ok || err != nil || count < 0 || count > len(b) {
+		return nil, bad("bad count line")
+	}
+	entries := make([][]int64, 0, count)
+	for i := range count {
+		v, ok = line()
+		parts := strings.Fields(v)
+		if !ok || len(parts) != fields {
+			return nil, bad(fmt.Sprintf("entry %d malformed", i))
+		}
+		e := make([]int64, fields)
+		for j, p := range parts {
+			if e[j], err = strconv.ParseInt(p, 10, 64); err != nil {
+				return nil, bad(fmt.Sprintf("entry %d: %v", i, err))
+			}
+		}
+		entries = append(entries, e)
+	}
+	if _, more := line(); more {
+		return nil, bad("trailing lines")
+	}
+	return entries, nil
+}
+
+// readLogStartOffset returns the persisted log start offset, or -1.
+func readLogStartOffset(fsys FS, dir string) (int64, error) {
+	e, err := readCheckpoint(fsys, filepath.Join(dir, logStartOffsetFile), 1)
+	if err != nil || len(e) != 1 {
+		return -1, err
+	}
+	return e[0][0], nil
+}
+
+func writeLogStartOffset(fsys FS, dir string, off int64) error {
+	return writeFileAtomic(fsys, dir, logStartOffsetFile, encodeCheckpoint([][]int64{{off}}))
+}
+
+// EpochEntry says that leader epoch Epoch wrote its first batch at
+// StartOffset (Kafka's leader-epoch cache, KIP-101/KIP-279).
+type EpochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+// epochCache is the leader-epoch checkpoint in memory. Changes are built
+// as a new slice, persisted, then installed (under mu), so the in-memory
+// entries never run ahead of the file and readers see a consistent list.
+// Writers hold Log.mu.
+type epochCache struct {
+	fs  FS
+	dir string
+
+	mu      sync.RWMutex
+	entries []EpochEntry // epochs and start offsets strictly increasing
+}
+
+func loadEpochCache(fsys FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fsys, dir: dir}
+	raw, err := readCheckpoint(fsys, filepath.Join(dir, leaderEpochFile), maxCheckpointFields)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range raw {
+		ent := EpochEntry{Epoch: int32(e[0]), StartOffset: e[1]}
+		if e[0] < 0 || e[0] > 1<<31-1 || e[1] < 0 || (i > 0 && (ent.Epoch <= c.entries[i-1].Epoch || ent.StartOffset <= c.entries[i-1].StartOffset)) {
+			return nil, fmt.Errorf("log: %s: entry %d (%d, %d) out of order", leaderEpochFile, i, e[0], e[1])
+		}
+		c.entries = append(c.entries, ent)
+	}
+	return c, nil
+}
+
+// list returns a copy of the entries.
+func (c *epochCache) list() []EpochEntry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.entries)
+}
+
+// latest returns the newest epoch, or -1.
+func (c *epochCache) latest() int32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.entries) == 0 {
+		return -1
+	}
+	return c.entries[len(c.entries)-1].Epoch
+}
+
+// install persists entries and makes them current.
+func (c *epochCache) install(entries []EpochEntry) error {
+	raw := make([][]int64, len(entries))
+	for i, e := range entries {
+		raw[i] = []int64{int64(e.Epoch), e.StartOffset}
+	}
+	if err := writeFileAtomic(c.fs, c.dir, leaderEpochFile, encodeCheckpoint(raw)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.entries = entries
+	c.mu.Unlock()
+	return nil
+}
+
+// assign records that epoch starts at start, if epoch is newer than every
+// known one. Like Kafka it first drops entries that start at or after
+// start, which a failed append may have left.
+func (c *epochCache) assign(epoch int32, start int64) error {
+	if epoch < 0 || epoch <= c.latest() {
+		return nil
+	}
+	next := slices.Clone(c.entries)
+	for len(next) > 0 && next[len(next)-1].StartOffset >= start {
+		next = next[:len(next)-1]
+	}
+	return c.install(append(next, EpochEntry{Epoch: epoch, StartOffset: start}))
+}
+
+// truncateFromEnd drops the entries that start at or after end.
+func (c *epochCache) truncateFromEnd(end int64) error {
+	next := slices.Clone(c.entries)
+	for len(next) > 0 && next[len(next)-1].StartOffset >= end {
+		next = next[:len(next)-1]
+	}
+	if len(next) == len(c.entries) {
+		return nil
+	}
+	return c.install(next)
+}
+
+// truncateFromStart drops the entries wholly below start: the last entry
+// that starts below it is kept, moved up to start (it still names the
+// epoch of the first remaining offset).
+func (c *epochCache) truncateFromStart(start int64) error {
+	i := 0
+	for i < len(c.entries) && c.entries[i].StartOffset < start {
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	var next []EpochEntry
+	if i < len(c.entries) && c.entries[i].StartOffset == start {
+		next = slices.Clone(c.entries[i:])
+	} else {
+		next = slices.Clone(c.entries[i-1:])
+		next[0].StartOffset = start
+	}
+	return c.install(next)
+}
+
+// clear drops every entry.
+func (c *epochCache) clear() error {
+	if len(c.entries) == 0 {
+		return nil
+	}
+	return c.install(nil)
+}

@@ -1,0 +1,290 @@
+package log
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+)
+
+// Index files (Kafka's layout, big endian, no header):
+//
+//	.index      8-byte entries: relative base offset uint32, file position uint32
+//	.timeindex 12-byte entries: max timestamp int64, relative offset uint32
+//
+// Both are append-only files of fixed-size entries, strictly increasing in
+// their key. Differences from Kafka: an .index entry names the batch's base
+// offset (Kafka stores its last offset), so a lookup lands on the batch
+// that holds the target instead of the one before; a .timeindex entry names
+// the base offset of the first batch that reached the timestamp (Kafka
+// names the record), which finds the same batch. Neither is preallocated.
+//
+// Residency: the active segment keeps its entries in memory (mem), the only
+// copy until the segment is sealed (roll, Close), when they are written and
+// fsynced and mem is dropped; a sealed segment's lookups binary-search the
+// file with ReadAt, so memory does not grow with the number of segments.
+// An unclean shutdown therefore loses the active segment's index, which
+// recovery rebuilds anyway while it scans that segment.
+const (
+	offsetEntrySize = 8
+	timeEntrySize   = 12
+)
+
+// index is one index file. The appender (under Log.mu) is the only writer;
+// readers take mu shared for lookups.
+type index struct {
+	f         File
+	entrySize int64
+	keyOf     func(e []byte) int64
+
+	mu      sync.RWMutex
+	n       int64  // entries
+	mem     []byte // all n entries while resident; nil when sealed
+	lastKey int64  // key of entry n-1 (valid when n > 0)
+
+	written int64 // entries [0, written) are in f; appender only
+}
+
+func newOffsetIndex(f File) *index {
+	return &index{f: f, entrySize: offsetEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint32(e)) }}
+}
+
+func newTimeIndex(f File) *index {
+	return &index{f: f, entrySize: timeEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint64(e)) }}
+}
+
+func offsetEntry(rel, pos int64) []byte {
+	var e [offsetEntrySize]byte
+	binary.BigEndian.PutUint32(e[0:], uint32(rel))
+	binary.BigEndian.PutUint32(e[4:], uint32(pos))
+	return e[:]
+}
+
+func decodeOffsetEntry(e []byte) (rel, pos int64) {
+	return int64(binary.BigEndian.Uint32(e)), int64(binary.BigEndian.Uint32(e[4:]))
+}
+
+func timeEntry(ts, rel int64) []byte {
+	var e [timeEntrySize]byte
+	binary.BigEndian.PutUint64(e[0:], uint64(ts))
+	binary.BigEndian.PutUint32(e[8:], uint32(rel))
+	return e[:]
+}
+
+func decodeTimeEntry(e []byte) (ts, rel int64) {
+	return int64(binary.BigEndian.Uint64(e)), int64(binary.BigEndian.Uint32(e[8:]))
+}
+
+// count returns the number of entries.
+func (x *index) count() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+// resident reports whether the entries are in memory (the active segment).
+func (x *index) resident() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.mem != nil
+}
+
+// entry returns entry i; the caller holds mu.
+func (x *index) entry(i int64) ([]byte, error) {
+	if x.mem != nil {
+		return x.mem[i*x.entrySize : (i+1)*x.entrySize], nil
+	}
+	e := make([]byte, x.entrySize)
+	if _, err := x.f.ReadAt(e, i*x.entrySize); err != nil {
+		return nil, fmt.Errorf("log: %s entry %d: %w", x.f.Name(), i, err)
+	}
+	return e, nil
+}
+
+// floor returns (a copy of) the last entry whose key is <= key, or nil if
+// none is. A copy, because a later cut and append may reuse the bytes.
+func (x *index) floor(key int64) ([]byte, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.n == 0 {
+		return nil, nil
+	}
+	if x.lastKey <= key {
+		return x.copyEntry(x.n - 1)
+	}
+	// Invariant: entry lo has key <= key (or lo == -1), entry hi has key > key.
+	lo, hi := int64(-1), x.n-1
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		e, err := x.entry(mid)
+		if err != nil {
+			return nil, err
+		}
+		if x.keyOf(e) <= key {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo < 0 {
+		return nil, nil
+	}
+	return x.copyEntry(lo)
+}
+
+// last returns (a copy of) the last entry, or nil.
+func (x *index) last() ([]byte, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.n == 0 {
+		return nil, nil
+	}
+	return x.copyEntry(x.n - 1)
+}
+
+// copyEntry returns a copy of entry i; the caller holds mu.
+func (x *index) copyEntry(i int64) ([]byte, error) {
+	if x.mem == nil {
+		return x.entry(i) // already a fresh buffer
+	}
+	e, _ := x.entry(i)
+	return append([]byte(nil), e...), nil
+}
+
+// top returns the entry count and the last key (0 when empty).
+func (x *index) top() (n, lastKey int64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.n == 0 {
+		return 0, 0
+	}
+	return x.n, x.lastKey
+}
+
+// add appends an entry to a resident index. The caller keeps keys
+// increasing.
+func (x *index) add(e []byte) {
+	x.mu.Lock()
+	x.mem = append(x.mem, e...)
+	x.n++
+	x.lastKey = x.keyOf(e)
+	x.mu.Unlock()
+}
+
+// persist writes the entries not yet in the file. Appender only.
+func (x *index) persist() error {
+	if x.mem == nil || x.written == x.n {
+		return nil
+	}
+	b := x.mem[x.written*x.entrySize : x.n*x.entrySize]
+	if n, err := x.f.WriteAt(b, x.written*x.entrySize); err != nil {
+		return fmt.Errorf("log: write %s: %w", x.f.Name(), err)
+	} else if n < len(b) {
+		return fmt.Errorf("log: write %s: short write of %d of %d bytes", x.f.Name(), n, len(b))
+	}
+	x.written = x.n
+	return nil
+}
+
+// seal persists and fsyncs the index and drops the in-memory copy.
+func (x *index) seal() error {
+	if err := x.persist(); err != nil {
+		return err
+	}
+	if err := x.f.Sync(); err != nil {
+		return fmt.Errorf("log: sync %s: %w", x.f.Name(), err)
+	}
+	x.mu.Lock()
+	x.mem = nil
+	x.mu.Unlock()
+	return nil
+}
+
+// load reads the whole file. resident keeps the entries in memory (the
+// active segment). It fails on a file that is not whole entries with
+// strictly increasing keys, checked in full only when resident (a sealed
+// index is checked at its ends by the segment).
+func (x *index) load(resident bool) error {
+	fi, err := x.f.Stat()
+	if err != nil {
+		return fmt.Errorf("log: stat %s: %w", x.f.Name(), err)
+	}
+	size := fi.Size()
+	if size%x.entrySize != 0 {
+		return fmt.Errorf("log: %s: size %d is not a multiple of %d", x.f.Name(), size, x.entrySize)
+	}
+	n := size / x.entrySize
+	var mem []byte
+	if resident {
+		mem = make([]byte, size, size+64*x.entrySize)
+		if m, err := x.f.ReadAt(mem, 0); int64(m) < size {
+			return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+		}
+		for i := int64(1); i < n; i++ {
+			if x.keyOf(mem[i*x.entrySize:]) <= x.keyOf(mem[(i-1)*x.entrySize:]) {
+				return fmt.Errorf("log: %s: entry %d out of order", x.f.Name(), i)
+			}
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.n, x.written, x.mem = n, n, mem
+	if n > 0 {
+		e, err := x.entry(n - 1)
+		if err != nil {
+			return err
+		}
+		x.lastKey = x.keyOf(e)
+	}
+	return nil
+}
+
+// truncate keeps the first k entries, in memory and in the file, and leaves
+// the index resident (an emptied one included).
+func (x *index) truncate(k int64) error {
+	if err := x.f.Truncate(k * x.entrySize); err != nil {
+		return fmt.Errorf("log: truncate %s: %w", x.f.Name(), err)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.mem == nil {
+		x.mem = make([]byte, 0, 64*x.entrySize)
+		if k > 0 {
+			x.mem = x.mem[:k*x.entrySize]
+			if m, err := x.f.ReadAt(x.mem, 0); int64(m) < k*x.entrySize {
+				x.mem = nil
+				return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+			}
+		}
+	}
+	x.mem = x.mem[:min(k, x.n)*x.entrySize]
+	x.n = min(k, x.n)
+	x.written = min(x.written, x.n)
+	if x.n > 0 {
+		x.lastKey = x.keyOf(x.mem[(x.n-1)*x.entrySize:])
+	}
+	return nil
+}
+
+// cut keeps the entries before the first one for which drop is true; drop
+// must be monotone (false then true) over the entries.
+func (x *index) cut(drop func(e []byte) bool) error {
+	x.mu.RLock()
+	lo, hi := int64(0), x.n // first dropped entry is in [lo, hi]
+	var err error
+	for lo < hi && err == nil {
+		mid := lo + (hi-lo)/2
+		var e []byte
+		if e, err = x.entry(mid); err == nil {
+			if drop(e) {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+	}
+	x.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	return x.truncate(lo)
+}

@@ -1,0 +1,204 @@
+package log
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"testing"
+)
+
+func TestAddSequence(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ seq, delta, want int32 }{
+		{0, 0, 0},
+		{5, 3, 8},
+		{math.MaxInt32 - 2, 2, math.MaxInt32},
+		{math.MaxInt32, 1, 0},
+		{math.MaxInt32 - 1, 3, 1},
+		{math.MaxInt32, math.MaxInt32, math.MaxInt32 - 1},
+	}
+	for _, tc := range tests {
+		if got := addSequence(tc.seq, tc.delta); got != tc.want {
+			t.Errorf("addSequence(%d, %d) = %d, want %d", tc.seq, tc.delta, got, tc.want)
+		}
+	}
+}
+
+type idemStep struct {
+	name     string
+	pid      int64 // -1: not idempotent
+	epoch    int16
+	seq      int32
+	records  int
+	wantErr  error
+	wantBase int64 // for success and duplicates
+	wantDup  bool
+}
+
+func runSteps(t *testing.T, l *Log, steps []idemStep) {
+	t.Helper()
+	for _, st := range steps {
+		s := spec{records: st.records, pid: st.pid, epoch: st.epoch, seq: st.seq, idem: st.pid >= 0}
+		res, err := l.Append(buildBatch(s), AppendOptions{LogAppendTime: -1})
+		if !errors.Is(err, st.wantErr) {
+			t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if res.BaseOffset != st.wantBase || res.LastOffset != st.wantBase+int64(max(st.records, 1)-1) || res.Duplicate != st.wantDup {
+			t.Fatalf("%s: result %+v, want base %d dup %v", st.name, res, st.wantBase, st.wantDup)
+		}
+	}
+}
+
+var idemSteps = []idemStep{
+	{"first batch", 7, 0, 0, 2, nil, 0, false},
+	{"next batch", 7, 0, 2, 3, nil, 2, false},
+	{"retry of the latest", 7, 0, 2, 3, nil, 2, true},
+	{"retry of an older one", 7, 0, 0, 2, nil, 0, true},
+	{"gap", 7, 0, 6, 1, ErrOutOfOrderSequence, 0, false},
+	{"in order again", 7, 0, 5, 1, nil, 5, false},
+	{"unknown producer must start at 0", 8, 0, 3, 1, ErrOutOfOrderSequence, 0, false},
+	{"second producer", 8, 0, 0, 1, nil, 6, false},
+	{"non-idempotent batch is not checked", -1, 0, 0, 2, nil, 7, false},
+	{"epoch bump restarts at 0", 7, 1, 0, 1, nil, 9, false},
+	{"old epoch is fenced", 7, 0, 6, 1, ErrInvalidProducerEpoch, 0, false},
+	{"new epoch must start at 0", 7, 2, 5, 1, ErrOutOfOrderSequence, 0, false},
+	{"retry in the new epoch", 7, 1, 0, 1, nil, 9, true},
+	{"epoch 1 seq 1", 7, 1, 1, 1, nil, 10, false},
+	{"epoch 1 seq 2", 7, 1, 2, 1, nil, 11, false},
+	{"epoch 1 seq 3", 7, 1, 3, 1, nil, 12, false},
+	{"epoch 1 seq 4", 7, 1, 4, 1, nil, 13, false},
+	{"oldest of the last five is still a duplicate", 7, 1, 0, 1, nil, 9, true},
+	{"epoch 1 seq 5", 7, 1, 5, 1, nil, 14, false},
+	{"a sixth-oldest batch is forgotten", 7, 1, 0, 1, ErrOutOfOrderSequence, 0, false},
+	{"latest still known", 7, 1, 5, 1, nil, 14, true},
+}
+
+func TestIdempotentProducer(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, t.TempDir(), Config{}, nil, nil)
+	defer l.Close()
+	runSteps(t, l, idemSteps)
+	if l.EndOffset() != 15 {
+		t.Fatalf("end %d, want 15", l.EndOffset())
+	}
+}
+
+func TestSequenceWrap(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, t.TempDir(), Config{}, nil, nil)
+	defer l.Close()
+	// Seed a producer whose last batch ended just below the wrap.
+	l.producers.producers[9] = &producerEntry{epoch: 3, batches: []batchMeta{
+		{firstSeq: math.MaxInt32 - 4, lastSeq: math.MaxInt32 - 1, firstOffset: -10, lastOffset: -7},
+	}}
+	runSteps(t, l, []idemStep{
+		{"crosses MaxInt32", 9, 3, math.MaxInt32, 3, nil, 0, false}, // seqs MaxInt32, 0, 1
+		{"continues at 2", 9, 3, 2, 1, nil, 3, false},
+		{"retry of the wrapping batch", 9, 3, math.MaxInt32, 3, nil, 0, true},
+		{"gap after wrap", 9, 3, 4, 1, ErrOutOfOrderSequence, 0, false},
+		{"3 follows", 9, 3, 3, 1, nil, 4, false},
+	})
+}
+
+// TestProducerStateSurvivesRestart replays the idempotence steps, restarts
+// in different ways, and checks that retries are still recognised.
+func TestProducerStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	after := []idemStep{
+		{"retry after restart", 7, 1, 5, 1, nil, 14, true},
+		{"retry of an older one after restart", 7, 1, 2, 1, nil, 11, true},
+		{"second producer retry", 8, 0, 0, 1, nil, 6, true},
+		{"old epoch still fenced", 7, 0, 6, 1, ErrInvalidProducerEpoch, 0, false},
+		{"gap still refused", 7, 1, 7, 1, ErrOutOfOrderSequence, 0, false},
+		{"next in order", 7, 1, 6, 1, nil, 15, false},
+	}
+	tests := []struct {
+		name         string
+		segmentBytes int64
+		restart      func(t *testing.T, l *Log, ffs *FaultFS, dir string)
+		wantReplay   int
+	}{
+		{"clean close uses the snapshot", 0, func(t *testing.T, l *Log, _ *FaultFS, _ string) { mustClose(t, l) }, 0},
+		{"process crash replays the log", 0, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 16},
+		{"power loss after flush replays the log", 0, func(t *testing.T, l *Log, ffs *FaultFS, _ string) {
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := ffs.Crash(); err != nil {
+				t.Fatal(err)
+			}
+		}, 16},
+		// Batches are 84 bytes: 3 per segment, snapshots at each roll; the
+		// last roll is at offset 12 (batch 13 of 16).
+		{"crash after rolls replays from the last snapshot", 3 * 84, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 3},
+		{"corrupt snapshot is dropped and the log replayed", 0, func(t *testing.T, l *Log, _ *FaultFS, dir string) {
+			mustClose(t, l)
+			p := snapshotPath(dir, 15)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 16},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ffs := NewFaultFS(nil)
+			cfg := Config{SegmentBytes: tc.segmentBytes}
+			l := openLog(t, dir, cfg, ffs, nil)
+			runSteps(t, l, idemSteps)
+			tc.restart(t, l, ffs, dir)
+			l = openLog(t, dir, cfg, ffs, nil)
+			defer l.Close()
+			if l.stats.replayedBatches != tc.wantReplay {
+				t.Fatalf("replayed %d batches, want %d", l.stats.replayedBatches, tc.wantReplay)
+			}
+			runSteps(t, l, after)
+		})
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	t.Parallel()
+	ps := newProducerState()
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}}
+	ps.producers[-5] = &producerEntry{epoch: -1}
+	b := ps.encode(42)
+	got, err := decodeProducerState(b, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := got.encode(42); !bytes.Equal(again, b) {
+		t.Fatal("re-encoding differs")
+	}
+	if _, err := decodeProducerState(b, 43); !errors.Is(err, errBadSnapshot) {
+		t.Fatalf("wrong offset accepted: %v", err)
+	}
+}
+
+// FuzzProducerSnapshot: decoding arbitrary bytes must not panic, and
+// whatever decodes re-encodes to the same bytes.
+func FuzzProducerSnapshot(f *testing.F) {
+	ps := newProducerState()
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}}}
+	f.Add(ps.encode(7))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeProducerState(b, 7)
+		if err != nil {
+			return
+		}
+		if again := got.encode(7); !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}

@@ -1,0 +1,116 @@
+// Package metadata holds the cluster metadata image: brokers, topics, their
+// partitions and configs, as one immutable value that readers share without
+// locks. The image only changes by applying Records, in order; today the
+// single-node controller produces them from a local durable log, and later a
+// Raft quorum will, without changing anything that reads the image.
+package metadata
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sort"
+)
+
+// UUID is a Kafka UUID (topic ids, KIP-516).
+type UUID [16]byte
+
+// NewUUID returns a random UUID that is neither zero nor Kafka's reserved
+// "metadata topic" id (both are special to clients), and whose base64 form
+// does not start with '-' (Kafka avoids that so ids never look like flags).
+func NewUUID() UUID {
+	for {
+		var u UUID
+		if _, err := rand.Read(u[:]); err != nil {
+			panic("metadata: crypto/rand failed: " + err.Error())
+		}
+		u[6] = (u[6] & 0x0f) | 0x40 // version 4
+		u[8] = (u[8] & 0x3f) | 0x80 // IETF variant
+		if u == (UUID{}) || u == (UUID{15: 1}) {
+			continue
+		}
+		if s := u.String(); s[0] == '-' {
+			continue
+		}
+		return u
+	}
+}
+
+// String is the URL-safe unpadded base64 form Kafka uses for ids.
+func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
+
+// Broker is a registered broker's endpoint.
+type Broker struct {
+	NodeID int32
+	Host   string
+	Port   int32
+	Rack   *string
+}
+
+// Partition is one partition's replica assignment and leadership.
+type Partition struct {
+	Index          int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+}
+
+// Topic is a topic and its partitions. Partitions[i].Index == i.
+type Topic struct {
+	Name       string
+	ID         UUID
+	Internal   bool
+	Partitions []Partition
+	// Configs are the topic's dynamic overrides (DYNAMIC_TOPIC_CONFIG).
+	Configs map[string]string
+}
+
+// Image is an immutable snapshot of the cluster metadata. Never mutate an
+// Image that has been published; Apply returns a new one.
+type Image struct {
+	ClusterID    string
+	ControllerID int32
+	// Offset is the index of the last record applied (-1 for none).
+	Offset  int64
+	Brokers map[int32]Broker
+	Topics  map[string]*Topic
+	ByID    map[UUID]*Topic
+	// NextProducerID is the first producer id not yet handed out.
+	NextProducerID int64
+}
+
+// Empty returns an image with no records applied.
+func Empty(clusterID string, controllerID int32) *Image {
+	return &Image{
+		ClusterID:    clusterID,
+		ControllerID: controllerID,
+		Offset:       -1,
+		Brokers:      map[int32]Broker{},
+		Topics:       map[string]*Topic{},
+		ByID:         map[UUID]*Topic{},
+	}
+}
+
+// Topic returns the named topic or nil.
+func (im *Image) Topic(name string) *Topic { return im.Topics[name] }
+
+// TopicNames returns the topic names sorted.
+func (im *Image) TopicNames() []string {
+	names := make([]string, 0, len(im.Topics))
+	for n := range im.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// BrokerIDs returns the registered broker ids sorted.
+func (im *Image) BrokerIDs() []int32 {
+	ids := make([]int32, 0, len(im.Brokers))
+	for id := range im.Brokers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
