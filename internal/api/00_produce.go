@@ -48,12 +48,13 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			last, p, err := h.produceOne(r, rt.Topic, rp.Partition, rp.Records)
+			last, p, err := h.produceOne(r, req.Version, rt.Topic, rp.Partition, rp.Records)
 			if err != nil {
 				failed = true
 				sp.ErrorCode = h.code(err)
 				if req.Version >= 8 {
 					sp.ErrorMessage = message(err)
+					sp.ErrorRecords = recordErrors(err)
 				}
 				continue
 			}
@@ -84,7 +85,7 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
 }
 
 // produceOne appends one partition's records.
-func (h *Handler) produceOne(r *kmsg.ProduceRequest, topic string, index int32, records []byte) (partition.AppendResult, *partition.Partition, error) {
+func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string, index int32, records []byte) (partition.AppendResult, *partition.Partition, error) {
 	if r.Acks != -1 && r.Acks != 0 && r.Acks != 1 {
 		return partition.AppendResult{}, nil, kerr.InvalidRequiredAcks
 	}
@@ -100,25 +101,22 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, topic string, index int32, 
 	if p == nil {
 		return partition.AppendResult{}, nil, kerr.NotLeaderForPartition
 	}
-	batches, err := record.SplitBatches(records)
-	if err != nil {
-		return partition.AppendResult{}, nil, errors.Join(err, kerr.CorruptMessage)
-	}
-	if len(batches) != 1 {
-		// Kafka requires exactly one batch per partition from v3 on.
-		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.InvalidRecord, Message: "produce requests v3+ must carry exactly one record batch per partition"}
-	}
-	hdr, err := record.ParseHeader(batches[0])
-	if err != nil {
-		return partition.AppendResult{}, nil, errors.Join(err, kerr.CorruptMessage)
-	}
-	if r.TransactionID != nil || hdr.IsTransactional() {
-		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.TransactionalIDAuthorizationFailed, Message: "transactions are not supported by this broker yet"}
+	// Validate (in Append) refuses anything but exactly one whole batch
+	// with Kafka's codes; here we only need the header when there is one.
+	if hdr, err := record.ParseHeader(records); err == nil {
+		if r.TransactionID != nil || hdr.IsTransactional() {
+			return partition.AppendResult{}, nil, &controller.Error{Code: kerr.TransactionalIDAuthorizationFailed, Message: "transactions are not supported by this broker yet"}
+		}
+		if hdr.Codec() == record.CodecZstd && version < 7 {
+			// zstd needs Produce v7+ (KIP-110), so old clients never
+			// receive batches they cannot decode.
+			return partition.AppendResult{}, nil, kerr.UnsupportedCompressionType
+		}
 	}
 	if r.Acks == -1 && p.ISRSize() < p.Config().MinInsyncReplicas {
 		return partition.AppendResult{}, nil, kerr.NotEnoughReplicas
 	}
-	res, err := p.Append(batches[0])
+	res, err := p.Append(records)
 	return res, p, err
 }
 
@@ -173,4 +171,22 @@ func awaitReplication(ctx context.Context, waits []awaiting, timeout time.Durati
 			return
 		}
 	}
+}
+
+// recordErrors lists the records a batch was refused for (KIP-467), so a
+// client can tell which record was bad.
+func recordErrors(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var re *record.Error
+	if !errors.As(err, &re) {
+		return nil
+	}
+	var out []kmsg.ProduceResponseTopicPartitionErrorRecord
+	for _, e := range re.RecordErrors {
+		er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		er.RelativeOffset = e.Index
+		msg := e.Msg
+		er.ErrorMessage = &msg
+		out = append(out, er)
+	}
+	return out
 }

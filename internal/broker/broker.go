@@ -53,6 +53,10 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
+	cfg.LogIgnored(b.log)
+	if err := singleNode(cfg); err != nil {
+		return nil, err
+	}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -90,7 +94,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Logger:                   b.log,
 		DefaultPartitions:        cfg.NumPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		ValidateConfig:           config.ValidateTopicConfig,
+		ValidateConfigs:          cfg.ValidateTopicOverrides,
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +129,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	b.srv = server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		Versions:        api.Versions(),
-		IdleTimeout:     time.Duration(cfg.ConnectionsMaxIdleMs) * time.Millisecond,
+		IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
 		Logger:          b.log,
 	}, h)
 	go func() { b.served <- b.srv.Serve(b.ln) }()
@@ -276,4 +280,26 @@ func partitionConfig(t config.Topic) partition.Config {
 		MinInsyncReplicas:    t.MinInsyncReplicas,
 		Compact:              compact,
 	}
+}
+
+// singleNode refuses a configuration that names other controllers: until
+// the Raft quorum lands, starting anyway would silently make each node its
+// own one-node cluster, and clients would see split brains.
+func singleNode(cfg *config.Broker) error {
+	for _, v := range cfg.QuorumVoters {
+		if v.ID != cfg.NodeID {
+			return fmt.Errorf("broker: controller.quorum.voters names node %d: multi-node clusters are not supported yet (this build runs one node, its own controller)", v.ID)
+		}
+	}
+	return nil
+}
+
+// idleTimeout maps connections.max.idle.ms (negative: never) to the server's
+// IdleTimeout; "never" is a year, far beyond any client's lifetime and still
+// safe to add to time.Now.
+func idleTimeout(ms int64) time.Duration {
+	if ms < 0 {
+		return 365 * 24 * time.Hour
+	}
+	return time.Duration(ms) * time.Millisecond
 }

@@ -11,7 +11,7 @@ var brokerDefs = []*Def{
 	{
 		Name: "node.id", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(0),
 		Doc:          "This node's id, unique in the cluster, used both as broker id and as controller (voter) id.",
-		KafkaDefault: "(none: required)",
+		KafkaDefault: "none, required",
 		Note:         "Defaults to 1 so that `samsa broker` alone starts a single-node cluster.",
 	},
 	{
@@ -23,7 +23,7 @@ var brokerDefs = []*Def{
 		Name: "process.roles", Type: TypeList, Default: "broker,controller", Importance: High,
 		Rule:         nonEmptyListOf("broker", "controller"),
 		Doc:          "The roles this node plays: broker (serves clients), controller (a metadata quorum voter), or both.",
-		KafkaDefault: "(none: required)",
+		KafkaDefault: "none, required",
 	},
 	{
 		Name: "cluster.id", Type: TypeString, Null: true, Importance: High, Rule: clusterIDRule,
@@ -62,7 +62,7 @@ var brokerDefs = []*Def{
 		Name: "controller.listener.names", Type: TypeString, Default: "CONTROLLER", Importance: High,
 		Rule:         namesRule,
 		Doc:          "Listener names used by the metadata quorum rather than by clients.",
-		KafkaDefault: "(none: required)",
+		KafkaDefault: "none, required",
 	},
 	{
 		Name: "inter.broker.listener.name", Type: TypeString, Null: true, Importance: Medium, Rule: nameRule,
@@ -72,12 +72,12 @@ var brokerDefs = []*Def{
 		Name: "controller.quorum.voters", Type: TypeList, Default: "", Importance: High, Rule: votersRule,
 		Doc: "The metadata quorum: id@host:port of every controller. Empty: this node alone is the quorum.",
 		Note: "Also sets the default replication of internal topics (see offsets.topic.replication.factor). " +
-			"The address is samsa's controller address, which is not KRaft's wire protocol.",
+			"samsa's controllers speak their own Raft protocol at these addresses, not KRaft's.",
 	},
 	{
 		Name: "controller.quorum.bootstrap.servers", Type: TypeList, Default: "", Importance: High, Rule: hostPortsRule,
 		Doc:  "Controllers to contact to join a dynamic quorum (KIP-853), as host:port.",
-		Note: "Parsed and passed to the controller.",
+		Note: "Also sets the default replication of internal topics (see offsets.topic.replication.factor).",
 	},
 
 	// Storage.
@@ -280,7 +280,8 @@ var brokerDefs = []*Def{
 }
 
 // internalRFNote describes samsa's default for the internal topics' replication.
-const internalRFNote = "Left unset, samsa uses min(3, number of controller.quorum.voters), 1 on a single node; " +
+const internalRFNote = "Left unset, samsa uses min(3, number of controllers in controller.quorum.voters or " +
+	"controller.quorum.bootstrap.servers), 1 on a single node; " +
 	"Kafka's default of 3 makes a single-node broker refuse consumer groups. Set explicitly, it is enforced as in Kafka."
 
 var brokerByName = indexDefs(brokerDefs)

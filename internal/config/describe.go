@@ -16,12 +16,13 @@ import (
 // The error reports overrides that are unknown or invalid: stored overrides
 // are validated when set, so this means they were damaged.
 //
-// One difference from Kafka: Kafka drops log.retention.minutes/hours (and
-// log.roll.hours, log.roll.jitter.hours, log.flush.scheduler.interval.ms)
-// from a topic's synonyms unless the first synonym is set too, and then
-// reports the source as DEFAULT_CONFIG even when server.properties set
-// log.retention.hours; samsa lists them, and reports the source of the
-// value actually used.
+// One difference from Kafka: Kafka lists a topic's coarse fallbacks
+// (log.retention.minutes/hours, log.roll.hours, log.roll.jitter.hours,
+// log.flush.scheduler.interval.ms) only when the first synonym of the chain
+// is set too, a side effect of how it filters listener overrides; otherwise
+// it lists no synonym and reports DEFAULT_CONFIG, even when server.properties
+// set log.retention.hours=24. samsa always lists them, and reports the
+// source of the value in effect.
 func (b *Broker) DescribeTopic(overrides map[string]string, names []string, synonyms, docs bool) ([]Entry, error) {
 	for _, name := range sortedKeys(overrides) {
 		if err := ValidateTopicConfig(name, overrides[name]); err != nil {
@@ -30,7 +31,7 @@ func (b *Broker) DescribeTopic(overrides map[string]string, names []string, syno
 	}
 	var out []Entry
 	for _, def := range selectDefs(topicDefs, topicByName, names) {
-		value, source, _ := b.topicValue(def, overrides)
+		value, source := b.topicValue(def, overrides)
 		e := Entry{
 			Name:      def.Name,
 			Value:     ptr(canonical(def, value)),

@@ -132,6 +132,9 @@ func (b *Broker) build() error {
 		fail("controller.quorum.voters", fmt.Sprintf("must include node.id %d: process.roles includes controller", b.NodeID))
 	case len(voters) > 0 && !isController && inVoters:
 		fail("controller.quorum.voters", fmt.Sprintf("must not include node.id %d: process.roles does not include controller", b.NodeID))
+	case !isController && len(voters) == 0 && len(b.QuorumBootstrapServers) == 0:
+		fail("controller.quorum.voters", "must name the controllers (or set controller.quorum.bootstrap.servers): "+
+			"process.roles does not include controller, so this node has a quorum to join")
 	}
 	b.deriveDefaults()
 
@@ -257,14 +260,16 @@ func withValue(m map[string]Value, k string, v Value) map[string]Value {
 //
 // Kafka defaults the internal topics to 3 replicas and refuses to create
 // them with fewer brokers, so a single-node Kafka cannot run consumer groups
-// without editing server.properties. samsa sizes them from the controller
-// quorum instead: the voters are known from configuration (unlike the set of
-// live brokers, which is small while a cluster is starting, and would pin
-// the topic at one replica forever). An explicit value is kept as given.
+// without editing server.properties. samsa sizes them from the controllers
+// named in the configuration instead (controller.quorum.voters, or the
+// bootstrap servers of a dynamic quorum): that number is known at start,
+// unlike the set of live brokers, which is small while a cluster is starting
+// and would pin the topic at one replica forever. An explicit value is kept
+// as given.
 func (b *Broker) deriveDefaults() {
 	r := reader{b}
 	b.derived = map[string]string{}
-	rf := int64(max(1, min(3, len(b.QuorumVoters))))
+	rf := int64(max(1, min(3, max(len(b.QuorumVoters), len(b.QuorumBootstrapServers)))))
 	for _, name := range []string{"offsets.topic.replication.factor", "transaction.state.log.replication.factor"} {
 		if !b.isSet(name) {
 			b.derived[name] = itoa(rf)

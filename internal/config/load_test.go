@@ -412,6 +412,8 @@ func TestCrossConfigRules(t *testing.T) {
 			`config: controller.quorum.voters="2@a:9093" (from --set): must include node.id 1: process.roles includes controller`},
 		{[]string{"process.roles=broker", "controller.quorum.voters=1@a:9093"},
 			`config: controller.quorum.voters="1@a:9093" (from --set): must not include node.id 1: process.roles does not include controller`},
+		{[]string{"process.roles=broker"}, `config: controller.quorum.voters="" (from default): must name the controllers ` +
+			`(or set controller.quorum.bootstrap.servers): process.roles does not include controller, so this node has a quorum to join`},
 		{[]string{"listeners=SSL://:9093"}, `config: listeners="SSL://:9093" (from --set): listener SSL uses SSL: samsa has no TLS`},
 		{[]string{"listeners=INTERNAL://:9092"},
 			`config: listeners="INTERNAL://:9092" (from --set): listener INTERNAL has no security protocol in listener.security.protocol.map`},
@@ -511,6 +513,7 @@ func TestIdentityStorageAndDerivedDefaults(t *testing.T) {
 		{nil, 1, 1, 1},
 		{[]string{"controller.quorum.voters=1@a:9093,2@b:9093"}, 2, 2, 2},
 		{[]string{"controller.quorum.voters=1@a:1,2@b:1,3@c:1,4@d:1,5@e:1"}, 3, 3, 2},
+		{[]string{"controller.quorum.bootstrap.servers=a:1,b:1,c:1"}, 3, 3, 2},
 		{[]string{"offsets.topic.replication.factor=3", "transaction.state.log.replication.factor=3"}, 3, 3, 2},
 		{[]string{"transaction.state.log.min.isr=3"}, 1, 1, 3},
 	}

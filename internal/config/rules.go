@@ -36,7 +36,13 @@ func parse(def *Def, raw string) (parsed, string) {
 			return p, "must be true or false"
 		}
 	case TypeShort, TypeInt, TypeLong:
-		bits := map[Type]int{TypeShort: 16, TypeInt: 32, TypeLong: 64}[def.Type]
+		bits := 64
+		switch def.Type {
+		case TypeShort:
+			bits = 16
+		case TypeInt:
+			bits = 32
+		}
 		n, err := strconv.ParseInt(v, 10, bits)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {

@@ -162,12 +162,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	return t
 }
 
-// topicValue returns a topic config's effective value as a string, its
-// source, and the name of the config that supplied it.
-func (b *Broker) topicValue(def *Def, overrides map[string]string) (value string, source int8, from string) {
+// topicValue returns a topic config's effective value as a string and its
+// source.
+func (b *Broker) topicValue(def *Def, overrides map[string]string) (value string, source int8) {
 	if v, ok := overrides[def.Name]; ok {
 		if _, reason := parse(def, v); reason == "" {
-			return trim(v), SourceTopic, def.Name
+			return trim(v), SourceTopic
 		}
 	}
 	// Synonyms are tried in order, each with its default included: only the
@@ -175,14 +175,14 @@ func (b *Broker) topicValue(def *Def, overrides map[string]string) (value string
 	// log.retention.ms anywhere beats log.retention.hours set anywhere.
 	for _, s := range def.Synonyms {
 		if v, ok := b.lookup(s); ok {
-			return fromSynonym(def, brokerByName[s], v.Value), v.Source, s
+			return fromSynonym(def, brokerByName[s], v.Value), v.Source
 		}
 	}
-	return def.Default, SourceDefault, ""
+	return def.Default, SourceDefault
 }
 
 func (b *Broker) topicParsed(def *Def, overrides map[string]string) (parsed, int8) {
-	v, src, _ := b.topicValue(def, overrides)
+	v, src := b.topicValue(def, overrides)
 	p, _ := parse(def, v)
 	return p, src
 }

@@ -49,8 +49,9 @@ type Config struct {
 	// CreateTopics (num.partitions, default.replication.factor).
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16
-	// ValidateConfig checks one topic config (name, value); nil accepts all.
-	ValidateConfig func(name, value string) error
+	// ValidateConfigs checks a topic's whole set of config overrides (each
+	// value, and rules that relate several); nil accepts all.
+	ValidateConfigs func(configs map[string]string) error
 }
 
 // Controller owns the metadata log and the current image.
@@ -238,11 +239,9 @@ func (c *Controller) planTopic(img *metadata.Image, s TopicSpec, pending map[str
 	if !s.Internal && strings.HasPrefix(s.Name, "__") && isReservedInternal(s.Name) {
 		return nil, Created{}, errorf(kerr.InvalidRequest, "topic %q is reserved for internal use", s.Name)
 	}
-	for _, k := range sortedKeys(s.Configs) {
-		if c.cfg.ValidateConfig != nil {
-			if err := c.cfg.ValidateConfig(k, s.Configs[k]); err != nil {
-				return nil, Created{}, errorf(kerr.InvalidConfig, "%v", err)
-			}
+	if c.cfg.ValidateConfigs != nil {
+		if err := c.cfg.ValidateConfigs(s.Configs); err != nil {
+			return nil, Created{}, errorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
 	replicas, err := c.assign(img, s.Assignments, s.NumPartitions, s.ReplicationFactor, 0)
@@ -427,11 +426,9 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validate
 		}
 		return errorf(kerr.InvalidConfig, "%v", err)
 	}
-	if c.cfg.ValidateConfig != nil {
-		for _, k := range sortedKeys(next) {
-			if err := c.cfg.ValidateConfig(k, next[k]); err != nil {
-				return errorf(kerr.InvalidConfig, "%v", err)
-			}
+	if c.cfg.ValidateConfigs != nil {
+		if err := c.cfg.ValidateConfigs(next); err != nil {
+			return errorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
 	if validateOnly || maps.Equal(next, t.Configs) {

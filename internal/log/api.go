@@ -25,7 +25,7 @@ type Config struct {
 
 // Options open a log.
 type Options struct {
-	FS     FS           // nil: the OS filesystem
+	FS     FS // nil: the OS filesystem
 	Config Config
 	Logger *slog.Logger // nil: slog.Default()
 	Now    func() time.Time

@@ -52,12 +52,12 @@ func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
 func readWholeFile(fsys FS, name string) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log: open %s: %w", name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log: stat %s: %w", name, err)
 	}
 	b := make([]byte, fi.Size())
 	if n, err := f.ReadAt(b, 0); n < len(b) {

@@ -46,11 +46,11 @@ func buildBatch(s spec) []byte {
 	var recs []byte
 	for i := range n {
 		var body []byte
-		body = append(body, 0)                          // attributes
-		body = binary.AppendVarint(body, int64(i))      // timestamp delta
-		body = binary.AppendVarint(body, int64(i))      // offset delta
-		body = binary.AppendVarint(body, -1)            // null key
-		body = binary.AppendVarint(body, int64(vlen))   // value length
+		body = append(body, 0)                        // attributes
+		body = binary.AppendVarint(body, int64(i))    // timestamp delta
+		body = binary.AppendVarint(body, int64(i))    // offset delta
+		body = binary.AppendVarint(body, -1)          // null key
+		body = binary.AppendVarint(body, int64(vlen)) // value length
 		for j := range vlen {
 			body = append(body, byte(i+j))
 		}
@@ -89,7 +89,7 @@ func newClock() *clock {
 	return c
 }
 
-func (c *clock) now() time.Time       { return time.UnixMilli(c.ms.Load()) }
+func (c *clock) now() time.Time          { return time.UnixMilli(c.ms.Load()) }
 func (c *clock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -20,13 +20,17 @@ import (
 //
 // Residency: the active segment keeps its entries in memory (mem), the only
 // copy until the segment is sealed (roll, Close), when they are written and
-// fsynced and mem is dropped; a sealed segment's lookups binary-search the
-// file with ReadAt, so memory does not grow with the number of segments.
-// An unclean shutdown therefore loses the active segment's index, which
-// recovery rebuilds anyway while it scans that segment.
+// fsynced and mem is dropped. A sealed index keeps only a summary in
+// memory, the key of every summaryStride-th entry (1/64 of the file, built
+// from mem at seal or on the first lookup after Open, so startup reads no
+// sealed index in full); a lookup searches the summary, then reads one
+// block of entries with a single ReadAt. An unclean shutdown loses the
+// active segment's index, which recovery rebuilds anyway while it scans
+// that segment.
 const (
 	offsetEntrySize = 8
 	timeEntrySize   = 12
+	summaryStride   = 64
 )
 
 // index is one index file. The appender (under Log.mu) is the only writer;
@@ -42,6 +46,10 @@ type index struct {
 	lastKey int64  // key of entry n-1 (valid when n > 0)
 
 	written int64 // entries [0, written) are in f; appender only
+
+	// summary holds the key of entries 0, summaryStride, 2*summaryStride...
+	// of a sealed index; nil while resident or not yet built.
+	summary []int64
 }
 
 func newOffsetIndex(f File) *index {
@@ -103,7 +111,16 @@ func (x *index) entry(i int64) ([]byte, error) {
 // floor returns (a copy of) the last entry whose key is <= key, or nil if
 // none is. A copy, because a later cut and append may reuse the bytes.
 func (x *index) floor(key int64) ([]byte, error) {
-	x.mu.RLock()
+	for {
+		x.mu.RLock()
+		if x.mem != nil || x.n == 0 || x.summary != nil {
+			break
+		}
+		x.mu.RUnlock()
+		if err := x.buildSummary(); err != nil {
+			return nil, err
+		}
+	}
 	defer x.mu.RUnlock()
 	if x.n == 0 {
 		return nil, nil
@@ -111,24 +128,71 @@ func (x *index) floor(key int64) ([]byte, error) {
 	if x.lastKey <= key {
 		return x.copyEntry(x.n - 1)
 	}
-	// Invariant: entry lo has key <= key (or lo == -1), entry hi has key > key.
-	lo, hi := int64(-1), x.n-1
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		e, err := x.entry(mid)
-		if err != nil {
-			return nil, err
+	if x.mem != nil {
+		i := x.search(x.mem, x.n, key)
+		if i < 0 {
+			return nil, nil
 		}
-		if x.keyOf(e) <= key {
-			lo = mid
+		return x.copyEntry(i)
+	}
+	// Sealed: the summary names the block, one read fetches it.
+	b := int64(-1)
+	for lo, hi := int64(0), int64(len(x.summary)); lo < hi; {
+		mid := lo + (hi-lo)/2
+		if x.summary[mid] <= key {
+			b, lo = mid, mid+1
 		} else {
 			hi = mid
 		}
 	}
-	if lo < 0 {
+	if b < 0 {
 		return nil, nil
 	}
-	return x.copyEntry(lo)
+	first := b * summaryStride
+	block := make([]byte, min(summaryStride, x.n-first)*x.entrySize)
+	if _, err := x.f.ReadAt(block, first*x.entrySize); err != nil {
+		return nil, fmt.Errorf("log: %s: read entries from %d: %w", x.f.Name(), first, err)
+	}
+	i := x.search(block, int64(len(block))/x.entrySize, key)
+	return block[i*x.entrySize : (i+1)*x.entrySize], nil
+}
+
+// search returns the index of the last of the n entries in b whose key is
+// <= key, or -1.
+func (x *index) search(b []byte, n, key int64) int64 {
+	lo, hi := int64(0), n // the answer is lo-1 when lo == hi
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if x.keyOf(b[mid*x.entrySize:]) <= key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo - 1
+}
+
+// buildSummary reads a sealed index once to build its summary.
+func (x *index) buildSummary() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.mem != nil || x.summary != nil {
+		return nil
+	}
+	buf := make([]byte, min(x.n, 1024*summaryStride)*x.entrySize)
+	summary := make([]int64, 0, (x.n+summaryStride-1)/summaryStride)
+	for i := int64(0); i < x.n; {
+		chunk := buf[:min(int64(len(buf)), (x.n-i)*x.entrySize)]
+		if _, err := x.f.ReadAt(chunk, i*x.entrySize); err != nil {
+			return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+		}
+		for j := int64(0); j < int64(len(chunk)); j += summaryStride * x.entrySize {
+			summary = append(summary, x.keyOf(chunk[j:]))
+		}
+		i += int64(len(chunk)) / x.entrySize
+	}
+	x.summary = summary
+	return nil
 }
 
 // last returns (a copy of) the last entry, or nil.
@@ -194,6 +258,10 @@ func (x *index) seal() error {
 		return fmt.Errorf("log: sync %s: %w", x.f.Name(), err)
 	}
 	x.mu.Lock()
+	x.summary = make([]int64, 0, (x.n+summaryStride-1)/summaryStride)
+	for i := int64(0); i < x.n; i += summaryStride {
+		x.summary = append(x.summary, x.keyOf(x.mem[i*x.entrySize:]))
+	}
 	x.mem = nil
 	x.mu.Unlock()
 	return nil
@@ -227,7 +295,7 @@ func (x *index) load(resident bool) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.n, x.written, x.mem = n, n, mem
+	x.n, x.written, x.mem, x.summary = n, n, mem, nil
 	if n > 0 {
 		e, err := x.entry(n - 1)
 		if err != nil {
@@ -256,6 +324,7 @@ func (x *index) truncate(k int64) error {
 			}
 		}
 	}
+	x.summary = nil
 	x.mem = x.mem[:min(k, x.n)*x.entrySize]
 	x.n = min(k, x.n)
 	x.written = min(x.written, x.n)

@@ -49,7 +49,7 @@ import (
 // Kafka's defaults for a zero Config field.
 const (
 	defaultSegmentBytes      = 1 << 30
-	defaultSegmentMs         = 7 * 24 * time.Hour / time.Millisecond
+	defaultSegmentMs         = int64(7 * 24 * time.Hour / time.Millisecond)
 	defaultIndexInterval     = 4096
 	defaultSegmentIndexBytes = 10 << 20
 )
@@ -61,7 +61,7 @@ func (c Config) withDefaults() Config {
 	// Index positions are uint32 and Kafka's segment.bytes is an int.
 	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
 	if c.SegmentMs <= 0 {
-		c.SegmentMs = int64(defaultSegmentMs)
+		c.SegmentMs = defaultSegmentMs
 	}
 	if c.IndexIntervalBytes <= 0 {
 		c.IndexIntervalBytes = defaultIndexInterval

@@ -284,7 +284,9 @@ func TestRollRelativeOffsetOverflow(t *testing.T) {
 	}
 }
 
-func binary32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+func binary32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
 
 func fixCRC(b []byte) {
 	binary32(b[record.CRCOffset:], crc32.Checksum(b[record.AttributesOffset:], castagnoli))
@@ -306,6 +308,29 @@ func TestLogAppendTime(t *testing.T) {
 	h := header(t, got[0])
 	if h.MaxTimestamp != 42 || h.Attributes&record.AttrTimestampType == 0 || h.PartitionLeaderEpoch != 7 || h.BaseTimestamp != baseTS {
 		t.Fatalf("stored header %+v", h)
+	}
+	// A retried idempotent batch is answered with its original time.
+	idem := spec{records: 2, pid: 3, idem: true}
+	if _, err := l.Append(buildBatch(idem), AppendOptions{LogAppendTime: 50}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = l.Append(buildBatch(idem), AppendOptions{LogAppendTime: 99})
+	if err != nil || !res.Duplicate || res.BaseOffset != 3 || res.LogAppendTime != 50 {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+}
+
+func TestSetConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	one := int64(len(buildBatch(spec{})))
+	l := openLog(t, dir, Config{}, nil, nil)
+	defer l.Close()
+	appendN(t, l, 3, spec{})
+	l.SetConfig(Config{SegmentBytes: 2 * one})
+	appendN(t, l, 3, spec{})
+	if got := segmentBases(t, dir); !slices.Equal(got, []int64{0, 3, 5}) {
+		t.Fatalf("segments %v, want [0 3 5]", got)
 	}
 }
 

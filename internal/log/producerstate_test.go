@@ -123,7 +123,7 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 		wantReplay   int
 	}{
 		{"clean close uses the snapshot", 0, func(t *testing.T, l *Log, _ *FaultFS, _ string) { mustClose(t, l) }, 0},
-		{"process crash replays the log", 0, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 16},
+		{"process crash replays the log", 0, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 11},
 		{"power loss after flush replays the log", 0, func(t *testing.T, l *Log, ffs *FaultFS, _ string) {
 			if err := l.Flush(); err != nil {
 				t.Fatal(err)
@@ -131,10 +131,11 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 			if err := ffs.Crash(); err != nil {
 				t.Fatal(err)
 			}
-		}, 16},
-		// Batches are 84 bytes: 3 per segment, snapshots at each roll; the
-		// last roll is at offset 12 (batch 13 of 16).
-		{"crash after rolls replays from the last snapshot", 3 * 84, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 3},
+		}, 11},
+		// The 11 batches are 84 to 130 bytes: segments start at 0, 5, 7,
+		// 10 and 13, with a snapshot at each roll; the last holds the
+		// batches at 13 and 14.
+		{"crash after rolls replays from the last snapshot", 3 * 84, func(t *testing.T, l *Log, _ *FaultFS, _ string) { abandon(l) }, 2},
 		{"corrupt snapshot is dropped and the log replayed", 0, func(t *testing.T, l *Log, _ *FaultFS, dir string) {
 			mustClose(t, l)
 			p := snapshotPath(dir, 15)
@@ -146,7 +147,7 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, 16},
+		}, 11},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -264,11 +264,17 @@ func (l *Log) recoverSegment(s *segment, onBatch func(*record.Header)) error {
 	return nil
 }
 
-// checkSealed checks a sealed segment's indexes cheaply: whole entries,
-// the last offset entry pointing at a batch with that base offset, and a
-// last time entry (the segment's max timestamp, written by seal) naming an
-// offset below the next segment. It loads the max timestamp.
+// checkSealed checks a sealed segment's indexes cheaply: both files
+// present and of whole entries, the last offset entry pointing at a batch
+// with that base offset, and a last time entry (the segment's max
+// timestamp, written by seal) naming an offset below the next segment. It
+// loads the max timestamp. It cannot tell an offset index emptied by hand
+// from one of a segment that never reached the index interval; lookups in
+// such a segment still work, scanning from its start.
 func (s *segment) checkSealed(nextBase int64) error {
+	if s.missingIndex && s.size.Load() > 0 {
+		return fmt.Errorf("log: %v: index file missing", s)
+	}
 	if err := s.offIdx.load(false); err != nil {
 		return err
 	}
@@ -311,6 +317,9 @@ func (s *segment) checkSealed(nextBase int64) error {
 // (to find the log end and check the entry), and the max timestamp from
 // the time index's last entry, which Close wrote.
 func (s *segment) loadActive() error {
+	if s.missingIndex && s.size.Load() > 0 {
+		return fmt.Errorf("log: %v: index file missing", s)
+	}
 	if err := s.offIdx.load(true); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/samsa-kafka/samsa/internal/record"
 )
@@ -56,6 +57,7 @@ type batchScanner struct {
 	nextBase int64 // verify: the lowest acceptable next base offset
 
 	chunk  int64
+	pooled *[readChunk]byte // buf's array when it came from readBufs
 	buf    []byte
 	bufPos int64 // file position of buf[0]
 	crcBuf []byte
@@ -70,8 +72,25 @@ type batchScanner struct {
 	invalid error
 }
 
+// readBufs recycles the read path's chunk buffers: a fetch would otherwise
+// allocate one per call.
+var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
+
 func newScanner(f File, segBase, pos, end int64, chunk int64) *batchScanner {
-	return &batchScanner{f: f, segBase: segBase, pos: pos, end: end, chunk: chunk, nextBase: segBase, bufPos: -1}
+	s := &batchScanner{f: f, segBase: segBase, pos: pos, end: end, chunk: chunk, nextBase: segBase, bufPos: -1}
+	if chunk == readChunk {
+		s.pooled = readBufs.Get().(*[readChunk]byte)
+		s.buf = s.pooled[:0]
+	}
+	return s
+}
+
+// release returns a pooled buffer; the scanner must not be used after.
+func (s *batchScanner) release() {
+	if s.pooled != nil {
+		readBufs.Put(s.pooled)
+		s.pooled, s.buf = nil, nil
+	}
 }
 
 // window returns the n bytes at s.pos, from the buffer when they are in it.

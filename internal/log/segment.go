@@ -77,6 +77,8 @@ type segment struct {
 	bytesSinceIndex int64 // log bytes since the last index entry
 	rollStartMs     int64 // when the segment started, for segment.ms; -1 while empty
 	lastOffset      int64 // last offset of the last batch; base-1 while empty
+
+	missingIndex bool // Open found an index file absent (and created it empty)
 }
 
 // openSegment opens (create: creates, emptying any old file) the three
@@ -101,6 +103,11 @@ func openSegment(fsys FS, dir string, base int64, create bool) (s *segment, err 
 		}
 	}()
 	for i, p := range s.paths {
+		if i > 0 && !create {
+			if _, serr := fsys.Stat(p); errors.Is(serr, fs.ErrNotExist) {
+				s.missingIndex = true
+			}
+		}
 		if files[i], err = fsys.OpenFile(p, flag, 0o644); err != nil {
 			return nil, fmt.Errorf("log: open %s: %w", p, err)
 		}
@@ -261,6 +268,7 @@ func (s *segment) find(offset, limit int64) (pos int64, h record.Header, found b
 		return 0, h, false, err
 	}
 	sc := newScanner(s.log, s.base, start, limit, readChunk)
+	defer sc.release()
 	for sc.next() {
 		if sc.h.LastOffset() >= offset {
 			return sc.batchPos, sc.h, true, nil
@@ -293,6 +301,7 @@ func (s *segment) findTimestamp(ts, minOffset, limit int64) (pos int64, h record
 		return 0, h, false, err
 	}
 	sc := newScanner(s.log, s.base, start, limit, readChunk)
+	defer sc.release()
 	for sc.next() {
 		if sc.h.MaxTimestamp >= ts && sc.h.LastOffset() >= minOffset {
 			return sc.batchPos, sc.h, true, nil

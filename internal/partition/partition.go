@@ -112,27 +112,33 @@ func decompressBound(maxMessage int32) int {
 // AppendResult is the outcome of a producer's append.
 type AppendResult = log.AppendResult
 
-// Append validates one batch a producer sent and appends it as leader.
-// Errors carry the Kafka code (errors.As to *kerr.Error).
+// Append validates the records of one partition in a produce request (they
+// must be exactly one batch) and appends them as leader. Errors carry the
+// Kafka code (errors.As to *kerr.Error).
 func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	cfg := p.cfg.Load()
-	if int64(len(batch)) > int64(cfg.MaxMessageBytes) {
-		return AppendResult{}, fmt.Errorf("partition %s-%d: batch of %d bytes exceeds max.message.bytes %d: %w",
-			p.Topic, p.Index, len(batch), cfg.MaxMessageBytes, kerr.MessageTooLarge)
-	}
-	info, err := record.Validate(batch, record.ValidateOptions{
+	now := p.now().UnixMilli()
+	vo := record.ValidateOptions{
 		MaxDecompressedBytes: decompressBound(cfg.MaxMessageBytes),
+		MaxBatchBytes:        int(cfg.MaxMessageBytes),
 		RequireKeys:          cfg.Compact,
-	})
+	}
+	if !cfg.LogAppendTime {
+		// CreateTime: every record's timestamp is checked against
+		// message.timestamp.before/after.max.ms (KIP-937).
+		vo.Now, vo.TimestampBeforeMaxMs, vo.TimestampAfterMaxMs = now, cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs
+	}
+	info, err := record.Validate(batch, vo)
 	if err != nil {
 		return AppendResult{}, err
 	}
-	now := p.now().UnixMilli()
 	opts := log.AppendOptions{LogAppendTime: -1}
 	if cfg.LogAppendTime {
 		opts.LogAppendTime = now
-	} else if err := checkTimestamps(info.Header.BaseTimestamp, info.MaxTimestamp, now, cfg); err != nil {
-		return AppendResult{}, err
+	} else if info.Header.MaxTimestamp != info.MaxTimestamp {
+		// Store the max timestamp computed over the records, not the
+		// producer's claim, so the time index and ListOffsets -3 are right.
+		record.SetMaxTimestamp(batch, info.MaxTimestamp)
 	}
 
 	p.mu.Lock()
@@ -152,20 +158,6 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 		p.wake()
 	}
 	return res, nil
-}
-
-// checkTimestamps applies message.timestamp.before/after.max.ms (KIP-937)
-// to CreateTime batches.
-func checkTimestamps(first, maxTS, now int64, cfg *Config) error {
-	if cfg.TimestampBeforeMaxMs < math.MaxInt64 && now-first > cfg.TimestampBeforeMaxMs {
-		return fmt.Errorf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d: %w",
-			first, cfg.TimestampBeforeMaxMs, now, kerr.InvalidTimestamp)
-	}
-	if cfg.TimestampAfterMaxMs < math.MaxInt64 && maxTS-now > cfg.TimestampAfterMaxMs {
-		return fmt.Errorf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d: %w",
-			maxTS, cfg.TimestampAfterMaxMs, now, kerr.InvalidTimestamp)
-	}
-	return nil
 }
 
 func mapLogError(err error) error {

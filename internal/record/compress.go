@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
@@ -61,10 +62,10 @@ func normLimit(limit int) int {
 }
 
 // Decompress returns src decompressed with codec (a Codec* constant). It
-// never produces, nor allocates room for, more than limit bytes of output
-// (limit <= 0 means DefaultMaxDecompressedBytes); past it the error is
-// MESSAGE_TOO_LARGE. Snappy input may be a raw block or xerial framed.
-// Errors are *Error.
+// produces at most limit bytes (limit <= 0 means
+// DefaultMaxDecompressedBytes; past it the error is MESSAGE_TOO_LARGE) and
+// allocates in proportion to limit, never to what src claims. Snappy input
+// may be a raw block or xerial framed. Errors are *Error.
 func Decompress(codec int, src []byte, limit int) ([]byte, error) {
 	return appendDecompressed(nil, codec, src, limit)
 }
@@ -118,7 +119,7 @@ func appendDecompressed(dst []byte, codec int, src []byte, limit int) ([]byte, e
 func readBounded(dst []byte, r io.Reader, limit, hint int) ([]byte, error) {
 	start := len(dst)
 	end := start + limit
-	for {
+	for empty := 0; ; {
 		if len(dst) == end {
 			return dst, probeEOF(r)
 		}
@@ -134,12 +135,15 @@ func readBounded(dst []byte, r io.Reader, limit, hint int) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
+		if empty = noProgress(n, empty); empty < 0 {
+			return dst, io.ErrNoProgress
+		}
 	}
 }
 
 func probeEOF(r io.Reader) error {
 	var b [1]byte
-	for {
+	for empty := 0; ; {
 		n, err := r.Read(b[:])
 		switch {
 		case n > 0:
@@ -149,7 +153,23 @@ func probeEOF(r io.Reader) error {
 		case err != nil:
 			return err
 		}
+		if empty = noProgress(n, empty); empty < 0 {
+			return io.ErrNoProgress
+		}
 	}
+}
+
+// noProgress counts consecutive empty reads, which io.Reader permits, and
+// returns -1 after 100 of them (as bufio does) so that a decoder that
+// stops making progress cannot spin forever.
+func noProgress(n, empty int) int {
+	if n > 0 {
+		return 0
+	}
+	if empty++; empty >= 100 {
+		return -1
+	}
+	return empty
 }
 
 // Scratch buffers for decompressing batches whose records are not kept
@@ -194,39 +214,10 @@ func decodeGzip(dst, src []byte, limit int) ([]byte, error) {
 	return readBounded(dst, &d.zr, limit, 4*len(src))
 }
 
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-type gzipEncoder struct {
-	zw  *gzip.Writer
-	out sliceWriter
-}
-
-var gzipEncoders = sync.Pool{New: func() any {
-	return &gzipEncoder{zw: gzip.NewWriter(nil)}
-}}
-
-func encodeGzip(dst, src []byte) ([]byte, error) {
-	e := gzipEncoders.Get().(*gzipEncoder)
-	defer gzipEncoders.Put(e)
-	e.out.b = dst
-	e.zw.Reset(&e.out)
-	_, err := e.zw.Write(src)
-	if cerr := e.zw.Close(); err == nil {
-		err = cerr
-	}
-	dst, e.out.b = e.out.b, nil
-	return dst, err
-}
-
 // --- lz4 ---
 
 // Kafka's magic v2 uses the standard LZ4 frame format (KIP-57 fixed the
-// header checksum that v0/v1 got wrong).
+// header checksum that magic v0 got wrong).
 type lz4Decoder struct {
 	zr  *lz4.Reader
 	src bytes.Reader
@@ -238,6 +229,13 @@ var lz4Decoders = sync.Pool{New: func() any { return &lz4Decoder{zr: lz4.NewRead
 // block buffer of the frame's declared block size (at most 4 MiB) whatever
 // the limit.
 func decodeLZ4(dst, src []byte, limit int) ([]byte, error) {
+	n, err := lz4FrameLen(src)
+	if err != nil {
+		return dst, err
+	}
+	if n != len(src) {
+		return dst, fmt.Errorf("%d bytes after the lz4 frame", len(src)-n)
+	}
 	d := lz4Decoders.Get().(*lz4Decoder)
 	defer func() {
 		d.zr.Reset(nil)
@@ -249,24 +247,97 @@ func decodeLZ4(dst, src []byte, limit int) ([]byte, error) {
 	return readBounded(dst, d.zr, limit, 4*len(src))
 }
 
-type lz4Encoder struct {
-	zw  *lz4.Writer
+// lz4FrameLen walks the block sizes of the LZ4 frame at the start of src
+// and returns its length; the decoder checks the rest. Kafka's Java reader
+// (KafkaLZ4BlockInputStream) reads exactly one frame in the standard
+// format, while lz4 readers in general also take legacy frames (with 8 MiB
+// blocks), skippable frames and concatenated frames. A batch we accept
+// must be one Java consumers can read, so src must be one standard frame.
+func lz4FrameLen(src []byte) (int, error) {
+	const (
+		frameMagic        = 0x184D2204
+		flagContentSize   = 0x08
+		flagDictID        = 0x01
+		flagBlockChecksum = 0x10
+		flagFrameChecksum = 0x04
+		blockUncompressed = 1 << 31
+	)
+	if len(src) < 7 || binary.LittleEndian.Uint32(src) != frameMagic {
+		return 0, errors.New("not a standard lz4 frame")
+	}
+	flags := src[4]
+	pos := 7 // magic, flags, block size byte, header checksum
+	if flags&flagContentSize != 0 {
+		pos += 8
+	}
+	if flags&flagDictID != 0 {
+		pos += 4
+	}
+	for {
+		if len(src)-pos < 4 {
+			return 0, errors.New("truncated lz4 frame")
+		}
+		size := binary.LittleEndian.Uint32(src[pos:])
+		pos += 4
+		if size == 0 {
+			break
+		}
+		n := int(size &^ blockUncompressed)
+		if flags&flagBlockChecksum != 0 {
+			n += 4
+		}
+		if n > len(src)-pos {
+			return 0, errors.New("truncated lz4 frame")
+		}
+		pos += n
+	}
+	if flags&flagFrameChecksum != 0 {
+		pos += 4
+	}
+	if pos > len(src) {
+		return 0, errors.New("truncated lz4 frame")
+	}
+	return pos, nil
+}
+
+// --- gzip and lz4 encoders ---
+
+type streamEncoder interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+type pooledEncoder struct {
+	zw  streamEncoder
 	out sliceWriter
 }
 
-var lz4Encoders = sync.Pool{New: func() any {
-	zw := lz4.NewWriter(nil)
-	// 64 KiB blocks as the Java producer writes them: consumers then need
-	// 64 KiB block buffers rather than lz4's default 4 MiB.
-	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
-		panic(err) // a constant option; cannot fail
-	}
-	return &lz4Encoder{zw: zw}
-}}
+type sliceWriter struct{ b []byte }
 
-func encodeLZ4(dst, src []byte) ([]byte, error) {
-	e := lz4Encoders.Get().(*lz4Encoder)
-	defer lz4Encoders.Put(e)
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+var (
+	gzipEncoders = sync.Pool{New: func() any {
+		return &pooledEncoder{zw: gzip.NewWriter(nil)}
+	}}
+	lz4Encoders = sync.Pool{New: func() any {
+		zw := lz4.NewWriter(nil)
+		// 64 KiB blocks as the Java producer writes them: consumers then
+		// need 64 KiB block buffers rather than lz4's default 4 MiB.
+		if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+			panic(err) // a constant, valid option
+		}
+		return &pooledEncoder{zw: zw}
+	}}
+)
+
+// encodeStream appends src compressed by an encoder from pool to dst.
+func encodeStream(pool *sync.Pool, dst, src []byte) ([]byte, error) {
+	e := pool.Get().(*pooledEncoder)
+	defer pool.Put(e)
 	e.out.b = dst
 	e.zw.Reset(&e.out)
 	_, err := e.zw.Write(src)
@@ -500,11 +571,11 @@ func appendCompressed(dst []byte, codec int, src []byte) ([]byte, error) {
 	case CodecNone:
 		return append(dst, src...), nil
 	case CodecGzip:
-		return encodeGzip(dst, src)
+		return encodeStream(&gzipEncoders, dst, src)
 	case CodecSnappy:
 		return encodeXerial(dst, src), nil
 	case CodecLZ4:
-		return encodeLZ4(dst, src)
+		return encodeStream(&lz4Encoders, dst, src)
 	case CodecZstd:
 		return encodeZstd(dst, src)
 	}

@@ -3,11 +3,13 @@ package record
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -89,6 +91,65 @@ func TestLZ4BlockSize(t *testing.T) {
 		if c[5] != 0x40 {
 			t.Fatalf("BD byte 0x%02x, want 0x40 (64 KiB blocks)", c[5])
 		}
+	}
+}
+
+func lz4Frame(t *testing.T, in []byte, opts ...lz4.Option) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := lz4.NewWriter(&buf)
+	if err := w.Apply(opts...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestLZ4Frames: exactly one frame in the standard format, whatever its
+// optional fields, because that is all the Java consumer reads.
+func TestLZ4Frames(t *testing.T) {
+	t.Parallel()
+	in := words(7, 200_000)
+	noise := make([]byte, 100_000) // stored as uncompressed blocks
+	rand.NewChaCha8([32]byte{}).Read(noise)
+	one := lz4Frame(t, in)
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		want []byte
+		err  *kerr.Error
+	}{
+		{name: "default frame", src: one, want: in},
+		{name: "every optional field", src: lz4Frame(t, in, lz4.BlockChecksumOption(true), lz4.ChecksumOption(true),
+			lz4.SizeOption(uint64(len(in))), lz4.BlockSizeOption(lz4.Block256Kb)), want: in},
+		{name: "no checksums", src: lz4Frame(t, in, lz4.ChecksumOption(false)), want: in},
+		{name: "incompressible blocks", src: lz4Frame(t, noise, lz4.BlockChecksumOption(true)), want: noise},
+		{name: "two frames", src: append(bytes.Clone(one), one...), err: kerr.CorruptMessage},
+		{name: "trailing byte", src: append(bytes.Clone(one), 0), err: kerr.CorruptMessage},
+		{name: "truncated", src: one[:len(one)-1], err: kerr.CorruptMessage},
+		{name: "no end mark", src: one[:len(one)-8], err: kerr.CorruptMessage},
+		{name: "legacy frame", src: lz4Frame(t, in, lz4.LegacyOption(true)), err: kerr.CorruptMessage},
+		{name: "skippable frame", src: append(binary.LittleEndian.AppendUint32(nil, 0x184D2A50), 0, 0, 0, 0), err: kerr.CorruptMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := Decompress(CodecLZ4, tc.src, len(in))
+			if tc.err != nil {
+				wantCode(t, err, tc.err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, tc.want) {
+				t.Fatalf("decoded %d bytes, not the input", len(out))
+			}
+		})
 	}
 }
 

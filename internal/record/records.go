@@ -1,6 +1,7 @@
 package record
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -45,7 +46,7 @@ type rawRecord struct {
 func decodeRecord(b []byte, r *rawRecord) (rest []byte, err error) {
 	size, n := readVarint(b)
 	if n == 0 {
-		return nil, fmt.Errorf("malformed length varint")
+		return nil, errors.New("malformed length varint")
 	}
 	b = b[n:]
 	if size < 0 || int(size) > len(b) {
@@ -53,24 +54,24 @@ func decodeRecord(b []byte, r *rawRecord) (rest []byte, err error) {
 	}
 	body, rest := b[:size], b[size:]
 	if len(body) == 0 {
-		return nil, fmt.Errorf("empty record")
+		return nil, errors.New("empty record")
 	}
 	r.attributes = int8(body[0])
 	body = body[1:]
 	if r.timestampDelta, n = readVarlong(body); n == 0 {
-		return nil, fmt.Errorf("malformed timestamp delta")
+		return nil, errors.New("malformed timestamp delta")
 	}
 	body = body[n:]
 	if r.offsetDelta, n = readVarint(body); n == 0 {
-		return nil, fmt.Errorf("malformed offset delta")
+		return nil, errors.New("malformed offset delta")
 	}
 	body = body[n:]
 	var ok bool
 	if r.key, body, ok = readNullableBytes(body); !ok {
-		return nil, fmt.Errorf("malformed key")
+		return nil, errors.New("malformed key")
 	}
 	if r.value, body, ok = readNullableBytes(body); !ok {
-		return nil, fmt.Errorf("malformed value")
+		return nil, errors.New("malformed value")
 	}
 	count, n := readVarint(body)
 	// Every header takes at least two bytes, which bounds the count before

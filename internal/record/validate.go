@@ -20,11 +20,13 @@ type ValidateOptions struct {
 	// RequireKeys refuses records with a null key, as a compacted topic
 	// does.
 	RequireKeys bool
-	// Now, when not zero, is the broker's clock (Unix ms), and a CreateTime
-	// record stamped more than TimestampBeforeMaxMs before it or
+	// Now, when not zero, is the broker's clock (Unix ms), and a record
+	// stamped more than TimestampBeforeMaxMs before it or
 	// TimestampAfterMaxMs after it is INVALID_TIMESTAMP
 	// (message.timestamp.before.max.ms and .after.max.ms, KIP-937; pass
-	// math.MaxInt64 for no bound). Records with no timestamp (-1) pass.
+	// math.MaxInt64 for no bound). Kafka applies the bounds only on topics
+	// with message.timestamp.type=CreateTime, so leave Now zero on
+	// LogAppendTime topics. Records with no timestamp (-1) pass.
 	Now                  int64
 	TimestampBeforeMaxMs int64
 	TimestampAfterMaxMs  int64
@@ -58,11 +60,25 @@ const legacyMinRecordSize = 14
 // append it. The checks and their order follow Kafka's broker: framing and
 // magic (ProduceRequest.validateRecords), base offset, size and CRC
 // (UnifiedLog.analyzeAndValidateRecords), then the batch and its records
-// (LogValidator). Errors are *Error with the code Kafka answers; where
-// Kafka answers UNKNOWN_SERVER_ERROR or is laxer, the choice is explained
-// at the check. Validate never panics and never allocates more than the
-// decompression bound, whatever b holds; an uncompressed batch that passes
-// costs no allocation.
+// (LogValidator). Errors are *Error:
+//
+//   - INVALID_RECORD: b is not exactly one whole batch; magic 0 or 1; a
+//     base offset other than 0; a record count that is not positive or
+//     disagrees with the last offset delta; a control batch; a producer id
+//     without a sequence; records that do not parse, do not fill the batch
+//     or do not have offset deltas 0..n-1; a null key with RequireKeys.
+//   - CORRUPT_MESSAGE: a length below any batch's; magic outside 0..2; a
+//     CRC mismatch; a compressed payload that does not decode.
+//   - UNSUPPORTED_COMPRESSION_TYPE: codec ids 5-7.
+//   - MESSAGE_TOO_LARGE: over MaxBatchBytes, or inflating past
+//     MaxDecompressedBytes.
+//   - INVALID_TIMESTAMP: a LogAppendTime batch, or a record out of the
+//     timestamp bounds.
+//
+// Where Kafka answers UNKNOWN_SERVER_ERROR or is laxer, the check says why
+// samsa differs. Validate never panics; its allocations are bounded by
+// MaxDecompressedBytes, never by what a batch claims; an uncompressed
+// batch that passes costs none.
 func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 	var info BatchInfo
 	h, err := validateFraming(b, opts)

@@ -86,14 +86,12 @@ func BenchmarkRegion1MiB(b *testing.B) {
 			b.SetBytes(n)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuNow()
 			for range b.N {
 				if _, err := c.nc.Write(req); err != nil {
 					b.Fatal(err)
 				}
 				readResponses(b, c, 1)
 			}
-			b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.StopTimer()
 			if err := ts.Shutdown(context.Background()); err != nil {
 				b.Fatal(err)

@@ -266,6 +266,15 @@ func (c *conn) readLoop() {
 	}
 }
 
+// maxNonProduceRequest caps every request but Produce. kmsg allocates an
+// array's elements from the claimed count before reading them, so a
+// hostile 2 MiB CreateTopics costs ~160 MiB (8 MiB: 640 MiB); only Produce carries bulk
+// bytes, and no legitimate other request comes near this size (an
+// OffsetCommit of 30,000 partitions is about 1 MiB).
+const maxNonProduceRequest = 2 << 20
+
+const produceKey = 0
+
 // readFrame reads one size-prefixed frame. The size is checked before
 // anything is allocated for it.
 func (c *conn) readFrame() ([]byte, error) {
@@ -277,10 +286,22 @@ func (c *conn) readFrame() ([]byte, error) {
 		return nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(head))
-	c.br.Discard(4)
 	if size < 0 || size > c.srv.maxRequest {
+		c.br.Discard(4)
 		return nil, fmt.Errorf("%w: %d is not in [0, %d]", errFrameSize, size, c.srv.maxRequest)
 	}
+	if size > maxNonProduceRequest && size >= 2 {
+		head, err := c.br.Peek(6)
+		if err != nil {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if key := int16(binary.BigEndian.Uint16(head[4:])); key != produceKey {
+			c.br.Discard(4)
+			return nil, fmt.Errorf("%w: %d bytes for API key %d, above the %d allowed for requests other than Produce",
+				errFrameSize, size, key, maxNonProduceRequest)
+		}
+	}
+	c.br.Discard(4)
 	return readFull(c.br, int(size))
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -160,6 +161,10 @@ func TestRegionsOfOneFileConcurrently(t *testing.T) {
 			}
 			if s.SendfileBytes != wantSendfile || s.CopiedRegionBytes != wantCopied || released.Load() != 400 {
 				t.Fatalf("sendfile %d copied %d released %d; want %d, %d, 400", s.SendfileBytes, s.CopiedRegionBytes, released.Load(), wantSendfile, wantCopied)
+			}
+			// Nothing used or moved the file's shared position.
+			if pos, err := f.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+				t.Fatalf("file position %d (%v), want 0", pos, err)
 			}
 		})
 	}

@@ -226,7 +226,7 @@ func (s *Server) startConn(nc net.Conn) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		nc.Close()
+		c.close()
 		return false
 	}
 	s.conns[c] = struct{}{}

@@ -147,6 +147,9 @@ func TestBadFrameSizesClose(t *testing.T) {
 		// the buffer must grow with the bytes, not be allocated up front.
 		{"90 MiB claimed, 10 bytes sent", ts.addr, 90 << 20, make([]byte, 10)},
 		{"shorter than a header", ts.addr, 3, []byte{0, 3, 0}},
+		// Only Produce may use the full limit: kmsg allocates arrays
+		// from claimed counts, so other requests are capped lower.
+		{"3 MiB Metadata", ts.addr, 3 << 20, []byte{0, 3, 0, 12}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,8 +168,8 @@ func TestBadFrameSizesClose(t *testing.T) {
 		})
 	}
 	waitFor(t, "connections closed", func() bool { return ts.Stats().ConnectionsOpen == 0 && small.Stats().ConnectionsOpen == 0 })
-	if got := ts.Stats().ProtocolErrors + small.Stats().ProtocolErrors; got != 5 {
-		t.Errorf("ProtocolErrors = %d, want 5 (all but the hang-up)", got)
+	if got := ts.Stats().ProtocolErrors + small.Stats().ProtocolErrors; got != 6 {
+		t.Errorf("ProtocolErrors = %d, want 6 (all but the hang-up)", got)
 	}
 }
 
@@ -318,7 +321,9 @@ func TestFranzGoClient(t *testing.T) {
 
 func TestNoResponseAndClose(t *testing.T) {
 	t.Parallel()
+	var info atomic.Pointer[wire.ConnInfo]
 	h := handlerFunc(func(_ context.Context, req *wire.Request) wire.Pending {
+		info.Store(req.Conn)
 		switch req.CorrelationID {
 		case 1: // acks=0: nothing is written
 			return wire.Now(wire.Response{})
@@ -329,16 +334,30 @@ func TestNoResponseAndClose(t *testing.T) {
 	})
 	ts := startServer(t, Config{}, h)
 	c := dial(t, ts.addr)
+	var sent []byte
 	for corr := int32(1); corr <= 4; corr++ {
-		c.send(kmsg.NewPtrMetadataRequest(), 4, corr)
+		sent = append(sent, request(c.f, kmsg.NewPtrMetadataRequest(), 4, corr)...)
 	}
+	c.write(sent)
 	var m kmsg.MetadataResponse
 	c.readResponse(&m, 4, 2, false)
 	c.readResponse(&m, 4, 3, false)
 	c.expectClosed() // 4 is never answered
 	waitFor(t, "connection closed", func() bool { return ts.Stats().ConnectionsOpen == 0 })
-	if s := ts.Stats(); s.RequestsServed != 3 || s.ConnectionsAccepted != 1 {
-		t.Fatalf("stats %+v, want 3 requests served on 1 connection", s)
+
+	var received int64
+	for _, corr := range []int32{2, 3} {
+		m := metadataResponse("", corr)
+		m.Version = 4
+		received += int64(4 + 4 + len(m.AppendTo(nil)))
+	}
+	s := ts.Stats()
+	if s.RequestsServed != 3 || s.ConnectionsAccepted != 1 || s.BytesRead != int64(len(sent)) || s.BytesWritten != received {
+		t.Fatalf("stats %+v, want 3 requests served on 1 connection, %d bytes read, %d written", s, len(sent), received)
+	}
+	want := wire.ConnInfo{RemoteAddr: c.nc.LocalAddr().String(), LocalAddr: ts.addr, Plaintext: true}
+	if got := info.Load(); *got != want {
+		t.Fatalf("ConnInfo %+v, want %+v", *got, want)
 	}
 }
 
