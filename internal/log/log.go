@@ -219,7 +219,7 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 	h.BaseOffset, h.PartitionLeaderEpoch = base, opts.LeaderEpoch
 	appendTime := int64(-1)
 	if opts.LogAppendTime >= 0 {
-		setLogAppendTime(batch, opts.LogAppendTime)
+		record.SetLogAppendTime(batch, opts.LogAppendTime)
 		appendTime = opts.LogAppendTime
 		h.MaxTimestamp = appendTime
 		h.Attributes |= record.AttrTimestampType

@@ -1,7 +1,6 @@
 package log
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -12,19 +11,8 @@ import (
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
+// castagnoli is CRC32C: the batch CRC, and the producer snapshot trailer.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// setLogAppendTime turns b into a LogAppendTime batch stamped ts: the
-// timestamp-type bit and maxTimestamp are covered by the CRC, so it is
-// recomputed. (Kafka leaves baseTimestamp alone.)
-//
-// TODO: switch to record.SetLogAppendTime once internal/record has it.
-func setLogAppendTime(b []byte, ts int64) {
-	attrs := binary.BigEndian.Uint16(b[record.AttributesOffset:])
-	binary.BigEndian.PutUint16(b[record.AttributesOffset:], attrs|record.AttrTimestampType)
-	binary.BigEndian.PutUint64(b[record.MaxTimestampOffset:], uint64(ts))
-	binary.BigEndian.PutUint32(b[record.CRCOffset:], crc32.Checksum(b[record.AttributesOffset:], castagnoli))
-}
 
 const (
 	// readChunk is what a reader fetches per pread while it walks batch

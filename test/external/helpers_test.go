@@ -57,15 +57,12 @@ func kafkajsDir(t testing.TB) string {
 
 // run runs name with args under cmdTimeout, feeding stdin, and returns its
 // stdout. A non-zero exit or a timeout fails the test with stderr shown.
-func run(t testing.TB, dir string, env []string, stdin []byte, name string, args ...string) []byte {
+func run(t testing.TB, dir string, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
 	cmd.WaitDelay = 5 * time.Second
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
@@ -81,6 +78,9 @@ func run(t testing.TB, dir string, env []string, stdin []byte, name string, args
 		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, quoteArgs(args), err, stdout.Bytes(), stderr.Bytes())
 	}
 	t.Logf("%s %s: %v", filepath.Base(name), quoteArgs(args), time.Since(start).Round(time.Millisecond))
+	if stderr.Len() > 0 {
+		t.Logf("stderr:\n%s", bytes.TrimRight(stderr.Bytes(), "\n"))
+	}
 	return stdout.Bytes()
 }
 
@@ -95,7 +95,7 @@ func quoteArgs(args []string) string {
 // kcat runs kcat against addr.
 func kcat(t testing.TB, addr string, stdin []byte, args ...string) []byte {
 	t.Helper()
-	return run(t, "", nil, stdin, tool(t, "kcat"), append([]string{"-b", addr}, args...)...)
+	return run(t, "", stdin, tool(t, "kcat"), append([]string{"-b", addr}, args...)...)
 }
 
 // client is a franz-go client for addr, closed at the end of the test.
@@ -242,8 +242,9 @@ func produceBatched(t testing.TB, addr string, recs []*kgo.Record, opts ...kgo.O
 	}
 }
 
-// apiServed reports whether the broker at addr advertises key in ApiVersions.
-func apiServed(t testing.TB, addr string, key int16) bool {
+// apiVersions returns the version range the broker at addr advertises for
+// each API key in ApiVersions.
+func apiVersions(t testing.TB, addr string) map[int16][2]int16 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
 	defer cancel()
@@ -254,12 +255,11 @@ func apiServed(t testing.TB, addr string, key int16) bool {
 	if resp.ErrorCode != 0 {
 		t.Fatalf("ApiVersions: error code %d", resp.ErrorCode)
 	}
+	out := map[int16][2]int16{}
 	for _, k := range resp.ApiKeys {
-		if k.ApiKey == key {
-			return true
-		}
+		out[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
 	}
-	return false
+	return out
 }
 
 // startBroker starts an in-process broker for the test.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // kcatMetadata is kcat -L -J's output. Decoding with DisallowUnknownFields
@@ -172,6 +173,18 @@ func TestKcatProduceConsume(t *testing.T) {
 	}
 	wantH := map[int32]string{0: "h1=v1,dup=a,dup=b,eq=x=y,empty=,novalue=NULL", 2: "only=two"}
 
+	// librdkafka before 2.11 (Debian's kcat has 2.0.x) decides from
+	// ApiVersions whether it may compress: gzip, snappy and lz4 only when
+	// the broker advertises Produce v0 (Apache Kafka 4 still advertises
+	// Produce 0+ for exactly this reason, KAFKA-18659, while refusing v0-2),
+	// and lz4 also only with FindCoordinator v0. Both are asserted as Kafka
+	// behaves, except FindCoordinator, which arrives with consumer groups
+	// (issue 3): until then lz4 is expected uncompressed.
+	versions := apiVersions(t, addr)
+	fc, fcServed := versions[int16(kmsg.FindCoordinator)]
+	lz4Possible := fcServed && fc[0] == 0
+	produceRange := versions[int16(kmsg.Produce)]
+
 	for _, codec := range kcatCodecs {
 		for _, idem := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/idempotence=%v", codec.name, idem), func(t *testing.T) {
@@ -191,7 +204,7 @@ func TestKcatProduceConsume(t *testing.T) {
 				after := time.Now().UnixMilli()
 
 				// kcat reads it back, in the brief's format.
-				got := byPartition(t, kcat(t, addr, nil, "-C", "-q", "-e", "-t", topic, "-o", "beginning",
+				got := byPartition(t, kcat(t, addr, nil, "-C", "-X", fastEOF, "-q", "-e", "-t", topic, "-o", "beginning",
 					"-f", "%p|%o|%k|%s|%h\n"))
 				want := map[int32][]string{}
 				for _, p := range []int32{0, 2} {
@@ -202,7 +215,7 @@ func TestKcatProduceConsume(t *testing.T) {
 				equalLines(t, got, want)
 
 				// Timestamps and null-vs-empty lengths, as kcat sees them.
-				meta := byPartition(t, kcat(t, addr, nil, "-C", "-q", "-e", "-t", topic, "-o", "beginning",
+				meta := byPartition(t, kcat(t, addr, nil, "-C", "-X", fastEOF, "-q", "-e", "-t", topic, "-o", "beginning",
 					"-f", "%p|%o|%T|%K|%S\n"))
 
 				// franz-go reads exactly the same records.
@@ -210,6 +223,12 @@ func TestKcatProduceConsume(t *testing.T) {
 				if n := len(lines[0]) + len(lines[2]); len(recs) != n {
 					t.Fatalf("franz-go read %d records, want %d", len(recs), n)
 				}
+				wantCodec := codec.code
+				if codec.name == "lz4" && !lz4Possible {
+					wantCodec = 0
+					t.Logf("lz4 expected uncompressed: librdkafka 2.0 needs FindCoordinator v0, which this broker does not serve yet (issue 3)")
+				}
+				wrongCodec := map[uint8]int{}
 				idx := map[int32]int{}
 				for _, r := range recs {
 					i := idx[r.Partition]
@@ -237,12 +256,20 @@ func TestKcatProduceConsume(t *testing.T) {
 					if i >= len(meta[r.Partition]) || meta[r.Partition][i] != wantMeta {
 						t.Errorf("%s: kcat %%p|%%o|%%T|%%K|%%S shows %q, franz-go %q", where, at(meta[r.Partition], i), wantMeta)
 					}
-					if c := r.Attrs.CompressionType(); c != codec.code {
-						t.Errorf("%s: stored with codec %d, want %d (%s)", where, c, codec.code, codec.name)
+					if c := r.Attrs.CompressionType(); c != wantCodec {
+						wrongCodec[c]++
 					}
 					if idem && (r.ProducerID < 0 || r.ProducerEpoch < 0) || !idem && (r.ProducerID != -1 || r.ProducerEpoch != -1) {
 						t.Errorf("%s: producer id %d epoch %d (idempotence %v)", where, r.ProducerID, r.ProducerEpoch, idem)
 					}
+				}
+				if len(wrongCodec) > 0 {
+					hint := ""
+					if produceRange[0] > 0 && codec.code != 0 && codec.code != 4 {
+						hint = fmt.Sprintf("; the broker advertises Produce v%d-%d, and librdkafka 2.0 (kcat) compresses %s only if it advertises Produce v0, as Apache Kafka does (KAFKA-18659)",
+							produceRange[0], produceRange[1], codec.name)
+					}
+					t.Errorf("kcat -z %s: records stored with codecs %v (codec: count), want all %d%s", codec.name, wrongCodec, wantCodec, hint)
 				}
 			})
 		}
@@ -259,6 +286,7 @@ func TestKcatReadsFranz(t *testing.T) {
 		"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
 		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
 	}
+	codeOf := map[string]uint8{"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 	const base = int64(1_600_000_000_000)
 	pad := strings.Repeat(" compressible", 10)
 	for _, name := range slices.Sorted(maps.Keys(codecs)) {
@@ -282,8 +310,14 @@ func TestKcatReadsFranz(t *testing.T) {
 				mk(1, base-1000, []byte("older"), []byte("timestamp goes back"+pad)),
 			}
 			produceBatched(t, addr, recs, kgo.ProducerBatchCompression(codecs[name]))
+			// The batches are stored with the codec, so kcat has to decompress.
+			for _, r := range consumeAll(t, addr, topic) {
+				if c := r.Attrs.CompressionType(); c != codeOf[name] {
+					t.Fatalf("partition %d offset %d stored with codec %d, want %d", r.Partition, r.Offset, c, codeOf[name])
+				}
+			}
 
-			got := byPartition(t, kcat(t, addr, nil, "-C", "-q", "-e", "-Z", "-t", topic, "-o", "beginning",
+			got := byPartition(t, kcat(t, addr, nil, "-C", "-X", fastEOF, "-q", "-e", "-Z", "-t", topic, "-o", "beginning",
 				"-f", "%p|%o|%T|%K|%k|%S|%s|%h\n"))
 			want := map[int32][]string{}
 			for _, r := range recs {
@@ -352,11 +386,15 @@ func TestKcatOffsets(t *testing.T) {
 			map[int32][]string{0: upto(from(0, 2), 3)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			args := append([]string{"-C", "-q", "-e", "-t", topic, "-f", "%p|%o|%T|%s\n"}, c.args...)
+			args := append([]string{"-C", "-X", fastEOF, "-q", "-e", "-t", topic, "-f", "%p|%o|%T|%s\n"}, c.args...)
 			equalLines(t, byPartition(t, kcat(t, addr, nil, args...)), c.want)
 		})
 	}
 }
+
+// fastEOF, after -X, makes librdkafka's fetches at the log end return after
+// 10ms instead of its default 500ms, so kcat -C -e exits sooner.
+const fastEOF = "fetch.wait.max.ms=10"
 
 // byPartition splits kcat output lines ("P|...") by partition, keeping
 // their order (kcat interleaves partitions arbitrarily but keeps each

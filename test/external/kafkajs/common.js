@@ -29,6 +29,9 @@ function client(addr, clientId) {
     brokers: [addr],
     connectionTimeout: 5000,
     requestTimeout: 15000,
+    // Few, quick retries: a broker that keeps failing should fail the test
+    // within seconds. (KafkaJS warns that limited retries weaken the
+    // idempotent producer's guarantees; that warning is expected here.)
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, label, log }) => {

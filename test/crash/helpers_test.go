@@ -1,0 +1,220 @@
+package crash
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/broker"
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+// waitFor bounds each wait; nothing normally comes close.
+const waitFor = 60 * time.Second
+
+// cleanShutdownMarker is the file internal/log writes in a partition
+// directory on a clean close (internal/log/recovery.go).
+const cleanShutdownMarker = ".samsa-clean-shutdown"
+
+// firstSegment is the log file of a partition's first segment.
+func firstSegment(dir, topic string, partition int32) string {
+	return filepath.Join(partitionDir(dir, topic, partition), "00000000000000000000.log")
+}
+
+func partitionDir(dir, topic string, partition int32) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%d", topic, partition))
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// client is a franz-go client of the broker at addr, closed with the test.
+func client(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopic(t testing.TB, addr, topic string, partitions int32) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	resp, err := adm.CreateTopic(testContext(t), partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// endOffsets lists each partition's log end (its high watermark).
+func endOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	ends, err := adm.ListEndOffsets(testContext(t), topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("list end offsets of %s: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// consume reads each partition of topic from offset from[p] up to
+// before to[p], and returns the records by partition. It fails on any
+// fetch error and checks that the offsets come densely.
+func consume(t testing.TB, addr, topic string, from, to map[int32]int64) map[int32][]*kgo.Record {
+	t.Helper()
+	offsets := map[int32]kgo.Offset{}
+	want := 0
+	for p, end := range to {
+		if end > from[p] {
+			offsets[p] = kgo.NewOffset().At(from[p])
+			want += int(end - from[p])
+		}
+	}
+	out := map[int32][]*kgo.Record{}
+	if want == 0 {
+		return out
+	}
+	cl := client(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	ctx := testContext(t)
+	got := 0
+	for got < want {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consume %s: %d of %d records after %v", topic, got, want, waitFor)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("consume %s-%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			next := from[r.Partition] + int64(len(out[r.Partition]))
+			if r.Offset != next {
+				t.Fatalf("%s-%d: offset %d where %d was due: the log has a gap", topic, r.Partition, r.Offset, next)
+			}
+			if r.Offset >= to[r.Partition] {
+				t.Fatalf("%s-%d: offset %d past the end %d", topic, r.Partition, r.Offset, to[r.Partition])
+			}
+			out[r.Partition] = append(out[r.Partition], r)
+			got++
+		})
+	}
+	return out
+}
+
+// plainBatch is an uncompressed batch of a producer that is not
+// idempotent, holding values.
+func plainBatch(t testing.TB, values ...string) []byte {
+	t.Helper()
+	recs := make([]record.Record, len(values))
+	for i, v := range values {
+		recs[i] = record.Record{OffsetDelta: int32(i), Key: []byte("k-" + v), Value: []byte(v)}
+	}
+	b, err := record.BuildBatch(record.CodecNone, 0, recs, record.BuildOptions{
+		ProducerID: record.NoProducerID, ProducerEpoch: -1, BaseSequence: record.NoSequence,
+		BaseTimestamp: time.Now().UnixMilli(), PartitionLeaderEpoch: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// produceBatch sends one batch with acks=all through franz-go's raw
+// Request and returns the partition's answer.
+func produceBatch(t testing.TB, cl *kgo.Client, topic string, partition int32, batch []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Request(testContext(t), req)
+	if err != nil {
+		t.Fatalf("produce %s-%d: %v", topic, partition, err)
+	}
+	pr := resp.(*kmsg.ProduceResponse)
+	if len(pr.Topics) != 1 || len(pr.Topics[0].Partitions) != 1 {
+		t.Fatalf("produce %s-%d: malformed response %+v", topic, partition, pr.Topics)
+	}
+	return pr.Topics[0].Partitions[0]
+}
+
+// produceOK is produceBatch asserting success at wantBase.
+func produceOK(t testing.TB, cl *kgo.Client, topic string, partition int32, batch []byte, wantBase int64) {
+	t.Helper()
+	p := produceBatch(t, cl, topic, partition, batch)
+	if p.ErrorCode != 0 || p.BaseOffset != wantBase {
+		t.Fatalf("produce %s-%d: error %d (%v), base offset %d; want success at %d", topic, partition, p.ErrorCode, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, wantBase)
+	}
+}
+
+// values lists the records' values.
+func values(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Value)
+	}
+	return out
+}
+
+// inProcess is an in-process broker whose partition logs sit on fs.
+type inProcess struct {
+	*broker.Broker
+	dir string
+}
+
+// startOn starts an in-process broker on dir with the logs on fs,
+// listening on 127.0.0.1 with an OS-chosen port. cluster.Start has no way
+// to pass broker.Options, hence this.
+func startOn(t testing.TB, dir string, fs log.FS, sets ...string) *inProcess {
+	t.Helper()
+	cfg, err := config.Load("", sets, map[string]string{"listeners": "127.0.0.1:0", "log.dirs": dir})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	level := slog.LevelError + 1 // injected faults log errors by design
+	if os.Getenv("SAMSA_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	b, err := broker.Start(cfg, broker.Options{Logger: logger, LogFS: fs})
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	ip := &inProcess{Broker: b, dir: dir}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = b.Shutdown(ctx)
+		}
+	})
+	_ = stopped
+	return ip
+}
