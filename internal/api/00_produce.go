@@ -21,7 +21,13 @@ import (
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
-func init() { register(0, 3, 11, (*Handler).produce) }
+func init() {
+	register(0, 3, 11, (*Handler).produce)
+	// librdkafka before 2.11 only compresses with gzip, snappy or lz4 when
+	// the broker lists Produce v0, so Kafka 4 advertises v0 while refusing
+	// v0-2 requests (KAFKA-18659); so does samsa.
+	advertiseFrom(0, 0)
+}
 
 // awaiting is an appended batch waiting for the high watermark (acks=-1).
 type awaiting struct {

@@ -28,8 +28,8 @@ func (h *Handler) apiVersions(_ context.Context, req *wire.Request) wire.Pending
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	}
 	for _, k := range sortedKeys() {
-		v := apis[k].versions
-		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: v.Min, MaxVersion: v.Max})
+		a := apis[k]
+		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: a.advertisedMin, MaxVersion: a.versions.Max})
 	}
 	return respond(req, resp)
 }

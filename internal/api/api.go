@@ -53,7 +53,10 @@ func New(d Deps) *Handler {
 // api is one served API: its version range and its handler.
 type api struct {
 	versions wire.VersionRange
-	handle   func(h *Handler, ctx context.Context, req *wire.Request) wire.Pending
+	// advertisedMin, when lower than versions.Min, is what ApiVersions
+	// reports as the minimum (see Produce).
+	advertisedMin int16
+	handle        func(h *Handler, ctx context.Context, req *wire.Request) wire.Pending
 }
 
 // apis is filled by each NN_name.go file's init-free table entry below; it
@@ -62,7 +65,16 @@ type api struct {
 var apis = map[int16]api{}
 
 func register(key int16, min, max int16, fn func(h *Handler, ctx context.Context, req *wire.Request) wire.Pending) {
-	apis[key] = api{versions: wire.VersionRange{Min: min, Max: max}, handle: fn}
+	apis[key] = api{versions: wire.VersionRange{Min: min, Max: max}, advertisedMin: min, handle: fn}
+}
+
+// advertiseFrom lowers the minimum version ApiVersions reports for key
+// below what is served; requests below the served minimum still close the
+// connection.
+func advertiseFrom(key, min int16) {
+	a := apis[key]
+	a.advertisedMin = min
+	apis[key] = a
 }
 
 // Versions is the table the connection layer enforces.

@@ -18,7 +18,10 @@ type Request struct {
 	Version       int16
 	CorrelationID int32
 	ClientID      *string
-	// Msg is the decoded body, its version already set.
+	// Msg is the decoded body, its version already set. Byte slices in it
+	// alias the request frame; a Produce frame is reused once Handle
+	// returns, so a handler must not keep Produce record bytes past Handle
+	// (it appends them inside Handle).
 	Msg kmsg.Request
 	// Conn is the per-connection state (remote address now; the
 	// authenticated principal once SASL lands).

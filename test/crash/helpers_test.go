@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,7 +186,8 @@ func values(recs []*kgo.Record) []string {
 // inProcess is an in-process broker whose partition logs sit on fs.
 type inProcess struct {
 	*broker.Broker
-	dir string
+	once sync.Once
+	err  error
 }
 
 // startOn starts an in-process broker on dir with the logs on fs,
@@ -206,15 +208,17 @@ func startOn(t testing.TB, dir string, fs log.FS, sets ...string) *inProcess {
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	ip := &inProcess{Broker: b, dir: dir}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = b.Shutdown(ctx)
-		}
-	})
-	_ = stopped
+	ip := &inProcess{Broker: b}
+	t.Cleanup(func() { ip.stop() })
 	return ip
+}
+
+// stop shuts the broker down, once, and returns the result.
+func (b *inProcess) stop() error {
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.err = b.Shutdown(ctx)
+	})
+	return b.err
 }
