@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/record"
+	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // waitFor bounds each wait; nothing normally comes close.
@@ -186,6 +188,7 @@ func values(recs []*kgo.Record) []string {
 // inProcess is an in-process broker whose partition logs sit on fs.
 type inProcess struct {
 	*broker.Broker
+	dir  string
 	once sync.Once
 	err  error
 }
@@ -208,7 +211,7 @@ func startOn(t testing.TB, dir string, fs log.FS, sets ...string) *inProcess {
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	ip := &inProcess{Broker: b}
+	ip := &inProcess{Broker: b, dir: dir}
 	t.Cleanup(func() { ip.stop() })
 	return ip
 }
@@ -221,4 +224,45 @@ func (b *inProcess) stop() error {
 		b.err = b.Shutdown(ctx)
 	})
 	return b.err
+}
+
+// startProcess is cluster.StartProcess, retried when the broker could not
+// bind its port: the harness picks a free port by listening and closing,
+// and another socket (a client's ephemeral port) can take it before the
+// broker binds it.
+func startProcess(t testing.TB, dir string, args ...string) *cluster.Process {
+	t.Helper()
+	for try := 1; ; try++ {
+		p := cluster.StartProcess(t, dir, args...)
+		if started(t, p, try) {
+			return p
+		}
+	}
+}
+
+// restart is p.Restart, retried as startProcess retries.
+func restart(t testing.TB, p *cluster.Process) {
+	t.Helper()
+	for try := 1; ; try++ {
+		p.Restart()
+		if started(t, p, try) {
+			return
+		}
+	}
+}
+
+// started reports whether p is up, false if it lost its port (to retry),
+// and fails the test otherwise.
+func started(t testing.TB, p *cluster.Process, try int) bool {
+	t.Helper()
+	log := p.Log()
+	switch {
+	case strings.Contains(log, "samsa broker started"):
+		return true
+	case strings.Contains(log, "address already in use") && try < 5:
+		t.Logf("broker lost its port; retrying. Log:\n%s", log)
+		return false
+	}
+	t.Fatalf("broker did not start; log:\n%s", log)
+	return false
 }

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestKillUnderAcksAll SIGKILLs a broker while an idempotent franz-go
@@ -30,7 +28,7 @@ func TestKillUnderAcksAll(t *testing.T) {
 		killAt     = total * 35 / 100 // acknowledged records
 	)
 	dir := t.TempDir()
-	p := cluster.StartProcess(t, dir)
+	p := startProcess(t, dir)
 	createTopic(t, p.Addr, topic, partitions)
 
 	type at struct {
@@ -107,7 +105,7 @@ func TestKillUnderAcksAll(t *testing.T) {
 		t.Fatalf("sent %d, acknowledged %d, failed %d: the kill was not mid-stream, or promises went missing", sent.Load(), len(acked), failed.Load())
 	}
 
-	p.Restart()
+	restart(t, p)
 	ends := endOffsets(t, p.Addr, topic)
 	if len(ends) != partitions {
 		t.Fatalf("%d partitions after the restart, want %d", len(ends), partitions)

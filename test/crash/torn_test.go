@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/samsa-kafka/samsa/internal/record"
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestTornTailRecovered damages the tail of a partition's log on disk, as
@@ -29,7 +28,7 @@ func TestTornTailRecovered(t *testing.T) {
 		lost         int // batches lost at the end
 	}{
 		{"last batch cut in half", true, cutLastInHalf, 1},
-		{"last batch cut in half, marker present", false, cutLastInHalf, 1},
+		{"last batch cut in half with the marker present", false, cutLastInHalf, 1},
 		{"last batch cut inside its length field", true, func(data []byte, last int) []byte {
 			return data[:len(data)-last+10]
 		}, 1},
@@ -51,7 +50,7 @@ func TestTornTailRecovered(t *testing.T) {
 				perB    = 3
 			)
 			dir := t.TempDir()
-			p := cluster.StartProcess(t, dir)
+			p := startProcess(t, dir)
 			createTopic(t, p.Addr, topic, 1)
 			cl := client(t, p.Addr)
 			var want []string
@@ -91,7 +90,7 @@ func TestTornTailRecovered(t *testing.T) {
 				}
 			}
 
-			p.Restart()
+			restart(t, p)
 			kept := want[:(batches-tc.lost)*perB]
 			ends := endOffsets(t, p.Addr, topic)
 			if ends[0] != int64(len(kept)) {
