@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,6 +39,8 @@ type Broker struct {
 	replicas *replication.Manager
 	srv      *server.Server
 	served   chan error
+	stop     chan struct{} // closed by Shutdown; stops background loops
+	loops    sync.WaitGroup
 }
 
 // Options are what a caller may inject besides the config.
@@ -49,7 +52,7 @@ type Options struct {
 
 // Start opens the data directory, recovers, binds the listener and serves.
 func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
-	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1)}
+	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1), stop: make(chan struct{})}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -133,6 +136,8 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Logger:          b.log,
 	}, h)
 	go func() { b.served <- b.srv.Serve(b.ln) }()
+	b.loops.Add(1)
+	go b.flusher(flushInterval(cfg.LogFlushSchedulerIntervalMs))
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
 		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
 	return b, nil
@@ -151,6 +156,8 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if err := <-b.served; err != nil {
 		errs = append(errs, err)
 	}
+	close(b.stop)
+	b.loops.Wait()
 	errs = append(errs, b.replicas.Close(), b.ctl.Close(), b.lock.Close())
 	err := errors.Join(errs...)
 	if err != nil {
@@ -302,4 +309,31 @@ func idleTimeout(ms int64) time.Duration {
 		return 365 * 24 * time.Hour
 	}
 	return time.Duration(ms) * time.Millisecond
+}
+
+// flushInterval is how often the flusher checks flush.ms: Kafka's
+// log.flush.scheduler.interval.ms, but at least once a second, so a topic's
+// flush.ms holds for idle partitions even with Kafka's default scheduler
+// interval (never), which would silently ignore it.
+func flushInterval(ms int64) time.Duration {
+	return time.Duration(min(max(ms, 10), 1000)) * time.Millisecond
+}
+
+// flusher fsyncs partitions whose unflushed data is older than flush.ms.
+func (b *Broker) flusher(every time.Duration) {
+	defer b.loops.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.replicas.Each(func(p *partition.Partition) {
+				if err := p.FlushIfDue(); err != nil {
+					b.log.Error("flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
+				}
+			})
+		}
+	}
 }

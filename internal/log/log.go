@@ -378,6 +378,22 @@ func (l *Log) Flush() error {
 	return nil
 }
 
+// FlushIfDue fsyncs when unflushed data is older than flush.ms. Append
+// checks the policy only when it appends, so an idle partition needs this
+// called periodically (the broker's flusher does) for flush.ms to hold.
+func (l *Log) FlushIfDue() error {
+	l.mu.Lock()
+	flushMs := l.cfg.FlushMs
+	l.mu.Unlock()
+	if flushMs == math.MaxInt64 || l.flushed.Load() >= l.end.Load().Offset {
+		return nil
+	}
+	if l.now().UnixMilli()-l.lastFlushMs.Load() < flushMs {
+		return nil
+	}
+	return l.Flush()
+}
+
 // StartOffset is the log start offset.
 func (l *Log) StartOffset() int64 { return l.start.Load() }
 

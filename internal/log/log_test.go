@@ -551,3 +551,32 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFlushIfDueFlushesIdleLog(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_000_000)
+	clock := func() time.Time { return now }
+	ffs := NewFaultFS(OSFS())
+	l, err := Open(t.TempDir(), Options{FS: ffs, Now: clock, Config: Config{FlushMs: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(buildBatch(spec{records: 3}), AppendOptions{LogAppendTime: -1}); err != nil {
+		t.Fatal(err)
+	}
+	name := l.segs[0].log.Name()
+	if err := l.FlushIfDue(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ffs.SyncedSize(name); got != 0 {
+		t.Fatalf("synced %d bytes before flush.ms passed, want 0", got)
+	}
+	now = now.Add(1001 * time.Millisecond)
+	if err := l.FlushIfDue(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ffs.SyncedSize(name), l.Size(); got != want {
+		t.Fatalf("synced %d bytes after flush.ms, want %d", got, want)
+	}
+}

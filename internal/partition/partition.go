@@ -311,6 +311,10 @@ func (p *Partition) wake() {
 // Flush fsyncs the log.
 func (p *Partition) Flush() error { return p.log.Flush() }
 
+// FlushIfDue fsyncs the log if flush.ms has passed since unflushed data
+// was appended.
+func (p *Partition) FlushIfDue() error { return p.log.FlushIfDue() }
+
 // Close closes the log cleanly and wakes waiters so they re-check.
 func (p *Partition) Close() error {
 	p.mu.Lock()

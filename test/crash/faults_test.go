@@ -1,7 +1,6 @@
 package crash
 
 import (
-	"time"
 	"fmt"
 	"slices"
 	"syscall"
@@ -31,7 +30,6 @@ func TestWriteErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			const topic = "faulty"
-			t0 := time.Now()
 			fs := log.NewFaultFS(nil)
 			b := startOn(t, t.TempDir(), fs)
 			createTopic(t, b.Addr(), topic, 1)
@@ -40,12 +38,10 @@ func TestWriteErrors(t *testing.T) {
 			for i := range 5 {
 				vs := []string{fmt.Sprintf("ok%d-a", i), fmt.Sprintf("ok%d-b", i)}
 				produceOK(t, cl, topic, 0, plainBatch(t, vs...), int64(len(want)))
-			t.Logf("line 39 at %v", time.Since(t0))
 				want = append(want, vs...)
 			}
 
 			fs.InjectWrite(tc.fault)
-			t.Logf("line 43 at %v", time.Since(t0))
 			for i := range 3 {
 				p := produceBatch(t, cl, topic, 0, plainBatch(t, fmt.Sprintf("lost%d", i)))
 				if p.ErrorCode != kerr.KafkaStorageError.Code {
@@ -54,7 +50,6 @@ func TestWriteErrors(t *testing.T) {
 				// Every earlier record is still readable, and nothing
 				// of the failed batch shows.
 				ends := endOffsets(t, b.Addr(), topic)
-			t.Logf("line 51 at %v", time.Since(t0))
 				if ends[0] != int64(len(want)) {
 					t.Fatalf("log end %d after a failed write, want %d", ends[0], len(want))
 				}
@@ -67,12 +62,9 @@ func TestWriteErrors(t *testing.T) {
 			}
 
 			fs.ClearFaults()
-			t.Logf("line 63 at %v", time.Since(t0))
 			produceOK(t, cl, topic, 0, plainBatch(t, "after-a", "after-b"), int64(len(want)))
-			t.Logf("line 64 at %v", time.Since(t0))
 			want = append(want, "after-a", "after-b")
 			ends := endOffsets(t, b.Addr(), topic)
-			t.Logf("line 66 at %v", time.Since(t0))
 			if got := values(consume(t, b.Addr(), topic, nil, ends)[0]); !slices.Equal(got, want) {
 				t.Fatalf("after the fault: %q, want %q", got, want)
 			}
@@ -83,9 +75,7 @@ func TestWriteErrors(t *testing.T) {
 				t.Fatalf("shutdown: %v", err)
 			}
 			b = startOn(t, b.dir, log.NewFaultFS(nil))
-			t.Logf("line 76 at %v", time.Since(t0))
 			ends = endOffsets(t, b.Addr(), topic)
-			t.Logf("line 77 at %v", time.Since(t0))
 			if got := values(consume(t, b.Addr(), topic, nil, ends)[0]); !slices.Equal(got, want) {
 				t.Fatalf("after a restart: %q, want %q", got, want)
 			}
