@@ -57,6 +57,7 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
 			last, p, err := h.produceOne(r, req.Version, rt.Topic, rp.Partition, rp.Records)
 			if err != nil {
 				failed = true
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 				sp.ErrorCode = h.code(err)
 				if req.Version >= 8 {
 					sp.ErrorMessage = message(err)
@@ -85,7 +86,7 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
-		awaitReplication(ctx, waits, timeout)
+		awaitReplication(ctx, h.closing, waits, timeout)
 		return wire.Response{Msg: resp}
 	}
 }
@@ -146,7 +147,7 @@ func (h *Handler) autoCreateForProduce(ctx context.Context, r *kmsg.ProduceReque
 
 // awaitReplication blocks until every batch is below its partition's high
 // watermark, the timeout passes (REQUEST_TIMED_OUT for the rest) or ctx ends.
-func awaitReplication(ctx context.Context, waits []awaiting, timeout time.Duration) {
+func awaitReplication(ctx context.Context, closing <-chan struct{}, waits []awaiting, timeout time.Duration) {
 	wake := make(chan struct{}, 1)
 	for _, w := range waits {
 		defer w.p.AddWaiter(wake)()
@@ -163,17 +164,23 @@ func awaitReplication(ctx context.Context, waits []awaiting, timeout time.Durati
 		if done {
 			return
 		}
+		expired := false
 		select {
 		case <-wake:
 		case <-timer.C:
+			expired = true
+		case <-closing:
+			expired = true
+		case <-ctx.Done():
+			return
+		}
+		if expired {
 			for _, w := range waits {
 				if w.p.HighWatermark() <= w.last {
 					w.resp.ErrorCode = kerr.RequestTimedOut.Code
 					w.resp.BaseOffset = -1
 				}
 			}
-			return
-		case <-ctx.Done():
 			return
 		}
 	}

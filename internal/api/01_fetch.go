@@ -120,7 +120,10 @@ func (h *Handler) runFetch(ctx context.Context, version int16, r *kmsg.FetchRequ
 		select {
 		case <-wake:
 			release()
+			continue
 		case <-timer.C:
+			return h.fetchResponse(plan, release)
+		case <-h.closing:
 			return h.fetchResponse(plan, release)
 		case <-ctx.Done():
 			release()

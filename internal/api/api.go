@@ -10,12 +10,14 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/group"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
@@ -30,6 +32,9 @@ type Deps struct {
 	Replicas   *replication.Manager
 	Config     *config.Broker
 	Logger     *slog.Logger
+	// Groups is the group coordinator; nil answers every group API with
+	// COORDINATOR_NOT_AVAILABLE.
+	Groups *group.Coordinator
 }
 
 // Handler implements wire.Handler for every API samsa serves.
@@ -37,11 +42,17 @@ type Handler struct {
 	Deps
 	log *slog.Logger
 	pid producerIDs
+
+	// closing is closed when the broker begins to shut down: parked long
+	// polls and acks=all waits answer with what they have at once, so a
+	// shutdown does not wait out every client's max wait.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns the API handler.
 func New(d Deps) *Handler {
-	h := &Handler{Deps: d, log: d.Logger}
+	h := &Handler{Deps: d, log: d.Logger, closing: make(chan struct{})}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -49,6 +60,10 @@ func New(d Deps) *Handler {
 	h.pid.node = d.NodeID
 	return h
 }
+
+// BeginShutdown releases every parked wait (see Handler.closing). Call it
+// before the connection layer drains.
+func (h *Handler) BeginShutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 
 // api is one served API: its version range and its handler.
 type api struct {

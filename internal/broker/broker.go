@@ -23,6 +23,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/api"
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/group"
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/replication"
@@ -37,10 +38,15 @@ type Broker struct {
 	ln       net.Listener
 	ctl      *controller.Controller
 	replicas *replication.Manager
+	groups   *group.Coordinator
 	srv      *server.Server
+	api      *api.Handler
 	served   chan error
 	stop     chan struct{} // closed by Shutdown; stops background loops
 	loops    sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Options are what a caller may inject besides the config.
@@ -75,7 +81,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { b.lock.Close() })
-	clusterID, err := loadMetaProperties(cfg.DataDir, cfg.NodeID)
+	clusterID, err := loadMetaProperties(cfg.DataDir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +125,11 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	if err := b.replicas.Err(); err != nil {
 		return nil, fmt.Errorf("broker: open replicas: %w", err)
 	}
+	b.groups = group.New(cfg, b.ctl, b.replicas, group.Options{Logger: b.log})
+	b.groups.Start()
+	cleanup = append(cleanup, func() { b.groups.Close() })
 
-	h := api.New(api.Deps{
+	b.api = api.New(api.Deps{
 		NodeID:     cfg.NodeID,
 		Host:       host,
 		Port:       port,
@@ -128,13 +137,14 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Replicas:   b.replicas,
 		Config:     cfg,
 		Logger:     b.log,
+		Groups:     b.groups,
 	})
 	b.srv = server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		Versions:        api.Versions(),
 		IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
 		Logger:          b.log,
-	}, h)
+	}, b.api)
 	go func() { b.served <- b.srv.Serve(b.ln) }()
 	b.loops.Add(1)
 	go b.flusher(flushInterval(cfg.LogFlushSchedulerIntervalMs))
@@ -151,14 +161,21 @@ func (b *Broker) Server() *server.Server { return b.srv }
 
 // Shutdown stops accepting, finishes in-flight requests, then flushes and
 // closes every log (writing the clean-shutdown markers) and the metadata log.
+// Later calls return the first call's result.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutdownOnce.Do(func() { b.shutdownErr = b.shutdown(ctx) })
+	return b.shutdownErr
+}
+
+func (b *Broker) shutdown(ctx context.Context) error {
+	b.api.BeginShutdown()
 	errs := []error{b.srv.Shutdown(ctx)}
 	if err := <-b.served; err != nil {
 		errs = append(errs, err)
 	}
 	close(b.stop)
 	b.loops.Wait()
-	errs = append(errs, b.replicas.Close(), b.ctl.Close(), b.lock.Close())
+	errs = append(errs, b.groups.Close(), b.replicas.Close(), b.ctl.Close(), b.lock.Close())
 	err := errors.Join(errs...)
 	if err != nil {
 		b.log.Error("shutdown finished with errors", "err", err)
@@ -183,17 +200,21 @@ func lockDir(dir string) (*os.File, error) {
 }
 
 // loadMetaProperties reads (or on first start writes) meta.properties as
-// Kafka does: the cluster id is fixed forever, and a data dir of another
-// node id is refused rather than silently adopted.
-func loadMetaProperties(dir string, nodeID int32) (string, error) {
+// Kafka does: the cluster id is fixed forever (the configured cluster.id,
+// or a random one), and a data dir of another node or another cluster is
+// refused rather than silently adopted.
+func loadMetaProperties(dir string, nodeID int32, configured string) (string, error) {
 	path := filepath.Join(dir, "meta.properties")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		var raw [16]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return "", err
+		id := configured
+		if id == "" {
+			var raw [16]byte
+			if _, err := rand.Read(raw[:]); err != nil {
+				return "", err
+			}
+			id = base64.RawURLEncoding.EncodeToString(raw[:])
 		}
-		id := base64.RawURLEncoding.EncodeToString(raw[:])
 		content := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -221,6 +242,9 @@ func loadMetaProperties(dir string, nodeID int32) (string, error) {
 	}
 	if props["cluster.id"] == "" {
 		return "", fmt.Errorf("broker: %s has no cluster.id", path)
+	}
+	if configured != "" && configured != props["cluster.id"] {
+		return "", fmt.Errorf("broker: %s belongs to cluster %s, not the configured cluster.id %s", path, props["cluster.id"], configured)
 	}
 	return props["cluster.id"], nil
 }

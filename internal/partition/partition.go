@@ -10,7 +10,6 @@ package partition
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,10 +102,12 @@ func (p *Partition) Size() int64 { return p.log.Size() }
 func (p *Partition) ISRSize() int32 { return p.isr.Load() }
 
 // decompressBound caps what one produced batch may inflate to: a 1 KB batch
-// can claim gigabytes, and we must never allocate what it claims.
+// can claim gigabytes, and the broker must never allocate what it claims.
+// 32x max.message.bytes (32 MiB by default) admits any realistic batch;
+// a larger one gets MESSAGE_TOO_LARGE, on which the Java producer splits
+// the batch and retries. Kafka has no such bound (see docs/configuration.md).
 func decompressBound(maxMessage int32) int {
-	const floor = 64 << 20
-	return max(floor, int(min(int64(maxMessage)*16, math.MaxInt32)))
+	return int(min(max(32*int64(maxMessage), 8<<20), 256<<20))
 }
 
 // AppendResult is the outcome of a producer's append.

@@ -493,7 +493,8 @@ func decodeZstd(dst, src []byte, limit int) ([]byte, error) {
 	// window exceeds its max memory, and that is not corruption: name it a
 	// limit.
 	var fh zstd.Header
-	if fh.Decode(src) == nil && !fh.Skippable && !fh.SingleSegment && fh.WindowSize > uint64(mem) {
+	hdrOK := fh.Decode(src) == nil
+	if hdrOK && !fh.Skippable && !fh.SingleSegment && fh.WindowSize > uint64(mem) {
 		return dst, errTooLarge
 	}
 	var d *zstdDecoder
@@ -520,20 +521,44 @@ func decodeZstd(dst, src []byte, limit int) ([]byte, error) {
 		}
 		d.limit = mem
 	}
-	// DecodeAll measures the limit from the start of dst, not from its
-	// end, so it decodes into dst's spare capacity as an empty slice.
-	start := len(dst)
-	out, err := d.d.DecodeAll(src, dst[start:start])
-	switch {
-	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || err == nil && len(out) > limit:
-		return dst, errTooLarge
-	case err != nil:
-		return dst, err
-	case start == 0:
-		return out, nil
+	// A frame that declares its size is decoded in one go into an
+	// allocation of exactly that size (refused up front when it exceeds
+	// the limit). One that does not declare it would make DecodeAll grow
+	// its output by append, costing several times the limit for a bomb,
+	// so it is streamed through readBounded instead (at most ~2x).
+	if hdrOK && fh.HasFCS && !fh.Skippable {
+		if fh.FrameContentSize > uint64(limit) {
+			return dst, errTooLarge
+		}
+		start := len(dst)
+		dst = slices.Grow(dst, int(fh.FrameContentSize))
+		// DecodeAll measures the limit from the start of dst, so decode
+		// into dst's spare capacity as an empty slice.
+		out, err := d.d.DecodeAll(src, dst[start:start])
+		switch {
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded) || err == nil && len(out) > limit:
+			return dst[:start], errTooLarge
+		case err != nil:
+			return dst[:start], err
+		case start == 0:
+			return out, nil
+		}
+		return append(dst[:start], out...), nil
 	}
-	// Where out was decoded in place, this copies it onto itself.
-	return append(dst, out...), nil
+	if err := d.d.Reset(bytes.NewReader(src)); err != nil {
+		return dst, err
+	}
+	// Drop the reference to src when done; the decoder goes back to the pool.
+	defer d.d.Reset(nil)
+	start := len(dst)
+	out, err := readBounded(dst, d.d, limit, 4*len(src))
+	switch {
+	case errors.Is(err, errTooLarge) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return dst[:start], errTooLarge
+	case err != nil:
+		return dst[:start], err
+	}
+	return out, nil
 }
 
 func encodeZstd(dst, src []byte) ([]byte, error) {

@@ -118,8 +118,11 @@ type Process struct {
 	Addr string
 	args []string
 	cmd  *exec.Cmd
-	done chan error
-	log  *syncBuffer
+	// exited is closed once the process has been waited for; waitErr is
+	// its exit error, readable after exited is closed.
+	exited  chan struct{}
+	waitErr error
+	log     *syncBuffer
 }
 
 // StartProcess runs `samsa broker` on dir with extra args, and waits until
@@ -129,9 +132,11 @@ func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	p := &Process{t: t, Dir: dir, args: args}
 	p.start()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			_ = p.cmd.Process.Kill()
-			<-p.done
+			<-p.exited
 		}
 	})
 	return p
@@ -155,44 +160,48 @@ func (p *Process) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	started := make(chan struct{})
+	started := make(chan bool, 1) // true: the start line was printed
 	go func() {
 		sc := bufio.NewScanner(io.TeeReader(stderr, p.log))
 		signalled := false
 		for sc.Scan() {
 			if !signalled && strings.Contains(sc.Text(), "samsa broker started") {
-				close(started)
+				started <- true
 				signalled = true
 			}
 		}
 		if !signalled {
-			close(started)
+			started <- false
 		}
 	}()
-	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait() }()
+	p.exited = make(chan struct{})
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
 	select {
-	case <-started:
+	case ok := <-started:
+		if !ok {
+			<-p.exited
+			p.t.Fatalf("cluster: broker exited at start: %v; log:\n%s", p.waitErr, p.log.String())
+		}
 	case <-time.After(60 * time.Second):
 		p.t.Fatalf("cluster: broker did not start; log:\n%s", p.log.String())
-	}
-	if p.cmd.ProcessState != nil {
-		p.t.Fatalf("cluster: broker exited at start; log:\n%s", p.log.String())
 	}
 }
 
 // Kill sends SIGKILL and waits for the process to die.
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	<-p.exited
 }
 
 // Stop sends SIGTERM and waits; it returns the exit error (nil for exit 0).
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		return err
+	case <-p.exited:
+		return p.waitErr
 	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
 		return fmt.Errorf("cluster: broker did not exit within 30s of SIGTERM")

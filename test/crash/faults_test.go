@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/log"
 )
@@ -81,4 +82,61 @@ func TestWriteErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSyncErrors fails the fsync that flush.messages=1 makes after every
+// append. After a failed fsync the kernel may have dropped the dirty pages,
+// so (like Kafka, which takes the log dir offline) the partition refuses
+// writes with KAFKA_STORAGE_ERROR until the broker restarts and recovers
+// it; what was acknowledged before stays readable throughout.
+func TestSyncErrors(t *testing.T) {
+	t.Parallel()
+	const topic = "unsyncable"
+	fs := log.NewFaultFS(nil)
+	b := startOn(t, t.TempDir(), fs)
+	cl := client(t, b.Addr())
+	createTopicWith(t, b.Addr(), topic, 1, map[string]*string{"flush.messages": kmsg.StringPtr("1")})
+	want := []string{"a", "b", "c"}
+	produceOK(t, cl, topic, 0, plainBatch(t, want...), 0)
+
+	fs.InjectSync(".log", nil)
+	refused := func(what string) {
+		t.Helper()
+		p := produceBatch(t, cl, topic, 0, plainBatch(t, "unsure"))
+		if p.ErrorCode != kerr.KafkaStorageError.Code {
+			t.Fatalf("%s: error %d (%v), want %d (KAFKA_STORAGE_ERROR)", what, p.ErrorCode, kerr.ErrorForCode(p.ErrorCode), kerr.KafkaStorageError.Code)
+		}
+		ends := endOffsets(t, b.Addr(), topic)
+		if ends[0] != int64(len(want)) {
+			t.Fatalf("%s: high watermark %d, want %d: an unsynced batch is not committed", what, ends[0], len(want))
+		}
+		if got := values(consume(t, b.Addr(), topic, nil, ends)[0]); !slices.Equal(got, want) {
+			t.Fatalf("%s: log %q, want %q", what, got, want)
+		}
+	}
+	refused("fsync failing")
+	fs.ClearFaults()
+	refused("fsync failed earlier")
+
+	// A restart recovers the log. The batches whose fsync failed were
+	// written, so they may come back: they were never acknowledged, and a
+	// producer retries them (idempotently, or as a duplicate, as with
+	// Kafka). Either way the log is dense and takes writes again.
+	if err := b.stop(); err != nil {
+		t.Logf("shutdown of the failed log: %v", err)
+	}
+	b = startOn(t, b.dir, nil)
+	ends := endOffsets(t, b.Addr(), topic)
+	got := values(consume(t, b.Addr(), topic, nil, ends)[0])
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) || len(got) > len(want)+2 {
+		t.Fatalf("after a restart: %q, want %q and at most two \"unsure\"", got, want)
+	}
+	for _, v := range got[len(want):] {
+		if v != "unsure" {
+			t.Fatalf("after a restart: %q", got)
+		}
+	}
+	t.Logf("after a restart: %q", got)
+	cl = client(t, b.Addr())
+	produceOK(t, cl, topic, 0, plainBatch(t, "after"), ends[0])
 }

@@ -46,20 +46,34 @@ func testContext(t testing.TB) context.Context {
 }
 
 // client is a franz-go client of the broker at addr, closed with the test.
+// Close it earlier where the broker stops first: an open consumer's long
+// poll holds up a broker's shutdown.
 func client(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl := newClient(t, addr, opts...)
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cl.Close)
 	return cl
 }
 
 func createTopic(t testing.TB, addr, topic string, partitions int32) {
 	t.Helper()
-	adm := kadm.NewClient(client(t, addr))
-	resp, err := adm.CreateTopic(testContext(t), partitions, 1, nil, topic)
+	createTopicWith(t, addr, topic, partitions, nil)
+}
+
+func createTopicWith(t testing.TB, addr, topic string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	cl := newClient(t, addr)
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(testContext(t), partitions, 1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -71,8 +85,9 @@ func createTopic(t testing.TB, addr, topic string, partitions int32) {
 // endOffsets lists each partition's log end (its high watermark).
 func endOffsets(t testing.TB, addr, topic string) map[int32]int64 {
 	t.Helper()
-	adm := kadm.NewClient(client(t, addr))
-	ends, err := adm.ListEndOffsets(testContext(t), topic)
+	cl := newClient(t, addr)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(testContext(t), topic)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -101,7 +116,8 @@ func consume(t testing.TB, addr, topic string, from, to map[int32]int64) map[int
 	if want == 0 {
 		return out
 	}
-	cl := client(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	defer cl.Close()
 	ctx := testContext(t)
 	got := 0
 	for got < want {

@@ -30,7 +30,8 @@ type Header struct {
 }
 
 // codecs are the five Kafka compression codecs by their compression.type
-// names; every client below can produce each of them.
+// names, indexed by their batch attribute code; every client below can
+// produce each of them.
 var codecs = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 
 // maxBatchBytes is the producers' batch limit: above a 1 MiB value plus its

@@ -326,12 +326,30 @@ func readFrame(r io.Reader) ([]byte, error) {
 	return frame, err
 }
 
+// startBroker starts an in-process broker and, when the test ends, checks
+// that the clients never made it recover a panic or close a connection for
+// malformed or unsupported input.
+func startBroker(t testing.TB, sets ...string) *cluster.Broker {
+	t.Helper()
+	b := cluster.Start(t, sets...)
+	checkStats(t, b)
+	return b
+}
+
+func checkStats(t testing.TB, b *cluster.Broker) {
+	t.Cleanup(func() {
+		if st := b.Server().Stats(); st.Panics != 0 || st.ProtocolErrors != 0 {
+			t.Errorf("broker stats: %d panics, %d protocol errors; want none", st.Panics, st.ProtocolErrors)
+		}
+	})
+}
+
 // startBehindProxy starts a broker that advertises a fetchProxy's address,
 // and returns the proxy (which clients connect to) and the broker.
 func startBehindProxy(t testing.TB, sets ...string) (*fetchProxy, *cluster.Broker) {
 	t.Helper()
 	p := newFetchProxy(t)
-	b := cluster.Start(t, append(sets, "advertised.listeners="+p.Addr())...)
+	b := startBroker(t, append(sets, "advertised.listeners="+p.Addr())...)
 	p.serve(b.Addr())
 	return p, b
 }

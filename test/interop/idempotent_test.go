@@ -7,8 +7,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 const idempotentRecords = 10_000
@@ -19,7 +17,7 @@ const idempotentRecords = 10_000
 // stamped with one producer id.
 func TestIdempotentProducers(t *testing.T) {
 	t.Parallel()
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 100*time.Second)
 	value := func(i int) []byte { return fmt.Appendf(nil, "%05d", i) }
 

@@ -7,8 +7,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // offsetTimestamps are the CreateTimes of offsets 0..10: 1000, 2000, ...,
@@ -47,7 +45,7 @@ var offsetCases = []struct {
 func TestListOffsetsByTimestamp(t *testing.T) {
 	t.Parallel()
 	const topic = "by-time"
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 60*time.Second)
 	createTopic(ctx, t, b.Addr(), topic, 3, nil)
 
@@ -197,7 +195,7 @@ func TestListOffsetsByTimestamp(t *testing.T) {
 // query and max-timestamp both answer -1/-1, and earliest and latest are 0.
 func TestListOffsetsEmptyPartition(t *testing.T) {
 	t.Parallel()
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 30*time.Second)
 	createTopic(ctx, t, b.Addr(), "empty", 1, nil)
 	raw := dialRaw(t, b.Addr())

@@ -7,8 +7,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestThousandPartitions: a 1,000-partition topic is listed in full with a
@@ -21,7 +19,7 @@ func TestThousandPartitions(t *testing.T) {
 		topic = "wide"
 		n     = 1000
 	)
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 110*time.Second)
 	createTopic(ctx, t, b.Addr(), topic, n, nil)
 	adm := newAdmin(t, b.Addr())
@@ -112,12 +110,26 @@ func TestThousandPartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cons.Close()
-		pcs := make([]sarama.PartitionConsumer, n)
+		pcs := make([]sarama.PartitionConsumer, 0, n)
+		defer func() {
+			// Closing one by one costs a fetch round each; start every
+			// close first, then drain.
+			for _, pc := range pcs {
+				pc.AsyncClose()
+			}
+			for _, pc := range pcs {
+				for range pc.Messages() {
+				}
+				for range pc.Errors() {
+				}
+			}
+		}()
 		for p := range int32(n) {
-			if pcs[p], err = cons.ConsumePartition(topic, p, 0); err != nil {
+			pc, err := cons.ConsumePartition(topic, p, 0)
+			if err != nil {
 				t.Fatalf("partition %d: %v", p, err)
 			}
-			defer pcs[p].Close()
+			pcs = append(pcs, pc)
 		}
 		got := map[int32][]string{}
 		// Every partition consumer fetches on its own; taking their first

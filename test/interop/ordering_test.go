@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestPerKeyOrdering: 10 keys × 500 records, interleaved, produced with
@@ -22,7 +20,7 @@ func TestPerKeyOrdering(t *testing.T) {
 		perKey = 500
 		parts  = 6
 	)
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 90*time.Second)
 	createTopic(ctx, t, b.Addr(), topic, parts, nil)
 

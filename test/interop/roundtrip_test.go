@@ -9,13 +9,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // mixedRecords is one partition's worth of awkward records: null, empty and
-// binary keys, empty and compressible values, duplicate header keys, empty
-// header values, and CreateTimes that go backwards inside the batch (a
+// binary keys, null (tombstone), empty and compressible values, duplicate
+// header keys, empty header values, and CreateTimes that go backwards inside the batch (a
 // negative timestamp delta).
 func mixedRecords() []Record {
 	all := make([]byte, 256)
@@ -34,6 +32,7 @@ func mixedRecords() []Record {
 		}},
 		{Key: []byte("compressible"), Value: bytes.Repeat([]byte("samsa "), 20_000)},
 		{Key: nil, Value: randBytes(3, 100)},
+		{Key: []byte("tombstone"), Value: nil},
 		{Key: []byte("unicode ключ 键"), Value: []byte("ünïcødé"), Headers: []Header{{"ключ", []byte("значение")}}},
 	}
 	for i := range recs {
@@ -49,7 +48,7 @@ func mixedRecords() []Record {
 // must be dense from 0 and every consumer must read back the same bytes.
 func TestRoundTripCodecs(t *testing.T) {
 	t.Parallel()
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 90*time.Second)
 	want := withOffsets(mixedRecords(), 0)
 	for _, prod := range allClients(b.Addr()) {
@@ -64,8 +63,16 @@ func TestRoundTripCodecs(t *testing.T) {
 					checkRecords(t, cons.Name()+" reads "+topic, got, want, cons.NullKeys())
 				}
 				// Reading from the middle of a (compressed) batch starts at
-				// exactly the offset asked for.
-				got := franzClient{b.Addr()}.Consume(ctx, t, topic, 0, 4, len(want)-4)
+				// exactly the offset asked for, and the batches are stored
+				// with the producer's codec (compression.type=producer).
+				krs := consumeKgo(ctx, t, b.Addr(), map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(4)}}, len(want)-4)
+				got := make([]Record, len(krs))
+				for i, r := range krs {
+					got[i] = fromKgo(r)
+					if c := codecs[r.Attrs.CompressionType()]; c != codec {
+						t.Errorf("offset %d is stored with codec %s, want %s", r.Offset, c, codec)
+					}
+				}
 				checkRecords(t, "franz reads "+topic+" from 4", got, want[4:], true)
 			})
 		}
@@ -87,7 +94,7 @@ func largeRecords() []Record {
 // path from the other two producers, each read by every consumer.
 func TestRoundTripLargeValues(t *testing.T) {
 	t.Parallel()
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 90*time.Second)
 	want := withOffsets(largeRecords(), 0)
 	type run struct {
@@ -118,7 +125,7 @@ func TestRoundTripLargeValues(t *testing.T) {
 // appended.
 func TestRecordTooLarge(t *testing.T) {
 	t.Parallel()
-	b := cluster.Start(t)
+	b := startBroker(t)
 	ctx := testCtx(t, 30*time.Second)
 	createTopic(ctx, t, b.Addr(), "small", 1, nil)
 	cl := newKgo(t, b.Addr(), kgo.ProducerBatchMaxBytes(maxBatchBytes), kgo.RecordRetries(0))

@@ -13,7 +13,7 @@ import (
 // topicNames lists the topics the broker reports.
 func topicNames(t testing.TB, c *conn) []string {
 	t.Helper()
-	md := rt[*kmsg.MetadataResponse](c, metadataReq())
+	md := rt[*kmsg.MetadataResponse](t, c, metadataReq())
 	var names []string
 	for _, mt := range md.Topics {
 		if mt.ErrorCode != 0 || mt.Topic == nil {
@@ -75,7 +75,7 @@ func TestCreateTopicsRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := rt[*kmsg.CreateTopicsResponse](c, createTopicsReq(tc.validateOnly, tc.topic))
+			resp := rt[*kmsg.CreateTopicsResponse](t, c, createTopicsReq(tc.validateOnly, tc.topic))
 			if len(resp.Topics) != 1 || resp.Topics[0].Topic != tc.topic.Topic {
 				t.Fatalf("malformed response %+v", resp.Topics)
 			}
@@ -101,7 +101,7 @@ func TestCreateTopicsRefused(t *testing.T) {
 	}
 
 	t.Run("a topic named twice in one request", func(t *testing.T) {
-		resp := rt[*kmsg.CreateTopicsResponse](c, createTopicsReq(false, topicReq("twice", 1, 1), topicReq("twice", 1, 1)))
+		resp := rt[*kmsg.CreateTopicsResponse](t, c, createTopicsReq(false, topicReq("twice", 1, 1), topicReq("twice", 1, 1)))
 		if len(resp.Topics) != 2 {
 			t.Fatalf("%d topics in the response, want 2", len(resp.Topics))
 		}
@@ -130,21 +130,22 @@ func TestConfigsAndPartitionsRefused(t *testing.T) {
 	c := dial(t, b.Addr())
 	createTopic(t, c, "two", 2, "retention.ms=3600000")
 
-	describe := func(topic string) kmsg.DescribeConfigsResponseResource {
+	describe := func(t testing.TB, topic string) kmsg.DescribeConfigsResponseResource {
+		t.Helper()
 		req := kmsg.NewPtrDescribeConfigsRequest()
 		req.Version = 4
 		r := kmsg.NewDescribeConfigsRequestResource()
 		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, topic
 		req.Resources = append(req.Resources, r)
-		resp := rt[*kmsg.DescribeConfigsResponse](c, req)
+		resp := rt[*kmsg.DescribeConfigsResponse](t, c, req)
 		if len(resp.Resources) != 1 {
 			t.Fatalf("DescribeConfigs: %d resources", len(resp.Resources))
 		}
 		return resp.Resources[0]
 	}
-	retention := func() string {
+	retention := func(t testing.TB) string {
 		t.Helper()
-		r := describe("two")
+		r := describe(t, "two")
 		if r.ErrorCode != 0 {
 			t.Fatalf("DescribeConfigs two: error %s", codeName(r.ErrorCode))
 		}
@@ -156,7 +157,8 @@ func TestConfigsAndPartitionsRefused(t *testing.T) {
 		t.Fatal("DescribeConfigs two: no retention.ms")
 		return ""
 	}
-	alter := func(topic string, op kmsg.IncrementalAlterConfigOp, name string, value *string) kmsg.IncrementalAlterConfigsResponseResource {
+	alter := func(t testing.TB, topic string, op kmsg.IncrementalAlterConfigOp, name string, value *string) kmsg.IncrementalAlterConfigsResponseResource {
+		t.Helper()
 		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 		req.Version = 1
 		r := kmsg.NewIncrementalAlterConfigsRequestResource()
@@ -165,72 +167,74 @@ func TestConfigsAndPartitionsRefused(t *testing.T) {
 		cfg.Name, cfg.Op, cfg.Value = name, op, value
 		r.Configs = append(r.Configs, cfg)
 		req.Resources = append(req.Resources, r)
-		resp := rt[*kmsg.IncrementalAlterConfigsResponse](c, req)
+		resp := rt[*kmsg.IncrementalAlterConfigsResponse](t, c, req)
 		if len(resp.Resources) != 1 {
 			t.Fatalf("IncrementalAlterConfigs: %d resources", len(resp.Resources))
 		}
 		return resp.Resources[0]
 	}
-	createPartitions := func(topic string, count int32) kmsg.CreatePartitionsResponseTopic {
+	createPartitions := func(t testing.TB, topic string, count int32) kmsg.CreatePartitionsResponseTopic {
+		t.Helper()
 		req := kmsg.NewPtrCreatePartitionsRequest()
 		req.Version = 3
 		req.TimeoutMillis = 10000
 		rt0 := kmsg.NewCreatePartitionsRequestTopic()
 		rt0.Topic, rt0.Count = topic, count
 		req.Topics = append(req.Topics, rt0)
-		resp := rt[*kmsg.CreatePartitionsResponse](c, req)
+		resp := rt[*kmsg.CreatePartitionsResponse](t, c, req)
 		if len(resp.Topics) != 1 {
 			t.Fatalf("CreatePartitions: %d topics", len(resp.Topics))
 		}
 		return resp.Topics[0]
 	}
-	partitions := func() int {
-		md := rt[*kmsg.MetadataResponse](c, metadataReq("two"))
+	partitions := func(t testing.TB) int {
+		t.Helper()
+		md := rt[*kmsg.MetadataResponse](t, c, metadataReq("two"))
 		return len(md.Topics[0].Partitions)
 	}
 
 	cases := []struct {
 		name string
-		do   func() (int16, *string)
+		do   func(t testing.TB) (int16, *string)
 		want *kerr.Error
 		msg  string
 	}{
-		{"DescribeConfigs of an unknown topic", func() (int16, *string) {
-			r := describe("no-such-topic")
+		{"DescribeConfigs of an unknown topic", func(t testing.TB) (int16, *string) {
+			r := describe(t, "no-such-topic")
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.UnknownTopicOrPartition, ""},
-		{"IncrementalAlterConfigs retention.ms=abc", func() (int16, *string) {
-			r := alter("two", kmsg.IncrementalAlterConfigOpSet, "retention.ms", kmsg.StringPtr("abc"))
+		{"IncrementalAlterConfigs retention.ms=abc", func(t testing.TB) (int16, *string) {
+			r := alter(t, "two", kmsg.IncrementalAlterConfigOpSet, "retention.ms", kmsg.StringPtr("abc"))
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.InvalidConfig, "retention.ms"},
-		{"IncrementalAlterConfigs cleanup.policy=bogus", func() (int16, *string) {
-			r := alter("two", kmsg.IncrementalAlterConfigOpSet, "cleanup.policy", kmsg.StringPtr("bogus"))
+		{"IncrementalAlterConfigs cleanup.policy=bogus", func(t testing.TB) (int16, *string) {
+			r := alter(t, "two", kmsg.IncrementalAlterConfigOpSet, "cleanup.policy", kmsg.StringPtr("bogus"))
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.InvalidConfig, "cleanup.policy"},
-		{"IncrementalAlterConfigs unknown config", func() (int16, *string) {
-			r := alter("two", kmsg.IncrementalAlterConfigOpSet, "no.such.config", kmsg.StringPtr("1"))
+		{"IncrementalAlterConfigs unknown config", func(t testing.TB) (int16, *string) {
+			r := alter(t, "two", kmsg.IncrementalAlterConfigOpSet, "no.such.config", kmsg.StringPtr("1"))
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.InvalidConfig, "no.such.config"},
-		{"IncrementalAlterConfigs of an unknown topic", func() (int16, *string) {
-			r := alter("no-such-topic", kmsg.IncrementalAlterConfigOpSet, "retention.ms", kmsg.StringPtr("1000"))
+		{"IncrementalAlterConfigs of an unknown topic", func(t testing.TB) (int16, *string) {
+			r := alter(t, "no-such-topic", kmsg.IncrementalAlterConfigOpSet, "retention.ms", kmsg.StringPtr("1000"))
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.UnknownTopicOrPartition, ""},
-		{"CreatePartitions to fewer", func() (int16, *string) {
-			r := createPartitions("two", 1)
+		{"CreatePartitions to fewer", func(t testing.TB) (int16, *string) {
+			r := createPartitions(t, "two", 1)
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.InvalidPartitions, ""},
-		{"CreatePartitions to the same count", func() (int16, *string) {
-			r := createPartitions("two", 2)
+		{"CreatePartitions to the same count", func(t testing.TB) (int16, *string) {
+			r := createPartitions(t, "two", 2)
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.InvalidPartitions, ""},
-		{"CreatePartitions of an unknown topic", func() (int16, *string) {
-			r := createPartitions("no-such-topic", 3)
+		{"CreatePartitions of an unknown topic", func(t testing.TB) (int16, *string) {
+			r := createPartitions(t, "no-such-topic", 3)
 			return r.ErrorCode, r.ErrorMessage
 		}, kerr.UnknownTopicOrPartition, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, msg := tc.do()
+			code, msg := tc.do(t)
 			if code != tc.want.Code {
 				t.Fatalf("error %s (%s), want %s", codeName(code), str(msg), codeName(tc.want.Code))
 			}
@@ -238,10 +242,10 @@ func TestConfigsAndPartitionsRefused(t *testing.T) {
 				t.Errorf("error message %q does not name %q", str(msg), tc.msg)
 			}
 			// Nothing changed.
-			if r := retention(); r != "3600000" {
+			if r := retention(t); r != "3600000" {
 				t.Errorf("retention.ms is %q, want 3600000", r)
 			}
-			if n := partitions(); n != 2 {
+			if n := partitions(t); n != 2 {
 				t.Errorf("topic two has %d partitions, want 2", n)
 			}
 			serving(t, b)

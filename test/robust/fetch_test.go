@@ -42,7 +42,7 @@ func TestFetchRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := fetchPartition(t, rt[*kmsg.FetchResponse](c, tc.req))
+			p := fetchPartition(t, rt[*kmsg.FetchResponse](t, c, tc.req))
 			if p.ErrorCode != tc.want.Code {
 				t.Fatalf("error %s, want %s", codeName(p.ErrorCode), codeName(tc.want.Code))
 			}
@@ -61,8 +61,8 @@ func TestFetchRefused(t *testing.T) {
 		}
 	})
 	t.Run("topic id from Metadata (v13)", func(t *testing.T) {
-		md := rt[*kmsg.MetadataResponse](c, metadataReq("data"))
-		p := fetchPartition(t, rt[*kmsg.FetchResponse](c, byID(md.Topics[0].TopicID)))
+		md := rt[*kmsg.MetadataResponse](t, c, metadataReq("data"))
+		p := fetchPartition(t, rt[*kmsg.FetchResponse](t, c, byID(md.Topics[0].TopicID)))
 		if got := decode(t, p.RecordBatches); p.ErrorCode != 0 || len(got) != 3 || got[2].Value != "d2" {
 			t.Fatalf("error %s, records %+v", codeName(p.ErrorCode), got)
 		}
@@ -82,7 +82,7 @@ func TestFetchOversizedFirstBatch(t *testing.T) {
 	produceOK(t, c, "big", 0, plainBatch(t, small), 0)
 	produceOK(t, c, "big", 0, plainBatch(t, large, large), 1)
 	produceOK(t, c, "big", 0, plainBatch(t, small), 3)
-	md := rt[*kmsg.MetadataResponse](c, metadataReq("big"))
+	md := rt[*kmsg.MetadataResponse](t, c, metadataReq("big"))
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 	if err != nil {

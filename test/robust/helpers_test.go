@@ -36,9 +36,10 @@ const (
 )
 
 // conn is a raw Kafka connection. It writes any bytes, including frames no
-// client would send, and decodes responses with kmsg.
+// client would send, and decodes responses with kmsg. Its methods take the
+// calling (sub)test, so that a subtest using its parent's connection fails
+// itself.
 type conn struct {
-	t    testing.TB
 	nc   net.Conn
 	corr int32
 	f    *kmsg.RequestFormatter
@@ -51,7 +52,7 @@ func dial(t testing.TB, addr string) *conn {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &conn{t: t, nc: nc, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("robust"))}
+	return &conn{nc: nc, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("robust"))}
 }
 
 // frame encodes req at its version, with the next correlation id.
@@ -60,13 +61,13 @@ func (c *conn) frame(req kmsg.Request) ([]byte, int32) {
 	return c.f.AppendRequest(nil, req, c.corr), c.corr
 }
 
-func (c *conn) write(b []byte) {
-	c.t.Helper()
+func (c *conn) write(t testing.TB, b []byte) {
+	t.Helper()
 	if err := c.nc.SetWriteDeadline(time.Now().Add(waitFor)); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if _, err := c.nc.Write(b); err != nil {
-		c.t.Fatalf("write: %v", err)
+		t.Fatalf("write: %v", err)
 	}
 }
 
@@ -89,18 +90,18 @@ func (c *conn) readFrame() ([]byte, error) {
 }
 
 // roundTrip sends req and decodes its response.
-func (c *conn) roundTrip(req kmsg.Request) kmsg.Response {
-	c.t.Helper()
+func (c *conn) roundTrip(t testing.TB, req kmsg.Request) kmsg.Response {
+	t.Helper()
 	frame, corr := c.frame(req)
-	c.write(frame)
+	c.write(t, frame)
 	b, err := c.readFrame()
 	if err != nil {
-		c.t.Fatalf("%s v%d: reading the response: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
+		t.Fatalf("%s v%d: reading the response: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	if err := decodeResponse(b, corr, req.Key() != 18 && req.IsFlexible(), resp); err != nil {
-		c.t.Fatalf("%s v%d: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
+		t.Fatalf("%s v%d: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
 	}
 	return resp
 }
@@ -126,12 +127,12 @@ func decodeResponse(b []byte, corr int32, flexibleHeader bool, resp kmsg.Respons
 }
 
 // rt is roundTrip with the response type asserted.
-func rt[R kmsg.Response](c *conn, req kmsg.Request) R {
-	c.t.Helper()
-	resp := c.roundTrip(req)
+func rt[R kmsg.Response](t testing.TB, c *conn, req kmsg.Request) R {
+	t.Helper()
+	resp := c.roundTrip(t, req)
 	r, ok := resp.(R)
 	if !ok {
-		c.t.Fatalf("response is %T", resp)
+		t.Fatalf("response is %T", resp)
 	}
 	return r
 }
@@ -139,19 +140,19 @@ func rt[R kmsg.Response](c *conn, req kmsg.Request) R {
 // expectClosed asserts that the broker closes the connection without
 // writing anything: a read ends in EOF or a reset, not data and not a
 // timeout (which would mean the broker is waiting for more input).
-func (c *conn) expectClosed() {
-	c.t.Helper()
+func (c *conn) expectClosed(t testing.TB) {
+	t.Helper()
 	if err := c.nc.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var buf [256]byte
 	n, err := c.nc.Read(buf[:])
 	switch {
 	case n > 0:
-		c.t.Fatalf("expected the broker to close the connection; it wrote %d bytes: %x", n, buf[:n])
+		t.Fatalf("expected the broker to close the connection; it wrote %d bytes: %x", n, buf[:n])
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 	default:
-		c.t.Fatalf("expected the broker to close the connection; read: %v", err)
+		t.Fatalf("expected the broker to close the connection; read: %v", err)
 	}
 }
 
@@ -170,7 +171,7 @@ func startBroker(t *testing.T, sets ...string) *cluster.Broker {
 // asserts success.
 func createTopic(t testing.TB, c *conn, name string, partitions int32, configs ...string) {
 	t.Helper()
-	resp := rt[*kmsg.CreateTopicsResponse](c, createTopicsReq(false, topicReq(name, partitions, 1, configs...)))
+	resp := rt[*kmsg.CreateTopicsResponse](t, c, createTopicsReq(false, topicReq(name, partitions, 1, configs...)))
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		t.Fatalf("create topic %s: %+v", name, resp.Topics)
 	}
@@ -216,11 +217,11 @@ var healthSeq atomic.Int64
 func serving(t testing.TB, b *cluster.Broker) {
 	t.Helper()
 	c := dial(t, b.Addr())
-	av := rt[*kmsg.ApiVersionsResponse](c, &kmsg.ApiVersionsRequest{Version: 3, ClientSoftwareName: "robust", ClientSoftwareVersion: "1"})
+	av := rt[*kmsg.ApiVersionsResponse](t, c, &kmsg.ApiVersionsRequest{Version: 3, ClientSoftwareName: "robust", ClientSoftwareVersion: "1"})
 	if av.ErrorCode != 0 || len(av.ApiKeys) != len(api.Versions()) {
 		t.Fatalf("serving: ApiVersions: error %d, %d keys, want 0 and %d", av.ErrorCode, len(av.ApiKeys), len(api.Versions()))
 	}
-	md := rt[*kmsg.MetadataResponse](c, metadataReq(healthTopic))
+	md := rt[*kmsg.MetadataResponse](t, c, metadataReq(healthTopic))
 	if len(md.Brokers) != 1 || len(md.Topics) != 1 || md.Topics[0].ErrorCode != 0 || len(md.Topics[0].Partitions) != 1 {
 		t.Fatalf("serving: Metadata: brokers %+v topics %+v", md.Brokers, md.Topics)
 	}
@@ -315,7 +316,7 @@ func produceReq(topic string, partition int32, acks int16, records []byte) *kmsg
 // answer.
 func produce(t testing.TB, c *conn, topic string, partition int32, acks int16, records []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
-	resp := rt[*kmsg.ProduceResponse](c, produceReq(topic, partition, acks, records))
+	resp := rt[*kmsg.ProduceResponse](t, c, produceReq(topic, partition, acks, records))
 	if len(resp.Topics) != 1 || resp.Topics[0].Topic != topic || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].Partition != partition {
 		t.Fatalf("produce %s-%d: malformed response %+v", topic, partition, resp.Topics)
 	}
@@ -349,7 +350,7 @@ func fetchReq(topic string, partition int32, offset int64, maxBytes, partitionMa
 // fetch reads one partition from offset without waiting.
 func fetch(t testing.TB, c *conn, topic string, partition int32, offset int64) kmsg.FetchResponseTopicPartition {
 	t.Helper()
-	return fetchPartition(t, rt[*kmsg.FetchResponse](c, fetchReq(topic, partition, offset, 64<<20, 64<<20)))
+	return fetchPartition(t, rt[*kmsg.FetchResponse](t, c, fetchReq(topic, partition, offset, 64<<20, 64<<20)))
 }
 
 func fetchPartition(t testing.TB, resp *kmsg.FetchResponse) kmsg.FetchResponseTopicPartition {

@@ -1,0 +1,489 @@
+// Package group is the group coordinator of Kafka's classic consumer-group
+// protocol: membership and rebalances (JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup), committed offsets, and their persistence in the compacted
+// internal topic __consumer_offsets.
+//
+// A group lives on one partition of __consumer_offsets, chosen by Kafka's
+// rule abs(javaHashCode(groupID)) % partitions, and this node coordinates the
+// groups of the partitions it leads. Every change that must survive a restart
+// is appended to that partition as kmsg's OffsetCommitKey/Value and
+// GroupMetadataKey/Value records (the formats Kafka writes, so Kafka's tools
+// read them) before it is applied in memory and answered. When this node
+// becomes leader of a partition (at start, or when the topic is created), the
+// partition is read from its start and replayed; meanwhile its groups answer
+// COORDINATOR_LOAD_IN_PROGRESS.
+//
+// # Concurrency
+//
+// There is no global lock on the request path: each group has its own mutex,
+// so a rebalance or a slow append in one group never delays another. JoinGroup
+// and SyncGroup register the caller and return a channel that the group
+// completes later; the API layer waits on it outside every lock.
+//
+// Lock order (never acquire leftwards while holding a lock to the right):
+//
+//	controller.mu (held while onImage runs) → Coordinator.mu → shard.mu →
+//	group.mu → partition.mu (Append)
+//
+// In particular nothing takes Coordinator.mu or shard.mu while holding a
+// group's mutex: a group that must leave its shard's map is marked Dead under
+// its own lock and unlinked after that lock is released (removeGroup).
+//
+// # Ownership of goroutines and timers
+//
+// The coordinator owns its loader goroutines, the retention sweep timer and
+// every member, join and sync timer. All of them run through afterFunc or go
+// under c.wg, and Close cancels the loaders, stops the timers, answers every
+// parked JoinGroup/SyncGroup with NOT_COORDINATOR and waits for c.wg.
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/metadata"
+	"github.com/samsa-kafka/samsa/internal/partition"
+)
+
+// TopicName is the internal topic holding committed offsets and group metadata.
+const TopicName = "__consumer_offsets"
+
+// Metadata is what the coordinator needs from the controller.
+type Metadata interface {
+	Image() *metadata.Image
+	// Subscribe calls fn with every new image, in commit order, while the
+	// controller's lock is held: fn must not call back into the controller.
+	Subscribe(fn func(prev, next *metadata.Image))
+	CreateTopics(ctx context.Context, specs []controller.TopicSpec, validateOnly bool) ([]controller.Created, []error)
+}
+
+// Replicas gives the local replicas (replication.Manager).
+type Replicas interface {
+	Partition(topic string, index int32) *partition.Partition
+}
+
+// Log is the part of a partition replica the coordinator uses: appends of
+// its own record batches, and reads when loading.
+type Log interface {
+	Append(batch []byte) (partition.AppendResult, error)
+	Read(offset, maxBytes int64, minOne, readCommitted bool) (partition.ReadResult, error)
+	LogStartOffset() int64
+	HighWatermark() int64
+}
+
+// Options are what a caller may inject besides the broker config.
+type Options struct {
+	Logger *slog.Logger
+	// Clock replaces the wall clock and its timers (tests).
+	Clock Clock
+}
+
+// settings are the broker configs the coordinator runs with, read once.
+type settings struct {
+	nodeID               int32
+	numPartitions        int32
+	replicationFactor    int16
+	segmentBytes         int32
+	initialDelay         time.Duration
+	minSession           time.Duration
+	maxSession           time.Duration
+	maxSize              int
+	retention            time.Duration
+	retentionCheck       time.Duration
+	maxMetadataBytes     int
+	newMemberJoinTimeout time.Duration
+}
+
+// newMemberJoinTimeout bounds how long a new member's first JoinGroup may
+// stay parked: its connection may be gone and, without a member id, it
+// cannot heartbeat. Kafka's group.classic.new.member.join.timeout.ms, 5 min.
+const newMemberJoinTimeout = 5 * time.Minute
+
+func settingsFrom(b *config.Broker) settings {
+	return settings{
+		nodeID:               b.NodeID,
+		numPartitions:        b.OffsetsTopicNumPartitions,
+		replicationFactor:    b.OffsetsTopicReplicationFactor,
+		segmentBytes:         b.OffsetsTopicSegmentBytes,
+		initialDelay:         ms(b.GroupInitialRebalanceDelayMs),
+		minSession:           ms(b.GroupMinSessionTimeoutMs),
+		maxSession:           ms(b.GroupMaxSessionTimeoutMs),
+		maxSize:              int(b.GroupMaxSize),
+		retention:            time.Duration(b.OffsetsRetentionMs) * time.Millisecond,
+		retentionCheck:       time.Duration(b.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
+		maxMetadataBytes:     int(b.OffsetMetadataMaxBytes),
+		newMemberJoinTimeout: newMemberJoinTimeout,
+	}
+}
+
+func ms[T int32 | int64](v T) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// Coordinator is the group coordinator of one broker.
+type Coordinator struct {
+	cfg   settings
+	md    Metadata
+	reps  Replicas
+	log   *slog.Logger
+	clock Clock
+
+	ctx    context.Context // cancelled by Close; parent of the loaders
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // loaders and timer callbacks in flight
+
+	mu            sync.RWMutex
+	started       bool
+	closed        bool
+	numPartitions int32 // partitions of the existing topic; 0 while it does not exist
+	shards        map[int32]*shard
+	sweep         Timer
+
+	createMu sync.Mutex // one creation of the topic at a time
+}
+
+// shard is one __consumer_offsets partition this node leads, and its groups.
+type shard struct {
+	index   int32
+	topicID metadata.UUID
+	log     Log
+	cancel  context.CancelFunc // stops its loader
+
+	mu       sync.Mutex
+	loaded   bool // replayed; groups may be served
+	unloaded bool // no longer ours (or closed): NOT_COORDINATOR
+	groups   map[string]*group
+}
+
+// New returns a coordinator for the broker config b. Start it once the
+// local replicas are open.
+func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinator {
+	c := &Coordinator{
+		cfg:    settingsFrom(b),
+		md:     md,
+		reps:   reps,
+		log:    opts.Logger,
+		clock:  opts.Clock,
+		shards: map[int32]*shard{},
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.log = c.log.With("component", "group-coordinator")
+	if c.clock == nil {
+		c.clock = wallClock{}
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// Start subscribes to metadata changes (which loads the partitions this node
+// leads) and starts the offset-expiry sweep.
+func (c *Coordinator) Start() {
+	c.mu.Lock()
+	if c.started || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.started = true
+	c.scheduleSweepLocked()
+	c.mu.Unlock()
+	c.md.Subscribe(c.onImage)
+}
+
+// Close stops the coordinator: loaders and timers stop, parked JoinGroup and
+// SyncGroup requests are answered with NOT_COORDINATOR, and every goroutine
+// it started has returned when Close does. The controller keeps the
+// subscription, which is a no-op from now on.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	shards := c.shards
+	c.shards = map[int32]*shard{}
+	if c.sweep != nil {
+		c.sweep.Stop()
+	}
+	c.mu.Unlock()
+	c.cancel()
+	for _, s := range shards {
+		c.unload(s)
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// afterFunc runs f after d on the coordinator's clock, unless the
+// coordinator is closed by then; Close waits for a running f.
+func (c *Coordinator) afterFunc(d time.Duration, f func()) Timer {
+	return c.clock.AfterFunc(max(d, 0), func() {
+		if !c.enter() {
+			return
+		}
+		defer c.wg.Done()
+		f()
+	})
+}
+
+// enter registers a callback in c.wg unless the coordinator is closed. The
+// read lock orders the Add before Close's Wait.
+func (c *Coordinator) enter() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// onImage keeps the shards in line with the partitions of __consumer_offsets
+// this node leads: new ones are loaded, lost ones unloaded. It runs under the
+// controller's lock, so it only starts work and never waits for it.
+func (c *Coordinator) onImage(_, next *metadata.Image) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	t := next.Topics[TopicName]
+	if t == nil {
+		c.numPartitions = 0
+	} else {
+		c.numPartitions = int32(len(t.Partitions))
+	}
+	for idx, s := range c.shards {
+		if t == nil || s.topicID != t.ID || int(idx) >= len(t.Partitions) || t.Partitions[idx].Leader != c.cfg.nodeID {
+			delete(c.shards, idx)
+			c.unload(s)
+		}
+	}
+	if t == nil {
+		return
+	}
+	for _, p := range t.Partitions {
+		if p.Leader != c.cfg.nodeID || c.shards[p.Index] != nil {
+			continue
+		}
+		part := c.reps.Partition(TopicName, p.Index)
+		if part == nil {
+			// The replica failed to open (the replica manager logged
+			// why); its groups answer NOT_COORDINATOR.
+			c.log.Error("no local replica of a led __consumer_offsets partition", "partition", p.Index)
+			continue
+		}
+		ctx, cancel := context.WithCancel(c.ctx)
+		s := &shard{index: p.Index, topicID: t.ID, log: part, cancel: cancel, groups: map[string]*group{}}
+		c.shards[p.Index] = s
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.load(ctx, s)
+		}()
+	}
+}
+
+// unload gives up a shard: its groups are dropped and their parked requests
+// answered with NOT_COORDINATOR, so clients look the coordinator up again.
+func (c *Coordinator) unload(s *shard) {
+	s.cancel()
+	s.mu.Lock()
+	s.unloaded = true
+	groups := s.groups
+	s.groups = map[string]*group{}
+	s.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		g.shutdown(kerr.NotCoordinator.Code)
+		g.mu.Unlock()
+	}
+}
+
+// PartitionFor is Kafka's placement of a group on __consumer_offsets:
+// Utils.abs(groupId.hashCode()) % partitions, with Java's String.hashCode
+// over UTF-16 code units and Utils.abs mapping MinInt32 to 0.
+func PartitionFor(groupID string, partitions int32) int32 {
+	if partitions <= 0 {
+		return 0
+	}
+	h := javaStringHash(groupID)
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % partitions
+}
+
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// FindCoordinator returns the broker coordinating groupID, creating
+// __consumer_offsets first if it does not exist (as Kafka does on the first
+// FindCoordinator). An error wraps COORDINATOR_NOT_AVAILABLE.
+func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (metadata.Broker, error) {
+	img := c.md.Image()
+	t := img.Topics[TopicName]
+	if t == nil {
+		if err := c.createTopic(ctx); err != nil {
+			return metadata.Broker{}, err
+		}
+		img = c.md.Image()
+		if t = img.Topics[TopicName]; t == nil {
+			return metadata.Broker{}, fmt.Errorf("group: %s does not exist: %w", TopicName, kerr.CoordinatorNotAvailable)
+		}
+	}
+	if len(t.Partitions) == 0 {
+		return metadata.Broker{}, fmt.Errorf("group: %s has no partitions: %w", TopicName, kerr.CoordinatorNotAvailable)
+	}
+	p := t.Partitions[PartitionFor(groupID, int32(len(t.Partitions)))]
+	b, ok := img.Brokers[p.Leader]
+	if p.Leader < 0 || !ok {
+		return metadata.Broker{}, fmt.Errorf("group: partition %d of %s has no leader: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
+	}
+	return b, nil
+}
+
+// createTopic creates __consumer_offsets through the controller, compacted
+// and internal. A failure (too few brokers for the replication factor, say)
+// is logged and answered as COORDINATOR_NOT_AVAILABLE, which clients retry.
+func (c *Coordinator) createTopic(ctx context.Context) error {
+	c.createMu.Lock()
+	defer c.createMu.Unlock()
+	if c.md.Image().Topics[TopicName] != nil {
+		return nil
+	}
+	spec := controller.TopicSpec{
+		Name:              TopicName,
+		NumPartitions:     c.cfg.numPartitions,
+		ReplicationFactor: c.cfg.replicationFactor,
+		Configs: map[string]string{
+			"cleanup.policy": "compact",
+			"segment.bytes":  fmt.Sprint(c.cfg.segmentBytes),
+		},
+		Internal: true,
+	}
+	_, errs := c.md.CreateTopics(ctx, []controller.TopicSpec{spec}, false)
+	if err := errs[0]; err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		c.log.Error("cannot create "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor, "err", err)
+		return fmt.Errorf("group: create %s: %v: %w", TopicName, err, kerr.CoordinatorNotAvailable)
+	}
+	c.log.Info("created "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor)
+	return nil
+}
+
+// errGroupNotFound is acquire's answer for a group that does not exist when
+// the caller may not create it; each API maps it to its own code.
+var errGroupNotFound = errors.New("group: no such group")
+
+// shardFor returns the shard coordinating groupID, or NOT_COORDINATOR.
+func (c *Coordinator) shardFor(groupID string) (*shard, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	if c.numPartitions == 0 {
+		return nil, kerr.NotCoordinator
+	}
+	s := c.shards[PartitionFor(groupID, c.numPartitions)]
+	if s == nil {
+		return nil, kerr.NotCoordinator
+	}
+	return s, nil
+}
+
+// acquire returns groupID's group with its mutex held, creating it (Empty)
+// when create is set. Errors: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+// COORDINATOR_NOT_AVAILABLE, or errGroupNotFound.
+func (c *Coordinator) acquire(groupID string, create bool) (*group, error) {
+	s, err := c.shardFor(groupID)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		s.mu.Lock()
+		switch {
+		case s.unloaded:
+			s.mu.Unlock()
+			return nil, kerr.NotCoordinator
+		case !s.loaded:
+			s.mu.Unlock()
+			return nil, kerr.CoordinatorLoadInProgress
+		}
+		g := s.groups[groupID]
+		if g == nil {
+			if !create {
+				s.mu.Unlock()
+				return nil, errGroupNotFound
+			}
+			g = newGroup(c, s, groupID)
+			s.groups[groupID] = g
+		}
+		s.mu.Unlock()
+		g.mu.Lock()
+		if g.state != stateDead {
+			return g, nil
+		}
+		// Deleted between the lookup and the lock: unlink it (its
+		// deleter may not have yet) and look again, so that a group id
+		// is usable again as soon as its deletion is answered.
+		g.mu.Unlock()
+		c.removeGroup(g)
+	}
+}
+
+// removeGroup unlinks a Dead group from its shard. Called without g.mu.
+func (c *Coordinator) removeGroup(g *group) {
+	g.shard.mu.Lock()
+	if g.shard.groups[g.id] == g {
+		delete(g.shard.groups, g.id)
+	}
+	g.shard.mu.Unlock()
+}
+
+// loadedShards returns the shards serving groups, and whether any is still
+// loading.
+func (c *Coordinator) loadedShards() (shards []*shard, loading bool, err error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, false, kerr.CoordinatorNotAvailable
+	}
+	for _, s := range c.shards {
+		s.mu.Lock()
+		if s.loaded && !s.unloaded {
+			shards = append(shards, s)
+		} else if !s.unloaded {
+			loading = true
+		}
+		s.mu.Unlock()
+	}
+	return shards, loading, nil
+}
+
+// groupsOf is a snapshot of a shard's groups.
+func (s *shard) groupsOf() []*group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*group, 0, len(s.groups))
+	for _, g := range s.groups {
+		out = append(out, g)
+	}
+	return out
+}

@@ -1,0 +1,307 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+const (
+	// loadChunk is how much of the partition one read returns (Kafka's
+	// offsets.load.buffer.size); a larger batch is still read whole.
+	loadChunk = 5 << 20
+	// loadRetry is the pause before loading a partition again after a
+	// read failure; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+	loadRetry = 5 * time.Second
+	// maxRecordBytes bounds decompression of a batch of the partition.
+	maxRecordBytes = 64 << 20
+)
+
+// load replays a shard's partition, then serves its groups. It retries
+// until it succeeds or the shard is unloaded.
+func (c *Coordinator) load(ctx context.Context, s *shard) {
+	for {
+		start := time.Now()
+		st, err := readPartition(ctx, s.log, c.log.Warn)
+		if err == nil {
+			groups := st.groups(c, s)
+			c.activate(s, groups)
+			c.log.Info("loaded groups", "partition", s.index, "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Error("cannot load "+TopicName+" partition; retrying", "partition", s.index, "err", err, "retry_in", loadRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(loadRetry):
+		}
+	}
+}
+
+// activate makes a loaded shard serve its groups: members of a Stable group
+// keep their generation across the restart and must heartbeat within their
+// session timeout, as with Kafka.
+func (c *Coordinator) activate(s *shard, groups map[string]*group) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unloaded {
+		return
+	}
+	s.groups = groups
+	s.loaded = true
+	for _, g := range groups {
+		g.mu.Lock()
+		for _, id := range g.order {
+			m := g.members[id]
+			g.scheduleHeartbeat(m, m.sessionTimeout)
+		}
+		if len(g.members) > c.cfg.maxSize {
+			// group.max.size shrank: make the members rejoin, which
+			// evicts the excess (and lets them commit first).
+			g.prepareRebalance("loaded group is larger than group.max.size")
+		}
+		g.mu.Unlock()
+	}
+}
+
+// loadState is the replay of a partition: the latest record of each key.
+type loadState struct {
+	meta    map[string]*kmsg.GroupMetadataValue // nil value: tombstoned
+	offsets map[string]map[string]map[int32]offset
+	order   []string // group ids in first-seen order
+}
+
+func newLoadState() *loadState {
+	return &loadState{meta: map[string]*kmsg.GroupMetadataValue{}, offsets: map[string]map[string]map[int32]offset{}}
+}
+
+func (st *loadState) see(id string) {
+	if _, ok := st.meta[id]; ok {
+		return
+	}
+	if _, ok := st.offsets[id]; ok {
+		return
+	}
+	st.order = append(st.order, id)
+}
+
+// readPartition reads log from its start to the high watermark and
+// replays every record. Batches that cannot be decoded are skipped with a
+// warning (never trusted, never fatal); a read error fails the load.
+func readPartition(ctx context.Context, log Log, warn func(string, ...any)) (*loadState, error) {
+	st := newLoadState()
+	off := log.LogStartOffset()
+	end := log.HighWatermark()
+	buf := make([]byte, 0, 64<<10)
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := log.Read(off, loadChunk, true, false)
+		if errors.Is(err, kerr.OffsetOutOfRange) && res.LogStartOffset > off {
+			off = res.LogStartOffset // retention or compaction moved the start
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		n := res.Slice.Len
+		if n == 0 {
+			break
+		}
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		_, err = res.Slice.File.ReadAt(buf, res.Slice.Pos)
+		res.Slice.Release()
+		if err != nil {
+			return nil, fmt.Errorf("group: read %s at offset %d: %w", TopicName, off, err)
+		}
+		batches, _ := record.SplitBatches(buf) // a partial batch at the end is read next time
+		if len(batches) == 0 {
+			return nil, fmt.Errorf("group: no whole batch in %d bytes at offset %d", n, off)
+		}
+		for _, b := range batches {
+			h, err := record.ParseHeader(b)
+			if err != nil {
+				return nil, fmt.Errorf("group: batch at offset %d: %w", off, err)
+			}
+			if h.LastOffset() < off {
+				continue // the read may start inside an older batch's range
+			}
+			off = h.LastOffset() + 1
+			st.replayBatch(b, h, warn)
+		}
+	}
+	return st, nil
+}
+
+func (st *loadState) replayBatch(b []byte, h record.Header, warn func(string, ...any)) {
+	if h.IsControl() {
+		return // transaction markers: nothing to replay until transactional offset commits exist
+	}
+	_, recs, err := record.ReadRecords(b, maxRecordBytes)
+	if err != nil {
+		warn("skipping undecodable batch of "+TopicName, "offset", h.BaseOffset, "err", err)
+		return
+	}
+	for _, r := range recs {
+		if err := st.replay(r.Key, r.Value); err != nil {
+			warn("skipping undecodable record of "+TopicName, "offset", h.BaseOffset+int64(r.OffsetDelta), "err", err)
+		}
+	}
+}
+
+// replay applies one record. A nil value is a tombstone.
+func (st *loadState) replay(key, value []byte) error {
+	kind, ok := recordKind(key)
+	if !ok {
+		return errors.New("key shorter than its version")
+	}
+	switch kind {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(key); err != nil {
+			return fmt.Errorf("offset commit key: %w", err)
+		}
+		st.see(k.Group)
+		if value == nil {
+			if ps := st.offsets[k.Group][k.Topic]; ps != nil {
+				delete(ps, k.Partition)
+			}
+			return nil
+		}
+		var v kmsg.OffsetCommitValue
+		if err := v.ReadFrom(value); err != nil {
+			return fmt.Errorf("offset commit value: %w", err)
+		}
+		if v.Version < 0 || v.Version > 4 {
+			return fmt.Errorf("offset commit value version %d", v.Version)
+		}
+		o := offset{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTime: v.CommitTimestamp, expireTime: -1}
+		if v.Version >= 3 {
+			o.leaderEpoch = v.LeaderEpoch
+		}
+		if v.Version == 1 {
+			o.expireTime = v.ExpireTimestamp
+		}
+		ts := st.offsets[k.Group]
+		if ts == nil {
+			ts = map[string]map[int32]offset{}
+			st.offsets[k.Group] = ts
+		}
+		if ts[k.Topic] == nil {
+			ts[k.Topic] = map[int32]offset{}
+		}
+		ts[k.Topic][k.Partition] = o
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(key); err != nil {
+			return fmt.Errorf("group metadata key: %w", err)
+		}
+		st.see(k.Group)
+		if value == nil {
+			st.meta[k.Group] = nil
+			return nil
+		}
+		v := new(kmsg.GroupMetadataValue)
+		if err := v.ReadFrom(value); err != nil {
+			return fmt.Errorf("group metadata value: %w", err)
+		}
+		if v.Version < 0 || v.Version > 4 {
+			return fmt.Errorf("group metadata value version %d", v.Version)
+		}
+		st.meta[k.Group] = v
+	default:
+		// Records of Kafka's newer coordinators (KIP-848 consumer
+		// groups, share groups): not ours to replay.
+	}
+	return nil
+}
+
+// groups builds the groups of a replayed partition. A record read from disk
+// is not trusted: duplicate member or instance ids and a leader that is not
+// a member are repaired rather than loaded as an inconsistent group.
+func (st *loadState) groups(c *Coordinator, s *shard) map[string]*group {
+	out := map[string]*group{}
+	for _, id := range st.order {
+		v := st.meta[id]
+		var offs int
+		for _, ps := range st.offsets[id] {
+			offs += len(ps)
+		}
+		if v == nil && offs == 0 {
+			continue
+		}
+		g := newGroup(c, s, id)
+		g.stateTime = -1
+		for t, ps := range st.offsets[id] {
+			for p, o := range ps {
+				g.setOffset(t, p, o)
+			}
+		}
+		if v != nil {
+			g.fromMetadata(v)
+		}
+		out[id] = g
+	}
+	return out
+}
+
+func (g *group) fromMetadata(v *kmsg.GroupMetadataValue) {
+	g.protocolType = v.ProtocolType
+	g.generation = v.Generation
+	if v.Protocol != nil {
+		g.protocol = *v.Protocol
+	}
+	if v.Version >= 2 && v.CurrentStateTimestamp >= 0 {
+		g.stateTime = v.CurrentStateTimestamp
+	}
+	for _, vm := range v.Members {
+		if g.members[vm.MemberID] != nil {
+			continue
+		}
+		m := &member{
+			id:               vm.MemberID,
+			clientID:         vm.ClientID,
+			clientHost:       vm.ClientHost,
+			sessionTimeout:   ms(vm.SessionTimeoutMillis),
+			rebalanceTimeout: ms(vm.RebalanceTimeoutMillis),
+			protocolType:     g.protocolType,
+			// A loaded member supports exactly the group's protocol,
+			// with its subscription as metadata, as in Kafka.
+			protocols:  []protocol{{name: g.protocol, metadata: vm.Subscription}},
+			assignment: vm.Assignment,
+		}
+		if v.Version < 1 {
+			m.rebalanceTimeout = m.sessionTimeout
+		}
+		if vm.InstanceID != nil {
+			if _, taken := g.static[*vm.InstanceID]; !taken {
+				m.instanceID = vm.InstanceID
+			}
+		}
+		g.add(m)
+	}
+	if v.Leader != nil && g.members[*v.Leader] != nil {
+		g.leader = *v.Leader
+	}
+	if len(g.members) == 0 {
+		g.protocol = ""
+		g.state = stateEmpty
+	} else {
+		g.state = stateStable
+	}
+	g.prevState = g.state
+	g.computeSubscribed()
+}

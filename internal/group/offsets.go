@@ -1,0 +1,425 @@
+package group
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+// CommitOffsets handles an OffsetCommit request of any version (v1's
+// per-partition commit timestamp, v2-v4's retention time, v6's leader
+// epoch, v7's instance id). The offsets are appended to the group's
+// partition before they are applied and answered.
+func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	codes := make([][]int16, len(req.Topics))
+	for i, t := range req.Topics {
+		codes[i] = make([]int16, len(t.Partitions))
+	}
+	defer func() {
+		for i, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for j, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, codes[i][j]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}()
+	// Partitions of unknown topics are refused first, as Kafka's request
+	// handler does before the coordinator sees the request.
+	img := c.md.Image()
+	valid := 0
+	for i, t := range req.Topics {
+		mt := img.Topics[t.Topic]
+		for j, p := range t.Partitions {
+			if mt == nil || p.Partition < 0 || int(p.Partition) >= len(mt.Partitions) {
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			valid++
+		}
+	}
+	failAll := func(code int16) *kmsg.OffsetCommitResponse {
+		for i := range codes {
+			for j := range codes[i] {
+				if codes[i][j] == 0 {
+					codes[i][j] = code
+				}
+			}
+		}
+		return resp
+	}
+	if valid == 0 {
+		return resp
+	}
+	if req.Group == "" {
+		return failAll(kerr.InvalidGroupID.Code)
+	}
+	// A commit with a generation may not create the group: it comes from
+	// a member of a generation this coordinator does not know.
+	g, err := c.acquire(req.Group, req.Generation < 0)
+	if err != nil {
+		return failAll(codeOf(err, kerr.IllegalGeneration))
+	}
+	defer g.mu.Unlock()
+	if err := g.validateCommit(req.MemberID, req.InstanceID, req.Generation); err != nil {
+		code := err.(*kerr.Error).Code
+		if g.dropIfUnused() {
+			defer c.removeGroup(g)
+		}
+		return failAll(code)
+	}
+
+	now := c.nowMs()
+	type pending struct {
+		i, j  int
+		topic string
+		part  int32
+		o     offset
+	}
+	var todo []pending
+	var recs []record.Record
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			if codes[i][j] != 0 {
+				continue
+			}
+			o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: now, expireTime: -1}
+			if p.Metadata != nil {
+				o.metadata = *p.Metadata
+			}
+			if len(o.metadata) > c.cfg.maxMetadataBytes {
+				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			if req.Version == 1 && p.Timestamp != -1 {
+				o.commitTime = p.Timestamp // v1 lets the client set it
+			}
+			if req.RetentionTimeMillis != -1 && req.Version >= 2 && req.Version <= 4 {
+				o.expireTime = o.commitTime + req.RetentionTimeMillis
+			}
+			todo = append(todo, pending{i, j, t.Topic, p.Partition, o})
+			recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p.Partition), Value: offsetValue(o)})
+		}
+	}
+	if len(recs) > 0 {
+		if err := g.appendRecords(recs); err != nil {
+			c.log.Warn("cannot write offset commit", "group", g.id, "err", err)
+			code := offsetAppendCode(err)
+			for _, p := range todo {
+				codes[p.i][p.j] = code
+			}
+			if g.dropIfUnused() {
+				defer c.removeGroup(g)
+			}
+			return resp
+		}
+	}
+	for _, p := range todo {
+		g.setOffset(p.topic, p.part, p.o)
+	}
+	if g.dropIfUnused() {
+		defer c.removeGroup(g)
+	}
+	return resp
+}
+
+// validateCommit is Kafka's check of who may commit: anyone while the group
+// is Empty and the commit carries no generation (admin tools, consumers
+// that assign partitions themselves); otherwise a member of the current
+// generation, not while its assignment is being computed.
+func (g *group) validateCommit(memberID string, instanceID *string, generation int32) error {
+	if g.state == stateDead {
+		return kerr.CoordinatorNotAvailable
+	}
+	if generation < 0 && g.state == stateEmpty {
+		return nil
+	}
+	if generation >= 0 || memberID != "" || instanceID != nil {
+		if err := g.validateMember(memberID, instanceID); err != nil {
+			return err
+		}
+		if generation != g.generation {
+			return kerr.IllegalGeneration
+		}
+	} else if g.state != stateEmpty {
+		return kerr.UnknownMemberID
+	}
+	if g.state == stateCompletingRebalance {
+		return kerr.RebalanceInProgress
+	}
+	return nil
+}
+
+func (g *group) setOffset(topic string, partition int32, o offset) {
+	ps := g.offsets[topic]
+	if ps == nil {
+		ps = map[int32]offset{}
+		g.offsets[topic] = ps
+	}
+	ps[partition] = o
+}
+
+func (g *group) deleteOffset(topic string, partition int32) {
+	if ps := g.offsets[topic]; ps != nil {
+		delete(ps, partition)
+		if len(ps) == 0 {
+			delete(g.offsets, topic)
+		}
+	}
+}
+
+// TopicPartitions names partitions of one topic.
+type TopicPartitions struct {
+	Topic      string
+	Partitions []int32
+}
+
+// FetchedPartition is a committed offset; Offset is -1 when none is.
+type FetchedPartition struct {
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// FetchedTopic is the committed offsets of one topic.
+type FetchedTopic struct {
+	Topic      string
+	Partitions []FetchedPartition
+}
+
+// FetchOffsets returns the group's committed offsets for topics, or for
+// every partition it has committed when topics is nil. A group that does
+// not exist has no offsets (-1), which is not an error.
+func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]FetchedTopic, error) {
+	if groupID == "" {
+		return nil, kerr.InvalidGroupID
+	}
+	g, err := c.acquire(groupID, false)
+	if err != nil && err != errGroupNotFound {
+		return nil, err
+	}
+	var offsets map[string]map[int32]offset
+	if g != nil {
+		defer g.mu.Unlock()
+		offsets = g.offsets
+	}
+	if topics == nil {
+		names := make([]string, 0, len(offsets))
+		for t := range offsets {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		for _, t := range names {
+			tp := TopicPartitions{Topic: t}
+			for p := range offsets[t] {
+				tp.Partitions = append(tp.Partitions, p)
+			}
+			sort.Slice(tp.Partitions, func(i, j int) bool { return tp.Partitions[i] < tp.Partitions[j] })
+			topics = append(topics, tp)
+		}
+	}
+	out := make([]FetchedTopic, 0, len(topics))
+	for _, t := range topics {
+		ft := FetchedTopic{Topic: t.Topic, Partitions: make([]FetchedPartition, 0, len(t.Partitions))}
+		for _, p := range t.Partitions {
+			fp := FetchedPartition{Partition: p, Offset: -1, LeaderEpoch: -1}
+			if o, ok := offsets[t.Topic][p]; ok {
+				fp.Offset, fp.LeaderEpoch, fp.Metadata = o.offset, o.leaderEpoch, o.metadata
+			}
+			ft.Partitions = append(ft.Partitions, fp)
+		}
+		out = append(out, ft)
+	}
+	return out, nil
+}
+
+// PartitionError is the outcome for one partition.
+type PartitionError struct {
+	Topic     string
+	Partition int32
+	Code      int16
+}
+
+// DeleteOffsets deletes committed offsets (OffsetDelete, KIP-496). Offsets
+// of topics a live consumer group subscribes to are refused per partition
+// with GROUP_SUBSCRIBED_TO_TOPIC; a live group of another protocol refuses
+// the whole request with NON_EMPTY_GROUP.
+func (c *Coordinator) DeleteOffsets(groupID string, topics []TopicPartitions) ([]PartitionError, error) {
+	if groupID == "" {
+		return nil, kerr.InvalidGroupID
+	}
+	g, err := c.acquire(groupID, false)
+	if err != nil {
+		if err == errGroupNotFound {
+			return nil, kerr.GroupIDNotFound
+		}
+		return nil, err
+	}
+	defer g.mu.Unlock()
+	if g.state != stateEmpty && g.protocolType != consumerProtocolType {
+		return nil, kerr.NonEmptyGroup
+	}
+	img := c.md.Image()
+	out := make([]PartitionError, 0, len(topics))
+	var recs []record.Record
+	var del []PartitionError
+	for _, t := range topics {
+		for _, p := range t.Partitions {
+			pe := PartitionError{Topic: t.Topic, Partition: p}
+			switch {
+			case img.Topics[t.Topic] == nil:
+				pe.Code = kerr.UnknownTopicOrPartition.Code
+			case g.state != stateEmpty && g.isSubscribed(t.Topic):
+				pe.Code = kerr.GroupSubscribedToTopic.Code
+			default:
+				if _, ok := g.offsets[t.Topic][p]; ok {
+					recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p)})
+					del = append(del, pe)
+				}
+			}
+			out = append(out, pe)
+		}
+	}
+	if len(recs) > 0 {
+		if err := g.appendRecords(recs); err != nil {
+			code := offsetAppendCode(err)
+			for i := range out {
+				if out[i].Code == 0 {
+					out[i].Code = code
+				}
+			}
+			return out, nil
+		}
+		for _, d := range del {
+			g.deleteOffset(d.Topic, d.Partition)
+		}
+	}
+	return out, nil
+}
+
+// DeleteGroups deletes empty groups with their offsets; errs[i] answers ids[i].
+func (c *Coordinator) DeleteGroups(ids []string) []error {
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		errs[i] = c.deleteGroup(id)
+	}
+	return errs
+}
+
+func (c *Coordinator) deleteGroup(id string) error {
+	if id == "" {
+		return kerr.InvalidGroupID
+	}
+	g, err := c.acquire(id, false)
+	if err != nil {
+		if err == errGroupNotFound {
+			return kerr.GroupIDNotFound
+		}
+		return err
+	}
+	if g.state != stateEmpty {
+		g.mu.Unlock()
+		return kerr.NonEmptyGroup
+	}
+	if err := g.tombstone(); err != nil {
+		g.mu.Unlock()
+		return kerr.ErrorForCode(groupAppendCode(err))
+	}
+	g.mu.Unlock()
+	c.removeGroup(g)
+	return nil
+}
+
+// tombstone writes tombstones for the group's offsets and its metadata,
+// and marks it Dead.
+func (g *group) tombstone() error {
+	var recs []record.Record
+	for t, ps := range g.offsets {
+		for p := range ps {
+			recs = append(recs, record.Record{Key: offsetKey(g.id, t, p)})
+		}
+	}
+	recs = append(recs, record.Record{Key: groupKey(g.id)})
+	if err := g.appendRecords(recs); err != nil {
+		return err
+	}
+	clear(g.offsets)
+	g.shutdown(kerr.CoordinatorNotAvailable.Code)
+	return nil
+}
+
+// DescribeGroup answers DescribeGroups for one group. A group that does not
+// exist is described as Dead without an error, as Kafka does below v6.
+func (c *Coordinator) DescribeGroup(id string) kmsg.DescribeGroupsResponseGroup {
+	d := kmsg.NewDescribeGroupsResponseGroup()
+	d.Group = id
+	if id == "" {
+		d.ErrorCode = kerr.InvalidGroupID.Code
+		return d
+	}
+	g, err := c.acquire(id, false)
+	if err == errGroupNotFound {
+		d.State = stateDead.String()
+		return d
+	}
+	if err != nil {
+		d.ErrorCode = codeOf(err, kerr.GroupIDNotFound)
+		return d
+	}
+	defer g.mu.Unlock()
+	return g.describe()
+}
+
+// ListedGroup is one group of ListGroups.
+type ListedGroup struct {
+	ID           string
+	ProtocolType string
+	State        string
+}
+
+// ListGroups lists the groups of every loaded partition, filtered by state
+// (KIP-518) and type (KIP-848: all of ours are "classic"), both matched
+// case-insensitively. While a partition is still loading, the answer is
+// COORDINATOR_LOAD_IN_PROGRESS, as a partial list would hide groups.
+func (c *Coordinator) ListGroups(states, types []string) ([]ListedGroup, error) {
+	shards, loading, err := c.loadedShards()
+	if err != nil {
+		return nil, err
+	}
+	if loading {
+		return nil, kerr.CoordinatorLoadInProgress
+	}
+	if len(types) > 0 && !containsFold(types, "classic") {
+		return nil, nil
+	}
+	var out []ListedGroup
+	for _, s := range shards {
+		for _, g := range s.groupsOf() {
+			g.mu.Lock()
+			if g.state != stateDead && (len(states) == 0 || containsFold(states, g.state.String())) {
+				out = append(out, ListedGroup{ID: g.id, ProtocolType: g.protocolType, State: g.state.String()})
+			}
+			g.mu.Unlock()
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

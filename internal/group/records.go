@@ -1,0 +1,154 @@
+package group
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+// Records of __consumer_offsets, as Kafka writes them. The key starts with
+// an int16 version that says what the record is:
+//
+//	key v0, v1  OffsetCommitKey{group, topic, partition}   (we write v1)
+//	key v2      GroupMetadataKey{group}
+//	key v3+     records of Kafka's KIP-848/share coordinators (skipped)
+//
+// Values: OffsetCommitValue v3 (with the leader epoch, KIP-320), or v1 when
+// the commit carried an explicit retention (OffsetCommit v2-v4), since only
+// v1 has the expire timestamp; GroupMetadataValue v3 (static members,
+// KIP-345). A null value is a tombstone: the offset or group is deleted, and
+// compaction eventually drops both records.
+const (
+	offsetKeyVersion   = 1
+	groupKeyVersion    = 2
+	groupValueVersion  = 3
+	offsetValueCurrent = 3
+	offsetValueExpire  = 1
+)
+
+func offsetKey(group, topic string, partition int32) []byte {
+	k := kmsg.OffsetCommitKey{Version: offsetKeyVersion, Group: group, Topic: topic, Partition: partition}
+	return k.AppendTo(nil)
+}
+
+func offsetValue(o offset) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetValueCurrent
+	v.Offset = o.offset
+	v.LeaderEpoch = o.leaderEpoch
+	v.Metadata = o.metadata
+	v.CommitTimestamp = o.commitTime
+	if o.expireTime >= 0 {
+		v.Version = offsetValueExpire
+		v.ExpireTimestamp = o.expireTime
+	}
+	return v.AppendTo(nil)
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: group}
+	return k.AppendTo(nil)
+}
+
+// groupValue encodes the group as it stands, with each member's metadata
+// for the selected protocol and its assignment (from assign when given).
+func (g *group) groupValue(assign map[string][]byte) []byte {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupValueVersion
+	v.ProtocolType = g.protocolType
+	v.Generation = g.generation
+	v.Protocol = strPtr(g.protocol)
+	v.Leader = strPtr(g.leader)
+	v.CurrentStateTimestamp = g.stateTime
+	for _, id := range g.order {
+		m := g.members[id]
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID = m.id
+		vm.InstanceID = m.instanceID
+		vm.ClientID = m.clientID
+		vm.ClientHost = m.clientHost
+		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
+		vm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
+		vm.Subscription = m.metadataFor(g.protocol)
+		vm.Assignment = m.assignment
+		if assign != nil {
+			vm.Assignment = assign[id]
+		}
+		if vm.Subscription == nil {
+			vm.Subscription = []byte{}
+		}
+		if vm.Assignment == nil {
+			vm.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return v.AppendTo(nil)
+}
+
+// persistMetadata appends the group's metadata record. Callers hold g.mu.
+func (g *group) persistMetadata(assign map[string][]byte) error {
+	return g.appendRecords([]record.Record{{Key: groupKey(g.id), Value: g.groupValue(assign)}})
+}
+
+// appendRecords appends recs to the group's partition as one uncompressed,
+// non-idempotent batch; the log assigns the offsets. On one node the batch
+// is committed when Append returns. (With replication, the caller must
+// also wait for the high watermark before applying, as Kafka's coordinator
+// does; offsets.commit.timeout.ms bounds that wait.)
+func (g *group) appendRecords(recs []record.Record) error {
+	now := g.c.nowMs()
+	for i := range recs {
+		recs[i].OffsetDelta = int32(i)
+	}
+	batch, err := record.BuildBatch(record.CodecNone, 0, recs, record.BuildOptions{
+		ProducerID:    record.NoProducerID,
+		ProducerEpoch: -1,
+		BaseSequence:  record.NoSequence,
+		BaseTimestamp: now,
+	})
+	if err != nil {
+		return fmt.Errorf("group: encode records: %w: %w", err, kerr.MessageTooLarge)
+	}
+	if _, err := g.shard.log.Append(batch); err != nil {
+		return fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.index, err)
+	}
+	return nil
+}
+
+// appendCode maps an append failure as Kafka's coordinator does, so that
+// clients see a coordinator error they know how to handle (find the
+// coordinator again, retry) instead of a log error.
+func appendCode(err error, tooLarge *kerr.Error) int16 {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		return kerr.NotCoordinator.Code // an I/O failure: KAFKA_STORAGE_ERROR's mapping
+	}
+	switch ke {
+	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
+		return kerr.CoordinatorNotAvailable.Code
+	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
+		return kerr.NotCoordinator.Code
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+		return tooLarge.Code
+	}
+	return ke.Code
+}
+
+// groupAppendCode is the code of a failed group metadata write.
+func groupAppendCode(err error) int16 { return appendCode(err, kerr.UnknownServerError) }
+
+// offsetAppendCode is the code of a failed offset commit write.
+func offsetAppendCode(err error) int16 { return appendCode(err, kerr.InvalidCommitOffsetSize) }
+
+// recordKind classifies a record key by its version prefix.
+func recordKind(key []byte) (int16, bool) {
+	if len(key) < 2 {
+		return 0, false
+	}
+	return int16(binary.BigEndian.Uint16(key)), true
+}
