@@ -310,6 +310,7 @@ func partitionConfig(t config.Topic) partition.Config {
 		TimestampAfterMaxMs:  t.TimestampAfterMaxMs,
 		MinInsyncReplicas:    t.MinInsyncReplicas,
 		Compact:              compact,
+		CompressionType:      t.CompressionType,
 	}
 }
 

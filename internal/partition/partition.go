@@ -30,6 +30,27 @@ type Config struct {
 	MinInsyncReplicas    int32
 	// Compact: cleanup.policy includes compact, so keys are required.
 	Compact bool
+	// CompressionType is compression.type: "producer" (or "") stores
+	// batches as sent; a codec name makes the broker re-encode them.
+	CompressionType string
+}
+
+// storeCodec maps compression.type to the codec batches are stored with,
+// or -1 for "producer".
+func storeCodec(compressionType string) int {
+	switch compressionType {
+	case "uncompressed":
+		return record.CodecNone
+	case "gzip":
+		return record.CodecGzip
+	case "snappy":
+		return record.CodecSnappy
+	case "lz4":
+		return record.CodecLZ4
+	case "zstd":
+		return record.CodecZstd
+	}
+	return -1
 }
 
 // Partition is one partition replica.
@@ -132,6 +153,17 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	info, err := record.Validate(batch, vo)
 	if err != nil {
 		return AppendResult{}, err
+	}
+	if codec := storeCodec(cfg.CompressionType); codec >= 0 && codec != info.Codec {
+		// compression.type names a codec: re-encode, as Kafka does. The
+		// new bytes replace the request's (which stay untouched).
+		if batch, err = record.Recompress(batch, codec, vo.MaxDecompressedBytes); err != nil {
+			return AppendResult{}, fmt.Errorf("partition %s-%d: recompress: %w: %w", p.Topic, p.Index, err, kerr.CorruptMessage)
+		}
+		if len(batch) > int(cfg.MaxMessageBytes) {
+			return AppendResult{}, fmt.Errorf("partition %s-%d: batch of %d bytes after recompression exceeds max.message.bytes %d: %w",
+				p.Topic, p.Index, len(batch), cfg.MaxMessageBytes, kerr.MessageTooLarge)
+		}
 	}
 	opts := log.AppendOptions{LogAppendTime: -1}
 	if cfg.LogAppendTime {

@@ -108,3 +108,24 @@ func appendRecord(dst []byte, r *Record) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// Recompress re-encodes a validated batch with another codec, keeping
+// everything else: base offset, producer id, epoch and sequence, leader
+// epoch, timestamps and the other attribute bits. Brokers do this for
+// topics whose compression.type is not "producer".
+func Recompress(batch []byte, codec int, limit int) ([]byte, error) {
+	h, recs, err := ReadRecords(batch, limit)
+	if err != nil {
+		return nil, err
+	}
+	return BuildBatch(codec, h.BaseOffset, recs, BuildOptions{
+		ProducerID:           h.ProducerID,
+		ProducerEpoch:        h.ProducerEpoch,
+		BaseSequence:         h.BaseSequence,
+		BaseTimestamp:        h.BaseTimestamp,
+		MaxTimestamp:         h.MaxTimestamp,
+		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
+		Attributes:           h.Attributes,
+		LastOffsetDelta:      h.LastOffsetDelta,
+	})
+}

@@ -185,3 +185,40 @@ func TestReadRecordsErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRecompressKeepsEverythingButTheCodec(t *testing.T) {
+	t.Parallel()
+	recs := []Record{
+		{TimestampDelta: 0, OffsetDelta: 0, Key: []byte("k1"), Value: []byte("v1"), Headers: []RecordHeader{{Key: "h", Value: []byte("x")}}},
+		{TimestampDelta: 5, OffsetDelta: 1, Key: nil, Value: []byte("v2")},
+	}
+	orig, err := BuildBatch(CodecNone, 0, recs, BuildOptions{ProducerID: 7, ProducerEpoch: 2, BaseSequence: 40, BaseTimestamp: 1000, PartitionLeaderEpoch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, codec := range []int{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd, CodecNone} {
+		out, err := Recompress(orig, codec, 1<<20)
+		if err != nil {
+			t.Fatalf("codec %d: %v", codec, err)
+		}
+		info, err := Validate(out, ValidateOptions{MaxDecompressedBytes: 1 << 20})
+		if err != nil {
+			t.Fatalf("codec %d: recompressed batch invalid: %v", codec, err)
+		}
+		h0, _ := ParseHeader(orig)
+		h := info.Header
+		if h.Codec() != codec || h.ProducerID != 7 || h.ProducerEpoch != 2 || h.BaseSequence != 40 ||
+			h.BaseTimestamp != 1000 || h.MaxTimestamp != h0.MaxTimestamp || h.PartitionLeaderEpoch != 3 ||
+			h.LastOffsetDelta != 1 || h.NumRecords != 2 {
+			t.Fatalf("codec %d: header %+v, from %+v", codec, h, h0)
+		}
+		_, got, err := ReadRecords(out, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || string(got[0].Key) != "k1" || got[1].Key != nil || string(got[1].Value) != "v2" ||
+			got[1].TimestampDelta != 5 || len(got[0].Headers) != 1 || string(got[0].Headers[0].Value) != "x" {
+			t.Fatalf("codec %d: records %+v", codec, got)
+		}
+	}
+}
