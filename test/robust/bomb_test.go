@@ -70,8 +70,8 @@ func TestDecompressionBomb(t *testing.T) {
 	b := startBroker(t)
 	c := dial(t, b.Addr())
 	// Room for the 1 MB gzip bomb itself; decompression stays bounded at
-	// 32 * max.message.bytes (128 MiB here).
-	createTopic(t, c, "bombs", 1, "max.message.bytes=4194304")
+	// 32 * max.message.bytes (64 MiB here).
+	createTopic(t, c, "bombs", 1, "max.message.bytes=2097152")
 	produceOK(t, c, "bombs", 0, plainBatch(t, "before"), 0)
 
 	cases := []struct {
@@ -83,7 +83,7 @@ func TestDecompressionBomb(t *testing.T) {
 		{name: "zstd", codec: record.CodecZstd, data: zstdBomb},
 		{name: "snappy", codec: record.CodecSnappy, data: snappyBomb},
 	}
-	// Decompressing into a buffer that doubles up to the 128 MiB bound
+	// Decompressing into a buffer that doubles up to the 64 MiB bound
 	// allocates about twice the bound; 1 GiB would be the bomb going off.
 	const allocBound = 300 << 20
 	for _, tc := range cases {
