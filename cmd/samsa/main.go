@@ -63,6 +63,7 @@ func newRootCmd() *cobra.Command {
 		newTopicCmd(),
 		newProduceCmd(),
 		newConsumeCmd(),
+		newGroupCmd(),
 		newPerfCmd(),
 		newVersionCmd(),
 	)

@@ -136,7 +136,7 @@ func newTopicListCmd(cf *clientFlags) *cobra.Command {
 func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe NAME...",
-		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets and config overrides",
+		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets, sizes and config overrides",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			adm, err := cf.newAdmin(cmd)
@@ -183,6 +183,21 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("describe topic configs: %w", err)
 			}
+			// Sizes need DESCRIBE on the cluster, which a user allowed
+			// to describe topics may lack, and a broker may not serve
+			// DescribeLogDirs: a failure is shown, not fatal, and
+			// brokers that did answer still fill in their partitions.
+			var set kadm.TopicsSet
+			for _, name := range known {
+				for p := range tds[name].Partitions {
+					set.Add(name, p)
+				}
+			}
+			var sizes kadm.DescribedAllLogDirs
+			var sizesErr error
+			if len(set) > 0 { // an empty set would ask for every partition
+				sizes, sizesErr = adm.DescribeAllLogDirs(ctx, set)
+			}
 
 			out := cmd.OutOrStdout()
 			for i, name := range known {
@@ -193,7 +208,7 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 				if err == nil && rc.Err != nil {
 					err = kafkaError("configs", rc.Err, rc.ErrMessage)
 				}
-				writeTopicDescription(out, tds[name], starts, ends, rc.Configs, err)
+				writeTopicDescription(out, tds[name], starts, ends, sizes, sizesErr, rc.Configs, err)
 			}
 			return errors.Join(errs...)
 		},
@@ -204,12 +219,15 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 //
 //	Topic: orders  ID: 3qVEzL0cQwi1f8P1pKxk3g  Partitions: 2  ReplicationFactor: 3
 //	Configs: cleanup.policy=compact,retention.ms=1000
-//	PARTITION  LEADER  EPOCH  REPLICAS  ISR    OFFLINE  LOG-START  HIGH-WATERMARK
-//	0          1       4      1,2,3     1,2,3  -        0          1200
+//	PARTITION  LEADER  EPOCH  REPLICAS  ISR    OFFLINE  LOG-START  HIGH-WATERMARK  SIZE
+//	0          1       4      1,2,3     1,2,3  -        0          1200            81234
 //
 // The ID is printed as Kafka prints Uuids (URL-safe base64 without
-// padding), so it matches kafka-topics output and broker logs.
-func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets, configs []kadm.Config, configErr error) {
+// padding), so it matches kafka-topics output and broker logs. SIZE is the
+// bytes of the leader's segments; when DescribeLogDirs fails, a "Sizes:
+// error: ..." line precedes the table and the sizes missing are "?".
+func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets,
+	sizes kadm.DescribedAllLogDirs, sizesErr error, configs []kadm.Config, configErr error) {
 	fmt.Fprintf(w, "Topic: %s  ID: %s  Partitions: %d  ReplicationFactor: %d",
 		td.Topic, base64.RawURLEncoding.EncodeToString(td.ID[:]), len(td.Partitions), td.Partitions.NumReplicas())
 	if td.IsInternal {
@@ -221,17 +239,21 @@ func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.L
 	} else {
 		fmt.Fprintf(w, "Configs: %s\n", topicOverrides(configs))
 	}
+	if sizesErr != nil {
+		fmt.Fprintf(w, "Sizes: error: %v\n", sizesErr)
+	}
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tLOG-START\tHIGH-WATERMARK")
+	fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tLOG-START\tHIGH-WATERMARK\tSIZE")
 	for _, p := range td.Partitions.Sorted() {
 		leader := "none"
 		if p.Leader >= 0 {
 			leader = strconv.Itoa(int(p.Leader))
 		}
-		row := fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s",
+		row := fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s",
 			p.Partition, leader, p.LeaderEpoch, joinIDs(p.Replicas), joinIDs(p.ISR), joinIDs(p.OfflineReplicas),
-			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition))
+			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition),
+			partitionSize(sizes, td.Topic, p.Partition, p.Leader))
 		if p.Err != nil {
 			row += "\t" + p.Err.Error()
 		}
@@ -272,6 +294,15 @@ func listedOffset(l kadm.ListedOffsets, topic string, partition int32) string {
 	default:
 		return strconv.FormatInt(o.Offset, 10)
 	}
+}
+
+// partitionSize is the size of the leader's replica, or "?" where the
+// leader did not report it.
+func partitionSize(sizes kadm.DescribedAllLogDirs, topic string, partition, leader int32) string {
+	if d, ok := sizes[leader].LookupPartition(topic, partition); ok {
+		return strconv.FormatInt(d.Size, 10)
+	}
+	return "?"
 }
 
 func joinIDs(ids []int32) string {

@@ -45,15 +45,18 @@ func TestTopicRoundTrip(t *testing.T) {
 	fail(`--config "retention.ms": want key=value`, "create", "x", "--config", "retention.ms")
 	equal(t, "list", topic("list"), "orders\n")
 
-	// Two records in partition 1 show up as its high watermark.
-	mustRun(t, "a\nb\n", "produce", "orders", "--brokers", b, "--partition", "1")
+	// Two records in partition 1 show up as its high watermark. Produced
+	// by two runs, they are two batches of one record each: 61 bytes of
+	// batch header and 8 of record, so SIZE is exactly 2 x 69.
+	mustRun(t, "a\n", "produce", "orders", "--brokers", b, "--partition", "1")
+	mustRun(t, "b\n", "produce", "orders", "--brokers", b, "--partition", "1")
 	id := topicID(t, b, "orders")
 	equal(t, "describe", topic("describe", "orders"), ""+
 		"Topic: orders  ID: "+id+"  Partitions: 2  ReplicationFactor: 1\n"+
 		"Configs: cleanup.policy=compact,retention.ms=1000\n"+
-		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK\n"+
-		"0          0       0      0         0    -        0          0\n"+
-		"1          0       0      0         0    -        0          2\n")
+		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK  SIZE\n"+
+		"0          0       0      0         0    -        0          0               0\n"+
+		"1          0       0      0         0    -        0          2               138\n")
 
 	equal(t, "alter-config", topic("alter-config", "orders", "--set", "retention.ms=2000", "--delete", "cleanup.policy"),
 		"Altered configs of topic orders.\n")
@@ -64,10 +67,10 @@ func TestTopicRoundTrip(t *testing.T) {
 	equal(t, "describe after changes", topic("describe", "orders"), ""+
 		"Topic: orders  ID: "+id+"  Partitions: 3  ReplicationFactor: 1\n"+
 		"Configs: retention.ms=2000\n"+
-		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK\n"+
-		"0          0       0      0         0    -        0          0\n"+
-		"1          0       0      0         0    -        0          2\n"+
-		"2          0       0      0         0    -        0          0\n")
+		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK  SIZE\n"+
+		"0          0       0      0         0    -        0          0               0\n"+
+		"1          0       0      0         0    -        0          2               138\n"+
+		"2          0       0      0         0    -        0          0               0\n")
 
 	fail(`describe topic "nope": UNKNOWN_TOPIC_OR_PARTITION`, "describe", "nope")
 	equal(t, "delete", topic("delete", "orders"), "Deleted topic orders.\n")

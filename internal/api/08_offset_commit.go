@@ -8,6 +8,8 @@ package api
 // (KIP-320); v7 group.instance.id (KIP-345); v8 flexible; v9 is v8 for a
 // classic group (it exists for KIP-848 groups, whose member epoch takes the
 // generation's place). v10 names topics by id and is KIP-848 only.
+// The empty group id is a valid group, as Kafka keeps it for consumers
+// that committed with group.id="" before KIP-289.
 
 import (
 	"context"

@@ -9,6 +9,7 @@ package api
 // nothing); v8 several groups per request (KIP-709); v9 a member id and
 // epoch, checked only for KIP-848 groups. v10 names topics by id.
 // Below v2 a group-level error is reported on every requested partition.
+// The empty group id is a valid group (see OffsetCommit).
 
 import (
 	"context"

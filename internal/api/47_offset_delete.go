@@ -5,7 +5,8 @@ package api
 // Deletes committed offsets of a group: any of an Empty group; of a live
 // consumer group, those of topics no member subscribes to
 // (GROUP_SUBSCRIBED_TO_TOPIC for the others); a live group of another
-// protocol refuses with NON_EMPTY_GROUP.
+// protocol refuses with NON_EMPTY_GROUP. Unlike the other offset APIs it
+// refuses the empty group id (INVALID_GROUP_ID).
 
 import (
 	"context"

@@ -146,8 +146,9 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Logger:          b.log,
 	}, b.api)
 	go func() { b.served <- b.srv.Serve(b.ln) }()
-	b.loops.Add(1)
+	b.loops.Add(2)
 	go b.flusher(flushInterval(cfg.LogFlushSchedulerIntervalMs))
+	go b.retention(time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond)
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
 		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
 	return b, nil
@@ -303,6 +304,7 @@ func partitionConfig(t config.Topic) partition.Config {
 			SegmentIndexBytes:  t.SegmentIndexBytes,
 			FlushMessages:      t.FlushMessages,
 			FlushMs:            t.FlushMs,
+			FileDeleteDelayMs:  t.FileDeleteDelayMs,
 		},
 		MaxMessageBytes:      t.MaxMessageBytes,
 		LogAppendTime:        t.TimestampType == "LogAppendTime",
@@ -311,6 +313,9 @@ func partitionConfig(t config.Topic) partition.Config {
 		MinInsyncReplicas:    t.MinInsyncReplicas,
 		Compact:              compact,
 		CompressionType:      t.CompressionType,
+		Delete:               t.Delete(),
+		RetentionMs:          t.RetentionMs,
+		RetentionBytes:       t.RetentionBytes,
 	}
 }
 
@@ -359,6 +364,37 @@ func (b *Broker) flusher(every time.Duration) {
 					b.log.Error("flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
 				}
 			})
+		}
+	}
+}
+
+// retention deletes the segments past each partition's retention.ms and
+// retention.bytes every log.retention.check.interval.ms. It collects the
+// partitions first so the replica manager's lock is not held across the
+// file work, and stops between partitions when the broker shuts down.
+func (b *Broker) retention(every time.Duration) {
+	defer b.loops.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		var parts []*partition.Partition
+		b.replicas.Each(func(p *partition.Partition) { parts = append(parts, p) })
+		now := time.Now()
+		for _, p := range parts {
+			select {
+			case <-b.stop:
+				return
+			default:
+			}
+			// ErrClosed: the topic was deleted since Each.
+			if _, err := p.DeleteOldSegments(now); err != nil && !errors.Is(err, log.ErrClosed) {
+				b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
 		}
 	}
 }

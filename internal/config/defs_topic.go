@@ -57,6 +57,7 @@ var topicDefs = []*Def{
 		Rule:     atLeast(0),
 		Synonyms: []string{"log.segment.delete.delay.ms"},
 		Doc:      "How long a deleted segment's files stay on disk, so that reads already under way can finish.",
+		Note:     "The files, renamed with a .deleted suffix at once, also stay until the last read of them has finished, however long it takes.",
 	},
 	{
 		Name: "flush.messages", Type: TypeLong, Default: longMax, Importance: Medium,
@@ -183,12 +184,14 @@ var topicDefs = []*Def{
 		Name: "retention.bytes", Type: TypeLong, Default: "-1", Importance: Medium,
 		Synonyms: []string{"log.retention.bytes"},
 		Doc:      `With cleanup.policy "delete", the largest a partition may grow before its oldest segments go; -1 is no limit.`,
+		Note:     activeSegmentNote,
 	},
 	{
 		Name: "retention.ms", Type: TypeLong, Default: "604800000", Importance: Medium,
 		Rule:     atLeast(-1),
 		Synonyms: []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
 		Doc:      `With cleanup.policy "delete", how long a segment is kept after its newest record; -1 is forever.`,
+		Note:     activeSegmentNote,
 	},
 	{
 		Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Importance: Medium,
@@ -253,3 +256,10 @@ func sortedDefs(defs []*Def) []*Def {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// activeSegmentNote: Kafka rolls and then deletes the active segment when
+// retention would take every segment; samsa leaves it to the roll rules,
+// so a partition never loses the records it was last written.
+const activeSegmentNote = "Retention never deletes the active segment: when every record is past retention, " +
+	"Kafka rolls the active segment and deletes it too, samsa keeps it until segment.ms or segment.bytes closes it " +
+	"at the next append, so an idle partition keeps its newest records."

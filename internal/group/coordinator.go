@@ -356,7 +356,20 @@ func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (meta
 	if p.Leader < 0 || !ok {
 		return metadata.Broker{}, fmt.Errorf("group: partition %d of %s has no leader: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
 	}
+	if p.Leader == c.cfg.nodeID && !c.serves(p.Index) {
+		// We lead the partition but could not open its replica: naming
+		// ourselves would send the client into a NOT_COORDINATOR loop.
+		return metadata.Broker{}, fmt.Errorf("group: partition %d of %s is not available here: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
+	}
 	return b, nil
+}
+
+// serves reports whether this node has a shard (loaded or loading) for
+// partition index.
+func (c *Coordinator) serves(index int32) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.shards[index] != nil
 }
 
 // createTopic creates __consumer_offsets through the controller, compacted

@@ -1,6 +1,8 @@
 package group
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
@@ -112,7 +114,7 @@ func (g *group) expire(now int64) bool {
 	}
 	if deleteGroup {
 		g.c.log.Info("deleted empty group without offsets", "group", g.id)
-		g.shutdown(0)
+		g.shutdown(kerr.CoordinatorNotAvailable.Code)
 		return true
 	}
 	return false

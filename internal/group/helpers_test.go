@@ -106,6 +106,7 @@ type env struct {
 	dir   string
 	sets  []string
 	clock *fakeClock
+	wall  bool // the wall clock instead of clock
 	cfg   *config.Broker
 	ctl   *controller.Controller
 	reps  *replication.Manager
@@ -123,6 +124,15 @@ var defaultSets = []string{
 func newEnv(t *testing.T, sets ...string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), sets: append(append([]string{}, defaultSets...), sets...), clock: newFakeClock()}
+	e.open()
+	t.Cleanup(e.close)
+	return e
+}
+
+// newWallEnv is newEnv on the wall clock, for tests of concurrency.
+func newWallEnv(t *testing.T, sets ...string) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), sets: append(append([]string{}, defaultSets...), sets...), wall: true}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -163,7 +173,11 @@ func (e *env) open() {
 		},
 	})
 	e.ctl.Subscribe(e.reps.Apply)
-	e.c = New(cfg, e.ctl, e.reps, Options{Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
+	opts := Options{Clock: e.clock, Logger: slog.New(slog.DiscardHandler)}
+	if e.wall {
+		opts.Clock = nil
+	}
+	e.c = New(cfg, e.ctl, e.reps, opts)
 	e.c.Start()
 	if _, err := e.c.FindCoordinator(context.Background(), "any"); err != nil {
 		t.Fatal(err)

@@ -102,6 +102,14 @@ func joinProtocols(in []kmsg.JoinGroupRequestProtocol) []protocol {
 	return out
 }
 
+// withReason appends the client's join reason (KIP-800) to ours.
+func withReason(ours, client string) string {
+	if client == "" {
+		return ours
+	}
+	return ours + " (client: " + client + ")"
+}
+
 // dropIfUnused marks Dead a group that a failed JoinGroup created and left
 // with nothing in it, so that bad requests do not accumulate empty groups.
 func (g *group) dropIfUnused() bool {
@@ -195,7 +203,7 @@ func (g *group) joinExisting(p joinParams, ch chan *kmsg.JoinGroupResponse) {
 	switch g.state {
 	case statePreparingRebalance:
 		g.updateMember(m, p, ch)
-		g.maybePrepareRebalanceOrCompleteJoin("member " + id + " joined")
+		g.maybePrepareRebalanceOrCompleteJoin(withReason("member "+id+" rejoined", p.reason))
 	case stateCompletingRebalance:
 		if m.matches(p.protocols) {
 			// The member lost the JoinGroup response: answer it again.
@@ -210,7 +218,7 @@ func (g *group) joinExisting(p joinParams, ch chan *kmsg.JoinGroupResponse) {
 		// without any member's subscription changing.
 		if id == g.leader || !m.matches(p.protocols) {
 			g.updateMember(m, p, ch)
-			g.maybePrepareRebalanceOrCompleteJoin("member " + id + " rejoined: " + p.reason)
+			g.maybePrepareRebalanceOrCompleteJoin(withReason("member "+id+" rejoined", p.reason))
 			return
 		}
 		ch <- g.joinResponse(id, false)
@@ -255,7 +263,7 @@ func (g *group) addAndRebalance(id string, p joinParams, ch chan *kmsg.JoinGroup
 	// A new member cannot heartbeat before its first JoinGroup response
 	// (it has no id yet): bound the wait instead.
 	g.scheduleHeartbeat(m, g.c.cfg.newMemberJoinTimeout)
-	g.maybePrepareRebalanceOrCompleteJoin("member " + id + " added: " + p.reason)
+	g.maybePrepareRebalanceOrCompleteJoin(withReason("member "+id+" joined", p.reason))
 }
 
 // updateMember takes a known member's new protocols and timeouts and parks

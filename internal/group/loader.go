@@ -31,8 +31,9 @@ func (c *Coordinator) load(ctx context.Context, s *shard) {
 		st, err := readPartition(ctx, s.log, c.log.Warn)
 		if err == nil {
 			groups := st.groups(c, s)
+			n := len(groups) // the map is the shard's once activated
 			c.activate(s, groups)
-			c.log.Info("loaded groups", "partition", s.index, "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+			c.log.Info("loaded groups", "partition", s.index, "groups", n, "took", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if ctx.Err() != nil {

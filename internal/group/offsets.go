@@ -59,9 +59,9 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 	if valid == 0 {
 		return resp
 	}
-	if req.Group == "" {
-		return failAll(kerr.InvalidGroupID.Code)
-	}
+	// An empty group id is a valid group for commits, fetches, describes
+	// and deletes: old consumers with group.id="" committed under it, and
+	// Kafka still serves it "for backwards compatibility".
 	// A commit with a generation may not create the group: it comes from
 	// a member of a generation this coordinator does not know.
 	g, err := c.acquire(req.Group, req.Generation < 0)
@@ -103,7 +103,9 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 				o.commitTime = p.Timestamp // v1 lets the client set it
 			}
 			if req.RetentionTimeMillis != -1 && req.Version >= 2 && req.Version <= 4 {
-				o.expireTime = o.commitTime + req.RetentionTimeMillis
+				// KIP-211 keeps the old semantics for these versions: the
+				// offset expires then, whatever the group's state.
+				o.expireTime = now + req.RetentionTimeMillis
 			}
 			todo = append(todo, pending{i, j, t.Topic, p.Partition, o})
 			recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p.Partition), Value: offsetValue(o)})
@@ -200,9 +202,6 @@ type FetchedTopic struct {
 // every partition it has committed when topics is nil. A group that does
 // not exist has no offsets (-1), which is not an error.
 func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]FetchedTopic, error) {
-	if groupID == "" {
-		return nil, kerr.InvalidGroupID
-	}
 	g, err := c.acquire(groupID, false)
 	if err != nil && err != errGroupNotFound {
 		return nil, err
@@ -249,7 +248,8 @@ type PartitionError struct {
 	Code      int16
 }
 
-// DeleteOffsets deletes committed offsets (OffsetDelete, KIP-496). Offsets
+// DeleteOffsets deletes committed offsets (OffsetDelete, KIP-496); unlike
+// the other offset APIs it refuses the empty group id. Offsets
 // of topics a live consumer group subscribes to are refused per partition
 // with GROUP_SUBSCRIBED_TO_TOPIC; a live group of another protocol refuses
 // the whole request with NON_EMPTY_GROUP.
@@ -316,9 +316,6 @@ func (c *Coordinator) DeleteGroups(ids []string) []error {
 }
 
 func (c *Coordinator) deleteGroup(id string) error {
-	if id == "" {
-		return kerr.InvalidGroupID
-	}
 	g, err := c.acquire(id, false)
 	if err != nil {
 		if err == errGroupNotFound {
@@ -362,10 +359,6 @@ func (g *group) tombstone() error {
 func (c *Coordinator) DescribeGroup(id string) kmsg.DescribeGroupsResponseGroup {
 	d := kmsg.NewDescribeGroupsResponseGroup()
 	d.Group = id
-	if id == "" {
-		d.ErrorCode = kerr.InvalidGroupID.Code
-		return d
-	}
 	g, err := c.acquire(id, false)
 	if err == errGroupNotFound {
 		d.State = stateDead.String()

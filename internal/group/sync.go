@@ -2,6 +2,7 @@ package group
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 	"time"
 
@@ -209,7 +210,7 @@ func (c *Coordinator) Heartbeat(req *kmsg.HeartbeatRequest) int16 {
 		return kerr.InvalidGroupID.Code
 	}
 	g, err := c.acquire(req.Group, false)
-	if err == kerr.CoordinatorLoadInProgress {
+	if errors.Is(err, kerr.CoordinatorLoadInProgress) {
 		// Kafka answers heartbeats blindly while the partition loads,
 		// so that members do not rejoin because the coordinator moved.
 		return 0

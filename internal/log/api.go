@@ -20,6 +20,11 @@ type Config struct {
 	SegmentIndexBytes  int64 // segment.index.bytes: max .index/.timeindex size (10 MiB)
 	FlushMessages      int64 // flush.messages: fsync after this many records (MaxInt64: never by count)
 	FlushMs            int64 // flush.ms: fsync when unflushed data is older (MaxInt64: never by time)
+	// FileDeleteDelayMs is file.delete.delay.ms: how long a deleted
+	// segment's files wait, renamed *.deleted, before they are removed.
+	// Unlike the fields above, zero means no wait: the caller resolves
+	// Kafka's default (60000) with the rest of the topic configs.
+	FileDeleteDelayMs int64
 	// MaxProducerIDExpirationMs etc. come later.
 }
 
@@ -29,6 +34,11 @@ type Options struct {
 	Config Config
 	Logger *slog.Logger // nil: slog.Default()
 	Now    func() time.Time
+	// AfterFunc runs f once d has passed and returns a stop function with
+	// time.Timer.Stop's meaning (nil: time.AfterFunc). It times the
+	// removal of deleted segments; tests inject a fake clock. It must not
+	// call f before it returns.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // Position is an offset together with where it sits in the log: the base

@@ -16,6 +16,8 @@
 //	index.mu       one per index file; lookups shared, the appender
 //	               exclusively for the moment it adds or cuts entries.
 //	epochCache.mu  leaf.
+//	Log.delMu      leaf: the retired segments waiting out
+//	               file.delete.delay.ms (see retention.go).
 //
 // No lock is held while a reader copies data or while Flush fsyncs:
 // readers pin a segment (a reference count) and read with ReadAt below
@@ -76,6 +78,7 @@ func (c Config) withDefaults() Config {
 	if c.FlushMs <= 0 {
 		c.FlushMs = math.MaxInt64
 	}
+	c.FileDeleteDelayMs = max(c.FileDeleteDelayMs, 0)
 	return c
 }
 
@@ -85,6 +88,7 @@ type Log struct {
 	fs     FS
 	logger *slog.Logger
 	now    func() time.Time
+	after  func(time.Duration, func()) func() bool
 
 	mu        sync.Mutex
 	cfg       Config         // guarded by mu
@@ -101,6 +105,9 @@ type Log struct {
 	lastFlushMs atomic.Int64
 
 	epochs *epochCache
+
+	delMu   sync.Mutex
+	delayed map[*segment]func() bool // retired segments held for the delay, and their timers' stops
 
 	stats loadStats
 }
@@ -428,8 +435,10 @@ func (l *Log) SetConfig(c Config) {
 
 // Close flushes, writes producer-state snapshots and the clean-shutdown
 // marker, and closes all files. Slices still held keep their segment's
-// files open until released. A log that failed (ErrFailed) closes without
-// the marker, so the next Open recovers it.
+// files open until released. Deleted segments still waiting out
+// file.delete.delay.ms go as soon as no Slice holds them: no timer outlives
+// the log, and the next Open would remove them anyway. A log that failed
+// (ErrFailed) closes without the marker, so the next Open recovers it.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -443,6 +452,7 @@ func (l *Log) Close() error {
 	for _, s := range l.detachAll() {
 		s.unpin()
 	}
+	l.dropDelays()
 	return err
 }
 
@@ -482,6 +492,7 @@ func (l *Log) Delete() error {
 	for _, s := range l.detachAll() {
 		s.unpin()
 	}
+	l.dropDelays()
 	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)

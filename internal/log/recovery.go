@@ -55,10 +55,15 @@ func Open(dir string, opts Options) (*Log, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
+	l.after = opts.AfterFunc
+	if l.after == nil {
+		l.after = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
 			s.closeFiles()
 		}
+		l.dropDelays()
 		return nil, err
 	}
 	return l, nil

@@ -1,9 +1,7 @@
 package log
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"sort"
 )
 
@@ -54,7 +52,7 @@ func (l *Log) Truncate(offset int64) error {
 		l.segMu.Lock()
 		l.segs = l.segs[: i+1 : i+1]
 		l.segMu.Unlock()
-		if err := retireAll(later); err != nil {
+		if err := l.retire(later); err != nil {
 			return l.setFatal(err)
 		}
 		if err := l.fs.SyncDir(l.dir); err != nil {
@@ -147,7 +145,7 @@ func (l *Log) truncateFullyAndStartAt(offset int64) error {
 	defer l.segMu.Unlock()
 	old := l.segs
 	l.segs = nil
-	if err := retireAll(old); err != nil {
+	if err := l.retire(old); err != nil {
 		return l.setFatal(err)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
@@ -173,22 +171,11 @@ func (l *Log) truncateFullyAndStartAt(offset int64) error {
 	return l.epochs.clear()
 }
 
-// retireAll retires segments the log has detached and drops its
-// references; files go when the last reader releases them.
-func retireAll(segs []*segment) error {
-	var errs []error
-	for _, s := range segs {
-		errs = append(errs, s.retire(nil))
-		s.unpin()
-	}
-	return errors.Join(errs...)
-}
-
-// SetStartOffset moves the log start up to off (DeleteRecords, retention):
-// offsets below it can no longer be read, and segments wholly below it are
-// deleted (renamed *.deleted, removed when no reader holds them). The
-// start is persisted before any segment goes. off above the end is
-// ErrOffsetOutOfRange; at or below the current start it does nothing.
+// SetStartOffset moves the log start up to off (DeleteRecords): offsets
+// below it can no longer be read, and segments wholly below it are deleted
+// (see retire). The start is persisted before any segment goes. off above
+// the end is ErrOffsetOutOfRange; at or below the current start it does
+// nothing. Bounding off by the high watermark is the caller's business.
 func (l *Log) SetStartOffset(off int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -201,25 +188,5 @@ func (l *Log) SetStartOffset(off int64) error {
 	if end := l.end.Load().Offset; off > end {
 		return fmt.Errorf("log: log start offset %d above end %d: %w", off, end, ErrOffsetOutOfRange)
 	}
-	if err := writeLogStartOffset(l.fs, l.dir, off); err != nil {
-		return err
-	}
-	l.start.Store(off)
-	n := 0
-	for n+1 < len(l.segs) && l.segs[n+1].base <= off {
-		n++
-	}
-	if n > 0 {
-		l.segMu.Lock()
-		gone := l.segs[:n]
-		l.segs = slices.Clone(l.segs[n:])
-		l.segMu.Unlock()
-		if err := retireAll(gone); err != nil {
-			l.logger.Warn("retiring segments below the log start", "dir", l.dir, "err", err)
-		}
-		if err := l.fs.SyncDir(l.dir); err != nil {
-			l.logger.Warn("sync after retiring segments", "dir", l.dir, "err", err)
-		}
-	}
-	return l.epochs.truncateFromStart(off)
+	return l.moveStart(off)
 }

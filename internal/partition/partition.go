@@ -33,6 +33,13 @@ type Config struct {
 	// CompressionType is compression.type: "producer" (or "") stores
 	// batches as sent; a codec name makes the broker re-encode them.
 	CompressionType string
+	// Delete: cleanup.policy includes delete, so retention applies and
+	// DeleteRecords is allowed.
+	Delete bool
+	// RetentionMs and RetentionBytes are retention.ms and retention.bytes;
+	// negative is unlimited.
+	RetentionMs    int64
+	RetentionBytes int64
 }
 
 // storeCodec maps compression.type to the codec batches are stored with,
@@ -286,6 +293,43 @@ func (p *Partition) ListOffset(ts int64, readCommitted bool) (offset, timestamp 
 		return -1, -1, nil
 	}
 	return off, t, nil
+}
+
+// DeleteOldSegments applies retention.ms and retention.bytes if the
+// cleanup policy includes delete, never past the high watermark, and
+// returns how many segments went.
+func (p *Partition) DeleteOldSegments(now time.Time) (int, error) {
+	cfg := p.cfg.Load()
+	if !cfg.Delete {
+		return 0, nil
+	}
+	return p.log.DeleteOldSegments(now, cfg.RetentionMs, cfg.RetentionBytes, p.HighWatermark())
+}
+
+// DeleteRecords answers DeleteRecords: it moves the log start offset up to
+// offset (-1: the high watermark), deleting the segments wholly below it,
+// and returns the log start offset after it (the low watermark). An offset
+// above the high watermark, or negative, is OFFSET_OUT_OF_RANGE; a topic
+// whose cleanup.policy lacks delete answers POLICY_VIOLATION, as in Kafka.
+func (p *Partition) DeleteRecords(offset int64) (int64, error) {
+	if !p.cfg.Load().Delete {
+		return -1, fmt.Errorf("partition %s-%d: records cannot be deleted under the configured cleanup.policy: %w",
+			p.Topic, p.Index, kerr.PolicyViolation)
+	}
+	// A leader's high watermark only grows, so an offset checked against
+	// it stays at or below it.
+	hw := p.HighWatermark()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, fmt.Errorf("partition %s-%d: offset %d outside [0, high watermark %d]: %w",
+			p.Topic, p.Index, offset, hw, kerr.OffsetOutOfRange)
+	}
+	if err := p.log.SetStartOffset(offset); err != nil {
+		return -1, mapLogError(err)
+	}
+	return p.log.StartOffset(), nil
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the

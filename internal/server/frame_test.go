@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -286,4 +287,34 @@ func FuzzParseRequestHeader(f *testing.F) {
 			t.Fatalf("decoded nothing without an error: %+v", d)
 		}
 	})
+}
+
+// TestTagCountBombDecodesQuickly: a tag count of ~2^32 after the input has
+// run out used to keep kmsg's tag loop spinning for seconds per request
+// (see third_party/kmsg/SAMSA-PATCH.md). The bodies are what fuzzing found.
+func TestTagCountBombDecodesQuickly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		key, version int16
+		body         string
+	}{
+		{3, 12, "\x00\x01\x00\xf4\xde\xa6\x6a"},
+		{35, 4, "\x01\xf4\xde\xa6\x6a\x00"},
+	} {
+		req := kmsg.RequestForKey(tc.key)
+		req.SetVersion(tc.version)
+		done := make(chan error, 1)
+		go func() { done <- req.ReadFrom([]byte(tc.body)) }()
+		// Not a timing assertion: a patched decoder returns in
+		// microseconds; an unpatched one spins for seconds, and a
+		// minute is far past anything legitimate.
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("key %d v%d: truncated body %q decoded without error", tc.key, tc.version, tc.body)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("key %d v%d: decoding a %d-byte body still running after a minute", tc.key, tc.version, len(tc.body))
+		}
+	}
 }
