@@ -147,8 +147,10 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	}, b.api)
 	go func() { b.served <- b.srv.Serve(b.ln) }()
 	b.loops.Add(2)
-	go b.flusher(flushInterval(cfg.LogFlushSchedulerIntervalMs))
-	go b.retention(time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond)
+	// flush.ms for idle partitions; retention.ms and retention.bytes.
+	go b.everyPartition(flushInterval(cfg.LogFlushSchedulerIntervalMs), "flush", (*partition.Partition).FlushIfDue)
+	go b.everyPartition(time.Duration(cfg.LogRetentionCheckIntervalMs)*time.Millisecond, "retention",
+		func(p *partition.Partition) error { _, err := p.DeleteOldSegments(time.Now()); return err })
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
 		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
 	return b, nil
@@ -349,30 +351,12 @@ func flushInterval(ms int64) time.Duration {
 	return time.Duration(min(max(ms, 10), 1000)) * time.Millisecond
 }
 
-// flusher fsyncs partitions whose unflushed data is older than flush.ms.
-func (b *Broker) flusher(every time.Duration) {
-	defer b.loops.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.replicas.Each(func(p *partition.Partition) {
-				if err := p.FlushIfDue(); err != nil {
-					b.log.Error("flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
-				}
-			})
-		}
-	}
-}
-
-// retention deletes the segments past each partition's retention.ms and
-// retention.bytes every log.retention.check.interval.ms. It collects the
-// partitions first so the replica manager's lock is not held across the
-// file work, and stops between partitions when the broker shuts down.
-func (b *Broker) retention(every time.Duration) {
+// everyPartition runs fn on every local partition each interval until the
+// broker stops. It copies the partition list first so the replica
+// manager's lock is not held across file work (an fsync, a segment
+// deletion), and checks for shutdown between partitions. ErrClosed means
+// the topic was deleted meanwhile and is not worth a log line.
+func (b *Broker) everyPartition(every time.Duration, what string, fn func(*partition.Partition) error) {
 	defer b.loops.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -384,16 +368,14 @@ func (b *Broker) retention(every time.Duration) {
 		}
 		var parts []*partition.Partition
 		b.replicas.Each(func(p *partition.Partition) { parts = append(parts, p) })
-		now := time.Now()
 		for _, p := range parts {
 			select {
 			case <-b.stop:
 				return
 			default:
 			}
-			// ErrClosed: the topic was deleted since Each.
-			if _, err := p.DeleteOldSegments(now); err != nil && !errors.Is(err, log.ErrClosed) {
-				b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			if err := fn(p); err != nil && !errors.Is(err, log.ErrClosed) {
+				b.log.Error(what+" failed", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
 		}
 	}
