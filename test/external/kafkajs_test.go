@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // node runs a script of test/external/kafkajs with args.
@@ -164,10 +164,7 @@ func TestKafkaJSProduce(t *testing.T) {
 func TestKafkaJSConsume(t *testing.T) {
 	tool(t, "node")
 	kafkajsDir(t)
-	addr := startBroker(t).Addr()
-	if _, ok := apiVersions(t, addr)[int16(kmsg.FindCoordinator)]; !ok {
-		t.Skip("needs consumer groups (issue 3): the broker does not serve FindCoordinator, and KafkaJS consumers are always group members")
-	}
+	addr := startBroker(t, "group.initial.rebalance.delay.ms=0").Addr()
 	checkKafkaJSConsume(t, addr)
 }
 
@@ -219,7 +216,8 @@ func checkKafkaJSConsume(t *testing.T, addr string) {
 		Headers   []jsHeader `json:"headers"`
 	}
 	var res struct {
-		Records []jsRecord `json:"records"`
+		Records   []jsRecord      `json:"records"`
+		Committed map[int32]int64 `json:"committed"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -250,6 +248,11 @@ func checkKafkaJSConsume(t *testing.T, addr string) {
 			showStr(b64(r.Key)), showStr(b64(r.Value)), showJSHeaders(hs)))
 	}
 	equalLines(t, got, want)
+	// What the group committed, read back with KafkaJS's admin client, is
+	// the end of each partition.
+	if want := map[int32]int64{0: 6, 1: 6}; !maps.Equal(res.Committed, want) {
+		t.Fatalf("committed offsets read back with admin.fetchOffsets: %v, want %v", res.Committed, want)
+	}
 }
 
 // jsHeader is a header as consume.js prints it (value in base64, or null).
