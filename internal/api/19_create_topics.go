@@ -58,7 +58,7 @@ func (h *Handler) createTopics(ctx context.Context, req *wire.Request) wire.Pend
 		st.NumPartitions = created[j].NumPartitions
 		st.ReplicationFactor = created[j].ReplicationFactor
 		if req.Version >= 5 {
-			entries, err := h.Config.DescribeTopic(specs[j].Configs, nil, false, false)
+			entries, err := h.currentConfig().DescribeTopic(specs[j].Configs, nil, false, false)
 			if err != nil {
 				st.ConfigErrorCode = h.code(err)
 				continue

@@ -28,6 +28,7 @@ func (h *Handler) describeConfigs(_ context.Context, req *wire.Request) wire.Pen
 	r := req.Msg.(*kmsg.DescribeConfigsRequest)
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	img := h.Controller.Image()
+	cfg := h.currentConfig()
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
@@ -40,10 +41,14 @@ func (h *Handler) describeConfigs(_ context.Context, req *wire.Request) wire.Pen
 				err = &controller.Error{Code: kerr.UnknownTopicOrPartition, Message: "topic " + rr.ResourceName + " does not exist"}
 				break
 			}
-			entries, err = h.Config.DescribeTopic(t.Configs, rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
+			entries, err = cfg.DescribeTopic(t.Configs, rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
 		case resourceBroker:
-			if err = h.checkBrokerResource(rr.ResourceName); err == nil {
-				entries = h.Config.DescribeBroker(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
+			switch err = h.checkBrokerResource(rr.ResourceName); {
+			case err != nil:
+			case rr.ResourceName == "":
+				entries = cfg.DescribeClusterDefaults(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
+			default:
+				entries = cfg.DescribeBroker(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
 			}
 		default:
 			err = &controller.Error{Code: kerr.InvalidRequest, Message: "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))}

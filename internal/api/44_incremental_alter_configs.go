@@ -3,6 +3,12 @@ package api
 // IncrementalAlterConfigs, versions 0-1.
 //
 // KIP-339: SET, DELETE, APPEND and SUBTRACT per config; v1 flexible.
+//
+// Broker resources (KIP-226): "" alters the dynamic cluster-wide defaults
+// (DYNAMIC_DEFAULT_BROKER_CONFIG), this broker's id its own dynamic configs
+// (DYNAMIC_BROKER_CONFIG). Only configs whose update mode allows it may be
+// set; a refusal is INVALID_REQUEST, as Kafka answers the ConfigException
+// behind "Cannot update these configs dynamically" or a bad broker value.
 
 import (
 	"context"
@@ -58,11 +64,46 @@ func (h *Handler) alterResource(ctx context.Context, rr kmsg.IncrementalAlterCon
 			return config.ApplyIncremental(cur, ops)
 		})
 	case resourceBroker:
-		if err := h.checkBrokerResource(rr.ResourceName); err != nil {
+		node, err := h.brokerLevel(rr.ResourceName)
+		if err != nil {
 			return err
 		}
-		return &controller.Error{Code: kerr.InvalidRequest, Message: "dynamic broker configs are not supported yet; set them in server.properties or with --set"}
+		return h.Controller.AlterBrokerConfig(ctx, node, validateOnly, func(cur map[string]string) (map[string]string, error) {
+			next, err := config.ApplyIncrementalBroker(cur, ops, node != nil)
+			if err != nil {
+				return nil, err
+			}
+			return next, h.checkDynamic(node, next)
+		})
 	default:
 		return &controller.Error{Code: kerr.InvalidRequest, Message: "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))}
 	}
+}
+
+// brokerLevel maps a broker resource name to the level of dynamic configs
+// it alters: nil for "" (the cluster-wide defaults), else this broker's id.
+func (h *Handler) brokerLevel(name string) (*int32, error) {
+	if err := h.checkBrokerResource(name); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, nil
+	}
+	id := h.NodeID
+	return &id, nil
+}
+
+// checkDynamic checks that the static configuration still builds with next
+// as the dynamic configs of the given level (and the image's for the other
+// level): the rules between configs hold wherever each value comes from.
+// Called under the controller's lock, so the image cannot change meanwhile.
+func (h *Handler) checkDynamic(node *int32, next map[string]string) error {
+	clusterDefault, perBroker := h.Controller.Image().DynamicBrokerConfigs(h.NodeID)
+	if node == nil {
+		clusterDefault = next
+	} else {
+		perBroker = next
+	}
+	_, err := h.Config.WithDynamic(clusterDefault, perBroker)
+	return err
 }

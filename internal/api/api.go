@@ -31,7 +31,10 @@ type Deps struct {
 	Controller *controller.Controller
 	Replicas   *replication.Manager
 	Config     *config.Broker
-	Logger     *slog.Logger
+	// Current returns the configuration in effect (Config with the dynamic
+	// broker configs applied); nil means Config.
+	Current func() *config.Broker
+	Logger  *slog.Logger
 	// Groups is the group coordinator; nil answers every group API with
 	// COORDINATOR_NOT_AVAILABLE.
 	Groups *group.Coordinator
@@ -59,6 +62,14 @@ func New(d Deps) *Handler {
 	h.pid.ctl = d.Controller
 	h.pid.node = d.NodeID
 	return h
+}
+
+// currentConfig is the configuration in effect now.
+func (h *Handler) currentConfig() *config.Broker {
+	if h.Current != nil {
+		return h.Current()
+	}
+	return h.Config
 }
 
 // BeginShutdown releases every parked wait (see Handler.closing). Call it

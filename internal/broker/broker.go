@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,6 +27,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
 	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/server"
@@ -32,7 +35,10 @@ import (
 
 // Broker is a running samsa node.
 type Broker struct {
-	cfg      *config.Broker
+	cfg *config.Broker // static: server.properties, --set, flags
+	// current is cfg with the dynamic broker configs of the metadata image
+	// applied (see applyDynamic); what handlers and replicas resolve with.
+	current  atomic.Pointer[config.Broker]
 	log      *slog.Logger
 	lock     *os.File
 	ln       net.Listener
@@ -59,6 +65,7 @@ type Options struct {
 // Start opens the data directory, recovers, binds the listener and serves.
 func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1), stop: make(chan struct{})}
+	b.current.Store(cfg)
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -103,7 +110,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Logger:                   b.log,
 		DefaultPartitions:        cfg.NumPartitions,
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		ValidateConfigs:          cfg.ValidateTopicOverrides,
+		ValidateConfigs:          func(o map[string]string) error { return b.Config().ValidateTopicOverrides(o) },
 	})
 	if err != nil {
 		return nil, err
@@ -113,11 +120,14 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		return nil, err
 	}
 
+	// applyDynamic subscribes first: the replicas resolve with the
+	// configuration it publishes for the same image.
+	b.ctl.Subscribe(b.applyDynamic)
 	b.replicas = replication.New(replication.Config{
 		NodeID:     cfg.NodeID,
 		DataDir:    cfg.DataDir,
 		Logger:     b.log,
-		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(cfg.ResolveTopic(o)) },
+		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
 		LogOptions: log.Options{FS: opts.LogFS, Logger: b.log},
 	})
 	b.ctl.Subscribe(b.replicas.Apply)
@@ -136,6 +146,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Controller: b.ctl,
 		Replicas:   b.replicas,
 		Config:     cfg,
+		Current:    b.Config,
 		Logger:     b.log,
 		Groups:     b.groups,
 	})
@@ -151,9 +162,44 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	go b.everyPartition(flushInterval(cfg.LogFlushSchedulerIntervalMs), "flush", (*partition.Partition).FlushIfDue)
 	go b.everyPartition(time.Duration(cfg.LogRetentionCheckIntervalMs)*time.Millisecond, "retention",
 		func(p *partition.Partition) error { _, err := p.DeleteOldSegments(time.Now()); return err })
+	// The log cleaner: one loop (log.cleaner.threads > 1 runs as 1), every
+	// log.cleaner.backoff.ms; a pass runs only where compaction is due.
+	if cfg.CleanerEnable && cfg.CleanerThreads > 0 {
+		b.loops.Add(1)
+		go b.everyPartition(time.Duration(max(cfg.CleanerBackoffMs, 10))*time.Millisecond, "log cleaner",
+			func(p *partition.Partition) error {
+				_, err := p.Compact(time.Now())
+				if errors.Is(err, log.ErrCompactionAborted) {
+					return nil // the log changed meanwhile; the next pass retries
+				}
+				return err
+			})
+	}
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
 		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
 	return b, nil
+}
+
+// Config is the configuration in effect: the static one with the dynamic
+// broker configs (IncrementalAlterConfigs on a broker resource) applied.
+func (b *Broker) Config() *config.Broker { return b.current.Load() }
+
+// applyDynamic rebuilds the effective configuration when the dynamic broker
+// configs of this broker change. Stored values were validated when set; if
+// they no longer build (a samsa upgrade tightened a rule), the broker keeps
+// its previous configuration and says why rather than refusing to start.
+func (b *Broker) applyDynamic(prev, next *metadata.Image) {
+	pd, pb := prev.DynamicBrokerConfigs(b.cfg.NodeID)
+	nd, nb := next.DynamicBrokerConfigs(b.cfg.NodeID)
+	if maps.Equal(pd, nd) && maps.Equal(pb, nb) {
+		return
+	}
+	c, err := b.cfg.WithDynamic(nd, nb)
+	if err != nil {
+		b.log.Error("dynamic broker configs not applied", "err", err)
+		return
+	}
+	b.current.Store(c)
 }
 
 // Addr is the address the broker listens on.
@@ -318,6 +364,11 @@ func partitionConfig(t config.Topic) partition.Config {
 		Delete:               t.Delete(),
 		RetentionMs:          t.RetentionMs,
 		RetentionBytes:       t.RetentionBytes,
+
+		DeleteRetentionMs:      t.DeleteRetentionMs,
+		MinCompactionLagMs:     t.MinCompactionLagMs,
+		MaxCompactionLagMs:     t.MaxCompactionLagMs,
+		MinCleanableDirtyRatio: t.MinCleanableDirtyRatio,
 	}
 }
 

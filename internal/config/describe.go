@@ -151,3 +151,39 @@ func selectDefs(all []*Def, byName map[string]*Def, names []string) []*Def {
 }
 
 func ptr(s string) *string { return &s }
+
+// DescribeClusterDefaults answers DescribeConfigs for the broker resource ""
+// (the cluster-wide defaults). As in Kafka, it lists only the configs set
+// as dynamic cluster defaults (DYNAMIC_DEFAULT_BROKER_CONFIG), each with
+// that value and, with synonyms, only synonyms of that source.
+func (b *Broker) DescribeClusterDefaults(names []string, synonyms, docs bool) []Entry {
+	var out []Entry
+	for _, def := range selectDefs(brokerDefs, brokerByName, names) {
+		v, ok := b.dynDefault[def.Name]
+		if !ok {
+			continue
+		}
+		e := Entry{
+			Name:      def.Name,
+			Source:    SourceDynamicDefault,
+			ReadOnly:  def.Mode == ReadOnly,
+			Sensitive: def.Type == TypePassword,
+			Type:      int8(def.Type),
+		}
+		if !e.Sensitive {
+			e.Value = ptr(canonical(def, v.Value))
+		}
+		if docs {
+			e.Doc = def.Doc
+		}
+		if synonyms {
+			for _, s := range b.brokerSynonyms(fallbackChain(def.Name)) {
+				if s.Source == SourceDynamicDefault {
+					e.Synonyms = append(e.Synonyms, s)
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}

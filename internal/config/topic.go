@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // Topic is the effective configuration of one topic: its overrides on top of
@@ -208,111 +207,9 @@ func fromSynonym(topic, broker *Def, raw string) string {
 	return itoa(n)
 }
 
-// ApplyIncremental applies IncrementalAlterConfigs operations to a topic's
-// current overrides and returns the new overrides; current is not modified.
-//
-// As in Kafka: SET stores the value (a nil value removes the override);
-// DELETE removes the override (a no-op when there is none); APPEND and
-// SUBTRACT work only on LIST configs and add the elements not yet present,
-// or remove the ones given, starting from the current override or, when
-// there is none, from the config's built-in default (Kafka's controller
-// does the same, so APPEND "compact" to a topic without an override gives
-// "delete,compact" whatever log.cleanup.policy says).
-//
-// Every resulting value is validated. The rules between configs are checked
-// against built-in defaults only; callers should pass the result to
-// Broker.ValidateTopicOverrides before storing it. A config named twice, or
-// an unknown operation, is an error matching ErrInvalidRequest.
-func ApplyIncremental(current map[string]string, ops []AlterOp) (map[string]string, error) {
-	out := make(map[string]string, len(current)+len(ops))
-	for k, v := range current {
-		out[k] = v
-	}
-	seen := map[string]bool{}
-	var errs []error
-	for _, op := range ops {
-		if seen[op.Name] {
-			errs = append(errs, &Error{Name: op.Name, nameOnly: true, Reason: "named twice in one request", kind: ErrInvalidRequest})
-			continue
-		}
-		seen[op.Name] = true
-		if op.Op < OpSet || op.Op > OpSubtract {
-			errs = append(errs, &Error{Name: op.Name, nameOnly: true,
-				Reason: fmt.Sprintf("unknown operation %d", op.Op), kind: ErrInvalidRequest})
-			continue
-		}
-		def := topicByName[op.Name]
-		if def == nil && op.Op != OpDelete {
-			errs = append(errs, &Error{Name: op.Name, Unknown: true, Reason: "unknown topic config"})
-			continue
-		}
-		switch op.Op {
-		case OpSet:
-			if op.Value == nil {
-				delete(out, op.Name)
-				continue
-			}
-			if err := ValidateTopicConfig(op.Name, *op.Value); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out[op.Name] = trim(*op.Value)
-		case OpDelete:
-			delete(out, op.Name)
-		case OpAppend, OpSubtract:
-			verb := map[int8]string{OpAppend: "APPEND", OpSubtract: "SUBTRACT"}[op.Op]
-			if def.Type != TypeList {
-				errs = append(errs, &Error{Name: op.Name, Value: deref(op.Value),
-					Reason: fmt.Sprintf("cannot %s: the config is a %s, not a list", verb, def.Type)})
-				continue
-			}
-			if op.Value == nil {
-				errs = append(errs, &Error{Name: op.Name, nameOnly: true, Reason: verb + " needs a value"})
-				continue
-			}
-			base, ok := out[op.Name]
-			if !ok {
-				base = def.Default
-			}
-			list := splitList(base)
-			for _, e := range splitList(*op.Value) {
-				has := slices.Contains(list, e)
-				switch {
-				case op.Op == OpAppend && !has:
-					list = append(list, e)
-				case op.Op == OpSubtract && has:
-					list = slices.DeleteFunc(list, func(x string) bool { return x == e })
-				}
-			}
-			v := strings.Join(list, ",")
-			if err := ValidateTopicConfig(op.Name, v); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out[op.Name] = v
-		}
-	}
-	if err := joinErrors(errs); err != nil {
-		return nil, err
-	}
-	minLag, _ := parse(topicByName["min.compaction.lag.ms"], valueOr(out, "min.compaction.lag.ms"))
-	maxLag, _ := parse(topicByName["max.compaction.lag.ms"], valueOr(out, "max.compaction.lag.ms"))
-	if err := checkCompactionLags(minLag.i, maxLag.i, out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func valueOr(overrides map[string]string, name string) string {
 	if v, ok := overrides[name]; ok {
 		return v
 	}
 	return topicByName[name].Default
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

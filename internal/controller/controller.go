@@ -14,7 +14,6 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -437,13 +436,39 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validate
 	return c.commit([]metadata.Record{{SetTopicConfig: &metadata.SetTopicConfig{ID: t.ID, Configs: next}}})
 }
 
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// AlterBrokerConfig replaces the dynamic broker configs of one level
+// (node nil: the cluster-wide defaults; else that broker's) with what alter
+// returns for the current ones. alter validates; an error that is not
+// already an *Error is answered INVALID_REQUEST, as Kafka answers a
+// ConfigException about a broker config ("Invalid config value for
+// resource ..."), unlike a topic config's INVALID_CONFIG.
+func (c *Controller) AlterBrokerConfig(ctx context.Context, node *int32, validateOnly bool, alter func(cur map[string]string) (map[string]string, error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	img := c.img.Load()
+	cur := img.DefaultBrokerConfigs
+	if node != nil {
+		cur = img.BrokerConfigs[*node]
 	}
-	sort.Strings(ks)
-	return ks
+	if cur == nil {
+		cur = map[string]string{}
+	}
+	next, err := alter(maps.Clone(cur))
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return err
+		}
+		return errorf(kerr.InvalidRequest, "%v", err)
+	}
+	if validateOnly || maps.Equal(next, cur) {
+		return nil
+	}
+	if node != nil {
+		n := *node
+		node = &n
+	}
+	return c.commit([]metadata.Record{{SetBrokerConfig: &metadata.SetBrokerConfig{NodeID: node, Configs: next}}})
 }
 
 // AllocateProducerIDs commits a block of size producer ids for nodeID and

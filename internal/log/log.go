@@ -106,6 +106,9 @@ type Log struct {
 
 	epochs *epochCache
 
+	cleanMu     sync.Mutex              // serialises Compact passes; taken before mu
+	compactHook func(step string) error // tests: stop a pass at a step (compact.go)
+
 	delMu   sync.Mutex
 	delayed map[*segment]func() bool // retired segments held for the delay, and their timers' stops
 

@@ -77,6 +77,9 @@ func (l *Log) load() error {
 	if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
 		return fmt.Errorf("log: sync parent of %s: %w", l.dir, err)
 	}
+	if err := l.completeSwaps(); err != nil {
+		return err
+	}
 	bases, err := l.scanDir()
 	if err != nil {
 		return err

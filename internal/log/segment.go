@@ -84,6 +84,13 @@ type segment struct {
 // openSegment opens (create: creates, emptying any old file) the three
 // files of the segment at base. The indexes are not loaded.
 func openSegment(fsys FS, dir string, base int64, create bool) (s *segment, err error) {
+	return openSegmentAs(fsys, dir, base, create, "")
+}
+
+// openSegmentAs is openSegment with the files opened under their names
+// plus extra (the cleaner writes "<base>.log.cleaned" and renames it into
+// place later); paths holds the final names.
+func openSegmentAs(fsys FS, dir string, base int64, create bool, extra string) (s *segment, err error) {
 	s = &segment{base: base, fs: fsys, rollStartMs: -1, lastOffset: base - 1}
 	for i, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		s.paths[i] = filepath.Join(dir, segmentFileName(base, suffix))
@@ -108,8 +115,8 @@ func openSegment(fsys FS, dir string, base int64, create bool) (s *segment, err 
 				s.missingIndex = true
 			}
 		}
-		if files[i], err = fsys.OpenFile(p, flag, 0o644); err != nil {
-			return nil, fmt.Errorf("log: open %s: %w", p, err)
+		if files[i], err = fsys.OpenFile(p+extra, flag, 0o644); err != nil {
+			return nil, fmt.Errorf("log: open %s: %w", p+extra, err)
 		}
 	}
 	fi, err := files[0].Stat()

@@ -78,6 +78,12 @@ type Image struct {
 	ByID    map[UUID]*Topic
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
+	// DefaultBrokerConfigs are the dynamic broker configs set for every
+	// broker (DYNAMIC_DEFAULT_BROKER_CONFIG); BrokerConfigs those set for
+	// one broker (DYNAMIC_BROKER_CONFIG), by node id. Both are replaced
+	// whole, never mutated, so a map can be shared between images.
+	DefaultBrokerConfigs map[string]string
+	BrokerConfigs        map[int32]map[string]string
 }
 
 // Empty returns an image with no records applied.
@@ -89,7 +95,24 @@ func Empty(clusterID string, controllerID int32) *Image {
 		Brokers:      map[int32]Broker{},
 		Topics:       map[string]*Topic{},
 		ByID:         map[UUID]*Topic{},
+
+		DefaultBrokerConfigs: map[string]string{},
+		BrokerConfigs:        map[int32]map[string]string{},
 	}
+}
+
+// DynamicBrokerConfigs returns the cluster-wide and the per-broker dynamic
+// configs that apply to broker node. Both are non-nil; do not modify them.
+func (im *Image) DynamicBrokerConfigs(node int32) (clusterDefault, perBroker map[string]string) {
+	perBroker = im.BrokerConfigs[node]
+	if perBroker == nil {
+		perBroker = map[string]string{}
+	}
+	clusterDefault = im.DefaultBrokerConfigs
+	if clusterDefault == nil {
+		clusterDefault = map[string]string{}
+	}
+	return clusterDefault, perBroker
 }
 
 // Topic returns the named topic or nil.

@@ -16,6 +16,17 @@ type Record struct {
 	AddPartitions  *AddPartitions  `json:"addPartitions,omitempty"`
 	SetTopicConfig *SetTopicConfig `json:"setTopicConfig,omitempty"`
 	ProducerIDs    *ProducerIDs    `json:"producerIds,omitempty"`
+	// SetBrokerConfig was added after the first release: older metadata
+	// logs simply have none.
+	SetBrokerConfig *SetBrokerConfig `json:"setBrokerConfig,omitempty"`
+}
+
+// SetBrokerConfig replaces the dynamic broker configs of one level: the
+// cluster-wide defaults when NodeID is nil, else one broker's. An empty
+// Configs removes every dynamic config of that level.
+type SetBrokerConfig struct {
+	NodeID  *int32            `json:"nodeId,omitempty"`
+	Configs map[string]string `json:"configs"`
 }
 
 // ProducerIDs hands a block of producer ids [First, First+Size) to a
@@ -114,6 +125,28 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 			t.Configs = map[string]string{}
 		}
 		next.putTopic(im, &t)
+	case r.SetBrokerConfig != nil:
+		c := r.SetBrokerConfig
+		configs := maps.Clone(c.Configs)
+		if configs == nil {
+			configs = map[string]string{}
+		}
+		if c.NodeID == nil {
+			next.DefaultBrokerConfigs = configs
+			break
+		}
+		if *c.NodeID < 0 {
+			return im, fmt.Errorf("metadata: set broker config: node id %d", *c.NodeID)
+		}
+		next.BrokerConfigs = maps.Clone(im.BrokerConfigs)
+		if next.BrokerConfigs == nil {
+			next.BrokerConfigs = map[int32]map[string]string{}
+		}
+		if len(configs) == 0 {
+			delete(next.BrokerConfigs, *c.NodeID)
+		} else {
+			next.BrokerConfigs[*c.NodeID] = configs
+		}
 	case r.ProducerIDs != nil:
 		if r.ProducerIDs.First != im.NextProducerID {
 			return im, fmt.Errorf("metadata: producer id block at %d, want %d", r.ProducerIDs.First, im.NextProducerID)

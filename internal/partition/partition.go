@@ -40,6 +40,12 @@ type Config struct {
 	// negative is unlimited.
 	RetentionMs    int64
 	RetentionBytes int64
+	// Compaction (cleanup.policy compact): delete.retention.ms,
+	// min/max.compaction.lag.ms and min.cleanable.dirty.ratio.
+	DeleteRetentionMs      int64
+	MinCompactionLagMs     int64
+	MaxCompactionLagMs     int64
+	MinCleanableDirtyRatio float64
 }
 
 // storeCodec maps compression.type to the codec batches are stored with,
@@ -304,6 +310,22 @@ func (p *Partition) DeleteOldSegments(now time.Time) (int, error) {
 		return 0, nil
 	}
 	return p.log.DeleteOldSegments(now, cfg.RetentionMs, cfg.RetentionBytes, p.HighWatermark())
+}
+
+// Compact runs a log cleaner pass if the cleanup policy includes compact
+// and one is due (see log.Compact), never at or past the high watermark.
+func (p *Partition) Compact(now time.Time) (log.CompactStats, error) {
+	cfg := p.cfg.Load()
+	if !cfg.Compact {
+		return log.CompactStats{}, nil
+	}
+	return p.log.Compact(now, log.CompactOptions{
+		DeleteRetentionMs:  cfg.DeleteRetentionMs,
+		MinCompactionLagMs: cfg.MinCompactionLagMs,
+		MaxCompactionLagMs: cfg.MaxCompactionLagMs,
+		MinCleanableRatio:  cfg.MinCleanableDirtyRatio,
+		HW:                 p.HighWatermark(),
+	})
 }
 
 // DeleteRecords answers DeleteRecords: it moves the log start offset up to

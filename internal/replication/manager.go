@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,6 +86,11 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	first := len(prev.Topics) == 0 && prev.Offset == -1
+	// A topic's config also depends on the dynamic broker configs (its
+	// defaults): when they change, every topic is resolved again.
+	pd, pb := prev.DynamicBrokerConfigs(m.cfg.NodeID)
+	nd, nb := next.DynamicBrokerConfigs(m.cfg.NodeID)
+	reresolve := !maps.Equal(pd, nd) || !maps.Equal(pb, nb)
 	for id, t := range m.topics {
 		if next.ByID[id] == nil {
 			m.deleteTopic(t)
@@ -93,8 +99,8 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	for _, name := range next.TopicNames() {
 		nt := next.Topics[name]
 		pt := prev.ByID[nt.ID]
-		if pt == nil || pt != nt || m.topics[nt.ID] == nil {
-			m.syncTopic(nt, pt)
+		if pt == nil || pt != nt || m.topics[nt.ID] == nil || reresolve {
+			m.syncTopic(nt, pt, reresolve)
 		}
 	}
 	if first {
@@ -102,7 +108,7 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	}
 }
 
-func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic) {
+func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve bool) {
 	tr := m.topics[t.ID]
 	if tr == nil {
 		tr = &topicReplicas{id: t.ID, name: t.Name}
@@ -110,7 +116,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic) {
 		m.byName[t.Name] = tr
 	}
 	cfg := m.cfg.Resolve(t.Configs)
-	configChanged := prev != nil && !sameConfigs(prev.Configs, t.Configs)
+	configChanged := reresolve || prev != nil && !sameConfigs(prev.Configs, t.Configs)
 	for len(tr.partitions) < len(t.Partitions) {
 		tr.partitions = append(tr.partitions, nil)
 	}

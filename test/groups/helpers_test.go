@@ -249,6 +249,7 @@ type ledger struct {
 	byMember map[string]int               // member label → records consumed
 	gens     map[int32]map[string][]int32 // generation → member id → partitions
 	labels   map[string]string            // member id → label
+	last     map[int32]delivery           // partition → latest delivery
 }
 
 func newLedger() *ledger {
@@ -257,6 +258,7 @@ func newLedger() *ledger {
 		byMember: make(map[string]int),
 		gens:     make(map[int32]map[string][]int32),
 		labels:   make(map[string]string),
+		last:     make(map[int32]delivery),
 	}
 }
 
@@ -268,6 +270,29 @@ func (l *ledger) consumed(label string, partition int32, offset int64) {
 	}
 	l.seen[partition][offset]++
 	l.byMember[label]++
+	if offset >= l.last[partition].offset {
+		l.last[partition] = delivery{label, offset, time.Now()}
+	}
+}
+
+// delivery is the latest record consumed from a partition: by whom, when.
+type delivery struct {
+	label  string
+	offset int64
+	at     time.Time
+}
+
+// lastDeliveries describes the latest delivery of each of partitions.
+func (l *ledger) lastDeliveries(partitions map[int32]int64) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for p := range partitions {
+		d := l.last[p]
+		out = append(out, fmt.Sprintf("%d: offset %d to %s %v ago", p, d.offset, d.label, time.Since(d.at).Round(time.Millisecond)))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // assigned records that member (label) owns partitions in generation gen;
@@ -335,6 +360,53 @@ func (l *ledger) missing(produced map[int32][]int64) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, "; ")
+}
+
+// firstMissing returns, per partition, the first produced offset never
+// consumed.
+func (l *ledger) firstMissing(produced map[int32][]int64) map[int32]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int32]int64)
+	for p, offs := range produced {
+		for _, o := range offs {
+			if l.seen[p][o] == 0 {
+				out[p] = o
+				break
+			}
+		}
+	}
+	return out
+}
+
+// probe reads each partition at the given offset with a fresh consumer and
+// says what the broker returns, to tell a record the broker does not serve
+// from one a group member did not fetch.
+func probe(t testing.TB, addr, topic string, at map[int32]int64) string {
+	if len(at) == 0 {
+		return ""
+	}
+	offsets := make(map[int32]kgo.Offset)
+	for p, o := range at {
+		offsets[p] = kgo.NewOffset().At(o)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	if err != nil {
+		return "probe: " + err.Error()
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	got := make(map[int32]int64)
+	for len(got) < len(at) && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			if _, ok := got[r.Partition]; !ok {
+				got[r.Partition] = r.Offset
+			}
+		})
+	}
+	return fmt.Sprintf("a fresh consumer reading from %v got first offsets %v", at, got)
 }
 
 func (l *ledger) duplicates() int {
@@ -483,7 +555,7 @@ func (p *producer) stop(ctx context.Context, t testing.TB) map[int32][]int64 {
 // waitDrained waits until every produced record was consumed at least once
 // and the group's committed offsets equal the end offsets of all the
 // topic's partitions.
-func waitDrained(ctx context.Context, t testing.TB, adm *kadm.Client, l *ledger, group, topic string, produced map[int32][]int64) {
+func waitDrained(ctx context.Context, t testing.TB, addr string, adm *kadm.Client, l *ledger, group, topic string, produced map[int32][]int64) {
 	t.Helper()
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -491,7 +563,18 @@ func waitDrained(ctx context.Context, t testing.TB, adm *kadm.Client, l *ledger,
 	}
 	var lastCommits string
 	waitFor(ctx, t, "every produced record consumed", func() bool { return l.missing(produced) == "" },
-		func() string { return "missing " + l.missing(produced) + "; consumed per member " + l.counts() })
+		func() string {
+			missing := l.firstMissing(produced)
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			committed, err := adm.FetchOffsets(sctx, group)
+			return "missing " + l.missing(produced) + "; consumed per member " + l.counts() +
+				"; last deliveries " + l.lastDeliveries(missing) +
+				fmt.Sprintf("; committed %v (%v)", committed.Offsets().KOffsets()[topic], err) +
+				"; coordinator: " + describeState(describe(sctx, adm, group), topic) +
+				"; reported generations " + fmt.Sprint(l.generations()) +
+				"; " + probe(t, addr, topic, missing)
+		})
 	waitFor(ctx, t, "committed offsets at the end offsets", func() bool {
 		committed, err := adm.FetchOffsets(ctx, group)
 		if err != nil {

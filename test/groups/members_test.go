@@ -150,6 +150,9 @@ func kafkaGoMember(t testing.TB, addr, group, topic, label string, l *ledger) *m
 		ReadBackoffMin:    50 * time.Millisecond,
 		ReadBackoffMax:    200 * time.Millisecond,
 		Logger:            logger,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			t.Logf("kafka-go %s: "+format, append([]any{label}, args...)...)
+		}),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -157,11 +160,14 @@ func kafkaGoMember(t testing.TB, addr, group, topic, label string, l *ledger) *m
 		defer close(done)
 		for {
 			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-					t.Errorf("kafka-go %s: read: %v", label, err)
-				}
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return
+			}
+			if err != nil {
+				// The Reader reports here a group join that failed
+				// MaxAttempts times in a row, and keeps trying.
+				t.Logf("kafka-go %s: read: %v", label, err)
+				continue
 			}
 			l.consumed(label, int32(m.Partition), m.Offset)
 		}

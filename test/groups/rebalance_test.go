@@ -79,7 +79,7 @@ func rebalanceUnderLoad(t *testing.T, addr, name string, start memberFunc) {
 	consuming("m1", "m3", "m4")
 
 	produced := prod.stop(ctx, t)
-	waitDrained(ctx, t, adm, l, group, topic, produced)
+	waitDrained(ctx, t, addr, adm, l, group, topic, produced)
 	last := l.waitLastCovers(ctx, t, partitions)
 	for _, m := range members {
 		m.stop()

@@ -116,7 +116,7 @@ func offsetsSurviveRestart(t *testing.T, stop func(*testing.T, *cluster.Process)
 				produced[part] = append(produced[part], o)
 			}
 		}
-		waitDrained(ctx, t, adm, l, group, topic, produced)
+		waitDrained(ctx, t, p.Addr, adm, l, group, topic, produced)
 		// Offsets below the commit are never delivered: the member
 		// started exactly at the committed offset, not at the reset
 		// offset (the log start) a lost commit would lead to.
