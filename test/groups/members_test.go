@@ -159,17 +159,19 @@ func kafkaGoMember(t testing.TB, addr, group, topic, label string, l *ledger) *m
 	go func() {
 		defer close(done)
 		for {
+			// A message returned is committed (asynchronously):
+			// record it even if the member is stopping.
 			m, err := r.ReadMessage(ctx)
+			if err == nil {
+				l.consumed(label, int32(m.Partition), m.Offset)
+				continue
+			}
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return
 			}
-			if err != nil {
-				// The Reader reports here a group join that failed
-				// MaxAttempts times in a row, and keeps trying.
-				t.Logf("kafka-go %s: read: %v", label, err)
-				continue
-			}
-			l.consumed(label, int32(m.Partition), m.Offset)
+			// The Reader reports here a group join that failed
+			// MaxAttempts times in a row, and keeps trying.
+			t.Logf("kafka-go %s: read: %v", label, err)
 		}
 	}()
 	var once sync.Once
@@ -252,14 +254,17 @@ func franzMember(balancer kgo.GroupBalancer, extra ...kgo.Opt) memberFunc {
 		go func() {
 			defer close(done)
 			for {
+				// Records polled count as consumed (autocommit and
+				// the commit on revoke cover them), so they are
+				// recorded even when the member is stopping.
 				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) { l.consumed(label, r.Partition, r.Offset) })
 				if ctx.Err() != nil || fs.IsClientClosed() {
 					return
 				}
 				fs.EachError(func(tp string, p int32, err error) {
 					t.Errorf("franz %s: fetch %s[%d]: %v", label, tp, p, err)
 				})
-				fs.EachRecord(func(r *kgo.Record) { l.consumed(label, r.Partition, r.Offset) })
 			}
 		}()
 		var once sync.Once
