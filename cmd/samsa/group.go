@@ -99,9 +99,11 @@ func newGroupDescribeCmd(cf *clientFlags) *cobra.Command {
 			ctx, cancel := cf.adminContext(cmd)
 			defer cancel()
 
-			described, err := adm.DescribeGroups(ctx, groups...)
-			if err != nil && described == nil {
-				return fmt.Errorf("describe groups: %w", err)
+			// A partial answer (some coordinators failed) still
+			// describes the groups of the others.
+			described, descErr := adm.DescribeGroups(ctx, groups...)
+			if descErr != nil && described == nil {
+				return fmt.Errorf("describe groups: %w", descErr)
 			}
 			out := cmd.OutOrStdout()
 			var errs []error
@@ -109,8 +111,8 @@ func newGroupDescribeCmd(cf *clientFlags) *cobra.Command {
 			for _, name := range groups {
 				g, ok := described[name]
 				switch {
-				case !ok && err != nil:
-					errs = append(errs, fmt.Errorf("describe group %q: %w", name, err))
+				case !ok && descErr != nil:
+					errs = append(errs, fmt.Errorf("describe group %q: %w", name, descErr))
 					continue
 				case !ok:
 					errs = append(errs, fmt.Errorf("describe group %q: no response from the broker", name))

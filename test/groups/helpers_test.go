@@ -558,12 +558,15 @@ func (p *producer) stop(ctx context.Context, t testing.TB) map[int32][]int64 {
 func waitDrained(ctx context.Context, t testing.TB, addr string, adm *kadm.Client, l *ledger, group, topic string, produced map[int32][]int64) {
 	t.Helper()
 	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil || len(ends[topic]) == 0 {
+		t.Fatalf("list end offsets of %s: %v (%v)", topic, err, ends)
 	}
 	var lastCommits string
 	waitFor(ctx, t, "every produced record consumed", func() bool { return l.missing(produced) == "" },
-		func() string {
+		func() string { // what a failure needs to tell a lost record from a stuck member
 			missing := l.firstMissing(produced)
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -592,9 +595,6 @@ func waitDrained(ctx context.Context, t testing.TB, addr string, adm *kadm.Clien
 		lastCommits = strings.Join(diff, "; ")
 		return len(diff) == 0
 	}, func() string { return lastCommits })
-	if int64(len(ends[topic])) == 0 {
-		t.Fatalf("no end offsets listed for %s", topic)
-	}
 	for p, offs := range produced {
 		if e, _ := ends.Lookup(topic, p); len(offs) > 0 && e.Offset != slices.Max(offs)+1 {
 			t.Errorf("partition %d: end offset %d, but the last acknowledged record is at %d", p, e.Offset, slices.Max(offs))
