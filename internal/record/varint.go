@@ -8,11 +8,21 @@ import "encoding/binary"
 // value overflows the type, is malformed rather than silently truncated.
 
 // readVarint decodes a zigzag varint of at most 5 bytes that fits an int32.
-// n is 0 when b ends early or the varint is malformed.
+// n is 0 when b ends early or the varint is malformed. The one-byte case
+// (most deltas, counts and short lengths) is small enough to inline into
+// the record parser, which runs once per produced record.
 func readVarint(b []byte) (v int32, n int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		u := uint32(b[0])
 		return int32(u>>1) ^ -int32(u&1), 1
+	}
+	return readVarintSlow(b)
+}
+
+func readVarintSlow(b []byte) (v int32, n int) {
+	if len(b) > 1 && b[1] < 0x80 { // two bytes: lengths up to 8 KiB
+		u := uint32(b[0]&0x7f) | uint32(b[1])<<7
+		return int32(u>>1) ^ -int32(u&1), 2
 	}
 	var u uint64
 	for i := 0; i < 5 && i < len(b); i++ {
@@ -36,6 +46,10 @@ func readVarlong(b []byte) (v int64, n int) {
 		u := uint64(b[0])
 		return int64(u>>1) ^ -int64(u&1), 1
 	}
+	return readVarlongSlow(b)
+}
+
+func readVarlongSlow(b []byte) (v int64, n int) {
 	v, n = binary.Varint(b)
 	if n <= 0 {
 		return 0, 0
