@@ -161,3 +161,55 @@ func fuzzDecompress(f *testing.F, codec int) {
 		}
 	})
 }
+
+// FuzzFastScanAgrees: Validate's one-pass fast path must accept exactly
+// what the record iterator accepts, with the same max timestamp and offset
+// of the max; it may only decline (and let the iterator decide).
+func FuzzFastScanAgrees(f *testing.F) {
+	for _, n := range []int{1, 3, 40} {
+		var recs []Record
+		for i := range n {
+			recs = append(recs, Record{OffsetDelta: int32(i), TimestampDelta: int64(i % 7), Key: []byte("k"), Value: make([]byte, i*5)})
+		}
+		b, err := BuildBatch(CodecNone, 0, recs, BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, BaseTimestamp: 1000})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[HeaderSize:], int32(n), int64(1000))
+	}
+	f.Fuzz(func(t *testing.T, records []byte, n int32, base int64) {
+		if n <= 0 || n > 1<<16 {
+			return
+		}
+		minTS, maxTS, maxIdx, nullKey, ok := fastScan(records, n, base)
+		h := Header{NumRecords: n, LastOffsetDelta: n - 1, BaseTimestamp: base}
+		it := newRecordIter(&h, records)
+		var r rawRecord
+		slowOK, slowMax, slowMin, slowIdx, slowNull := true, int64(NoTimestamp), int64(1<<63-1), int32(0), false
+		for {
+			more, err := it.next(&r)
+			if err != nil {
+				slowOK = false
+				break
+			}
+			if !more {
+				break
+			}
+			ts := base + r.timestampDelta
+			if ts > slowMax {
+				slowMax, slowIdx = ts, it.index-1
+			}
+			slowMin = min(slowMin, ts)
+			if r.key == nil {
+				slowNull = true
+			}
+		}
+		if ok && !slowOK {
+			t.Fatalf("fast path accepted records the iterator refuses: %x", records)
+		}
+		if ok && (minTS != slowMin || maxTS != slowMax || maxIdx != slowIdx || nullKey != slowNull) {
+			t.Fatalf("fast path: min %d max %d idx %d null %v; iterator: min %d max %d idx %d null %v",
+				minTS, maxTS, maxIdx, nullKey, slowMin, slowMax, slowIdx, slowNull)
+		}
+	})
+}

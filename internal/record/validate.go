@@ -105,6 +105,17 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 		Codec:             h.Codec(),
 		UncompressedBytes: len(records),
 	}
+	// The common batch (well formed, no headers, keys where required,
+	// timestamps in bounds) is checked in one tight pass; anything else
+	// goes through the iterator below, which words the error.
+	if minTS, maxTS, maxIdx, nullKey, ok := fastScan(records, h.NumRecords, h.BaseTimestamp); ok &&
+		!(opts.RequireKeys && nullKey) && !h.IsLogAppendTime() &&
+		// Bounds are an interval, so min and max decide for every
+		// record, unless NoTimestamp (exempt) hides among real ones.
+		(opts.Now == 0 || (minTS != NoTimestamp || maxTS == NoTimestamp) && !outOfBounds(minTS, &opts) && !outOfBounds(maxTS, &opts)) {
+		info.MaxTimestamp, info.OffsetOfMaxTimestampDelta = maxTS, maxIdx
+		return info, nil
+	}
 	var recordErrs []RecordError
 	var badTimestamp bool
 	it := newRecordIter(&h, records)
