@@ -77,19 +77,22 @@ func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Clien
 	return cl, nil
 }
 
-// newAdmin returns an admin client whose requests ask the broker to finish
-// within --timeout (CreateTopics and DeleteTopics carry that to the
-// controller). Callers bound the whole command with adminContext.
-func (f *clientFlags) newAdmin(cmd *cobra.Command) (*kadm.Client, error) {
+// admin returns an admin client whose requests ask the broker to finish
+// within --timeout (the time it may take to apply a change through its
+// controller), a context bounding the whole command by the same timeout,
+// and a func that cancels the context and closes the client.
+func (f *clientFlags) admin(cmd *cobra.Command) (*kadm.Client, context.Context, func(), error) {
 	cl, err := f.newClient(cmd)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(int32(min(f.timeout.Milliseconds(), 1<<31-1)))
-	return adm, nil
+	ctx, cancel := f.adminContext(cmd)
+	return adm, ctx, func() { cancel(); adm.Close() }, nil
 }
 
+// adminContext bounds one admin exchange by --timeout.
 func (f *clientFlags) adminContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), f.timeout)
 }

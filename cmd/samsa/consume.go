@@ -178,13 +178,11 @@ func (o *consumeOptions) resolve(cmd *cobra.Command, topic string, mode startMod
 	case startLatest:
 		plan.reset = kgo.NewOffset().AtEnd()
 	}
-	adm, err := o.client.newAdmin(cmd)
+	adm, ctx, done, err := o.client.admin(cmd)
 	if err != nil {
 		return plan, err
 	}
-	defer adm.Close()
-	ctx, cancel := o.client.adminContext(cmd)
-	defer cancel()
+	defer done()
 
 	tds, err := adm.ListTopics(ctx, topic)
 	if err != nil {

@@ -53,13 +53,11 @@ func newGroupListCmd(cf *clientFlags) *cobra.Command {
 				}
 				filter = append(filter, groupStates[i])
 			}
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			groups, err := adm.ListGroups(ctx, filter...)
 			if err != nil {
@@ -91,13 +89,11 @@ func newGroupDescribeCmd(cf *clientFlags) *cobra.Command {
 			"that owns the partition. \"-\" marks a partition without a commit or an owner.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			// A partial answer (some coordinators failed) still
 			// describes the groups of the others.
@@ -336,13 +332,11 @@ func newGroupDeleteCmd(cf *clientFlags) *cobra.Command {
 			"has members (NON_EMPTY_GROUP): stop its consumers first.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, groups []string) error {
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			resps, err := adm.DeleteGroups(ctx, groups...)
 			if err != nil && resps == nil {
@@ -511,13 +505,11 @@ func (o *resetOptions) run(cmd *cobra.Command, cf *clientFlags, group string) er
 	if err != nil {
 		return err
 	}
-	adm, err := cf.newAdmin(cmd)
+	adm, ctx, done, err := cf.admin(cmd)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.adminContext(cmd)
-	defer cancel()
+	defer done()
 
 	if err := requireInactive(ctx, adm, group, "reset offsets of"); err != nil {
 		return err
@@ -747,13 +739,11 @@ func newGroupDeleteOffsetsCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			set := make(kadm.TopicsSet)
 			var whole []string

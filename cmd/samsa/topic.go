@@ -50,13 +50,11 @@ func newTopicCreateCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			create := adm.CreateTopics
 			if validateOnly {
@@ -105,13 +103,11 @@ func newTopicListCmd(cf *clientFlags) *cobra.Command {
 		Short: "List topic names, one per line, sorted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			list := adm.ListTopics
 			if internal {
@@ -139,13 +135,11 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets, sizes and config overrides",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			tds, err := adm.ListTopicsWithInternal(ctx, names...)
 			if err != nil {
@@ -323,13 +317,11 @@ func newTopicDeleteCmd(cf *clientFlags) *cobra.Command {
 		Short: "Delete topics",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			resps, err := adm.DeleteTopics(ctx, names...)
 			if err != nil {
@@ -371,13 +363,11 @@ func newTopicAddPartitionsCmd(cf *clientFlags) *cobra.Command {
 			if total <= 0 {
 				return fmt.Errorf("--total must be positive, got %d", total)
 			}
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			// Setting the total (not a delta) makes a retried command
 			// safe: a second run cannot grow the topic twice (Kafka
@@ -442,13 +432,11 @@ func newTopicAlterConfigCmd(cf *clientFlags) *cobra.Command {
 				return errors.New("nothing to change: give --set, --delete, --append or --subtract")
 			}
 
-			adm, err := cf.newAdmin(cmd)
+			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := cf.adminContext(cmd)
-			defer cancel()
+			defer done()
 
 			resps, err := adm.AlterTopicConfigs(ctx, alters, name)
 			if err != nil {
