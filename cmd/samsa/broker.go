@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -12,6 +14,23 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 )
 
+// startCPUProfile profiles the process into path until the returned stop
+// function runs.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // shutdownGrace bounds a clean shutdown after SIGINT/SIGTERM: in-flight
 // requests get this long to finish before connections are cut.
 const shutdownGrace = 10 * time.Second
@@ -19,6 +38,7 @@ const shutdownGrace = 10 * time.Second
 func newBrokerCmd() *cobra.Command {
 	var (
 		listen, advertise, dataDir, configFile string
+		cpuProfile                             string
 		nodeID                                 int32
 		sets                                   []string
 	)
@@ -51,6 +71,13 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 				return err
 			}
 			logger := newLogger(cmd, slog.LevelInfo)
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			b, err := broker.Start(cfg, broker.Options{Logger: logger})
 			if err != nil {
 				return err
@@ -69,5 +96,7 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 	f.Int32Var(&nodeID, "node-id", 1, "this node's id (Kafka: node.id)")
 	f.StringVar(&configFile, "config", "", "a Kafka-style server.properties file")
 	f.StringArrayVar(&sets, "set", nil, "KEY=VALUE, any supported Kafka broker config (repeatable)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the broker to FILE until it stops (for diagnosis)")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }

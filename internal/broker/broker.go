@@ -353,6 +353,7 @@ func partitionConfig(t config.Topic) partition.Config {
 			FlushMessages:      t.FlushMessages,
 			FlushMs:            t.FlushMs,
 			FileDeleteDelayMs:  t.FileDeleteDelayMs,
+			Preallocate:        t.Preallocate,
 		},
 		MaxMessageBytes:      t.MaxMessageBytes,
 		LogAppendTime:        t.TimestampType == "LogAppendTime",

@@ -172,7 +172,9 @@ var topicDefs = []*Def{
 	{
 		Name: "preallocate", Type: TypeBoolean, Default: "false", Importance: Medium,
 		Synonyms: []string{"log.preallocate"},
-		Doc:      "Allocate a new segment file at its full size up front.",
+		Doc: "Reserve a new segment's full segment.bytes on disk when its first batch arrives " +
+			"(beyond the file's end, so readers see only written bytes; given back when the segment " +
+			"rolls). Without it samsa still reserves ahead of appends in steps of up to 8 MiB.",
 	},
 	{
 		Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", Importance: Medium,

@@ -25,6 +25,9 @@ type Config struct {
 	// Unlike the fields above, zero means no wait: the caller resolves
 	// Kafka's default (60000) with the rest of the topic configs.
 	FileDeleteDelayMs int64
+	// Preallocate is preallocate: reserve a segment's whole segment.bytes
+	// on disk when its first batch is appended, instead of in steps.
+	Preallocate bool
 	// MaxProducerIDExpirationMs etc. come later.
 }
 

@@ -20,6 +20,14 @@ type FS interface {
 	SyncDir(name string) error
 }
 
+// Preallocator is a File that can reserve disk blocks for [off, off+n)
+// without changing its size (fallocate with FALLOC_FL_KEEP_SIZE on Linux).
+// It is optional: the log reserves space ahead of appends where a File
+// offers it, and appends plainly where it does not.
+type Preallocator interface {
+	Preallocate(off, n int64) error
+}
+
 // File is an open file. Readers use ReadAt only: the file position is never
 // shared between concurrent readers.
 type File interface {

@@ -236,6 +236,11 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 	}
 
 	pos := seg.size.Load()
+	full := int64(0)
+	if l.cfg.Preallocate {
+		full = l.cfg.SegmentBytes
+	}
+	seg.reserve(pos+int64(len(batch)), full)
 	if err := seg.write(batch, pos); err != nil {
 		if fe, ok := err.(*fatalError); ok {
 			return res, false, l.setFatal(fe)

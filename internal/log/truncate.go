@@ -85,6 +85,7 @@ func (l *Log) cutSegment(s *segment, cut, newEnd int64, wasActive bool) error {
 		return err
 	}
 	s.size.Store(cut)
+	s.reserved = 0 // the cut gives the reservation back
 	if err := s.log.Truncate(cut); err != nil {
 		return fmt.Errorf("log: truncate %v at %d: %w", s, cut, err)
 	}
