@@ -18,97 +18,97 @@ func fastScan(b []byte, n int32, baseTS int64) (minTS, maxTS int64, maxIdx int32
 	minTS, maxTS = 1<<63-1, NoTimestamp
 	for i := int32(0); i < n; i++ {
 		// Record length.
-		if p >= len(b) {
-			return
-		}
-		var size int
-		if c := b[p]; c < 0x80 {
-			size = int(int32(c>>1) ^ -int32(c&1))
-			p++
-		} else {
-			v, m := readVarintSlow(b[p:])
-			if m == 0 {
+		size, m := short(b, p)
+		if m == 0 {
+			v, m2 := readVarintSlow(b[min(p, len(b)):])
+			if m2 == 0 {
 				return
 			}
-			size, p = int(v), p+m
+			size, m = v, m2
 		}
-		if size <= 0 || size > len(b)-p {
+		p += m
+		if size <= 0 || int(size) > len(b)-p {
 			return
 		}
-		end := p + size
-		q := p + 1 // skip attributes
+		end := p + int(size)
+		r := b[:end] // the record's fields must end inside it
+		q := p + 1   // skip attributes
 		// Timestamp delta.
-		if q >= end {
-			return
-		}
-		var tsd int64
-		if c := b[q]; c < 0x80 {
-			tsd = int64(c>>1) ^ -int64(c&1)
-			q++
-		} else {
-			v, m := readVarlongSlow(b[q:end])
-			if m == 0 {
+		tsd, m := short(r, q)
+		tsd64 := int64(tsd)
+		if m == 0 {
+			v, m2 := readVarlongSlow(r[min(q, end):])
+			if m2 == 0 {
 				return
 			}
-			tsd, q = v, q+m
+			tsd64, m = v, m2
 		}
+		q += m
 		// Offset delta: must be exactly i.
-		if q >= end {
+		od, m := short(r, q)
+		if m == 0 {
+			v, m2 := readVarintSlow(r[min(q, end):])
+			if m2 == 0 {
+				return
+			}
+			od, m = v, m2
+		}
+		if od != i {
 			return
 		}
-		if c := b[q]; c < 0x80 {
-			if int32(c>>1)^-int32(c&1) != i {
-				return
-			}
-			q++
-		} else {
-			v, m := readVarintSlow(b[q:end])
-			if m == 0 || v != i {
-				return
-			}
-			q += m
-		}
+		q += m
 		// Key and value: nullable bytes.
 		for f := 0; f < 2; f++ {
-			if q >= end {
-				return
-			}
-			var l int
-			if c := b[q]; c < 0x80 {
-				l = int(int32(c>>1) ^ -int32(c&1))
-				q++
-			} else {
-				v, m := readVarintSlow(b[q:end])
-				if m == 0 {
+			l, m := short(r, q)
+			if m == 0 {
+				v, m2 := readVarintSlow(r[min(q, end):])
+				if m2 == 0 {
 					return
 				}
-				l, q = int(v), q+m
+				l, m = v, m2
 			}
+			q += m
 			switch {
 			case l == -1:
 				if f == 0 {
 					nullKey = true
 				}
-			case l < -1 || l > end-q:
+			case l < -1 || int(l) > end-q:
 				return
 			default:
-				q += l
+				q += int(l)
 			}
 		}
 		// Headers: let the iterator handle any; most batches have none.
-		if q >= end || b[q] != 0 {
-			return
-		}
-		q++
-		if q != end {
+		if q+1 != end || b[q] != 0 {
 			return
 		}
 		p = end
-		ts := baseTS + tsd
+		ts := baseTS + tsd64
 		if ts > maxTS {
 			maxTS, maxIdx = ts, i
 		}
 		minTS = min(minTS, ts)
 	}
 	return minTS, maxTS, maxIdx, nullKey, p == len(b)
+}
+
+// short decodes the zigzag varint at b[p:] when it takes one or two bytes
+// (every length and delta below 8 KiB) and another byte follows it, which
+// holds for every field a well-formed record has before its header count.
+// It is small enough to be inlined; m is 0 otherwise, for the caller's
+// slow path.
+func short(b []byte, p int) (v int32, m int) {
+	if p+1 < len(b) {
+		u := uint32(b[p])
+		if u >= 0x80 {
+			c := uint32(b[p+1])
+			if c >= 0x80 {
+				return 0, 0
+			}
+			u, m = u&0x7f|c<<7, 1
+		}
+		return int32(u>>1) ^ -int32(u&1), m + 1
+	}
+	return 0, 0
 }
