@@ -3,8 +3,7 @@ package api
 // Fetch, versions 4-16.
 //
 // v4 isolation level and last stable offset; v5 log start offset; v7 fetch
-// sessions (KIP-227: we answer session id 0, which makes clients send full
-// fetches); v9 current leader epoch (KIP-320); v11 rack (KIP-392); v12
+// sessions (KIP-227, fetch_session.go); v9 current leader epoch (KIP-320); v11 rack (KIP-392); v12
 // flexible and last fetched epoch; v13 topic ids instead of names
 // (KIP-516); v15 replica state in place of the replica id.
 //
@@ -32,19 +31,24 @@ const maxFetchWait = 5 * time.Minute
 
 func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.FetchRequest)
-	if req.Version >= 7 && (r.SessionID != 0 || (r.SessionEpoch != -1 && r.SessionEpoch != 0)) {
-		// We never hand out a session, so an incremental fetch names one
-		// we do not have.
-		body := &fetchBody{version: req.Version, errorCode: kerr.FetchSessionIDNotFound.Code}
-		return wire.Now(wire.Response{Body: &wire.Body{Chunks: body.encode()}})
+	var sr sessionRequest
+	if req.Version >= 7 {
+		slots := int(h.currentConfig().FetchSessionCacheSlots)
+		sr = h.sessions.resolveSession(r, req.Version, slots, time.Now())
+		if sr.errorCode != 0 {
+			body := &fetchBody{version: req.Version, errorCode: sr.errorCode}
+			return wire.Now(wire.Response{Body: &wire.Body{Chunks: body.encode()}})
+		}
+	} else {
+		sr.parts = requestPartitions(r, false)
 	}
-	plan := h.planFetch(req.Version, r)
+	plan := h.planFetch(req.Version, sr)
 	return func(ctx context.Context) wire.Response {
-		return h.runFetch(ctx, req.Version, r, plan)
+		return h.runFetch(ctx, r, plan)
 	}
 }
 
-// fetchTarget is one requested partition, resolved once.
+// fetchTarget is one partition to read, resolved once.
 type fetchTarget struct {
 	p         *partition.Partition
 	err       int16
@@ -58,42 +62,51 @@ type fetchTarget struct {
 type fetchPlan struct {
 	body    fetchBody
 	targets []fetchTarget
+	session sessionRequest // targets[i] reads session.parts[i]
 }
 
-func (h *Handler) planFetch(version int16, r *kmsg.FetchRequest) *fetchPlan {
+// planFetch resolves the partitions to read against the metadata image.
+// Consecutive partitions of one topic share a response topic.
+func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 	img := h.Controller.Image()
-	plan := &fetchPlan{body: fetchBody{version: version}}
-	for ti, rt := range r.Topics {
-		ft := fetchTopic{name: rt.Topic, id: rt.TopicID}
-		var t *metadata.Topic
-		var topicErr int16
-		if version >= 13 {
-			if t = img.ByID[metadata.UUID(rt.TopicID)]; t == nil {
-				topicErr = kerr.UnknownTopicID.Code
-			}
-		} else if t = img.Topics[rt.Topic]; t == nil {
-			topicErr = kerr.UnknownTopicOrPartition.Code
-		}
-		for _, rp := range rt.Partitions {
-			ft.partitions = append(ft.partitions, fetchPartition{index: rp.Partition, highWatermark: -1, lastStable: -1, logStart: -1})
-			tg := fetchTarget{err: topicErr, offset: rp.FetchOffset, maxBytes: int64(rp.PartitionMaxBytes), leaderEp: rp.CurrentLeaderEpoch, topicIdx: ti, partIndex: len(ft.partitions) - 1}
-			if tg.err == 0 {
-				if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
-					tg.err = kerr.UnknownTopicOrPartition.Code
-				} else if tg.p = h.Replicas.Partition(t.Name, rp.Partition); tg.p == nil {
-					tg.err = kerr.NotLeaderForPartition.Code
+	plan := &fetchPlan{body: fetchBody{version: version}, session: sr}
+	if sr.session != nil {
+		plan.body.sessionID = sr.session.id
+	}
+	var t *metadata.Topic
+	var topicErr int16
+	for i, sp := range sr.parts {
+		if i == 0 || sp.key.topic != sr.parts[i-1].key.topic || sp.key.id != sr.parts[i-1].key.id {
+			ft := fetchTopic{name: sp.key.topic, id: sp.key.id}
+			topicErr = 0
+			if version >= 13 {
+				if t = img.ByID[metadata.UUID(sp.key.id)]; t == nil {
+					topicErr = kerr.UnknownTopicID.Code
 				}
+			} else if t = img.Topics[sp.key.topic]; t == nil {
+				topicErr = kerr.UnknownTopicOrPartition.Code
 			}
-			plan.targets = append(plan.targets, tg)
+			plan.body.topics = append(plan.body.topics, ft)
 		}
-		plan.body.topics = append(plan.body.topics, ft)
+		ti := len(plan.body.topics) - 1
+		ft := &plan.body.topics[ti]
+		ft.partitions = append(ft.partitions, fetchPartition{index: sp.key.index, highWatermark: -1, lastStable: -1, logStart: -1})
+		tg := fetchTarget{err: topicErr, offset: sp.fetchOffset, maxBytes: int64(sp.maxBytes), leaderEp: sp.leaderEpoch, topicIdx: ti, partIndex: len(ft.partitions) - 1}
+		if tg.err == 0 {
+			if sp.key.index < 0 || int(sp.key.index) >= len(t.Partitions) {
+				tg.err = kerr.UnknownTopicOrPartition.Code
+			} else if tg.p = h.Replicas.Partition(t.Name, sp.key.index); tg.p == nil {
+				tg.err = kerr.NotLeaderForPartition.Code
+			}
+		}
+		plan.targets = append(plan.targets, tg)
 	}
 	return plan
 }
 
 // runFetch reads, and if fewer than MinBytes are available and no partition
 // failed, waits for appends (or MaxWait) and reads again.
-func (h *Handler) runFetch(ctx context.Context, version int16, r *kmsg.FetchRequest, plan *fetchPlan) wire.Response {
+func (h *Handler) runFetch(ctx context.Context, r *kmsg.FetchRequest, plan *fetchPlan) wire.Response {
 	readCommitted := r.IsolationLevel == 1
 	enough := func(bytes int64, failed bool) bool { return failed || bytes >= int64(r.MinBytes) }
 	bytes, failed, release := h.readAll(plan, r.MaxBytes, readCommitted)
@@ -197,6 +210,41 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 	return total, failed, release
 }
 
+// fetchResponse encodes the plan's last read. A session's response
+// records what it told the client; an incremental one leaves out the
+// partitions with nothing new since the last response.
 func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
-	return wire.Response{Body: &wire.Body{Chunks: plan.body.encode(), Release: release}}
+	sr := plan.session
+	if sr.session == nil {
+		return wire.Response{Body: &wire.Body{Chunks: plan.body.encode(), Release: release}}
+	}
+	body := plan.body
+	if sr.incremental {
+		body.topics = nil
+	}
+	told := make([]bool, len(plan.targets))
+	hadRecords := make([]bool, len(plan.targets))
+	for i, tg := range plan.targets {
+		ft := &plan.body.topics[tg.topicIdx]
+		fp := ft.partitions[tg.partIndex]
+		sp := &sr.parts[i]
+		hadRecords[i] = fp.records != nil || len(fp.recordBytes) > 0
+		told[i] = !sr.incremental || hadRecords[i] || fp.errorCode != 0 ||
+			fp.highWatermark != sp.hw || fp.lastStable != sp.lso || fp.logStart != sp.logStart
+		if !told[i] {
+			continue
+		}
+		sp.hw, sp.lso, sp.logStart = fp.highWatermark, fp.lastStable, fp.logStart
+		if sr.incremental {
+			// Partitions come in target order, so a topic's partitions
+			// stay together.
+			if n := len(body.topics); n == 0 || body.topics[n-1].name != ft.name || body.topics[n-1].id != ft.id {
+				body.topics = append(body.topics, fetchTopic{name: ft.name, id: ft.id})
+			}
+			last := &body.topics[len(body.topics)-1]
+			last.partitions = append(last.partitions, fp)
+		}
+	}
+	h.sessions.sent(sr.session, sr.parts, told, hadRecords)
+	return wire.Response{Body: &wire.Body{Chunks: body.encode(), Release: release}}
 }

@@ -51,11 +51,13 @@ type Handler struct {
 	// shutdown does not wait out every client's max wait.
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	sessions *fetchSessions // KIP-227 fetch sessions
 }
 
 // New returns the API handler.
 func New(d Deps) *Handler {
-	h := &Handler{Deps: d, log: d.Logger, closing: make(chan struct{})}
+	h := &Handler{Deps: d, log: d.Logger, closing: make(chan struct{}), sessions: newFetchSessions()}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

@@ -121,6 +121,7 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 		sizes[i] = s.size.Load()
 	}
 	activeBase := l.active().base
+	gen := l.truncGen.Load()
 	lastOfProducer := map[int64]int64{}
 	for pid, e := range l.producers.producers {
 		if n := len(e.batches); n > 0 {
@@ -213,7 +214,7 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 		}
 		i = j
 	}
-	if err := writeOffsetFile(l.fs, l.dir, cleanerCheckpointFile, mapEnd); err != nil {
+	if err := l.advanceCleanerCheckpoint(gen, mapEnd); err != nil {
 		return stats, err
 	}
 	stats.Cleaned, stats.CleanedTo = true, mapEnd
@@ -535,6 +536,33 @@ func (l *Log) completeSwaps() error {
 }
 
 // readOffsetFile reads a one-offset checkpoint file, or 0 when it is absent.
+// advanceCleanerCheckpoint records that the log is clean below to, unless
+// the log was truncated since the pass began (gen): the checkpoint could
+// then lie above offsets that were cut and written anew, and those would
+// never be cleaned. The pass's swaps stand; the next pass rereads.
+func (l *Log) advanceCleanerCheckpoint(gen uint64, to int64) error {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	if l.truncGen.Load() != gen {
+		return ErrCompactionAborted
+	}
+	return writeOffsetFile(l.fs, l.dir, cleanerCheckpointFile, to)
+}
+
+// lowerCleanerCheckpoint keeps the cleaner checkpoint at or below a new log
+// end after a truncation (Kafka does the same), so what is appended again
+// from there counts as dirty. Caller holds mu.
+func (l *Log) lowerCleanerCheckpoint(end int64) error {
+	l.truncGen.Add(1)
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	ckpt, err := readOffsetFile(l.fs, l.dir, cleanerCheckpointFile)
+	if err != nil || ckpt <= end {
+		return nil // an unreadable checkpoint is ignored by the next pass anyway
+	}
+	return writeOffsetFile(l.fs, l.dir, cleanerCheckpointFile, end)
+}
+
 func readOffsetFile(fsys FS, dir, name string) (int64, error) {
 	e, err := readCheckpoint(fsys, filepath.Join(dir, name), 1)
 	if err != nil || len(e) != 1 {

@@ -432,3 +432,36 @@ func TestCompactRespectsLagAndRatio(t *testing.T) {
 	clk.advance(2 * time.Minute)
 	mustCompact(t, l, clk.now(), o)
 }
+
+// TestTruncateLowersCleanerCheckpoint: after a truncation below the
+// cleaner checkpoint, what is appended again from the new end is dirty, so
+// the next pass removes its superseded records (z@3 here).
+func TestTruncateLowersCleanerCheckpoint(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	l := openLog(t, t.TempDir(), Config{SegmentBytes: 1}, nil, clk) // a segment per batch
+	defer l.Close()
+	ts := clk.now().UnixMilli()
+	for i := range 6 {
+		mustAppend(t, l, keyedBatch(t, record.CodecNone, ts, kv{key: fmt.Sprint("a", i), value: "v"}))
+	}
+	mustCompact(t, l, clk.now(), compactOpts(l.EndOffset()))
+	if got, _ := readOffsetFile(l.fs, l.dir, cleanerCheckpointFile); got != 5 {
+		t.Fatalf("checkpoint %d after the first pass, want 5", got)
+	}
+
+	if err := l.Truncate(3); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readOffsetFile(l.fs, l.dir, cleanerCheckpointFile); got != 3 {
+		t.Fatalf("checkpoint %d after Truncate(3), want 3", got)
+	}
+	for _, r := range []kv{{key: "z", value: "1"}, {key: "z", value: "2"}, {key: "w", value: "1"}, {key: "w", value: "2"}, {key: "f", value: "1"}} {
+		mustAppend(t, l, keyedBatch(t, record.CodecNone, ts, r))
+	}
+	mustCompact(t, l, clk.now(), compactOpts(l.EndOffset()))
+	equalStored(t, "after the second pass", readRecords(t, l, record.CodecNone), []stored{
+		{offset: 0, key: "a0", value: "v"}, {offset: 1, key: "a1", value: "v"}, {offset: 2, key: "a2", value: "v"},
+		{offset: 4, key: "z", value: "2"}, {offset: 6, key: "w", value: "2"}, {offset: 7, key: "f", value: "1"},
+	})
+}

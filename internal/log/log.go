@@ -108,6 +108,11 @@ type Log struct {
 
 	cleanMu     sync.Mutex              // serialises Compact passes; taken before mu
 	compactHook func(step string) error // tests: stop a pass at a step (compact.go)
+	// ckptMu guards the cleaner checkpoint file; taken after mu. truncGen
+	// counts truncations, so a pass that raced one does not write back a
+	// checkpoint above the new log end.
+	ckptMu   sync.Mutex
+	truncGen atomic.Uint64
 
 	delMu   sync.Mutex
 	delayed map[*segment]func() bool // retired segments held for the delay, and their timers' stops

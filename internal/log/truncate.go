@@ -70,6 +70,9 @@ func (l *Log) Truncate(offset int64) error {
 	if err := l.epochs.truncateFromEnd(newEnd); err != nil {
 		return err
 	}
+	if err := l.lowerCleanerCheckpoint(newEnd); err != nil {
+		return err
+	}
 	return l.rebuildProducers(newEnd)
 }
 
@@ -168,6 +171,9 @@ func (l *Log) truncateFullyAndStartAt(offset int64) error {
 		for _, off := range offs {
 			removeIfExists(l.fs, snapshotPath(l.dir, off))
 		}
+	}
+	if err := l.lowerCleanerCheckpoint(offset); err != nil {
+		return err
 	}
 	return l.epochs.clear()
 }

@@ -1,0 +1,248 @@
+package api
+
+// Fetch sessions (KIP-227). A consumer that fetches many partitions sends
+// the whole list once (a full fetch with session epoch 0); the broker keeps
+// it as a session and answers with its id. Later requests are incremental:
+// they name only the partitions whose fetch position changed, plus the
+// ones to forget, and the response holds only the partitions with
+// something new (records, an error, or a changed high watermark, last
+// stable offset or log start offset). The epoch in each request must be
+// the one the broker expects next, so a lost or duplicated request is
+// caught instead of silently skipping data.
+//
+// As in Kafka, the cache holds max.incremental.fetch.session.cache.slots
+// sessions; when it is full, a session unused for two minutes is evicted
+// to make room, and otherwise the new full fetch simply gets no session
+// (id 0), which a client treats as "keep sending full fetches". Sessions
+// are not tied to a connection.
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// sessionEvictAfter is how long a session must lie unused before a new
+// one may take its slot (Kafka's min.incremental.fetch.session.eviction.ms).
+const sessionEvictAfter = 2 * time.Minute
+
+// fetchSessions is the session cache.
+type fetchSessions struct {
+	mu   sync.Mutex
+	byID map[int32]*fetchSession
+}
+
+// sessionKey names a partition in a session: by topic id for sessions made
+// at Fetch v13+, by name before.
+type sessionKey struct {
+	topic string
+	id    [16]byte
+	index int32
+}
+
+// sessionPartition is a partition of a session: what the client asked for
+// and what it was last told.
+type sessionPartition struct {
+	key         sessionKey
+	fetchOffset int64
+	maxBytes    int32
+	leaderEpoch int32
+	// The values last sent to the client, so an incremental response can
+	// leave out a partition with nothing new; -2 until first sent.
+	hw, lso, logStart int64
+}
+
+type fetchSession struct {
+	id       int32
+	topicIDs bool // made at v13+: partitions are keyed by topic id
+
+	// Guarded by fetchSessions.mu.
+	epoch    int32 // the epoch the next incremental request must carry
+	lastUsed time.Time
+	parts    []*sessionPartition // response order: those that returned data move to the back
+}
+
+func newFetchSessions() *fetchSessions {
+	return &fetchSessions{byID: map[int32]*fetchSession{}}
+}
+
+// nextEpoch is the epoch after e; it wraps to 1, 0 and -1 being the full
+// fetch markers.
+func nextEpoch(e int32) int32 {
+	if e == 1<<31-1 {
+		return 1
+	}
+	return e + 1
+}
+
+// sessionRequest is a Fetch request resolved against the session cache.
+type sessionRequest struct {
+	errorCode   int16            // a top-level session error: answer with nothing else
+	session     *fetchSession    // the session the response belongs to; nil: none
+	incremental bool             // the response holds only partitions with news
+	parts       []sessionPartition // what to read, in response order
+}
+
+// resolveSession applies the session fields of a Fetch request (v7+):
+// closes, creates or updates a session, and returns the partitions to read.
+func (fs *fetchSessions) resolveSession(r *kmsg.FetchRequest, version int16, slots int, now time.Time) sessionRequest {
+	topicIDs := version >= 13
+	full := r.SessionEpoch == 0 || r.SessionEpoch == -1
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if full {
+		// A full fetch closes the session it names, if any; epoch -1
+		// asks for no new one.
+		if r.SessionID != 0 {
+			delete(fs.byID, r.SessionID)
+		}
+		parts := requestPartitions(r, topicIDs)
+		if r.SessionEpoch == -1 || len(parts) == 0 {
+			return sessionRequest{parts: parts}
+		}
+		s := fs.create(topicIDs, slots, now)
+		if s == nil {
+			return sessionRequest{parts: parts}
+		}
+		s.parts = make([]*sessionPartition, len(parts))
+		for i := range parts {
+			p := parts[i]
+			s.parts[i] = &p
+		}
+		return sessionRequest{session: s, parts: parts}
+	}
+	s := fs.byID[r.SessionID]
+	switch {
+	case s == nil:
+		return sessionRequest{errorCode: kerr.FetchSessionIDNotFound.Code}
+	case s.epoch != r.SessionEpoch:
+		return sessionRequest{errorCode: kerr.InvalidFetchSessionEpoch.Code}
+	case s.topicIDs != topicIDs:
+		return sessionRequest{errorCode: kerr.FetchSessionTopicIDError.Code}
+	}
+	s.update(r)
+	if len(s.parts) == 0 {
+		// Everything was forgotten: the session has no reason to live.
+		delete(fs.byID, s.id)
+		return sessionRequest{}
+	}
+	s.epoch = nextEpoch(s.epoch)
+	s.lastUsed = now
+	parts := make([]sessionPartition, len(s.parts))
+	for i, p := range s.parts {
+		parts[i] = *p
+	}
+	return sessionRequest{session: s, incremental: true, parts: parts}
+}
+
+// create makes a session with a fresh id, evicting one unused for
+// sessionEvictAfter if the cache is full; nil when there is no room.
+func (fs *fetchSessions) create(topicIDs bool, slots int, now time.Time) *fetchSession {
+	if len(fs.byID) >= slots {
+		var lru *fetchSession
+		for _, s := range fs.byID {
+			if lru == nil || s.lastUsed.Before(lru.lastUsed) {
+				lru = s
+			}
+		}
+		if lru == nil || now.Sub(lru.lastUsed) < sessionEvictAfter {
+			return nil
+		}
+		delete(fs.byID, lru.id)
+	}
+	id := rand.Int32()
+	for id == 0 || fs.byID[id] != nil {
+		id = rand.Int32()
+	}
+	s := &fetchSession{id: id, topicIDs: topicIDs, epoch: 1, lastUsed: now}
+	fs.byID[id] = s
+	return s
+}
+
+// requestPartitions lists a request's partitions in request order.
+func requestPartitions(r *kmsg.FetchRequest, topicIDs bool) []sessionPartition {
+	var parts []sessionPartition
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			parts = append(parts, newSessionPartition(topicKey(rt, topicIDs), rp))
+		}
+	}
+	return parts
+}
+
+func topicKey(rt kmsg.FetchRequestTopic, topicIDs bool) sessionKey {
+	if topicIDs {
+		return sessionKey{id: rt.TopicID}
+	}
+	return sessionKey{topic: rt.Topic}
+}
+
+func newSessionPartition(k sessionKey, rp kmsg.FetchRequestTopicPartition) sessionPartition {
+	k.index = rp.Partition
+	return sessionPartition{
+		key: k, fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch,
+		hw: -2, lso: -2, logStart: -2,
+	}
+}
+
+// update applies an incremental request: the partitions it names are added
+// or get their new position; the forgotten ones leave. Caller holds fs.mu.
+func (s *fetchSession) update(r *kmsg.FetchRequest) {
+	find := func(k sessionKey) int {
+		return slices.IndexFunc(s.parts, func(p *sessionPartition) bool { return p.key == k })
+	}
+	for _, rt := range r.Topics {
+		tk := topicKey(rt, s.topicIDs)
+		for _, rp := range rt.Partitions {
+			np := newSessionPartition(tk, rp)
+			if i := find(np.key); i >= 0 {
+				p := s.parts[i]
+				p.fetchOffset, p.maxBytes, p.leaderEpoch = np.fetchOffset, np.maxBytes, np.leaderEpoch
+			} else {
+				s.parts = append(s.parts, &np)
+			}
+		}
+	}
+	for _, ft := range r.ForgottenTopics {
+		k := sessionKey{topic: ft.Topic}
+		if s.topicIDs {
+			k = sessionKey{id: ft.TopicID}
+		}
+		for _, idx := range ft.Partitions {
+			k.index = idx
+			if i := find(k); i >= 0 {
+				s.parts = slices.Delete(s.parts, i, i+1)
+			}
+		}
+	}
+}
+
+// sent records what a response told the client about each partition of
+// the session: parts are the partitions read (in order), told whether each
+// went into the response. Partitions that returned records move to the
+// back, so that under fetch.max.bytes the others get their turn first.
+func (fs *fetchSessions) sent(s *fetchSession, parts []sessionPartition, told []bool, hadRecords []bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var moved []*sessionPartition
+	for i := range parts {
+		if !told[i] {
+			continue
+		}
+		j := slices.IndexFunc(s.parts, func(p *sessionPartition) bool { return p.key == parts[i].key })
+		if j < 0 {
+			continue // forgotten meanwhile by a later request
+		}
+		p := s.parts[j]
+		p.hw, p.lso, p.logStart = parts[i].hw, parts[i].lso, parts[i].logStart
+		if hadRecords[i] {
+			moved = append(moved, p)
+			s.parts = slices.Delete(s.parts, j, j+1)
+		}
+	}
+	s.parts = append(s.parts, moved...)
+}
