@@ -81,9 +81,9 @@ func nextEpoch(e int32) int32 {
 
 // sessionRequest is a Fetch request resolved against the session cache.
 type sessionRequest struct {
-	errorCode   int16            // a top-level session error: answer with nothing else
-	session     *fetchSession    // the session the response belongs to; nil: none
-	incremental bool             // the response holds only partitions with news
+	errorCode   int16              // a top-level session error: answer with nothing else
+	session     *fetchSession      // the session the response belongs to; nil: none
+	incremental bool               // the response holds only partitions with news
 	parts       []sessionPartition // what to read, in response order
 }
 
