@@ -211,5 +211,23 @@ func FuzzFastScanAgrees(f *testing.F) {
 			t.Fatalf("fast path: min %d max %d idx %d null %v; iterator: min %d max %d idx %d null %v",
 				minTS, maxTS, maxIdx, nullKey, slowMin, slowMax, slowIdx, slowNull)
 		}
+
+		// The scan run a chunk at a time beside the CRC (small chunks, so
+		// records straddle them) says the same, and the CRC is the CRC.
+		batch := append(make([]byte, HeaderSize, HeaderSize+len(records)), records...)
+		for i := range HeaderSize {
+			batch[i] = byte(base >> (i % 8 * 8))
+		}
+		chunk := 1 + int(uint64(base)%97)
+		sc := newScan(n, base)
+		crc := crcAndScanBy(batch, &sc, chunk)
+		if want := ComputeCRC(batch); crc != want {
+			t.Fatalf("chunked CRC %08x, want %08x (chunk %d)", crc, want, chunk)
+		}
+		cMin, cMax, cIdx, cNull, cOK := sc.result(records)
+		if cOK != ok || ok && (cMin != minTS || cMax != maxTS || cIdx != maxIdx || cNull != nullKey) {
+			t.Fatalf("chunked scan (chunk %d): %d %d %d %v %v; whole: %d %d %d %v %v",
+				chunk, cMin, cMax, cIdx, cNull, cOK, minTS, maxTS, maxIdx, nullKey, ok)
+		}
 	})
 }

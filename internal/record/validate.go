@@ -85,6 +85,18 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 	if err != nil {
 		return info, err
 	}
+	// An uncompressed batch's records are scanned in the same pass as the
+	// CRC; the scan's verdict counts only once the CRC and header pass.
+	sc := newScan(h.NumRecords, h.BaseTimestamp)
+	var crc uint32
+	if h.Codec() == CodecNone {
+		crc = crcAndScan(b, &sc)
+	} else {
+		crc = ComputeCRC(b)
+	}
+	if crc != h.CRC {
+		return info, corrupt("CRC 0x%08x, computed 0x%08x", h.CRC, crc)
+	}
 	if err := validateHeader(&h); err != nil {
 		return info, err
 	}
@@ -97,6 +109,7 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 			return info, err
 		}
 		records = *scratch
+		sc.run(records, len(records))
 	}
 	info = BatchInfo{
 		Header:            h,
@@ -108,7 +121,7 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 	// The common batch (well formed, no headers, keys where required,
 	// timestamps in bounds) is checked in one tight pass; anything else
 	// goes through the iterator below, which words the error.
-	if minTS, maxTS, maxIdx, nullKey, ok := fastScan(records, h.NumRecords, h.BaseTimestamp); ok &&
+	if minTS, maxTS, maxIdx, nullKey, ok := sc.result(records); ok &&
 		!(opts.RequireKeys && nullKey) && !h.IsLogAppendTime() &&
 		// Bounds are an interval, so min and max decide for every
 		// record, unless NoTimestamp (exempt) hides among real ones.
@@ -212,10 +225,7 @@ func validateFraming(b []byte, opts ValidateOptions) (Header, error) {
 	if opts.MaxBatchBytes > 0 && size > int64(opts.MaxBatchBytes) {
 		return h, newError(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", size, opts.MaxBatchBytes)
 	}
-	if crc := ComputeCRC(b); crc != h.CRC {
-		return h, corrupt("CRC 0x%08x, computed 0x%08x", h.CRC, crc)
-	}
-	return h, nil
+	return h, nil // the caller checks the CRC
 }
 
 // validateHeader applies LogValidator's batch checks for client data.
