@@ -176,7 +176,8 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 }
 
 // validateFraming checks what Kafka checks before the batch's content:
-// that b is one batch, its magic, base offset, size and CRC.
+// that b is one batch, its magic, base offset and size. Validate checks
+// the CRC next (for an uncompressed batch in one pass with the records).
 func validateFraming(b []byte, opts ValidateOptions) (Header, error) {
 	var h Header
 	// Kafka's batch iterator yields no batch from bytes that end inside
