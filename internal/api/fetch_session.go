@@ -30,10 +30,21 @@ import (
 // one may take its slot (Kafka's min.incremental.fetch.session.eviction.ms).
 const sessionEvictAfter = 2 * time.Minute
 
+// maxSessionPartitions bounds the partitions all sessions hold together
+// (about 100 bytes each). The slot count alone does not bound memory: a
+// 2 MiB fetch names some 60,000 partitions, and a thousand such sessions
+// would hold gigabytes. Past the bound, full fetches get no session and an
+// incremental fetch that would add partitions loses its session (the
+// client answers FETCH_SESSION_ID_NOT_FOUND with a full fetch).
+const maxSessionPartitions = 1 << 20
+
 // fetchSessions is the session cache.
 type fetchSessions struct {
-	mu   sync.Mutex
-	byID map[int32]*fetchSession
+	maxParts int // maxSessionPartitions; tests set less
+
+	mu    sync.Mutex
+	byID  map[int32]*fetchSession
+	parts int // partitions held by all sessions
 }
 
 // sessionKey names a partition in a session: by topic id for sessions made
@@ -67,7 +78,7 @@ type fetchSession struct {
 }
 
 func newFetchSessions() *fetchSessions {
-	return &fetchSessions{byID: map[int32]*fetchSession{}}
+	return &fetchSessions{maxParts: maxSessionPartitions, byID: map[int32]*fetchSession{}}
 }
 
 // nextEpoch is the epoch after e; it wraps to 1, 0 and -1 being the full
@@ -97,11 +108,11 @@ func (fs *fetchSessions) resolveSession(r *kmsg.FetchRequest, version int16, slo
 	if full {
 		// A full fetch closes the session it names, if any; epoch -1
 		// asks for no new one.
-		if r.SessionID != 0 {
-			delete(fs.byID, r.SessionID)
+		if old := fs.byID[r.SessionID]; old != nil {
+			fs.remove(old)
 		}
 		parts := requestPartitions(r, topicIDs)
-		if r.SessionEpoch == -1 || len(parts) == 0 {
+		if r.SessionEpoch == -1 || len(parts) == 0 || fs.parts+len(parts) > fs.maxParts {
 			return sessionRequest{parts: parts}
 		}
 		s := fs.create(topicIDs, slots, now)
@@ -113,6 +124,7 @@ func (fs *fetchSessions) resolveSession(r *kmsg.FetchRequest, version int16, slo
 			p := parts[i]
 			s.parts[i] = &p
 		}
+		fs.parts += len(parts)
 		return sessionRequest{session: s, parts: parts}
 	}
 	s := fs.byID[r.SessionID]
@@ -124,10 +136,16 @@ func (fs *fetchSessions) resolveSession(r *kmsg.FetchRequest, version int16, slo
 	case s.topicIDs != topicIDs:
 		return sessionRequest{errorCode: kerr.FetchSessionTopicIDError.Code}
 	}
+	before := len(s.parts)
 	s.update(r)
+	fs.parts += len(s.parts) - before
+	if len(s.parts) > before && fs.parts > fs.maxParts {
+		fs.remove(s)
+		return sessionRequest{errorCode: kerr.FetchSessionIDNotFound.Code}
+	}
 	if len(s.parts) == 0 {
 		// Everything was forgotten: the session has no reason to live.
-		delete(fs.byID, s.id)
+		fs.remove(s)
 		return sessionRequest{}
 	}
 	s.epoch = nextEpoch(s.epoch)
@@ -152,7 +170,7 @@ func (fs *fetchSessions) create(topicIDs bool, slots int, now time.Time) *fetchS
 		if lru == nil || now.Sub(lru.lastUsed) < sessionEvictAfter {
 			return nil
 		}
-		delete(fs.byID, lru.id)
+		fs.remove(lru)
 	}
 	id := rand.Int32()
 	for id == 0 || fs.byID[id] != nil {
@@ -161,6 +179,12 @@ func (fs *fetchSessions) create(topicIDs bool, slots int, now time.Time) *fetchS
 	s := &fetchSession{id: id, topicIDs: topicIDs, epoch: 1, lastUsed: now}
 	fs.byID[id] = s
 	return s
+}
+
+// remove drops s from the cache. Caller holds fs.mu.
+func (fs *fetchSessions) remove(s *fetchSession) {
+	delete(fs.byID, s.id)
+	fs.parts -= len(s.parts)
 }
 
 // requestPartitions lists a request's partitions in request order.
