@@ -425,6 +425,10 @@ func (g *group) maybeCompleteJoinPhase() {
 	}
 }
 
+// minJoinRetry is the shortest wait before a join phase that no member
+// rejoined is tried again.
+const minJoinRetry = time.Second
+
 // completeJoinPhase ends the join phase: dynamic members that did not
 // rejoin are removed (static ones keep their place until their session
 // expires), the next generation starts, and every waiting JoinGroup is
@@ -441,8 +445,10 @@ func (g *group) completeJoinPhase() {
 	}
 	if !g.electJoinedLeader() && len(g.members) > 0 {
 		// Only static members that did not rejoin are left: wait for
-		// them, or for their sessions to expire.
-		g.scheduleJoin(g.rebalanceTimeout(), g.completeJoinPhase)
+		// them, or for their sessions to expire. A rebalance timeout of
+		// zero (a client may send one; a loaded member may carry one)
+		// must not make this a busy loop.
+		g.scheduleJoin(max(g.rebalanceTimeout(), minJoinRetry), g.completeJoinPhase)
 		return
 	}
 	g.initNextGeneration()

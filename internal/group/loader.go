@@ -269,7 +269,9 @@ func (g *group) fromMetadata(v *kmsg.GroupMetadataValue) {
 		g.stateTime = v.CurrentStateTimestamp
 	}
 	for _, vm := range v.Members {
-		if g.members[vm.MemberID] != nil {
+		// An empty id names no member a client could hold (the
+		// coordinator never writes one); a repeated id keeps its first.
+		if vm.MemberID == "" || g.members[vm.MemberID] != nil {
 			continue
 		}
 		m := &member{
@@ -296,6 +298,11 @@ func (g *group) fromMetadata(v *kmsg.GroupMetadataValue) {
 	}
 	if v.Leader != nil && g.members[*v.Leader] != nil {
 		g.leader = *v.Leader
+	} else if len(g.order) > 0 {
+		// No leader recorded, or one that is not a member: as in Kafka,
+		// where adding the first member to a leaderless group makes it
+		// the leader, the first member leads.
+		g.leader = g.order[0]
 	}
 	if len(g.members) == 0 {
 		g.protocol = ""
