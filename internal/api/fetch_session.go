@@ -75,6 +75,7 @@ type fetchSession struct {
 	epoch    int32 // the epoch the next incremental request must carry
 	lastUsed time.Time
 	parts    []*sessionPartition // response order: those that returned data move to the back
+	byKey    map[sessionKey]*sessionPartition
 }
 
 func newFetchSessions() *fetchSessions {
@@ -119,12 +120,10 @@ func (fs *fetchSessions) resolveSession(r *kmsg.FetchRequest, version int16, slo
 		if s == nil {
 			return sessionRequest{parts: parts}
 		}
-		s.parts = make([]*sessionPartition, len(parts))
 		for i := range parts {
-			p := parts[i]
-			s.parts[i] = &p
+			s.add(parts[i])
 		}
-		fs.parts += len(parts)
+		fs.parts += len(s.parts)
 		return sessionRequest{session: s, parts: parts}
 	}
 	s := fs.byID[r.SessionID]
@@ -176,7 +175,7 @@ func (fs *fetchSessions) create(topicIDs bool, slots int, now time.Time) *fetchS
 	for id == 0 || fs.byID[id] != nil {
 		id = rand.Int32()
 	}
-	s := &fetchSession{id: id, topicIDs: topicIDs, epoch: 1, lastUsed: now}
+	s := &fetchSession{id: id, topicIDs: topicIDs, epoch: 1, lastUsed: now, byKey: map[sessionKey]*sessionPartition{}}
 	fs.byID[id] = s
 	return s
 }
@@ -213,24 +212,29 @@ func newSessionPartition(k sessionKey, rp kmsg.FetchRequestTopicPartition) sessi
 	}
 }
 
+// add appends p, or updates the fetch position of the partition it names
+// if the session has it already. Caller holds fs.mu.
+func (s *fetchSession) add(np sessionPartition) {
+	if p := s.byKey[np.key]; p != nil {
+		p.fetchOffset, p.maxBytes, p.leaderEpoch = np.fetchOffset, np.maxBytes, np.leaderEpoch
+		return
+	}
+	p := &np
+	s.byKey[p.key] = p
+	s.parts = append(s.parts, p)
+}
+
 // update applies an incremental request: the partitions it names are added
 // or get their new position; the forgotten ones leave. Caller holds fs.mu.
+// It takes time linear in the session and the request, whatever their size.
 func (s *fetchSession) update(r *kmsg.FetchRequest) {
-	find := func(k sessionKey) int {
-		return slices.IndexFunc(s.parts, func(p *sessionPartition) bool { return p.key == k })
-	}
 	for _, rt := range r.Topics {
 		tk := topicKey(rt, s.topicIDs)
 		for _, rp := range rt.Partitions {
-			np := newSessionPartition(tk, rp)
-			if i := find(np.key); i >= 0 {
-				p := s.parts[i]
-				p.fetchOffset, p.maxBytes, p.leaderEpoch = np.fetchOffset, np.maxBytes, np.leaderEpoch
-			} else {
-				s.parts = append(s.parts, &np)
-			}
+			s.add(newSessionPartition(tk, rp))
 		}
 	}
+	forgot := false
 	for _, ft := range r.ForgottenTopics {
 		k := sessionKey{topic: ft.Topic}
 		if s.topicIDs {
@@ -238,10 +242,14 @@ func (s *fetchSession) update(r *kmsg.FetchRequest) {
 		}
 		for _, idx := range ft.Partitions {
 			k.index = idx
-			if i := find(k); i >= 0 {
-				s.parts = slices.Delete(s.parts, i, i+1)
+			if s.byKey[k] != nil {
+				delete(s.byKey, k)
+				forgot = true
 			}
 		}
+	}
+	if forgot {
+		s.parts = slices.DeleteFunc(s.parts, func(p *sessionPartition) bool { return s.byKey[p.key] != p })
 	}
 }
 
@@ -252,21 +260,34 @@ func (s *fetchSession) update(r *kmsg.FetchRequest) {
 func (fs *fetchSessions) sent(s *fetchSession, parts []sessionPartition, told []bool, hadRecords []bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	var moved []*sessionPartition
+	var moved map[*sessionPartition]bool
 	for i := range parts {
 		if !told[i] {
 			continue
 		}
-		j := slices.IndexFunc(s.parts, func(p *sessionPartition) bool { return p.key == parts[i].key })
-		if j < 0 {
+		p := s.byKey[parts[i].key]
+		if p == nil {
 			continue // forgotten meanwhile by a later request
 		}
-		p := s.parts[j]
 		p.hw, p.lso, p.logStart = parts[i].hw, parts[i].lso, parts[i].logStart
 		if hadRecords[i] {
-			moved = append(moved, p)
-			s.parts = slices.Delete(s.parts, j, j+1)
+			if moved == nil {
+				moved = map[*sessionPartition]bool{}
+			}
+			moved[p] = true
 		}
 	}
-	s.parts = append(s.parts, moved...)
+	if len(moved) == 0 {
+		return
+	}
+	back := make([]*sessionPartition, 0, len(moved))
+	kept := s.parts[:0]
+	for _, p := range s.parts {
+		if moved[p] {
+			back = append(back, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	s.parts = append(kept, back...)
 }
