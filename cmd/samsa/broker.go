@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ const shutdownGrace = 10 * time.Second
 func newBrokerCmd() *cobra.Command {
 	var (
 		listen, advertise, dataDir, configFile string
+		controllerListen, quorum, roles         string
 		cpuProfile                             string
 		nodeID                                 int32
 		sets                                   []string
@@ -63,6 +65,25 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 			if cmd.Flags().Changed("data-dir") {
 				overrides["log.dirs"] = dataDir
 			}
+			if cmd.Flags().Changed("controller-quorum") {
+				overrides["controller.quorum.voters"] = quorum
+			}
+			if cmd.Flags().Changed("process-roles") {
+				overrides["process.roles"] = roles
+			}
+			if cmd.Flags().Changed("controller-listen") {
+				l := "PLAINTEXT://" + listen
+				if strings.Contains(listen, "://") {
+					l = listen
+				}
+				if !cmd.Flags().Changed("listen") && roles == "controller" {
+					l = ""
+				}
+				if l != "" {
+					l += ","
+				}
+				overrides["listeners"] = l + "CONTROLLER://" + controllerListen
+			}
 			if cmd.Flags().Changed("node-id") {
 				overrides["node.id"] = strconv.Itoa(int(nodeID))
 			}
@@ -82,11 +103,18 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 			if err != nil {
 				return err
 			}
-			<-cmd.Context().Done()
+			var fatal error
+			select {
+			case <-cmd.Context().Done():
+			case fatal = <-b.Fatal():
+			}
 			logger.Info("shutting down")
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
-			return b.Shutdown(ctx)
+			if err := b.Shutdown(ctx); err != nil {
+				return err
+			}
+			return fatal
 		},
 	}
 	f := cmd.Flags()
@@ -94,6 +122,9 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 	f.StringVar(&advertise, "advertise", "", "address clients are told to use, HOST:PORT (Kafka: advertised.listeners; default: the listen address)")
 	f.StringVar(&dataDir, "data-dir", "./samsa-data", "where logs and metadata live (Kafka: log.dirs)")
 	f.Int32Var(&nodeID, "node-id", 1, "this node's id (Kafka: node.id)")
+	f.StringVar(&controllerListen, "controller-listen", "", "controller listener HOST:PORT for the metadata quorum (Kafka: CONTROLLER:// in listeners)")
+	f.StringVar(&quorum, "controller-quorum", "", "the metadata quorum's voters, ID@HOST:PORT,... (Kafka: controller.quorum.voters)")
+	f.StringVar(&roles, "process-roles", "broker,controller", "broker, controller or broker,controller (Kafka: process.roles)")
 	f.StringVar(&configFile, "config", "", "a Kafka-style server.properties file")
 	f.StringArrayVar(&sets, "set", nil, "KEY=VALUE, any supported Kafka broker config (repeatable)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the broker to FILE until it stops (for diagnosis)")

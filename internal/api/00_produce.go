@@ -96,7 +96,7 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string
 	if r.Acks != -1 && r.Acks != 0 && r.Acks != 1 {
 		return partition.AppendResult{}, nil, kerr.InvalidRequiredAcks
 	}
-	img := h.Controller.Image()
+	img := h.image()
 	t := img.Topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
 		return partition.AppendResult{}, nil, kerr.UnknownTopicOrPartition
@@ -104,7 +104,7 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string
 	if t.Internal {
 		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.InvalidTopicException, Message: "cannot append to internal topic " + topic}
 	}
-	p := h.Replicas.Partition(topic, index)
+	p := h.leaderReplica(topic, index)
 	if p == nil {
 		return partition.AppendResult{}, nil, kerr.NotLeaderForPartition
 	}
@@ -133,7 +133,7 @@ func (h *Handler) autoCreateForProduce(ctx context.Context, r *kmsg.ProduceReque
 	if !h.Config.AutoCreateTopics {
 		return
 	}
-	img := h.Controller.Image()
+	img := h.image()
 	var missing []controller.TopicSpec
 	for _, t := range r.Topics {
 		if img.Topics[t.Topic] == nil && controller.ValidateTopicName(t.Topic) == nil {
@@ -141,7 +141,7 @@ func (h *Handler) autoCreateForProduce(ctx context.Context, r *kmsg.ProduceReque
 		}
 	}
 	if len(missing) > 0 {
-		h.Controller.CreateTopics(ctx, missing, false)
+		h.Client.CreateTopics(ctx, missing, false)
 	}
 }
 

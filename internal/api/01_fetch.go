@@ -68,7 +68,7 @@ type fetchPlan struct {
 // planFetch resolves the partitions to read against the metadata image.
 // Consecutive partitions of one topic share a response topic.
 func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
-	img := h.Controller.Image()
+	img := h.image()
 	plan := &fetchPlan{body: fetchBody{version: version}, session: sr}
 	if sr.session != nil {
 		plan.body.sessionID = sr.session.id
@@ -95,7 +95,7 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 		if tg.err == 0 {
 			if sp.key.index < 0 || int(sp.key.index) >= len(t.Partitions) {
 				tg.err = kerr.UnknownTopicOrPartition.Code
-			} else if tg.p = h.Replicas.Partition(t.Name, sp.key.index); tg.p == nil {
+			} else if tg.p = h.leaderReplica(t.Name, sp.key.index); tg.p == nil {
 				tg.err = kerr.NotLeaderForPartition.Code
 			}
 		}

@@ -21,7 +21,7 @@ func init() { register(2, 1, 8, (*Handler).listOffsets) }
 func (h *Handler) listOffsets(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.ListOffsetsRequest)
 	resp := kmsg.NewPtrListOffsetsResponse()
-	img := h.Controller.Image()
+	img := h.image()
 	for _, rt := range r.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
@@ -39,7 +39,7 @@ func (h *Handler) listOffsets(_ context.Context, req *wire.Request) wire.Pending
 			case rp.Timestamp == -3 && req.Version < 7, rp.Timestamp == -4 && req.Version < 8:
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 			default:
-				p := h.Replicas.Partition(rt.Topic, rp.Partition)
+				p := h.leaderReplica(rt.Topic, rp.Partition)
 				if p == nil {
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
 					break

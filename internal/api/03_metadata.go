@@ -30,7 +30,7 @@ const (
 func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.MetadataRequest)
 	resp := kmsg.NewPtrMetadataResponse()
-	img := h.Controller.Image()
+	img := h.image()
 
 	autoCreate := h.Config.AutoCreateTopics && (req.Version < 4 || r.AllowAutoTopicCreation)
 	if autoCreate && r.Topics != nil {
@@ -43,25 +43,31 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending 
 		if len(missing) > 0 {
 			// Errors (a concurrent creation, say) surface below as the
 			// topic's absence or presence in the fresh image.
-			h.Controller.CreateTopics(ctx, missing, false)
-			img = h.Controller.Image()
+			_, errs := h.Client.CreateTopics(ctx, missing, false)
+			var created []string
+			for i, err := range errs {
+				if err == nil {
+					created = append(created, missing[i].Name)
+				}
+			}
+			img = h.awaitTopics(ctx, created)
 		}
 	}
 
-	for _, id := range img.BrokerIDs() {
+	for _, id := range img.LiveBrokerIDs() {
 		b := img.Brokers[id]
 		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 	}
 	cid := img.ClusterID
 	resp.ClusterID = &cid
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = h.controllerID(img)
 	if r.IncludeClusterAuthorizedOperations && req.Version <= 10 {
 		resp.AuthorizedOperations = clusterOps
 	}
 
 	if r.Topics == nil {
 		for _, name := range img.TopicNames() {
-			resp.Topics = append(resp.Topics, topicMetadata(img.Topics[name], r.IncludeTopicAuthorizedOperations))
+			resp.Topics = append(resp.Topics, topicMetadata(img, img.Topics[name], r.IncludeTopicAuthorizedOperations))
 		}
 		return respond(req, resp)
 	}
@@ -90,14 +96,14 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending 
 			}
 		}
 		if t != nil {
-			mt = topicMetadata(t, r.IncludeTopicAuthorizedOperations)
+			mt = topicMetadata(img, t, r.IncludeTopicAuthorizedOperations)
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
 	return respond(req, resp)
 }
 
-func topicMetadata(t *metadata.Topic, withOps bool) kmsg.MetadataResponseTopic {
+func topicMetadata(img *metadata.Image, t *metadata.Topic, withOps bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -115,6 +121,11 @@ func topicMetadata(t *metadata.Topic, withOps bool) kmsg.MetadataResponseTopic {
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
 		mp.OfflineReplicas = []int32{}
+		for _, r := range p.Replicas {
+			if b, ok := img.Brokers[r]; !ok || b.Fenced {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+			}
+		}
 		if p.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}

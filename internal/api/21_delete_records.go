@@ -27,7 +27,7 @@ func init() { register(21, 0, 2, (*Handler).deleteRecords) }
 func (h *Handler) deleteRecords(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.DeleteRecordsRequest)
 	resp := kmsg.NewPtrDeleteRecordsResponse()
-	img := h.Controller.Image()
+	img := h.image()
 	for _, rt := range r.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
@@ -42,7 +42,7 @@ func (h *Handler) deleteRecords(_ context.Context, req *wire.Request) wire.Pendi
 			case t.Internal:
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			default:
-				p := h.Replicas.Partition(rt.Topic, rp.Partition)
+				p := h.leaderReplica(rt.Topic, rp.Partition)
 				if p == nil {
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
 					break

@@ -14,42 +14,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
 func init() { register(22, 0, 5, (*Handler).initProducerID) }
 
-// producerIDBlock is how many ids one metadata commit reserves.
-const producerIDBlock = 1000
+// ProducerIDBlock is how many ids one metadata commit reserves.
+const ProducerIDBlock = 1000
 
 // producerIDs hands out ids from blocks the controller commits, so an id is
 // never reused across restarts (the block is durable before any id in it
 // is given out).
 type producerIDs struct {
-	ctl  *controller.Controller
+	ctl  ControllerClient
 	node int32
 
 	mu         sync.Mutex
 	next, upTo int64
 }
 
-func (a *producerIDs) get() (int64, error) {
+func (a *producerIDs) get(ctx context.Context) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.next >= a.upTo {
-		first, err := a.ctl.AllocateProducerIDs(a.node, producerIDBlock)
+		first, err := a.ctl.AllocateProducerIDs(ctx, a.node, ProducerIDBlock)
 		if err != nil {
 			return -1, err
 		}
-		a.next, a.upTo = first, first+producerIDBlock
+		a.next, a.upTo = first, first+ProducerIDBlock
 	}
 	id := a.next
 	a.next++
 	return id, nil
 }
 
-func (h *Handler) initProducerID(_ context.Context, req *wire.Request) wire.Pending {
+func (h *Handler) initProducerID(ctx context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.InitProducerIDRequest)
 	resp := kmsg.NewPtrInitProducerIDResponse()
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
@@ -57,7 +56,7 @@ func (h *Handler) initProducerID(_ context.Context, req *wire.Request) wire.Pend
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return respond(req, resp)
 	}
-	id, err := h.pid.get()
+	id, err := h.pid.get(ctx)
 	if err != nil {
 		resp.ErrorCode = h.code(err)
 		return respond(req, resp)

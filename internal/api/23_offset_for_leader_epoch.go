@@ -26,9 +26,9 @@ func (h *Handler) offsetForLeaderEpoch(_ context.Context, req *wire.Request) wir
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p := h.Replicas.Partition(rt.Topic, rp.Partition)
+			p := h.leaderReplica(rt.Topic, rp.Partition)
 			switch {
-			case p == nil && h.Controller.Image().Topics[rt.Topic] == nil:
+			case p == nil && h.image().Topics[rt.Topic] == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case p == nil:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code

@@ -27,7 +27,7 @@ const (
 func (h *Handler) describeConfigs(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.DescribeConfigsRequest)
 	resp := kmsg.NewPtrDescribeConfigsResponse()
-	img := h.Controller.Image()
+	img := h.image()
 	cfg := h.currentConfig()
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()

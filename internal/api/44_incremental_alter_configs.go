@@ -98,7 +98,7 @@ func (h *Handler) brokerLevel(name string) (*int32, error) {
 // level): the rules between configs hold wherever each value comes from.
 // Called under the controller's lock, so the image cannot change meanwhile.
 func (h *Handler) checkDynamic(node *int32, next map[string]string) error {
-	clusterDefault, perBroker := h.Controller.Image().DynamicBrokerConfigs(h.NodeID)
+	clusterDefault, perBroker := h.image().DynamicBrokerConfigs(h.NodeID)
 	if node == nil {
 		clusterDefault = next
 	} else {

@@ -19,7 +19,7 @@ func init() { register(60, 0, 1, (*Handler).describeCluster) }
 func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.DescribeClusterRequest)
 	resp := kmsg.NewPtrDescribeClusterResponse()
-	img := h.Controller.Image()
+	img := h.image()
 	resp.EndpointType = 1
 	if req.Version >= 1 && r.EndpointType != 1 {
 		// The combined broker+controller listener is a broker endpoint;
@@ -29,11 +29,11 @@ func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pen
 		return respond(req, resp)
 	}
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = h.controllerID(img)
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOps
 	}
-	for _, id := range img.BrokerIDs() {
+	for _, id := range img.LiveBrokerIDs() {
 		b := img.Brokers[id]
 		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,6 +19,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
@@ -28,8 +30,19 @@ type Deps struct {
 	// Host and Port are this broker's advertised endpoint.
 	Host       string
 	Port       int32
+	// Metadata is this node's view of the committed metadata.
+	Metadata *metadata.Publisher
+	// Controller is this node's member of the quorum; nil on a broker-only
+	// node. Admin requests are decided by it when it is the active
+	// controller, and forwarded through Client otherwise.
 	Controller *controller.Controller
-	Replicas   *replication.Manager
+	// Client reaches the active controller wherever it runs.
+	Client ControllerClient
+	// ControllerListener: this handler serves the controller listener
+	// (brokers' registrations, heartbeats and forwarded requests), never
+	// forwarding further.
+	ControllerListener bool
+	Replicas           *replication.Manager
 	Config     *config.Broker
 	// Current returns the configuration in effect (Config with the dynamic
 	// broker configs applied); nil means Config.
@@ -61,7 +74,7 @@ func New(d Deps) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	h.pid.ctl = d.Controller
+	h.pid.ctl = d.Client
 	h.pid.node = d.NodeID
 	return h
 }
@@ -126,11 +139,43 @@ func sortedKeys() []int16 {
 // Handle dispatches one request. The server has already checked that the
 // key and version are in Versions().
 func (h *Handler) Handle(ctx context.Context, req *wire.Request) wire.Pending {
-	a, ok := apis[req.Key]
+	a, ok := h.table()[req.Key]
 	if !ok {
 		return wire.Now(wire.Response{Close: true})
 	}
+	if forwarded[req.Key] && !h.ControllerListener {
+		if !h.decidesHere() {
+			return h.forward(ctx, req)
+		}
+		// Decided here: answer once this node's subscribers (the replica
+		// manager above all) act on the decision, so a client that
+		// created a topic can produce to this broker at once.
+		pending := a.handle(h, ctx, req)
+		return func(wctx context.Context) wire.Response {
+			resp := pending(wctx)
+			c, cancel := context.WithTimeout(wctx, 5*time.Second)
+			defer cancel()
+			_ = h.Metadata.WaitFor(c, h.Metadata.Image().Offset)
+			return resp
+		}
+	}
 	return a.handle(h, ctx, req)
+}
+
+// image is the metadata image this node serves from.
+func (h *Handler) image() *metadata.Image { return h.Metadata.Image() }
+
+// decidesHere reports whether admin requests are decided on this node.
+func (h *Handler) decidesHere() bool { return h.Controller != nil && h.Controller.Active() }
+
+// ControllerClient is what the broker asks of the active controller.
+type ControllerClient interface {
+	CreateTopics(ctx context.Context, specs []controller.TopicSpec, validateOnly bool) ([]controller.Created, []error)
+	AllocateProducerIDs(ctx context.Context, nodeID int32, size int64) (int64, error)
+	// Forward sends req to the active controller and returns its answer.
+	Forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// ActiveID is the active controller's node id as last learned, or -1.
+	ActiveID() int32
 }
 
 // code maps an error to its Kafka error code: the *kerr.Error it wraps, or

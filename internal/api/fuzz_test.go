@@ -22,15 +22,12 @@ func newTestHandler(t testing.TB, dir string) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl, err := controller.Open(controller.Config{
+	ctl, err := controller.OpenOneNode(controller.Config{
 		DataDir: dir, NodeID: cfg.NodeID, ClusterID: "fuzz-cluster",
 		DefaultPartitions: 2, DefaultReplicationFactor: 1,
 		ValidateConfigs: cfg.ValidateTopicOverrides,
-	})
+	}, "127.0.0.1", 9092)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.RegisterBroker(cfg.NodeID, "127.0.0.1", 9092); err != nil {
 		t.Fatal(err)
 	}
 	reps := replication.New(replication.Config{
@@ -43,7 +40,7 @@ func newTestHandler(t testing.TB, dir string) *Handler {
 	})
 	ctl.Subscribe(reps.Apply)
 	t.Cleanup(func() { reps.Close(); ctl.Close() })
-	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Controller: ctl, Replicas: reps, Config: cfg})
+	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl, Replicas: reps, Config: cfg})
 }
 
 // FuzzHandle decodes arbitrary bytes as a request body for every served

@@ -26,11 +26,8 @@ func newGroupsHandler(t *testing.T) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl, err := controller.Open(controller.Config{DataDir: dir, NodeID: cfg.NodeID, ClusterID: "groups", DefaultPartitions: 2, DefaultReplicationFactor: 1})
+	ctl, err := controller.OpenOneNode(controller.Config{DataDir: dir, NodeID: cfg.NodeID, ClusterID: "groups", DefaultPartitions: 2, DefaultReplicationFactor: 1}, "127.0.0.1", 9092)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.RegisterBroker(cfg.NodeID, "127.0.0.1", 9092); err != nil {
 		t.Fatal(err)
 	}
 	reps := replication.New(replication.Config{NodeID: cfg.NodeID, DataDir: dir,
@@ -46,7 +43,7 @@ func newGroupsHandler(t *testing.T) *Handler {
 	if _, errs := ctl.CreateTopics(context.Background(), []controller.TopicSpec{{Name: "t", NumPartitions: 2, ReplicationFactor: 1}}, false); errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Controller: ctl, Replicas: reps, Config: cfg, Groups: groups, Logger: slog.New(slog.DiscardHandler)})
+	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl, Replicas: reps, Config: cfg, Groups: groups, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // call runs one request at version v through the handler and checks that

@@ -5,8 +5,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,7 +40,24 @@ type Broker struct {
 	log      *slog.Logger
 	lock     *os.File
 	ln       net.Listener
-	ctl      *controller.Controller
+	host     string // advertised endpoint
+	port     int32
+	pub      *metadata.Publisher
+	ctl      *controller.Controller // nil without the controller role
+	mux      *controller.Mux        // the controller listener, when voters are configured
+	ctlSrv   *server.Server
+	client   *ctlClient
+	cancel   context.CancelFunc // stops the lifecycle and metadata loops
+	ctlServed chan error
+
+	knownCluster  atomic.Pointer[string]
+	fenced        atomic.Bool
+	ready         chan struct{}
+	readyOnce     sync.Once
+	fatalCh       chan error
+	shutdownReq   chan struct{}
+	lifecycleDone chan struct{}
+
 	replicas *replication.Manager
 	groups   *group.Coordinator
 	srv      *server.Server
@@ -62,17 +77,22 @@ type Options struct {
 	LogFS log.FS
 }
 
-// Start opens the data directory, recovers, binds the listener and serves.
+// Start opens the data directory, recovers, joins (or forms) the metadata
+// quorum, binds the listeners and serves. A node with the controller role
+// runs its member of the Raft quorum; a node with the broker role serves
+// clients and follows the committed metadata. On a one-node cluster (the
+// default) Start returns once the broker is registered and unfenced, so
+// clients can use it at once; in a larger cluster it returns as soon as
+// it serves, and becomes ready when the quorum has formed (WaitReady).
 func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
-	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1), stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1), stop: make(chan struct{}),
+		ready: make(chan struct{}), fatalCh: make(chan error, 1), ctlServed: make(chan error, 1)}
 	b.current.Store(cfg)
 	if b.log == nil {
 		b.log = slog.Default()
 	}
 	cfg.LogIgnored(b.log)
-	if err := singleNode(cfg); err != nil {
-		return nil, err
-	}
+	isBroker, isController := hasRole(cfg, "broker"), hasRole(cfg, "controller")
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -88,41 +108,113 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { b.lock.Close() })
-	clusterID, err := loadMetaProperties(cfg.DataDir, cfg.NodeID, cfg.ClusterID)
+	known, err := loadMetaProperties(cfg.DataDir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		return nil, err
 	}
+	b.knownCluster.Store(&known)
+	b.pub = metadata.NewPublisher(metadata.Empty("", cfg.NodeID))
+	cleanup = append(cleanup, b.pub.Close)
+	// The cluster id comes from the quorum's first record; this node
+	// writes it to meta.properties once, and stops if the quorum it joined
+	// is another cluster than the one its data belongs to.
+	b.pub.Subscribe(b.checkClusterID)
 
+	var voters []controller.Voter
+	for _, v := range cfg.QuorumVoters {
+		voters = append(voters, controller.Voter{ID: v.ID, Addr: v.Addr()})
+	}
+	if isController {
+		var mux *controller.Mux
+		if len(voters) > 0 {
+			if mux, err = b.listenController(cfg, voters); err != nil {
+				return nil, err
+			}
+			cleanup = append(cleanup, func() { mux.Close() })
+		}
+		b.ctl, err = controller.Open(controller.Config{
+			DataDir:                  cfg.MetadataDir,
+			NodeID:                   cfg.NodeID,
+			ClusterID:                known,
+			Logger:                   b.log,
+			Voters:                   voters,
+			Mux:                      mux,
+			DefaultPartitions:        cfg.NumPartitions,
+			DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+			ValidateConfigs:          func(o map[string]string) error { return b.Config().ValidateTopicOverrides(o) },
+			SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+			SnapshotBytes:            cfg.MetadataSnapshotBytes,
+			Publish:                  b.pub.Publish,
+			Fatal:                    b.fatal,
+		})
+		if err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, func() { b.ctl.Close() })
+		b.mux = mux
+	} else if len(voters) == 0 {
+		return nil, errors.New("broker: process.roles=broker needs controller.quorum.voters to find the controllers")
+	}
+	b.client = newCtlClient(b.ctl, voters, cfg.NodeID)
+	cleanup = append(cleanup, b.client.close)
+	if b.mux != nil {
+		b.ctlSrv = server.New(server.Config{
+			MaxRequestBytes: cfg.SocketRequestMaxBytes,
+			Versions:        api.ControllerVersions(),
+			IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
+			Logger:          b.log,
+		}, api.New(api.Deps{
+			NodeID: cfg.NodeID, Metadata: b.pub, Controller: b.ctl, Client: b.client,
+			ControllerListener: true, Config: cfg, Current: b.Config, Logger: b.log,
+		}))
+		go func() { b.ctlServed <- b.ctlSrv.Serve(b.mux.Kafka()) }()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	cleanup = append(cleanup, cancel)
+	if !isBroker {
+		b.pub.ReleaseAt(-1)
+		b.readyOnce.Do(func() { close(b.ready) })
+		b.log.Info("samsa controller started", "node_id", cfg.NodeID, "controller", b.mux.Kafka().Addr().String())
+		return b, nil
+	}
+	if !isController {
+		b.loops.Add(1)
+		go b.followMetadata(ctx)
+	}
+	b.shutdownReq = make(chan struct{})
+	b.lifecycleDone = make(chan struct{})
+	if err := b.startBroker(cfg, opts, &cleanup); err != nil {
+		return nil, err
+	}
+	b.loops.Add(1)
+	go b.lifecycle(ctx, b.shutdownReq, b.lifecycleDone)
+	if isController && len(voters) <= 1 {
+		// One node: ready in moments, and callers expect to use it at once.
+		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer wcancel()
+		if err := b.WaitReady(wctx); err != nil {
+			return nil, fmt.Errorf("broker: the one-node cluster did not become ready: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// startBroker opens the replicas and the coordinators and serves clients.
+func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()) error {
+	var err error
 	b.ln, err = net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
+		return fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
 	}
-	cleanup = append(cleanup, func() { b.ln.Close() })
-	host, port, err := advertised(cfg.AdvertisedAddr, b.ln.Addr().(*net.TCPAddr))
+	*cleanup = append(*cleanup, func() { b.ln.Close() })
+	b.host, b.port, err = advertised(cfg.AdvertisedAddr, b.ln.Addr().(*net.TCPAddr))
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	b.ctl, err = controller.Open(controller.Config{
-		DataDir:                  cfg.DataDir,
-		NodeID:                   cfg.NodeID,
-		ClusterID:                clusterID,
-		Logger:                   b.log,
-		DefaultPartitions:        cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		ValidateConfigs:          func(o map[string]string) error { return b.Config().ValidateTopicOverrides(o) },
-	})
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, func() { b.ctl.Close() })
-	if err := b.ctl.RegisterBroker(cfg.NodeID, host, port); err != nil {
-		return nil, err
-	}
-
 	// applyDynamic subscribes first: the replicas resolve with the
 	// configuration it publishes for the same image.
-	b.ctl.Subscribe(b.applyDynamic)
+	b.pub.Subscribe(b.applyDynamic)
 	b.replicas = replication.New(replication.Config{
 		NodeID:     cfg.NodeID,
 		DataDir:    cfg.DataDir,
@@ -130,20 +222,22 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
 		LogOptions: log.Options{FS: opts.LogFS, Logger: b.log},
 	})
-	b.ctl.Subscribe(b.replicas.Apply)
-	cleanup = append(cleanup, func() { b.replicas.Close() })
+	b.pub.Subscribe(b.replicas.Apply)
+	*cleanup = append(*cleanup, func() { b.replicas.Close() })
 	if err := b.replicas.Err(); err != nil {
-		return nil, fmt.Errorf("broker: open replicas: %w", err)
+		return fmt.Errorf("broker: open replicas: %w", err)
 	}
-	b.groups = group.New(cfg, b.ctl, b.replicas, group.Options{Logger: b.log})
+	b.groups = group.New(cfg, groupMetadata{b.pub, b.client}, b.replicas, group.Options{Logger: b.log})
 	b.groups.Start()
-	cleanup = append(cleanup, func() { b.groups.Close() })
+	*cleanup = append(*cleanup, func() { b.groups.Close() })
 
 	b.api = api.New(api.Deps{
 		NodeID:     cfg.NodeID,
-		Host:       host,
-		Port:       port,
+		Host:       b.host,
+		Port:       b.port,
+		Metadata:   b.pub,
 		Controller: b.ctl,
+		Client:     b.client,
 		Replicas:   b.replicas,
 		Config:     cfg,
 		Current:    b.Config,
@@ -156,7 +250,19 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
 		Logger:          b.log,
 	}, b.api)
-	go func() { b.served <- b.srv.Serve(b.ln) }()
+	// Clients are served once the broker is registered, unfenced and its
+	// image shows it (its leaderships among them), as Kafka enables its
+	// data-plane listeners only after start-up; until then connections
+	// wait in the listen backlog.
+	go func() {
+		select {
+		case <-b.ready:
+			b.served <- b.srv.Serve(b.ln)
+		case <-b.shutdownReq:
+			b.ln.Close()
+			b.served <- nil
+		}
+	}()
 	b.loops.Add(2)
 	// flush.ms for idle partitions; retention.ms and retention.bytes.
 	go b.everyPartition(flushInterval(cfg.LogFlushSchedulerIntervalMs), "flush", (*partition.Partition).FlushIfDue)
@@ -176,8 +282,111 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 			})
 	}
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
-		"advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "cluster_id", clusterID)
-	return b, nil
+		"advertised", net.JoinHostPort(b.host, strconv.Itoa(int(b.port))), "data_dir", cfg.DataDir)
+	return nil
+}
+
+// groupMetadata is what the group coordinator reads and asks: this node's
+// metadata view, and topic creation through the active controller.
+type groupMetadata struct {
+	*metadata.Publisher
+	*ctlClient
+}
+
+// listenController binds the controller listener this node's voter entry
+// names and splits it between Raft and Kafka requests.
+func (b *Broker) listenController(cfg *config.Broker, voters []controller.Voter) (*controller.Mux, error) {
+	var self *controller.Voter
+	for i := range voters {
+		if voters[i].ID == cfg.NodeID {
+			self = &voters[i]
+		}
+	}
+	if self == nil {
+		return nil, fmt.Errorf("broker: node.id %d has the controller role but is not in controller.quorum.voters", cfg.NodeID)
+	}
+	addr := ""
+	for _, l := range cfg.Listeners {
+		if l.Controller {
+			addr = l.Addr()
+			break
+		}
+	}
+	if addr == "" {
+		return nil, errors.New("broker: the controller role needs a controller listener (listeners=...,CONTROLLER://HOST:PORT, or --controller-listen)")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: controller listener %s: %w", addr, err)
+	}
+	adv, err := net.ResolveTCPAddr("tcp", self.Addr)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("broker: controller.quorum.voters entry %s: %w", self.Addr, err)
+	}
+	return controller.NewMux(ln, adv), nil
+}
+
+func hasRole(cfg *config.Broker, role string) bool {
+	if len(cfg.ProcessRoles) == 0 {
+		return true
+	}
+	for _, r := range cfg.ProcessRoles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitReady waits until the broker is registered and unfenced (a
+// controller-only node is ready at once).
+func (b *Broker) WaitReady(ctx context.Context) error {
+	select {
+	case <-b.ready:
+		return nil
+	case err := <-b.fatalCh:
+		b.fatalCh <- err
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Fatal delivers the error that made this node stop serving (a metadata
+// log it cannot apply, another cluster's data); cmd/samsa exits on it.
+func (b *Broker) Fatal() <-chan error { return b.fatalCh }
+
+func (b *Broker) fatal(err error) {
+	b.log.Error("node cannot continue", "err", err)
+	select {
+	case b.fatalCh <- err:
+	default:
+	}
+}
+
+// clusterID is the cluster id this node knows ("" before the first one).
+func (b *Broker) clusterID() string { return *b.knownCluster.Load() }
+
+// checkClusterID writes the quorum's cluster id to meta.properties the
+// first time this node learns it, and refuses another one.
+func (b *Broker) checkClusterID(_, next *metadata.Image) {
+	if next.ClusterID == "" {
+		return
+	}
+	known := b.clusterID()
+	switch {
+	case known == next.ClusterID:
+	case known == "":
+		if err := writeMetaProperties(b.cfg.DataDir, b.cfg.NodeID, next.ClusterID); err != nil {
+			b.fatal(err)
+			return
+		}
+		id := next.ClusterID
+		b.knownCluster.Store(&id)
+	default:
+		b.fatal(fmt.Errorf("broker: the metadata quorum is cluster %s, but %s belongs to cluster %s", next.ClusterID, b.cfg.DataDir, known))
+	}
 }
 
 // Config is the configuration in effect: the static one with the dynamic
@@ -217,19 +426,45 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
-	b.api.BeginShutdown()
-	errs := []error{b.srv.Shutdown(ctx)}
-	if err := <-b.served; err != nil {
-		errs = append(errs, err)
+	var errs []error
+	if b.srv != nil {
+		// Controlled shutdown first: the controller moves this broker's
+		// leaderships away while it still serves, so clients move over
+		// after one metadata refresh rather than a timeout.
+		close(b.shutdownReq)
+		<-b.lifecycleDone
+		b.api.BeginShutdown()
+		errs = append(errs, b.srv.Shutdown(ctx))
+		if err := <-b.served; err != nil {
+			errs = append(errs, err)
+		}
 	}
+	b.cancel()
 	close(b.stop)
 	b.loops.Wait()
-	errs = append(errs, b.groups.Close(), b.replicas.Close(), b.ctl.Close(), b.lock.Close())
+	if b.srv != nil {
+		errs = append(errs, b.groups.Close(), b.replicas.Close())
+	}
+	if b.ctlSrv != nil {
+		errs = append(errs, b.ctlSrv.Shutdown(ctx))
+		if err := <-b.ctlServed; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.ctl != nil {
+		errs = append(errs, b.ctl.Close())
+	}
+	if b.mux != nil {
+		errs = append(errs, b.mux.Close())
+	}
+	b.client.close()
+	b.pub.Close()
+	errs = append(errs, b.lock.Close())
 	err := errors.Join(errs...)
 	if err != nil {
 		b.log.Error("shutdown finished with errors", "err", err)
 	} else {
-		b.log.Info("samsa broker stopped cleanly")
+		b.log.Info("samsa node stopped cleanly")
 	}
 	return err
 }
@@ -248,34 +483,19 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// loadMetaProperties reads (or on first start writes) meta.properties as
-// Kafka does: the cluster id is fixed forever (the configured cluster.id,
-// or a random one), and a data dir of another node or another cluster is
-// refused rather than silently adopted.
+// loadMetaProperties reads meta.properties as Kafka does, and returns the
+// cluster id this data belongs to: the one written there, else the
+// configured cluster.id, else "" (a fresh node learns it from the quorum,
+// and checkClusterID writes it). A data dir of another node, or of
+// another cluster than the configured one, is refused rather than adopted.
 func loadMetaProperties(dir string, nodeID int32, configured string) (string, error) {
 	path := filepath.Join(dir, "meta.properties")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		id := configured
-		if id == "" {
-			var raw [16]byte
-			if _, err := rand.Read(raw[:]); err != nil {
-				return "", err
-			}
-			id = base64.RawURLEncoding.EncodeToString(raw[:])
+		if configured != "" {
+			return configured, writeMetaProperties(dir, nodeID, configured)
 		}
-		content := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-			return "", fmt.Errorf("broker: %w", err)
-		}
-		if err := syncFile(tmp); err != nil {
-			return "", err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return "", fmt.Errorf("broker: %w", err)
-		}
-		return id, syncFile(dir)
+		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("broker: %w", err)
@@ -296,6 +516,23 @@ func loadMetaProperties(dir string, nodeID int32, configured string) (string, er
 		return "", fmt.Errorf("broker: %s belongs to cluster %s, not the configured cluster.id %s", path, props["cluster.id"], configured)
 	}
 	return props["cluster.id"], nil
+}
+
+// writeMetaProperties records the node and cluster this data dir belongs to.
+func writeMetaProperties(dir string, nodeID int32, clusterID string) error {
+	content := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
+	path := filepath.Join(dir, "meta.properties")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	return syncFile(dir)
 }
 
 func syncFile(path string) error {
@@ -371,18 +608,6 @@ func partitionConfig(t config.Topic) partition.Config {
 		MaxCompactionLagMs:     t.MaxCompactionLagMs,
 		MinCleanableDirtyRatio: t.MinCleanableDirtyRatio,
 	}
-}
-
-// singleNode refuses a configuration that names other controllers: until
-// the Raft quorum lands, starting anyway would silently make each node its
-// own one-node cluster, and clients would see split brains.
-func singleNode(cfg *config.Broker) error {
-	for _, v := range cfg.QuorumVoters {
-		if v.ID != cfg.NodeID {
-			return fmt.Errorf("broker: controller.quorum.voters names node %d: multi-node clusters are not supported yet (this build runs one node, its own controller)", v.ID)
-		}
-	}
-	return nil
 }
 
 // idleTimeout maps connections.max.idle.ms (negative: never) to the server's

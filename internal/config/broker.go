@@ -53,6 +53,11 @@ type Broker struct {
 	// TopicDefaults is what a topic without overrides gets: ResolveTopic(nil).
 	TopicDefaults Topic
 
+	// The cluster.
+	BrokerHeartbeatIntervalMs int32
+	BrokerSessionTimeoutMs    int32
+	MetadataSnapshotBytes     int64
+
 	// Replication.
 	ReplicaLagTimeMaxMs          int64
 	ReplicaFetchMaxBytes         int32

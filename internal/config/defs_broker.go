@@ -210,6 +210,12 @@ var brokerDefs = []*Def{
 		Doc: "Incremental fetch sessions (KIP-227) kept per broker."},
 
 	// Replication.
+	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", Importance: Medium, Rule: atLeast(1),
+		Doc: "How often a broker heartbeats to the active controller."},
+	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", Importance: Medium, Rule: atLeast(1),
+		Doc: "A broker whose heartbeats stop for this long is fenced, and its partitions get new leaders."},
+	{Name: "metadata.log.max.record.bytes.between.snapshots", Type: TypeLong, Default: "20971520", Importance: High, Rule: atLeast(1),
+		Doc: "Metadata log bytes applied after the latest snapshot that trigger a new snapshot."},
 	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Importance: High, Rule: atLeast(0),
 		Doc: "A follower that has not caught up with the leader's log end for this long leaves the ISR."},
 	{Name: "replica.fetch.max.bytes", Type: TypeInt, Default: "1048576", Importance: Medium, Rule: atLeast(0),
@@ -313,9 +319,9 @@ var ignoredBroker = []string{
 	"controller.quorum.election.backoff.max.ms", "controller.quorum.append.linger.ms",
 	"controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms", "controller.quorum.auto.join.enable",
 	"controller.socket.timeout.ms", "metadata.log.segment.bytes", "metadata.log.segment.ms",
-	"metadata.max.retention.bytes", "metadata.max.retention.ms", "metadata.log.max.record.bytes.between.snapshots",
-	"metadata.log.max.snapshot.interval.ms", "metadata.max.idle.interval.ms", "broker.heartbeat.interval.ms",
-	"broker.session.timeout.ms", "initial.broker.registration.timeout.ms", "early.start.listeners",
+	"metadata.max.retention.bytes", "metadata.max.retention.ms",
+	"metadata.log.max.snapshot.interval.ms", "metadata.max.idle.interval.ms",
+	"initial.broker.registration.timeout.ms", "early.start.listeners",
 	"security.inter.broker.protocol", "control.plane.listener.name",
 	// Leadership balancing and shutdown choreography.
 	"auto.leader.rebalance.enable", "leader.imbalance.check.interval.seconds", "leader.imbalance.per.broker.percentage",

@@ -175,6 +175,12 @@ func (b *Broker) build() error {
 	}
 
 	b.ReplicaLagTimeMaxMs = r.i64("replica.lag.time.max.ms")
+	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
+	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
+	b.MetadataSnapshotBytes = r.i64("metadata.log.max.record.bytes.between.snapshots")
+	if b.BrokerHeartbeatIntervalMs >= b.BrokerSessionTimeoutMs {
+		fail("broker.heartbeat.interval.ms", fmt.Sprintf("must be less than broker.session.timeout.ms (%d), or every broker is fenced between heartbeats", b.BrokerSessionTimeoutMs))
+	}
 	b.ReplicaFetchMaxBytes = r.i32("replica.fetch.max.bytes")
 	b.ReplicaFetchMinBytes = r.i32("replica.fetch.min.bytes")
 	b.ReplicaFetchWaitMaxMs = r.i32("replica.fetch.wait.max.ms")

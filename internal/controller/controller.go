@@ -9,15 +9,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-kafka/samsa/internal/metadata"
@@ -38,12 +46,28 @@ func errorf(code *kerr.Error, format string, args ...any) error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Voter is one member of the quorum.
+type Voter struct {
+	ID   int32
+	Addr string // host:port of its controller listener
+}
+
 // Config configures the controller.
 type Config struct {
-	DataDir   string
-	NodeID    int32
+	// DataDir holds the Raft log, its stable store and the snapshots
+	// (under __cluster_metadata-0, where Kafka keeps its metadata log).
+	DataDir string
+	NodeID  int32
+	// ClusterID is the id this node expects ("" when it has none yet);
+	// the first active controller of a fresh quorum commits it, or a random
+	// one, as the log's first record.
 	ClusterID string
 	Logger    *slog.Logger
+	// Voters are the quorum's members, this node among them. Empty: this
+	// node alone, over an in-memory transport (no controller listener).
+	Voters []Voter
+	// Mux is the controller listener's Raft side; nil with no Voters.
+	Mux *Mux
 	// DefaultPartitions and DefaultReplicationFactor answer -1 in
 	// CreateTopics (num.partitions, default.replication.factor).
 	DefaultPartitions        int32
@@ -51,92 +75,400 @@ type Config struct {
 	// ValidateConfigs checks a topic's whole set of config overrides (each
 	// value, and rules that relate several); nil accepts all.
 	ValidateConfigs func(configs map[string]string) error
+	// SessionTimeout fences a broker that has not heartbeated for this long
+	// (broker.session.timeout.ms).
+	SessionTimeout time.Duration
+	// SnapshotBytes of entries applied since the last snapshot trigger a
+	// new one (metadata.log.max.record.bytes.between.snapshots).
+	SnapshotBytes int64
+	// Publish receives every applied image, in order (the node's
+	// metadata.Publisher); nil drops them.
+	Publish func(*metadata.Image)
+	// Fatal is called when the metadata log holds what this build cannot
+	// apply (a newer record type or metadata.version): the node must stop.
+	Fatal func(error)
+	// ElectionTimeout is Raft's heartbeat/election timeout; 0: 1 s, or
+	// 50 ms for a quorum of this node alone.
+	ElectionTimeout time.Duration
 }
 
-// Controller owns the metadata log and the current image.
+// Controller is one member of the metadata quorum. Only the active
+// controller (the Raft leader, once it has applied every earlier entry)
+// decides; the others answer NOT_CONTROLLER.
+//
+// Decisions are serialised by mu and each waits for its entry to commit
+// and apply before the next is computed, so every decision sees the
+// effects of the previous one (KRaft's single event queue, without its
+// pipelining). mu is the controller's own lock: no data-path code and no
+// metadata subscriber ever waits on it.
 type Controller struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	raft *raft.Raft
+	fsm  *fsm
+	// stores and transport, closed after raft.
+	logs      *raftboltdb.BoltStore
+	transport raft.Transport
 
-	mu   sync.Mutex // serialises commits; held while subscribers run
-	st   *store
-	img  atomic.Pointer[metadata.Image]
-	subs []func(prev, next *metadata.Image)
+	mu     sync.Mutex // serialises decisions
+	active atomic.Bool
+	// sessions tracks broker heartbeats on the active controller.
+	sessions *sessions
+
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
 }
 
-// Open replays the metadata log under cfg.DataDir.
+// Open starts this node's member of the quorum: it loads the latest
+// snapshot and the log after it, and bootstraps a fresh quorum.
 func Open(cfg Config) (*Controller, error) {
-	c := &Controller{cfg: cfg, log: cfg.Logger}
+	c := &Controller{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	img := metadata.Empty(cfg.ClusterID, cfg.NodeID)
-	var n int64
-	st, err := openStore(filepath.Join(cfg.DataDir, "__cluster_metadata-0", "metadata.log"), func(r metadata.Record) error {
-		next, err := img.Apply(n, r)
-		if err != nil {
-			return err
-		}
-		img, n = next, n+1
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	if c.cfg.SessionTimeout <= 0 {
+		c.cfg.SessionTimeout = 9 * time.Second
 	}
-	c.st = st
-	c.img.Store(img)
+	if c.cfg.Fatal == nil {
+		c.cfg.Fatal = func(err error) { c.log.Error("metadata log cannot be applied", "err", err) }
+	}
+	publish := cfg.Publish
+	if publish == nil {
+		publish = func(*metadata.Image) {}
+	}
+	c.sessions = newSessions()
+	c.fsm = newFSM(metadata.Empty("", cfg.NodeID), 4096, cfg.SnapshotBytes, publish, c.cfg.Fatal)
+
+	dir := filepath.Join(cfg.DataDir, "__cluster_metadata-0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("controller: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: slogWriter{c.log}})
+	var err error
+	c.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("controller: open raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
+	if err != nil {
+		c.logs.Close()
+		return nil, fmt.Errorf("controller: snapshots: %w", err)
+	}
+	self := raft.ServerID(strconv.Itoa(int(cfg.NodeID)))
+	voters := cfg.Voters
+	if len(voters) == 0 {
+		_, tr := raft.NewInmemTransport(raft.ServerAddress("node-" + string(self)))
+		c.transport = tr
+		voters = []Voter{{ID: cfg.NodeID, Addr: string(tr.LocalAddr())}}
+	} else {
+		c.transport = raft.NewNetworkTransportWithLogger(cfg.Mux.Raft(), 3, 10*time.Second, hlog)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = self
+	rc.Logger = hlog
+	timeout := cfg.ElectionTimeout
+	if timeout <= 0 {
+		timeout = time.Second
+		if len(voters) == 1 {
+			timeout = 50 * time.Millisecond
+		}
+	}
+	rc.HeartbeatTimeout, rc.ElectionTimeout = timeout, timeout
+	rc.LeaderLeaseTimeout = timeout / 2
+	rc.SnapshotThreshold = 8192
+	rc.TrailingLogs = 10240
+	notify := make(chan bool, 8)
+	rc.NotifyCh = notify
+
+	existing, err := raft.HasExistingState(c.logs, c.logs, snaps)
+	if err != nil {
+		c.logs.Close()
+		return nil, fmt.Errorf("controller: %w", err)
+	}
+	if !existing {
+		// Every voter bootstraps with the same configuration, which
+		// hashicorp/raft documents as safe: the first to win an election
+		// commits it and the others agree.
+		var servers []raft.Server
+		for _, v := range voters {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(strconv.Itoa(int(v.ID))), Address: raft.ServerAddress(v.Addr)})
+		}
+		if err := raft.BootstrapCluster(rc, c.logs, c.logs, snaps, c.transport, raft.Configuration{Servers: servers}); err != nil {
+			c.logs.Close()
+			return nil, fmt.Errorf("controller: bootstrap: %w", err)
+		}
+	}
+	c.raft, err = raft.NewRaft(rc, c.fsm, c.logs, c.logs, snaps, c.transport)
+	if err != nil {
+		c.logs.Close()
+		return nil, fmt.Errorf("controller: start raft: %w", err)
+	}
+	c.wg.Add(2)
+	go c.watchLeadership(notify)
+	go c.snapshotter()
 	return c, nil
 }
 
-// Image is the current metadata image.
-func (c *Controller) Image() *metadata.Image { return c.img.Load() }
+// Image is the applied metadata image of this controller.
+func (c *Controller) Image() *metadata.Image { return c.fsm.image() }
 
-// Subscribe registers fn to be called, in commit order and before the
-// committing call returns, with each new image. It is first called with
-// (empty, current) so a subscriber can build its state from scratch.
-func (c *Controller) Subscribe(fn func(prev, next *metadata.Image)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.subs = append(c.subs, fn)
-	cur := c.img.Load()
-	fn(metadata.Empty(cur.ClusterID, cur.ControllerID), cur)
+// Active reports whether this node is the active controller.
+func (c *Controller) Active() bool { return c.active.Load() }
+
+// Leader is the id of the Raft leader as this node knows it, or -1.
+func (c *Controller) Leader() int32 {
+	_, id := c.raft.LeaderWithID()
+	n, err := strconv.Atoi(string(id))
+	if err != nil {
+		return -1
+	}
+	return int32(n)
 }
 
-// Close closes the metadata log.
+// Fetch returns the committed entries after offset, or the whole image,
+// waiting until ctx ends when there is nothing new. Only the active
+// controller serves it, so brokers never follow a stale voter.
+func (c *Controller) Fetch(ctx context.Context, after int64, maxBytes int) (Fetched, error) {
+	if !c.Active() {
+		return Fetched{}, errNotController()
+	}
+	return c.fsm.fetch(ctx, after, maxBytes), nil
+}
+
+func errNotController() error {
+	return errorf(kerr.NotController, "this node is not the active controller")
+}
+
+// QuorumState is what DescribeQuorum reports.
+type QuorumState struct {
+	LeaderID    int32
+	LeaderEpoch int32 // the Raft term
+	HighWater   int64 // the commit index
+	Voters      []VoterState
+}
+
+// VoterState is one voter's replication progress as the leader sees it.
+type VoterState struct {
+	ID     int32
+	LogEnd int64 // -1 when unknown
+}
+
+// Quorum describes the quorum; only the active controller knows the
+// voters' progress, so others answer NOT_CONTROLLER.
+func (c *Controller) Quorum() (QuorumState, error) {
+	if !c.Active() {
+		return QuorumState{}, errNotController()
+	}
+	stats := c.raft.Stats()
+	term, _ := strconv.ParseInt(stats["term"], 10, 64)
+	commit, _ := strconv.ParseInt(stats["commit_index"], 10, 64)
+	st := QuorumState{LeaderID: c.cfg.NodeID, LeaderEpoch: int32(term), HighWater: commit}
+	cf := c.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return st, errorf(kerr.UnknownServerError, "%v", err)
+	}
+	for _, s := range cf.Configuration().Servers {
+		id, err := strconv.Atoi(string(s.ID))
+		if err != nil {
+			continue
+		}
+		v := VoterState{ID: int32(id), LogEnd: -1}
+		if int32(id) == c.cfg.NodeID {
+			v.LogEnd = int64(c.raft.LastIndex())
+		}
+		st.Voters = append(st.Voters, v)
+	}
+	return st, nil
+}
+
+// VoterAddr is a voter's controller endpoint.
+type VoterAddr struct {
+	ID   int32
+	Host string
+	Port int
+}
+
+// VoterAddrs returns the configured voters' endpoints (none for a
+// one-node quorum without a controller listener).
+func (c *Controller) VoterAddrs() []VoterAddr {
+	var out []VoterAddr
+	for _, v := range c.cfg.Voters {
+		host, port, err := net.SplitHostPort(v.Addr)
+		if err != nil {
+			continue
+		}
+		p, _ := strconv.Atoi(port)
+		out = append(out, VoterAddr{ID: v.ID, Host: host, Port: p})
+	}
+	return out
+}
+
+// Close stops this member of the quorum (a leader hands leadership over
+// first so the others need not wait out an election timeout) and closes
+// its stores.
 func (c *Controller) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st.close()
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(c.stop)
+	if c.Active() && len(c.cfg.Voters) > 1 {
+		_ = c.raft.LeadershipTransfer().Error()
+	}
+	err := c.raft.Shutdown().Error()
+	c.active.Store(false)
+	c.wg.Wait()
+	if nt, ok := c.transport.(io.Closer); ok {
+		err = errors.Join(err, nt.Close())
+	}
+	return errors.Join(err, c.logs.Close())
 }
 
-// commit makes recs durable and publishes the resulting image. Callers hold c.mu.
-func (c *Controller) commit(recs []metadata.Record) error {
-	prev := c.img.Load()
-	next := prev
+// watchLeadership activates this controller when it becomes the Raft
+// leader: a barrier first, so the state machine has applied every entry of
+// earlier terms, then the bootstrap records of a fresh log.
+func (c *Controller) watchLeadership(notify <-chan bool) {
+	defer c.wg.Done()
+	var stopSessions chan struct{}
+	for {
+		select {
+		case <-c.stop:
+			if stopSessions != nil {
+				close(stopSessions)
+			}
+			return
+		case leader := <-notify:
+			if stopSessions != nil {
+				close(stopSessions)
+				stopSessions = nil
+			}
+			c.active.Store(false)
+			if !leader {
+				continue
+			}
+			if err := c.raft.Barrier(10 * time.Second).Error(); err != nil {
+				c.log.Warn("controller: barrier after election failed", "err", err)
+				continue
+			}
+			c.sessions.reset(c.Image(), time.Now().Add(c.cfg.SessionTimeout))
+			c.active.Store(true)
+			if err := c.initLog(); err != nil {
+				c.log.Warn("controller: bootstrap records not committed", "err", err)
+			}
+			c.log.Info("became the active controller", "node_id", c.cfg.NodeID, "metadata_offset", c.Image().Offset)
+			stopSessions = make(chan struct{})
+			c.wg.Add(1)
+			go c.fenceExpired(stopSessions)
+		}
+	}
+}
+
+// initLog commits what a fresh (or older) metadata log lacks: the cluster
+// id, and metadata.version at this build's level.
+func (c *Controller) initLog() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	img := c.Image()
+	var recs []metadata.Record
+	if img.ClusterID == "" {
+		id := c.cfg.ClusterID
+		if id == "" {
+			id = metadata.NewUUID().String()
+		}
+		recs = append(recs, metadata.Record{Bootstrap: &metadata.Bootstrap{ClusterID: id}})
+	}
+	if img.Features[metadata.MetadataVersionFeature] < metadata.MaxMetadataVersion {
+		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: metadata.MaxMetadataVersion}})
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	_, err := c.commit(recs)
+	return err
+}
+
+// snapshotter takes a snapshot when the state machine asks for one.
+func (c *Controller) snapshotter() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.fsm.wantSnapshot:
+			if err := c.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+				c.log.Warn("controller: snapshot failed", "err", err)
+			}
+		}
+	}
+}
+
+// applyTimeout bounds how long a decision waits to be committed.
+const applyTimeout = 10 * time.Second
+
+// commit replicates recs as one entry and waits until it is committed and
+// applied here. Callers hold c.mu. It returns the entry's offset.
+func (c *Controller) commit(recs []metadata.Record) (int64, error) {
+	if !c.Active() {
+		return 0, errNotController()
+	}
+	data, err := metadata.EncodeEntry(recs)
+	if err != nil {
+		return 0, errorf(kerr.UnknownServerError, "%v", err)
+	}
+	f := c.raft.Apply(data, applyTimeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrRaftShutdown):
+			// The entry may still commit under the next leader; the
+			// client retries and learns the outcome (as with Kafka).
+			return 0, errorf(kerr.NotController, "controller lost leadership: %v", err)
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return 0, errorf(kerr.RequestTimedOut, "metadata commit timed out")
+		}
+		return 0, errorf(kerr.UnknownServerError, "metadata commit: %v", err)
+	}
+	if rerr, ok := f.Response().(error); ok && rerr != nil {
+		return 0, errorf(kerr.UnknownServerError, "metadata entry refused: %v", rerr)
+	}
+	return int64(f.Index()), nil
+}
+
+// commitElecting commits recs plus the leader elections they make
+// necessary (a new partition whose first replica is not live).
+func (c *Controller) commitElecting(recs []metadata.Record) (int64, error) {
+	next := c.Image()
 	for _, r := range recs {
 		var err error
 		if next, err = next.Apply(next.Offset+1, r); err != nil {
-			return err
+			return 0, errorf(kerr.UnknownServerError, "%v", err)
 		}
 	}
-	if err := c.st.append(recs); err != nil {
-		return errorf(kerr.KafkaStorageError, "%v", err)
-	}
-	c.img.Store(next)
-	for _, fn := range c.subs {
-		fn(prev, next)
+	return c.commit(append(recs, electLeaders(next)...))
+}
+
+// WaitActive waits until this node is the active controller or ctx ends.
+func (c *Controller) WaitActive(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !c.Active() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.stop:
+			return errNotController()
+		case <-t.C:
+		}
 	}
 	return nil
 }
 
-// RegisterBroker records this broker's endpoint if it changed.
-func (c *Controller) RegisterBroker(nodeID int32, host string, port int32) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if b, ok := c.img.Load().Brokers[nodeID]; ok && b.Host == host && b.Port == port {
-		return nil
-	}
-	return c.commit([]metadata.Record{{RegisterBroker: &metadata.RegisterBroker{NodeID: nodeID, Host: host, Port: port}}})
+// slogWriter routes hashicorp/raft's log lines into slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)), "component", "raft")
+	return len(p), nil
 }
 
 // TopicSpec is one topic to create.
@@ -189,13 +521,17 @@ func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_"
 func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, validateOnly bool) ([]Created, []error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img := c.img.Load()
+	img := c.Image()
 	out := make([]Created, len(specs))
 	errs := make([]error, len(specs))
 	var recs []metadata.Record
 	var idx []int
 	pending := map[string]bool{}
 	for i, s := range specs {
+		if !c.Active() {
+			errs[i] = errNotController()
+			continue
+		}
 		rec, cr, err := c.planTopic(img, s, pending)
 		if err != nil {
 			errs[i] = err
@@ -210,7 +546,7 @@ func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, valida
 		}
 	}
 	if len(recs) > 0 {
-		if err := c.commit(recs); err != nil {
+		if _, err := c.commitElecting(recs); err != nil {
 			for _, i := range idx {
 				errs[i], out[i] = err, Created{}
 			}
@@ -265,7 +601,7 @@ func isReservedInternal(name string) bool {
 // first: explicit ones checked against the registered brokers, or Kafka's
 // round-robin placement starting after the previous partition's leader.
 func (c *Controller) assign(img *metadata.Image, explicit [][]int32, n int32, rf int16, first int32) ([][]int32, error) {
-	brokers := img.BrokerIDs()
+	brokers := img.LiveBrokerIDs()
 	if len(explicit) > 0 {
 		if n != -1 || rf != -1 {
 			return nil, errorf(kerr.InvalidRequest, "both replica assignments and a partition count or replication factor were given")
@@ -326,7 +662,7 @@ func (c *Controller) assign(img *metadata.Image, explicit [][]int32, n int32, rf
 func (c *Controller) DeleteTopics(ctx context.Context, names []string, ids []metadata.UUID) ([]*metadata.Topic, []error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img := c.img.Load()
+	img := c.Image()
 	n := max(len(names), len(ids))
 	out := make([]*metadata.Topic, n)
 	errs := make([]error, n)
@@ -334,6 +670,10 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string, ids []met
 	var idx []int
 	seen := map[metadata.UUID]bool{}
 	for i := range n {
+		if !c.Active() {
+			errs[i] = errNotController()
+			continue
+		}
 		var t *metadata.Topic
 		if i < len(ids) && ids[i] != (metadata.UUID{}) {
 			if t = img.ByID[ids[i]]; t == nil {
@@ -363,7 +703,7 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string, ids []met
 		idx = append(idx, i)
 	}
 	if len(recs) > 0 {
-		if err := c.commit(recs); err != nil {
+		if _, err := c.commit(recs); err != nil {
 			for _, i := range idx {
 				errs[i] = err
 			}
@@ -376,7 +716,10 @@ func (c *Controller) DeleteTopics(ctx context.Context, names []string, ids []met
 func (c *Controller) CreatePartitions(ctx context.Context, name string, total int32, assignments [][]int32, validateOnly bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img := c.img.Load()
+	if !c.Active() {
+		return errNotController()
+	}
+	img := c.Image()
 	t := img.Topics[name]
 	if t == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
@@ -405,7 +748,8 @@ func (c *Controller) CreatePartitions(ctx context.Context, name string, total in
 	if validateOnly {
 		return nil
 	}
-	return c.commit([]metadata.Record{{AddPartitions: &metadata.AddPartitions{ID: t.ID, Replicas: replicas}}})
+	_, err = c.commitElecting([]metadata.Record{{AddPartitions: &metadata.AddPartitions{ID: t.ID, Replicas: replicas}}})
+	return err
 }
 
 // AlterTopicConfig replaces topic's dynamic configs with what alter returns
@@ -413,7 +757,10 @@ func (c *Controller) CreatePartitions(ctx context.Context, name string, total in
 func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validateOnly bool, alter func(cur map[string]string) (map[string]string, error)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := c.img.Load().Topics[name]
+	if !c.Active() {
+		return errNotController()
+	}
+	t := c.Image().Topics[name]
 	if t == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
@@ -433,7 +780,8 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validate
 	if validateOnly || maps.Equal(next, t.Configs) {
 		return nil
 	}
-	return c.commit([]metadata.Record{{SetTopicConfig: &metadata.SetTopicConfig{ID: t.ID, Configs: next}}})
+	_, err = c.commit([]metadata.Record{{SetTopicConfig: &metadata.SetTopicConfig{ID: t.ID, Configs: next}}})
+	return err
 }
 
 // AlterBrokerConfig replaces the dynamic broker configs of one level
@@ -445,7 +793,10 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validate
 func (c *Controller) AlterBrokerConfig(ctx context.Context, node *int32, validateOnly bool, alter func(cur map[string]string) (map[string]string, error)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img := c.img.Load()
+	if !c.Active() {
+		return errNotController()
+	}
+	img := c.Image()
 	cur := img.DefaultBrokerConfigs
 	if node != nil {
 		cur = img.BrokerConfigs[*node]
@@ -468,18 +819,22 @@ func (c *Controller) AlterBrokerConfig(ctx context.Context, node *int32, validat
 		n := *node
 		node = &n
 	}
-	return c.commit([]metadata.Record{{SetBrokerConfig: &metadata.SetBrokerConfig{NodeID: node, Configs: next}}})
+	_, err = c.commit([]metadata.Record{{SetBrokerConfig: &metadata.SetBrokerConfig{NodeID: node, Configs: next}}})
+	return err
 }
 
 // AllocateProducerIDs commits a block of size producer ids for nodeID and
 // returns its first id.
-func (c *Controller) AllocateProducerIDs(nodeID int32, size int64) (int64, error) {
+func (c *Controller) AllocateProducerIDs(ctx context.Context, nodeID int32, size int64) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	first := c.img.Load().NextProducerID
+	if !c.Active() {
+		return 0, errNotController()
+	}
+	first := c.Image().NextProducerID
 	if first > math.MaxInt64-size {
 		return 0, errorf(kerr.UnknownServerError, "producer ids exhausted")
 	}
-	err := c.commit([]metadata.Record{{ProducerIDs: &metadata.ProducerIDs{NodeID: nodeID, First: first, Size: size}}})
+	_, err := c.commit([]metadata.Record{{ProducerIDs: &metadata.ProducerIDs{NodeID: nodeID, First: first, Size: size}}})
 	return first, err
 }

@@ -108,7 +108,7 @@ type env struct {
 	clock *fakeClock
 	wall  bool // the wall clock instead of clock
 	cfg   *config.Broker
-	ctl   *controller.Controller
+	ctl   *controller.OneNode
 	reps  *replication.Manager
 	c     *Coordinator
 }
@@ -146,14 +146,11 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	e.cfg = cfg
-	e.ctl, err = controller.Open(controller.Config{
+	e.ctl, err = controller.OpenOneNode(controller.Config{
 		DataDir: e.dir, NodeID: cfg.NodeID, ClusterID: "group-test",
 		DefaultPartitions: 1, DefaultReplicationFactor: 1, ValidateConfigs: cfg.ValidateTopicOverrides,
-	})
+	}, "127.0.0.1", 9092)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.ctl.RegisterBroker(cfg.NodeID, "127.0.0.1", 9092); err != nil {
 		t.Fatal(err)
 	}
 	e.reps = replication.New(replication.Config{

@@ -38,13 +38,25 @@ func NewUUID() UUID {
 // String is the URL-safe unpadded base64 form Kafka uses for ids.
 func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
 
-// Broker is a registered broker's endpoint.
+// Broker is a registered broker: its endpoint and its state.
 type Broker struct {
 	NodeID int32
 	Host   string
 	Port   int32
 	Rack   *string
+	// Incarnation identifies one run of the broker process; Epoch is the
+	// metadata offset of its registration (KRaft's broker epoch).
+	Incarnation UUID
+	Epoch       int64
+	// Fenced brokers lead nothing and are not advertised to clients.
+	Fenced bool
+	// ShuttingDown: the broker asked for a controlled shutdown; it gets no
+	// new leaderships.
+	ShuttingDown bool
 }
+
+// Live reports whether the broker may lead partitions and serve clients.
+func (b Broker) Live() bool { return !b.Fenced && !b.ShuttingDown }
 
 // Partition is one partition's replica assignment and leadership.
 type Partition struct {
@@ -84,6 +96,27 @@ type Image struct {
 	// whole, never mutated, so a map can be shared between images.
 	DefaultBrokerConfigs map[string]string
 	BrokerConfigs        map[int32]map[string]string
+	// Features are the finalized feature levels (metadata.version ...).
+	Features map[string]int16
+}
+
+// MetadataVersionFeature names the feature that gates record types.
+const MetadataVersionFeature = "metadata.version"
+
+// MaxMetadataVersion is the newest metadata.version this build reads:
+// 1 is the single-node records, 2 adds the cluster records (Bootstrap,
+// BrokerChange, PartitionChange, FeatureLevel).
+const MaxMetadataVersion = 2
+
+// LiveBrokerIDs returns the ids of the unfenced brokers not shutting down, sorted.
+func (im *Image) LiveBrokerIDs() []int32 {
+	var ids []int32
+	for _, id := range im.BrokerIDs() {
+		if im.Brokers[id].Live() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Empty returns an image with no records applied.
@@ -98,6 +131,7 @@ func Empty(clusterID string, controllerID int32) *Image {
 
 		DefaultBrokerConfigs: map[string]string{},
 		BrokerConfigs:        map[int32]map[string]string{},
+		Features:             map[string]int16{},
 	}
 }
 

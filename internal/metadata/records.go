@@ -19,6 +19,47 @@ type Record struct {
 	// SetBrokerConfig was added after the first release: older metadata
 	// logs simply have none.
 	SetBrokerConfig *SetBrokerConfig `json:"setBrokerConfig,omitempty"`
+	// The cluster records (metadata.version 2).
+	Bootstrap       *Bootstrap       `json:"bootstrap,omitempty"`
+	BrokerChange    *BrokerChange    `json:"brokerChange,omitempty"`
+	PartitionChange *PartitionChange `json:"partitionChange,omitempty"`
+	FeatureLevel    *FeatureLevel    `json:"featureLevel,omitempty"`
+}
+
+// Bootstrap is the first record of a cluster's metadata log: the cluster id
+// every node writes to its meta.properties. The first active controller
+// commits it; a log that already has one never gets another.
+type Bootstrap struct {
+	ClusterID string `json:"clusterId"`
+}
+
+// FeatureLevel finalizes a feature's level (metadata.version among them).
+type FeatureLevel struct {
+	Name  string `json:"name"`
+	Level int16  `json:"level"`
+}
+
+// BrokerChange changes a registered broker's state. Epoch must be the
+// broker's current epoch: a change meant for an earlier incarnation is a
+// no-op, so a late decision never fences a broker that has re-registered.
+type BrokerChange struct {
+	NodeID int32 `json:"nodeId"`
+	Epoch  int64 `json:"epoch"`
+	// Fenced and ShuttingDown, when set, replace the broker's flags.
+	Fenced       *bool `json:"fenced,omitempty"`
+	ShuttingDown *bool `json:"shuttingDown,omitempty"`
+}
+
+// PartitionChange changes one partition's leadership or replicas. A nil
+// field keeps the current value. The leader epoch is bumped when the
+// leader changes; the partition epoch on every change (as KRaft's
+// PartitionChangeRecord), so both are derived, never carried.
+type PartitionChange struct {
+	TopicID   UUID    `json:"topicId"`
+	Partition int32   `json:"partition"`
+	Leader    *int32  `json:"leader,omitempty"`
+	ISR       []int32 `json:"isr,omitempty"`
+	Replicas  []int32 `json:"replicas,omitempty"`
 }
 
 // SetBrokerConfig replaces the dynamic broker configs of one level: the
@@ -38,12 +79,18 @@ type ProducerIDs struct {
 	Size   int64 `json:"size"`
 }
 
-// RegisterBroker records a broker and its advertised endpoint.
+// RegisterBroker records a broker incarnation and its advertised
+// endpoint. The broker's epoch is the metadata offset of this record, so a
+// restart (a new incarnation) always gets a larger one. A registered broker
+// starts fenced; the controller unfences it once it has caught up.
 type RegisterBroker struct {
-	NodeID int32   `json:"nodeId"`
-	Host   string  `json:"host"`
-	Port   int32   `json:"port"`
-	Rack   *string `json:"rack,omitempty"`
+	NodeID      int32   `json:"nodeId"`
+	Host        string  `json:"host"`
+	Port        int32   `json:"port"`
+	Rack        *string `json:"rack,omitempty"`
+	Incarnation UUID    `json:"incarnation,omitempty"`
+	// Unfenced registers the broker unfenced (single-node bootstrap).
+	Unfenced bool `json:"unfenced,omitempty"`
 }
 
 // CreateTopic records a new topic with its partitions' assignments.
@@ -82,7 +129,64 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 	case r.RegisterBroker != nil:
 		b := r.RegisterBroker
 		next.Brokers = maps.Clone(im.Brokers)
-		next.Brokers[b.NodeID] = Broker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack}
+		next.Brokers[b.NodeID] = Broker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack,
+			Incarnation: b.Incarnation, Epoch: offset, Fenced: !b.Unfenced}
+	case r.BrokerChange != nil:
+		c := r.BrokerChange
+		b, ok := im.Brokers[c.NodeID]
+		if !ok {
+			return im, fmt.Errorf("metadata: broker change: unknown broker %d", c.NodeID)
+		}
+		if b.Epoch != c.Epoch {
+			break // meant for an earlier incarnation
+		}
+		if c.Fenced != nil {
+			b.Fenced = *c.Fenced
+		}
+		if c.ShuttingDown != nil {
+			b.ShuttingDown = *c.ShuttingDown
+		}
+		next.Brokers = maps.Clone(im.Brokers)
+		next.Brokers[c.NodeID] = b
+	case r.PartitionChange != nil:
+		c := r.PartitionChange
+		old := im.ByID[c.TopicID]
+		if old == nil || c.Partition < 0 || int(c.Partition) >= len(old.Partitions) {
+			return im, fmt.Errorf("metadata: partition change %s/%d: unknown partition", c.TopicID, c.Partition)
+		}
+		t := *old
+		t.Partitions = append([]Partition(nil), old.Partitions...)
+		p := &t.Partitions[c.Partition]
+		if c.Replicas != nil {
+			p.Replicas = append([]int32(nil), c.Replicas...)
+		}
+		if c.ISR != nil {
+			p.ISR = append([]int32(nil), c.ISR...)
+		}
+		if c.Leader != nil && *c.Leader != p.Leader {
+			p.Leader = *c.Leader
+			p.LeaderEpoch++
+		}
+		p.PartitionEpoch++
+		next.putTopic(im, &t)
+	case r.Bootstrap != nil:
+		if im.ClusterID != "" {
+			return im, fmt.Errorf("metadata: bootstrap: cluster id already %s", im.ClusterID)
+		}
+		if r.Bootstrap.ClusterID == "" {
+			return im, fmt.Errorf("metadata: bootstrap: empty cluster id")
+		}
+		next.ClusterID = r.Bootstrap.ClusterID
+	case r.FeatureLevel != nil:
+		f := r.FeatureLevel
+		if f.Name == MetadataVersionFeature && f.Level > MaxMetadataVersion {
+			return im, fmt.Errorf("metadata: %s %d is newer than this node supports (%d)", f.Name, f.Level, MaxMetadataVersion)
+		}
+		next.Features = maps.Clone(im.Features)
+		if next.Features == nil {
+			next.Features = map[string]int16{}
+		}
+		next.Features[f.Name] = f.Level
 	case r.CreateTopic != nil:
 		c := r.CreateTopic
 		if im.Topics[c.Name] != nil {
@@ -186,4 +290,28 @@ func appendPartitions(ps []Partition, replicas [][]int32) []Partition {
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// ApplyEntry applies one metadata log entry at offset: every record or,
+// if one does not fit, none of them (the image then only moves its
+// offset, and the error says why). Controllers and brokers apply entries
+// through it alike, so their images never differ.
+func (im *Image) ApplyEntry(offset int64, recs []Record) (*Image, error) {
+	next := im
+	for _, r := range recs {
+		var err error
+		if next, err = next.Apply(offset, r); err != nil {
+			return im.withOffset(offset), err
+		}
+	}
+	return next.withOffset(offset), nil
+}
+
+func (im *Image) withOffset(off int64) *Image {
+	if im.Offset == off {
+		return im
+	}
+	c := *im
+	c.Offset = off
+	return &c
 }
