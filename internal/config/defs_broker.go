@@ -108,7 +108,7 @@ var brokerDefs = []*Def{
 	},
 	{
 		Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true", Importance: High,
-		Doc: "Create a topic when a client asks for metadata of, or produces to, a topic that does not exist.",
+		Doc: "Create a topic when a client asks for metadata of a topic that does not exist (and the request allows it). A produce to an unknown topic is refused with UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.",
 	},
 	{
 		Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", Importance: High,
