@@ -479,7 +479,7 @@ func (l *Log) writeCleanState() error {
 	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
 		return err
 	}
-	return writeFileAtomic(l.fs, l.dir, cleanShutdownFile, nil)
+	return WriteFileAtomic(l.fs, filepath.Join(l.dir, cleanShutdownFile), nil)
 }
 
 // detachAll marks the log closed and takes its segments out of the list;

@@ -251,7 +251,7 @@ func snapshotPath(dir string, offset int64) string {
 }
 
 func writeSnapshot(fsys FS, dir string, offset int64, ps *producerState) error {
-	return writeFileAtomic(fsys, dir, segmentFileName(offset, snapshotSuffix), ps.encode(offset))
+	return WriteFileAtomic(fsys, filepath.Join(dir, segmentFileName(offset, snapshotSuffix)), ps.encode(offset))
 }
 
 func readSnapshot(fsys FS, dir string, offset int64) (*producerState, error) {

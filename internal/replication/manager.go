@@ -76,6 +76,14 @@ func (m *Manager) Err() error {
 
 const topicIDFile = "partition.metadata"
 
+// fs is the filesystem the logs use, for the manager's own files too.
+func (m *Manager) fs() log.FS {
+	if m.cfg.LogOptions.FS != nil {
+		return m.cfg.LogOptions.FS
+	}
+	return log.OSFS()
+}
+
 func (m *Manager) dir(topic string, p int32) string {
 	return filepath.Join(m.cfg.DataDir, topic+"-"+strconv.Itoa(int(p)))
 }
@@ -161,7 +169,7 @@ func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Co
 		return nil, err
 	}
 	if _, err := os.Stat(idPath); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileSync(idPath, []byte("version: 0\ntopic_id: "+t.ID.String()+"\n")); err != nil {
+		if err := log.WriteFileAtomic(m.fs(), idPath, []byte("version: 0\ntopic_id: "+t.ID.String()+"\n")); err != nil {
 			part.Close()
 			return nil, fmt.Errorf("replication: %w", err)
 		}
@@ -250,25 +258,6 @@ func parseTopicID(s string) string {
 		}
 	}
 	return ""
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func contains(xs []int32, x int32) bool {
