@@ -53,7 +53,9 @@ func WriteFileAtomic(fsys FS, path string, data []byte) error {
 	return nil
 }
 
-func readWholeFile(fsys FS, name string) ([]byte, error) {
+// ReadFile reads the whole file name through fsys. A missing file is an
+// error matching fs.ErrNotExist.
+func ReadFile(fsys FS, name string) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("log: open %s: %w", name, err)
@@ -102,7 +104,7 @@ func encodeCheckpoint(entries [][]int64) []byte {
 // readCheckpoint parses a checkpoint whose entries have fields numbers
 // each. A missing file is no entries and no error.
 func readCheckpoint(fsys FS, name string, fields int) ([][]int64, error) {
-	b, err := readWholeFile(fsys, name)
+	b, err := ReadFile(fsys, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

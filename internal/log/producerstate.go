@@ -255,7 +255,7 @@ func writeSnapshot(fsys FS, dir string, offset int64, ps *producerState) error {
 }
 
 func readSnapshot(fsys FS, dir string, offset int64) (*producerState, error) {
-	b, err := readWholeFile(fsys, snapshotPath(dir, offset))
+	b, err := ReadFile(fsys, snapshotPath(dir, offset))
 	if err != nil {
 		return nil, err
 	}
