@@ -6,6 +6,10 @@ package api
 // adds the log start offset; v8 per-record errors and an error message
 // (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 is
 // v10 again. acks=-1 waits for the high watermark to pass the batch.
+//
+// A topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION and nothing is
+// created: Kafka auto-creates topics only from Metadata requests, which
+// clients send before they produce.
 
 import (
 	"context"
@@ -36,16 +40,13 @@ type awaiting struct {
 	resp *kmsg.ProduceResponseTopicPartition
 }
 
-func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Pending {
+func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.ProduceRequest)
 	resp := kmsg.NewPtrProduceResponse()
 	resp.SetVersion(req.Version)
 	var waits []awaiting
 	failed := false
 
-	if r.Acks == -1 || r.Acks == 0 || r.Acks == 1 {
-		h.autoCreateForProduce(ctx, r)
-	}
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -125,24 +126,6 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string
 	}
 	res, err := p.Append(records)
 	return res, p, err
-}
-
-// autoCreateForProduce creates unknown topics a produce names, when
-// auto.create.topics.enable allows it.
-func (h *Handler) autoCreateForProduce(ctx context.Context, r *kmsg.ProduceRequest) {
-	if !h.Config.AutoCreateTopics {
-		return
-	}
-	img := h.image()
-	var missing []controller.TopicSpec
-	for _, t := range r.Topics {
-		if img.Topics[t.Topic] == nil && controller.ValidateTopicName(t.Topic) == nil {
-			missing = append(missing, controller.TopicSpec{Name: t.Topic, NumPartitions: -1, ReplicationFactor: -1})
-		}
-	}
-	if len(missing) > 0 {
-		h.Client.CreateTopics(ctx, missing, false)
-	}
 }
 
 // awaitReplication blocks until every batch is below its partition's high

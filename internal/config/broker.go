@@ -89,8 +89,9 @@ type Broker struct {
 	TransactionalIDExpirationMs          int32
 	ProducerIDExpirationMs               int32
 
-	// Authorization.
-	AuthorizerEnabled         bool
+	// Authorization: samsa has no authorizer (authorizer.class.name is
+	// refused), so these are read and have no effect, as in Kafka without
+	// one.
 	SuperUsers                []string // "User:alice"
 	AllowEveryoneIfNoACLFound bool
 

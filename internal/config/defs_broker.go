@@ -56,7 +56,8 @@ var brokerDefs = []*Def{
 		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Rule:    protocolMapRule,
 		Doc:     "Security protocol of each listener name. A controller listener missing from it is PLAINTEXT.",
-		Note:    "samsa refuses listeners whose protocol is SSL or SASL_SSL: it has no TLS. Read-only in samsa.",
+		Note: "samsa serves PLAINTEXT only (no TLS, no SASL): a listener the map gives any other protocol is refused. " +
+			"Entries no listener uses are accepted, so that Kafka's stock server.properties starts samsa. Read-only in samsa.",
 	},
 	{
 		Name: "controller.listener.names", Type: TypeString, Default: "CONTROLLER", Importance: High,
@@ -108,7 +109,7 @@ var brokerDefs = []*Def{
 	},
 	{
 		Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true", Importance: High,
-		Doc: "Create a topic when a client asks for metadata of, or produces to, a topic that does not exist.",
+		Doc: "Create a topic when a client asks for metadata of a topic that does not exist (and the request allows it). A produce to an unknown topic is refused with UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.",
 	},
 	{
 		Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", Importance: High,
@@ -273,16 +274,19 @@ var brokerDefs = []*Def{
 	{Name: "producer.id.expiration.ms", Type: TypeInt, Default: "86400000", Importance: Low, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Forget an idempotent producer's sequence state after this long without a write."},
 
-	// Authorization. These are not in the ignored list on purpose: ignoring
-	// an authorizer would turn a locked cluster into an open one.
+	// Authorization. authorizer.class.name is not in the ignored list on
+	// purpose: ignoring an authorizer would turn a locked cluster into an
+	// open one. samsa has none yet, so any value is refused.
 	{Name: "authorizer.class.name", Type: TypeString, Default: "", Importance: Low,
-		Rule: oneOf("", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"),
+		Rule: noAuthorizerRule,
 		Doc:  "Turns on ACL authorization. Empty: every request is allowed.",
-		Note: "samsa cannot load Java classes: Kafka's two ACL authorizers both mean samsa's own; any other class is refused."},
+		Note: "samsa has no authorizer (no ACLs): any value stops the broker at start, rather than run open when a locked cluster was asked for."},
 	{Name: "super.users", Type: TypeString, Null: true, Importance: Medium, Rule: superUsersRule,
-		Doc: "Principals allowed everything, e.g. User:admin;User:ops."},
+		Doc:  "Principals allowed everything, e.g. User:admin;User:ops.",
+		Note: "No effect: samsa has no authorizer (see authorizer.class.name)."},
 	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false", Importance: Medium,
-		Doc: "With an authorizer, allow access to a resource that has no ACL at all."},
+		Doc:  "With an authorizer, allow access to a resource that has no ACL at all.",
+		Note: "No effect: samsa has no authorizer (see authorizer.class.name)."},
 }
 
 // internalRFNote describes samsa's default for the internal topics' replication.
@@ -347,9 +351,7 @@ var ignoredBroker = []string{
 // typos, so it is never used for a family samsa reads part of.
 var ignoredPrefixes = []string{
 	"zookeeper.",         // samsa has a Raft quorum, no ZooKeeper
-	"listener.name.",     // per-listener overrides of TLS/SASL settings
-	"ssl.",               // samsa has no TLS listeners (refused at load)
-	"sasl.",              // SASL mechanisms are samsa's own (internal/auth)
+	"listener.name.",     // per-listener overrides (their ssl.* and sasl.* are refused)
 	"delegation.token.",  // no delegation tokens
 	"password.encoder.",  // encrypts dynamic passwords; samsa stores none
 	"kafka.metrics.",     // JMX reporters
@@ -358,6 +360,40 @@ var ignoredPrefixes = []string{
 	"group.consumer.",    // KIP-848 group protocol tuning
 	"group.share.",       // KIP-932 share groups
 	"share.coordinator.", // KIP-932 share groups
+}
+
+// refusedPrefixes are families of Kafka broker configs for security samsa
+// does not provide. Ignoring them would leave a cluster less safe than its
+// operator believes (TLS that is not there, SASL that authenticates
+// nobody), so setting any of them, also per listener
+// (listener.name.<name>.ssl.*), stops the broker.
+var refusedPrefixes = []struct{ prefix, reason string }{
+	{"ssl.", "samsa has no TLS: its listeners are PLAINTEXT only; remove the ssl.* settings"},
+	{"sasl.", "samsa has no SASL authentication: its listeners are PLAINTEXT only; remove the sasl.* settings"},
+}
+
+// refusedReason says why setting the broker config name to value stops the
+// broker, or "". secret is set when the value may be a secret (a keystore
+// password, a JAAS config) and must not be shown.
+func refusedReason(name, value string) (reason string, secret bool) {
+	key := name
+	if rest, ok := strings.CutPrefix(name, "listener.name."); ok {
+		// listener.name.<listener>.<config>, and for SASL also
+		// listener.name.<listener>.<mechanism>.sasl.jaas.config.
+		_, key, _ = strings.Cut(rest, ".")
+		if i := strings.Index(key, ".sasl."); i >= 0 {
+			key = key[i+1:]
+		}
+	}
+	for _, r := range refusedPrefixes {
+		if strings.HasPrefix(key, r.prefix) {
+			return r.reason, true
+		}
+	}
+	if name == "security.inter.broker.protocol" && value != "PLAINTEXT" {
+		return "samsa's brokers talk to each other over PLAINTEXT only (it has no TLS and no SASL authentication)", false
+	}
+	return "", false
 }
 
 var ignoredByName = func() map[string]bool {

@@ -186,14 +186,12 @@ var topicDefs = []*Def{
 		Name: "retention.bytes", Type: TypeLong, Default: "-1", Importance: Medium,
 		Synonyms: []string{"log.retention.bytes"},
 		Doc:      `With cleanup.policy "delete", the largest a partition may grow before its oldest segments go; -1 is no limit.`,
-		Note:     activeSegmentNote,
 	},
 	{
 		Name: "retention.ms", Type: TypeLong, Default: "604800000", Importance: Medium,
 		Rule:     atLeast(-1),
 		Synonyms: []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
-		Doc:      `With cleanup.policy "delete", how long a segment is kept after its newest record; -1 is forever.`,
-		Note:     activeSegmentNote,
+		Doc:      `With cleanup.policy "delete", how long a segment is kept after its newest record; -1 is forever. When every record of a partition is past it, the active segment is rolled and deleted too, so the log start moves to the log end.`,
 	},
 	{
 		Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Importance: Medium,
@@ -258,10 +256,3 @@ func sortedDefs(defs []*Def) []*Def {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-
-// activeSegmentNote: Kafka rolls and then deletes the active segment when
-// retention would take every segment; samsa leaves it to the roll rules,
-// so a partition never loses the records it was last written.
-const activeSegmentNote = "Retention never deletes the active segment: when every record is past retention, " +
-	"Kafka rolls the active segment and deletes it too, samsa keeps it until segment.ms or segment.bytes closes it " +
-	"at the next append, so an idle partition keeps its newest records."

@@ -16,7 +16,7 @@ type Listener struct {
 	// ("PLAINTEXT", "CONTROLLER", "INTERNAL").
 	Name string
 	// Protocol is its security protocol, from listener.security.protocol.map:
-	// PLAINTEXT or SASL_PLAINTEXT (samsa refuses the TLS ones at load).
+	// always PLAINTEXT, as samsa refuses the others at load.
 	Protocol string
 	// Host and Port are where to bind. An empty Host binds every interface;
 	// Port 0 binds an ephemeral port.
@@ -122,8 +122,21 @@ var listenersRule = custom("NAME://host:port,... (or host:port)", func(p parsed)
 	return reason
 })
 
-// securityProtocols are Kafka's; samsa serves the plaintext ones only.
+// securityProtocols are Kafka's. The map may name them all (Kafka's
+// default does), but samsa serves PLAINTEXT only: see noSecurity.
 var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
+
+// noSecurity says why a listener cannot use protocol, one of Kafka's other
+// than PLAINTEXT.
+func noSecurity(protocol string) string {
+	switch protocol {
+	case "SSL":
+		return "samsa serves PLAINTEXT only (it has no TLS)"
+	case "SASL_PLAINTEXT":
+		return "samsa serves PLAINTEXT only (it has no SASL authentication)"
+	}
+	return "samsa serves PLAINTEXT only (it has no TLS and no SASL authentication)"
+}
 
 // parseProtocolMap parses listener.security.protocol.map: "NAME:PROTOCOL,...".
 func parseProtocolMap(v string) (map[string]string, string) {
@@ -230,6 +243,16 @@ var dataDirRule = custom("one directory", func(p parsed) string {
 		return "samsa stores data in one directory: several (JBOD) are not supported"
 	case dirs[0] == "":
 		return "must name a directory"
+	}
+	return ""
+})
+
+// noAuthorizerRule refuses every authorizer: samsa has none, and running
+// open when one was asked for is worse than not starting.
+var noAuthorizerRule = custom(`""`, func(p parsed) string {
+	if p.s != "" {
+		return "samsa has no authorizer (ACLs are not implemented), and ignoring it would leave every resource " +
+			"open to every client: remove it to run without authorization"
 	}
 	return ""
 })

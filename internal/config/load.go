@@ -72,6 +72,14 @@ func load(hostname func() (string, error), file string, sets []string, overrides
 			}
 			continue
 		}
+		if reason, secret := refusedReason(k, v.Value); reason != "" {
+			e := &Error{Name: k, Value: v.Value, Reason: reason, Origin: v.Origin}
+			if secret {
+				e.Value, e.nameOnly = "", true
+			}
+			errs = append(errs, e)
+			continue
+		}
 		if isIgnored(k) {
 			b.Ignored = append(b.Ignored, k)
 			delete(static, k)
@@ -216,7 +224,6 @@ func (b *Broker) build() error {
 	b.TransactionalIDExpirationMs = r.i32("transactional.id.expiration.ms")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
 
-	b.AuthorizerEnabled = r.str("authorizer.class.name") != ""
 	b.SuperUsers = nil
 	for _, u := range strings.Split(r.str("super.users"), ";") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -296,6 +303,9 @@ func (b *Broker) buildListeners() []error {
 	}
 	r := reader{b}
 	eps, _ := parseEndpoints(r.str("listeners"), "PLAINTEXT")
+	// The map may name every protocol (Kafka's default and its stock
+	// server.properties do): an entry no listener uses asks for nothing.
+	// A listener that would use any protocol but PLAINTEXT is refused.
 	protocols, _ := parseProtocolMap(r.str("listener.security.protocol.map"))
 	controllerNames := map[string]bool{}
 	for _, n := range splitList(r.str("controller.listener.names")) {
@@ -312,8 +322,8 @@ func (b *Broker) buildListeners() []error {
 			l.Protocol = "PLAINTEXT" // as Kafka does for an unmapped controller listener
 		case l.Protocol == "":
 			fail("listeners", fmt.Sprintf("listener %s has no security protocol in listener.security.protocol.map", ep.name))
-		case l.Protocol == "SSL" || l.Protocol == "SASL_SSL":
-			fail("listeners", fmt.Sprintf("listener %s uses %s: samsa has no TLS", ep.name, l.Protocol))
+		case l.Protocol != "PLAINTEXT":
+			fail("listeners", fmt.Sprintf("listener %s uses %s: %s", ep.name, l.Protocol, noSecurity(l.Protocol)))
 		}
 		for _, o := range b.Listeners {
 			// Two binds of one port conflict unless both name distinct hosts.

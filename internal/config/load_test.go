@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,7 +70,6 @@ func TestDefault(t *testing.T) {
 		{"TransactionStateLogMinISR", b.TransactionStateLogMinISR, int32(1)},
 		{"CleanerEnable", b.CleanerEnable, true},
 		{"ReplicaLagTimeMaxMs", b.ReplicaLagTimeMaxMs, int64(30000)},
-		{"AuthorizerEnabled", b.AuthorizerEnabled, false},
 		{"Ignored", len(b.Ignored), 0},
 		{"Warnings", len(b.Warnings), 0},
 	}
@@ -213,9 +213,9 @@ func TestUnknownKeysRefused(t *testing.T) {
 
 func TestIgnoredKeys(t *testing.T) {
 	t.Parallel()
-	b := mustLoad(t, "ssl.keystore.password=hunter2", "listener.name.internal.sasl.enabled.mechanisms=PLAIN",
+	b := mustLoad(t, "password.encoder.secret=hunter2", "listener.name.internal.max.connections=100",
 		"num.io.threads=8", "zookeeper.connect=zk:2181")
-	want := []string{"listener.name.internal.sasl.enabled.mechanisms", "num.io.threads", "ssl.keystore.password", "zookeeper.connect"}
+	want := []string{"listener.name.internal.max.connections", "num.io.threads", "password.encoder.secret", "zookeeper.connect"}
 	if !reflect.DeepEqual(b.Ignored, want) {
 		t.Errorf("Ignored = %q", b.Ignored)
 	}
@@ -225,7 +225,7 @@ func TestIgnoredKeys(t *testing.T) {
 	var buf bytes.Buffer
 	b.LogIgnored(slog.New(slog.NewTextHandler(&buf, nil)))
 	out := buf.String()
-	if strings.Count(out, "ignoring Kafka config") != 4 || !strings.Contains(out, "key=ssl.keystore.password") {
+	if strings.Count(out, "ignoring Kafka config") != 4 || !strings.Contains(out, "key=password.encoder.secret") {
 		t.Errorf("log:\n%s", out)
 	}
 	if strings.Contains(out, "hunter2") {
@@ -372,7 +372,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"transaction.max.timeout.ms", "1", "0", "must be at least 1", nil},
 		{"transactional.id.expiration.ms", "1", "0", "must be at least 1", nil},
 		{"producer.id.expiration.ms", "1", "0", "must be at least 1", nil},
-		{"authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "com.example.MyAuthorizer", `must be one of ""`, nil},
+		{"authorizer.class.name", "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "samsa has no authorizer", nil},
 		{"super.users", "User:admin", "admin", `principal "admin" must be Type:name`, nil},
 	}
 	tested := map[string]bool{}
@@ -414,7 +414,7 @@ func TestCrossConfigRules(t *testing.T) {
 			`config: controller.quorum.voters="1@a:9093" (from --set): must not include node.id 1: process.roles does not include controller`},
 		{[]string{"process.roles=broker"}, `config: controller.quorum.voters="" (from default): must name the controllers ` +
 			`(or set controller.quorum.bootstrap.servers): process.roles does not include controller, so this node has a quorum to join`},
-		{[]string{"listeners=SSL://:9093"}, `config: listeners="SSL://:9093" (from --set): listener SSL uses SSL: samsa has no TLS`},
+		{[]string{"listeners=SSL://:9093"}, `config: listeners="SSL://:9093" (from --set): listener SSL uses SSL: samsa serves PLAINTEXT only (it has no TLS)`},
 		{[]string{"listeners=INTERNAL://:9092"},
 			`config: listeners="INTERNAL://:9092" (from --set): listener INTERNAL has no security protocol in listener.security.protocol.map`},
 		{[]string{"listeners=PLAINTEXT://0.0.0.0:9092"},
@@ -462,13 +462,13 @@ func TestListenersAndAddresses(t *testing.T) {
 	if b.ListenAddr != "127.0.0.1:0" || b.Listeners[0].AdvertisedPort != 0 {
 		t.Errorf("ListenAddr %q AdvertisedPort %d", b.ListenAddr, b.Listeners[0].AdvertisedPort)
 	}
-	// IPv6, lower-case names, SASL, and an explicit inter-broker listener.
+	// IPv6, lower-case names, an explicit map and inter-broker listener.
 	b = mustLoad(t, "listeners=internal://[::1]:9092,external://[::1]:9094",
-		"listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT",
+		"listener.security.protocol.map=internal:PLAINTEXT,EXTERNAL:PLAINTEXT",
 		"advertised.listeners=EXTERNAL://kafka.example:443", "inter.broker.listener.name=internal")
 	want := []Listener{
 		{Name: "INTERNAL", Protocol: "PLAINTEXT", Host: "::1", Port: 9092, AdvertisedHost: "::1", AdvertisedPort: 9092},
-		{Name: "EXTERNAL", Protocol: "SASL_PLAINTEXT", Host: "::1", Port: 9094, AdvertisedHost: "kafka.example", AdvertisedPort: 443},
+		{Name: "EXTERNAL", Protocol: "PLAINTEXT", Host: "::1", Port: 9094, AdvertisedHost: "kafka.example", AdvertisedPort: 443},
 	}
 	if !reflect.DeepEqual(b.Listeners, want) || b.InterBrokerListener != "INTERNAL" || b.ListenAddr != "[::1]:9092" {
 		t.Errorf("Listeners %+v, inter-broker %q, ListenAddr %q", b.Listeners, b.InterBrokerListener, b.ListenAddr)
@@ -534,10 +534,9 @@ func TestIdentityStorageAndDerivedDefaults(t *testing.T) {
 
 func TestAuthorizationAndWarnings(t *testing.T) {
 	t.Parallel()
-	b := mustLoad(t, "authorizer.class.name=kafka.security.authorizer.AclAuthorizer", "super.users=User:admin; User:ops",
-		"allow.everyone.if.no.acl.found=true")
-	if !b.AuthorizerEnabled || !reflect.DeepEqual(b.SuperUsers, []string{"User:admin", "User:ops"}) || !b.AllowEveryoneIfNoACLFound {
-		t.Errorf("authorizer %v, super users %q, allow everyone %v", b.AuthorizerEnabled, b.SuperUsers, b.AllowEveryoneIfNoACLFound)
+	b := mustLoad(t, "authorizer.class.name=", "super.users=User:admin; User:ops", "allow.everyone.if.no.acl.found=true")
+	if !reflect.DeepEqual(b.SuperUsers, []string{"User:admin", "User:ops"}) || !b.AllowEveryoneIfNoACLFound {
+		t.Errorf("super users %q, allow everyone %v", b.SuperUsers, b.AllowEveryoneIfNoACLFound)
 	}
 	b = mustLoad(t, "message.max.bytes=200000000", "log.message.timestamp.difference.max.ms=1000")
 	want := []string{
@@ -546,5 +545,78 @@ func TestAuthorizationAndWarnings(t *testing.T) {
 	}
 	if !reflect.DeepEqual(b.Warnings, want) {
 		t.Errorf("Warnings = %q", b.Warnings)
+	}
+}
+
+// TestSecurityNotProvidedRefused: settings that ask for security samsa
+// does not provide (an authorizer, TLS, SASL) stop the broker with an
+// error naming the key, rather than being accepted and ignored; a value
+// that may be a secret is not shown.
+func TestSecurityNotProvidedRefused(t *testing.T) {
+	t.Parallel()
+	const (
+		noTLS  = "samsa has no TLS: its listeners are PLAINTEXT only; remove the ssl.* settings"
+		noSASL = "samsa has no SASL authentication: its listeners are PLAINTEXT only; remove the sasl.* settings"
+	)
+	tests := []struct {
+		sets []string
+		want string // the whole error
+	}{
+		{[]string{"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+			`config: authorizer.class.name="org.apache.kafka.metadata.authorizer.StandardAuthorizer" (from --set): samsa has no authorizer ` +
+				`(ACLs are not implemented), and ignoring it would leave every resource open to every client: remove it to run without authorization`},
+		{[]string{"authorizer.class.name=kafka.security.authorizer.AclAuthorizer"},
+			`config: authorizer.class.name="kafka.security.authorizer.AclAuthorizer" (from --set): samsa has no authorizer ` +
+				`(ACLs are not implemented), and ignoring it would leave every resource open to every client: remove it to run without authorization`},
+		{[]string{"ssl.keystore.password=hunter2"}, `config: ssl.keystore.password (from --set): ` + noTLS},
+		{[]string{"ssl.client.auth=required"}, `config: ssl.client.auth (from --set): ` + noTLS},
+		{[]string{"sasl.enabled.mechanisms=PLAIN"}, `config: sasl.enabled.mechanisms (from --set): ` + noSASL},
+		{[]string{"listener.name.internal.ssl.keystore.location=/k.jks"}, `config: listener.name.internal.ssl.keystore.location (from --set): ` + noTLS},
+		{[]string{"listener.name.external.plain.sasl.jaas.config=secret"}, `config: listener.name.external.plain.sasl.jaas.config (from --set): ` + noSASL},
+		{[]string{"listener.name.external.sasl.enabled.mechanisms=PLAIN"}, `config: listener.name.external.sasl.enabled.mechanisms (from --set): ` + noSASL},
+		{[]string{"security.inter.broker.protocol=SSL"},
+			`config: security.inter.broker.protocol="SSL" (from --set): samsa's brokers talk to each other over PLAINTEXT only (it has no TLS and no SASL authentication)`},
+		{[]string{"listeners=SASL_PLAINTEXT://127.0.0.1:9092"},
+			`config: listeners="SASL_PLAINTEXT://127.0.0.1:9092" (from --set): listener SASL_PLAINTEXT uses SASL_PLAINTEXT: samsa serves PLAINTEXT only (it has no SASL authentication)`},
+		{[]string{"listeners=SASL_SSL://127.0.0.1:9092"},
+			`config: listeners="SASL_SSL://127.0.0.1:9092" (from --set): listener SASL_SSL uses SASL_SSL: samsa serves PLAINTEXT only (it has no TLS and no SASL authentication)`},
+		// Whatever name the listener has, the map decides its protocol.
+		{[]string{"listeners=EXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "listener.security.protocol.map=EXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"},
+			`config: listeners="EXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093" (from --set): listener CONTROLLER uses SASL_PLAINTEXT: samsa serves PLAINTEXT only (it has no SASL authentication)`},
+	}
+	for _, tc := range tests {
+		_, err := loadSets(tc.sets...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.sets, err, tc.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "=\"secret\"")) {
+			t.Errorf("%q: a secret is in the error: %v", tc.sets, err)
+		}
+	}
+
+	// From a file too, every refusal at once, sorted by key.
+	path := writeFile(t, "ssl.truststore.password=hunter2\nsasl.mechanism.inter.broker.protocol=PLAIN\n")
+	_, err := load(fixedHost, path, nil, nil)
+	want := `config: sasl.mechanism.inter.broker.protocol (from ` + path + `): ` + noSASL + "\n" +
+		`config: ssl.truststore.password (from ` + path + `): ` + noTLS
+	if err == nil || err.Error() != want {
+		t.Errorf("file:\n got %v\nwant %s", err, want)
+	}
+
+	// What stays accepted: no authorizer, a map naming other protocols
+	// for listeners that do not exist (Kafka's default and its stock
+	// server.properties, TestLoadKafkaServerProperties, name all four),
+	// and the one inter-broker protocol samsa speaks (ignored: it is the
+	// only one).
+	b := mustLoad(t, "authorizer.class.name=", "security.inter.broker.protocol=PLAINTEXT")
+	if !slices.Equal(b.Ignored, []string{"security.inter.broker.protocol"}) {
+		t.Errorf("Ignored = %q", b.Ignored)
+	}
+	b = mustLoad(t, "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL")
+	for _, l := range b.Listeners {
+		if l.Protocol != "PLAINTEXT" {
+			t.Errorf("listener %s: protocol %s", l.Name, l.Protocol)
+		}
 	}
 }

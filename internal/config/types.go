@@ -225,7 +225,8 @@ type Error struct {
 	Unknown bool
 	// kind wraps a sentinel (ErrInvalidRequest) for errors.Is.
 	kind error
-	// nameOnly drops the value from the message (there is none to show).
+	// nameOnly drops the value from the message (there is none to show,
+	// or it may be a secret).
 	nameOnly bool
 }
 

@@ -15,13 +15,16 @@ import (
 	"sync"
 )
 
-// Small metadata files. Each is replaced whole: written to name.tmp,
-// fsynced, renamed over name, and the directory fsynced, so a crash leaves
-// the old or the new version, never a mix (a leftover .tmp is removed by
-// Open).
-
-func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+tmpSuffix)
+// WriteFileAtomic replaces the file at path with data so that a crash
+// leaves the old or the new content, never a mix or a torn file: data is
+// written to path.tmp, fsynced, renamed over path, and the directory is
+// fsynced so the rename itself is durable. On any error the temporary file
+// is removed (best effort: Open removes a leftover *.tmp in a log
+// directory) and the old file, if there was one, is untouched. The small
+// metadata files of samsa's storage (checkpoints, snapshots, the
+// clean-shutdown marker, partition.metadata) are all written this way.
+func WriteFileAtomic(fsys FS, path string, data []byte) error {
+	tmp := path + tmpSuffix
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("log: create %s: %w", tmp, err)
@@ -37,19 +40,22 @@ func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = fsys.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
+		err = fsys.Rename(tmp, path)
 	}
 	if err != nil {
 		removeIfExists(fsys, tmp)
-		return fmt.Errorf("log: write %s: %w", filepath.Join(dir, name), err)
+		return fmt.Errorf("log: write %s: %w", path, err)
+	}
+	// The new content is in place; only the rename's durability is left.
+	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("log: write %s: sync directory: %w", path, err)
 	}
 	return nil
 }
 
-func readWholeFile(fsys FS, name string) ([]byte, error) {
+// ReadFile reads the whole file name through fsys. A missing file is an
+// error matching fs.ErrNotExist.
+func ReadFile(fsys FS, name string) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("log: open %s: %w", name, err)
@@ -98,7 +104,7 @@ func encodeCheckpoint(entries [][]int64) []byte {
 // readCheckpoint parses a checkpoint whose entries have fields numbers
 // each. A missing file is no entries and no error.
 func readCheckpoint(fsys FS, name string, fields int) ([][]int64, error) {
-	b, err := readWholeFile(fsys, name)
+	b, err := ReadFile(fsys, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -153,7 +159,7 @@ func readLogStartOffset(fsys FS, dir string) (int64, error) {
 }
 
 func writeLogStartOffset(fsys FS, dir string, off int64) error {
-	return writeFileAtomic(fsys, dir, logStartOffsetFile, encodeCheckpoint([][]int64{{off}}))
+	return WriteFileAtomic(fsys, filepath.Join(dir, logStartOffsetFile), encodeCheckpoint([][]int64{{off}}))
 }
 
 // EpochEntry says that leader epoch Epoch wrote its first batch at
@@ -214,7 +220,7 @@ func (c *epochCache) install(entries []EpochEntry) error {
 	for i, e := range entries {
 		raw[i] = []int64{int64(e.Epoch), e.StartOffset}
 	}
-	if err := writeFileAtomic(c.fs, c.dir, leaderEpochFile, encodeCheckpoint(raw)); err != nil {
+	if err := WriteFileAtomic(c.fs, filepath.Join(c.dir, leaderEpochFile), encodeCheckpoint(raw)); err != nil {
 		return err
 	}
 	c.mu.Lock()

@@ -395,7 +395,7 @@ func (l *Log) cleanGroup(group []*segment, sizes []int64, groupEnd, interval, no
 	if err := ns.seal(); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(l.fs, l.dir, rangeName+cleanedSuffix, encodeCheckpoint([][]int64{{groupEnd}})); err != nil {
+	if err := WriteFileAtomic(l.fs, filepath.Join(l.dir, rangeName+cleanedSuffix), encodeCheckpoint([][]int64{{groupEnd}})); err != nil {
 		return err
 	}
 	if err := l.crashPoint("cleaned"); err != nil {
@@ -572,7 +572,7 @@ func readOffsetFile(fsys FS, dir, name string) (int64, error) {
 }
 
 func writeOffsetFile(fsys FS, dir, name string, off int64) error {
-	return writeFileAtomic(fsys, dir, name, encodeCheckpoint([][]int64{{off}}))
+	return WriteFileAtomic(fsys, filepath.Join(dir, name), encodeCheckpoint([][]int64{{off}}))
 }
 
 // errCrashPoint is what a test's compactHook returns to stop a pass dead

@@ -30,11 +30,12 @@ var errCrashed = errors.New("log: faultfs: file handle from before the crash")
 type FaultFS struct {
 	inner FS
 
-	mu          sync.Mutex
-	files       map[string]*faultState // by path
-	open        map[*faultFile]struct{}
-	writeFaults []*WriteFault
-	syncFaults  []syncFault
+	mu           sync.Mutex
+	files        map[string]*faultState // by path
+	open         map[*faultFile]struct{}
+	writeFaults  []*WriteFault
+	syncFaults   []pathFault
+	renameFaults []pathFault
 }
 
 // faultState is what FaultFS knows of one file; renames move it.
@@ -58,7 +59,8 @@ type WriteFault struct {
 	seen int
 }
 
-type syncFault struct {
+// pathFault fails an operation on files whose base name contains match.
+type pathFault struct {
 	match string
 	err   error
 }
@@ -89,7 +91,16 @@ func (f *FaultFS) InjectWrite(w WriteFault) {
 func (f *FaultFS) InjectSync(match string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.syncFaults = append(f.syncFaults, syncFault{match, err})
+	f.syncFaults = append(f.syncFaults, pathFault{match, err})
+}
+
+// InjectRename makes every Rename whose old or new base name contains
+// match ("" = all) fail with err (nil: ErrInjected), renaming nothing,
+// until ClearFaults.
+func (f *FaultFS) InjectRename(match string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.renameFaults = append(f.renameFaults, pathFault{match, err})
 }
 
 // ClearFaults disarms every injected fault.
@@ -98,6 +109,7 @@ func (f *FaultFS) ClearFaults() {
 	defer f.mu.Unlock()
 	f.writeFaults = nil
 	f.syncFaults = nil
+	f.renameFaults = nil
 }
 
 // Crash simulates a power loss: every open handle dies and every file is
@@ -205,6 +217,14 @@ func (f *FaultFS) Remove(name string) error {
 func (f *FaultFS) Rename(oldpath, newpath string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, r := range f.renameFaults {
+		if strings.Contains(filepath.Base(oldpath), r.match) || strings.Contains(filepath.Base(newpath), r.match) {
+			if r.err == nil {
+				return ErrInjected
+			}
+			return r.err
+		}
+	}
 	if err := f.inner.Rename(oldpath, newpath); err != nil {
 		return err
 	}

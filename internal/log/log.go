@@ -38,6 +38,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"path/filepath"
@@ -479,7 +480,7 @@ func (l *Log) writeCleanState() error {
 	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
 		return err
 	}
-	return writeFileAtomic(l.fs, l.dir, cleanShutdownFile, nil)
+	return WriteFileAtomic(l.fs, filepath.Join(l.dir, cleanShutdownFile), nil)
 }
 
 // detachAll marks the log closed and takes its segments out of the list;
@@ -496,30 +497,55 @@ func (l *Log) detachAll() []*segment {
 	return segs
 }
 
-// Delete closes the log and removes its directory (topic deletion). It
-// relies on POSIX unlink semantics for segments that Slices still pin:
-// their open files stay readable until released.
-func (l *Log) Delete() error {
+// CloseForDelete closes the log of a partition being deleted. Like Close
+// it refuses every later call and lets go of the files, but it writes
+// nothing (no flush, no snapshot, no clean-shutdown marker: the files will
+// not be read again) and ends the file.delete.delay.ms waits at once, so
+// no timer outlives the log. The files stay where they are: the caller
+// moves the directory away and removes it (RemoveDir), off the request
+// path. Slices still held keep their segments' files open, and readable,
+// until released (POSIX unlink semantics).
+func (l *Log) CloseForDelete() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.detachAll() {
 		s.unpin()
 	}
 	l.dropDelays()
-	ents, err := l.fs.ReadDir(l.dir)
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	l.CloseForDelete()
+	return RemoveDir(l.fs, l.dir)
+}
+
+// RemoveDir removes the directory of a closed log: everything in it, then
+// the directory itself, then fsyncs the parent so that the removal is
+// durable. A directory that does not exist is no error.
+func RemoveDir(fsys FS, dir string) error {
+	ents, err := fsys.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("log: delete %s: %w", l.dir, err)
+		return fmt.Errorf("log: remove %s: %w", dir, err)
 	}
 	var errs []error
 	for _, e := range ents {
-		errs = append(errs, removeIfExists(l.fs, filepath.Join(l.dir, e.Name())))
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			errs = append(errs, RemoveDir(fsys, p))
+			continue
+		}
+		errs = append(errs, removeIfExists(fsys, p))
 	}
-	errs = append(errs, removeIfExists(l.fs, l.dir))
+	errs = append(errs, removeIfExists(fsys, dir))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
-		return fmt.Errorf("log: delete %s: sync parent: %w", l.dir, err)
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("log: remove %s: sync parent: %w", dir, err)
 	}
 	return nil
 }

@@ -449,6 +449,60 @@ func TestSlicePinsSegment(t *testing.T) {
 	}
 }
 
+// TestCloseForDelete: a log closed for deletion writes nothing (no
+// clean-shutdown marker, no producer snapshot), refuses later calls,
+// leaves its files for the caller to move and remove (RemoveDir), and a
+// slice taken before stays readable through the move and the removal.
+func TestCloseForDelete(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "topic-0")
+	l := openLog(t, dir, Config{}, nil, nil)
+	b := buildBatch(spec{records: 3})
+	mustAppend(t, l, b)
+	r, err := l.Read(0, 1<<20, l.EndPosition(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.CloseForDelete()
+	after, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ents []os.DirEntry) (out []string) {
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if !slices.Equal(names(after), names(before)) {
+		t.Fatalf("CloseForDelete changed the directory: %q, before %q", names(after), names(before))
+	}
+	if _, err := l.Append(buildBatch(spec{}), AppendOptions{LogAppendTime: -1}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after CloseForDelete: %v", err)
+	}
+	moved := dir + ".0123456789abcdef0123456789abcdef-delete"
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveDir(OSFS(), moved); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(parent); err != nil || len(ents) != 0 {
+		t.Fatalf("after RemoveDir the parent holds %q (%v), want nothing", names(ents), err)
+	}
+	if err := RemoveDir(OSFS(), moved); err != nil {
+		t.Fatalf("RemoveDir of a directory already gone: %v", err)
+	}
+	if got := sliceBytes(t, r); !bytes.Equal(got, b) {
+		t.Fatal("pinned slice changed")
+	}
+}
+
 func TestSetStartOffset(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -251,11 +251,11 @@ func snapshotPath(dir string, offset int64) string {
 }
 
 func writeSnapshot(fsys FS, dir string, offset int64, ps *producerState) error {
-	return writeFileAtomic(fsys, dir, segmentFileName(offset, snapshotSuffix), ps.encode(offset))
+	return WriteFileAtomic(fsys, filepath.Join(dir, segmentFileName(offset, snapshotSuffix)), ps.encode(offset))
 }
 
 func readSnapshot(fsys FS, dir string, offset int64) (*producerState, error) {
-	b, err := readWholeFile(fsys, snapshotPath(dir, offset))
+	b, err := ReadFile(fsys, snapshotPath(dir, offset))
 	if err != nil {
 		return nil, err
 	}

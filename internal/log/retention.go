@@ -22,20 +22,21 @@ import (
 // can still be copied back from its *.deleted files. The delay holds a
 // reference of its own, dropped by a timer.
 
-// DeleteOldSegments applies retention to the closed segments, oldest
-// first. A segment goes when its newest timestamp is more than
-// retentionMs before now, or while the log without it would still hold
-// at least retentionBytes (Kafka's rule: size - segment >= retention.bytes);
-// a negative limit is no limit. It stops at the first segment that must
-// stay, never takes the active segment, and never one whose successor
-// starts above hw, so the log start, which moves to the first remaining
-// segment, never passes the high watermark. It returns how many segments
-// went.
+// DeleteOldSegments applies retention to the segments, oldest first. A
+// segment goes when its newest timestamp is more than retentionMs before
+// now, or while the log without it would still hold at least
+// retentionBytes (Kafka's rule: size - segment >= retention.bytes); a
+// negative limit is no limit. It stops at the first segment that must
+// stay, and never takes one whose successor (for the active segment, the
+// log end) is above hw, so the log start, which moves to the first
+// remaining segment, never passes the high watermark. It returns how many
+// segments went.
 //
-// Kafka also deletes the active segment when every segment is past
-// retention, by rolling first; samsa keeps it (see docs/configuration.md),
-// so a partition always keeps its newest records until segment.ms or
-// segment.bytes closes their segment.
+// The active segment is no exception, as in Kafka: when it must go too
+// (every record is past retention.ms, or retention.bytes is 0), the log
+// rolls first and the old active segment goes with the rest, so an idle
+// partition does not keep expired records forever; the log start moves to
+// the log end. An empty active segment holds nothing to delete and stays.
 func (l *Log) DeleteOldSegments(now time.Time, retentionMs, retentionBytes, hw int64) (int, error) {
 	if retentionMs < 0 && retentionBytes < 0 {
 		return 0, nil
@@ -50,10 +51,16 @@ func (l *Log) DeleteOldSegments(now time.Time, retentionMs, retentionBytes, hw i
 	for _, s := range l.segs {
 		size += s.size.Load()
 	}
+	end := l.end.Load().Offset
 	n := 0
-	for ; n+1 < len(l.segs); n++ {
-		s, next := l.segs[n], l.segs[n+1]
-		if next.base > hw {
+	for ; n < len(l.segs); n++ {
+		s, upper := l.segs[n], end
+		if n+1 < len(l.segs) {
+			upper = l.segs[n+1].base
+		} else if s.size.Load() == 0 {
+			break
+		}
+		if upper > hw {
 			break
 		}
 		expired := retentionMs >= 0 && nowMs-s.newestTimestamp() > retentionMs
@@ -65,6 +72,13 @@ func (l *Log) DeleteOldSegments(now time.Time, retentionMs, retentionBytes, hw i
 	}
 	if n == 0 {
 		return 0, nil
+	}
+	if n == len(l.segs) {
+		// The active segment goes too: roll, so that it is closed and a
+		// new, empty one starts at the log end.
+		if err := l.roll("retention"); err != nil {
+			return 0, err
+		}
 	}
 	// The first segment holds the log start (moveStart retires every
 	// segment wholly below it), so the new start is above the old one.

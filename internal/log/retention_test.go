@@ -163,14 +163,22 @@ func checkStart(t *testing.T, l *Log, dir string, start int64, bases ...int64) {
 	if err != nil {
 		t.Fatalf("Read(%d) at the start: %v", start, err)
 	}
-	if bs := splitBatches(t, sliceBytes(t, r)); len(bs) == 0 || header(t, bs[0]).BaseOffset != start {
+	bs := splitBatches(t, sliceBytes(t, r))
+	if start == l.EndOffset() {
+		if len(bs) != 0 {
+			t.Fatalf("Read(%d) at the start, which is the end: %d batches, want none", start, len(bs))
+		}
+		return
+	}
+	if len(bs) == 0 || header(t, bs[0]).BaseOffset != start {
 		t.Fatalf("Read(%d) at the start: %d batches, first %v", start, len(bs), bs)
 	}
 }
 
-// TestDeleteOldSegmentsByTime: a closed segment goes once its newest
-// timestamp is more than retention.ms old, oldest first, stopping at the
-// first one that must stay; the active segment stays however old.
+// TestDeleteOldSegmentsByTime: a segment goes once its newest timestamp
+// is more than retention.ms old, oldest first, stopping at the first one
+// that must stay; the active segment goes too once every record is past
+// retention (TestRetentionRollsExpiredActiveSegment).
 func TestDeleteOldSegmentsByTime(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -194,10 +202,10 @@ func TestDeleteOldSegmentsByTime(t *testing.T) {
 	mustDeleteOld(t, l, now, 30*minute, -1, hw, 1)
 	checkStart(t, l, dir, 4, 4, 6, 8)
 
+	// With the high watermark below the log end, the active segment
+	// (8, old) stays however old.
 	ts.advance(time.Hour)
-	mustDeleteOld(t, l, ts.clk.now(), 30*minute, -1, hw, 2)
-	checkStart(t, l, dir, 8, 8)
-	mustDeleteOld(t, l, ts.clk.now(), 0, 0, hw, 0)
+	mustDeleteOld(t, l, ts.clk.now(), 30*minute, -1, hw-1, 2)
 	checkStart(t, l, dir, 8, 8)
 	if got := deletedFiles(t, dir); len(got) != 0 {
 		t.Fatalf("with file.delete.delay.ms 0, left %v", got)
@@ -207,8 +215,64 @@ func TestDeleteOldSegmentsByTime(t *testing.T) {
 	}
 }
 
+// TestRetentionRollsExpiredActiveSegment: when every record is past
+// retention.ms and the high watermark is the log end, the log rolls and
+// the old active segment goes too, as in Kafka, so an idle partition
+// keeps no expired records; the log start moves to the log end, which
+// stays where it was, and survives a restart. An empty active segment is
+// not rolled again.
+func TestRetentionRollsExpiredActiveSegment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, ts := retentionLog(t, dir, 0)
+	const minute = int64(time.Minute / time.Millisecond)
+	// Segments 0 and 2 closed, 4 active with one record.
+	appendTimes(t, l, baseTS, baseTS, baseTS, baseTS, baseTS+10*minute)
+	ts.clk.ms.Store(baseTS + 60*minute)
+	now := ts.clk.now()
+
+	// The active segment's newest record is 50 minutes old: retention.ms
+	// of 50 minutes keeps it, and the closed segments go.
+	mustDeleteOld(t, l, now, 50*minute, -1, 5, 2)
+	checkStart(t, l, dir, 4, 4)
+	// Past retention, but the high watermark is below the log end: the
+	// active segment holds records not yet replicated, and stays.
+	mustDeleteOld(t, l, now, 40*minute, -1, 4, 0)
+	checkStart(t, l, dir, 4, 4)
+
+	mustDeleteOld(t, l, now, 40*minute, -1, 5, 1)
+	checkStart(t, l, dir, 5, 5)
+	if got := l.EndOffset(); got != 5 {
+		t.Fatalf("log end %d after the roll, want 5", got)
+	}
+	if got := l.Size(); got != 0 {
+		t.Fatalf("size %d after deleting every record, want 0", got)
+	}
+	if got := deletedFiles(t, dir); len(got) != 0 {
+		t.Fatalf("with file.delete.delay.ms 0, left %v", got)
+	}
+	// The new active segment is empty: nothing to delete, no roll.
+	mustDeleteOld(t, l, now, 0, 0, 5, 0)
+	checkStart(t, l, dir, 5, 5)
+
+	// The next append goes on at the old end, in the new segment.
+	if res := mustAppend(t, l, buildBatch(spec{ts: baseTS + 60*minute})); res.BaseOffset != 5 {
+		t.Fatalf("append after the roll at offset %d, want 5", res.BaseOffset)
+	}
+	checkStart(t, l, dir, 5, 5)
+	abandon(l)
+
+	l, _ = retentionLog(t, dir, 0)
+	defer l.Close()
+	checkStart(t, l, dir, 5, 5)
+	if got := l.EndOffset(); got != 6 {
+		t.Fatalf("log end %d after a restart, want 6", got)
+	}
+}
+
 // TestDeleteOldSegmentsBySize: while the log less its oldest segment is
-// at least retention.bytes, that segment goes; never the active one.
+// at least retention.bytes, that segment goes; with retention.bytes 0
+// that includes the active one, as in Kafka.
 func TestDeleteOldSegmentsBySize(t *testing.T) {
 	t.Parallel()
 	one := int64(len(buildBatch(spec{})))
@@ -226,7 +290,7 @@ func TestDeleteOldSegmentsBySize(t *testing.T) {
 		{bytes: 5 * one, deleted: 2, start: 4, bases: []int64{4, 6, 8}, remaining: 5 * one},
 		{bytes: 4 * one, deleted: 2, start: 4, bases: []int64{4, 6, 8}, remaining: 5 * one},
 		{bytes: 1, deleted: 4, start: 8, bases: []int64{8}, remaining: one},
-		{bytes: 0, deleted: 4, start: 8, bases: []int64{8}, remaining: one},
+		{bytes: 0, deleted: 5, start: 9, bases: []int64{9}, remaining: 0},
 	} {
 		t.Run(fmt.Sprint(tc.bytes), func(t *testing.T) {
 			t.Parallel()
@@ -261,7 +325,8 @@ func TestDeleteOldSegmentsStopsAtHighWatermark(t *testing.T) {
 		{hw: 4, deleted: 2, start: 4},
 		{hw: 5, deleted: 2, start: 4},
 		{hw: 6, deleted: 3, start: 6},
-		{hw: 8, deleted: 3, start: 6}, // 6 is the active segment
+		{hw: 7, deleted: 3, start: 6}, // the active segment 6 ends above it
+		{hw: 8, deleted: 4, start: 8}, // the log end: the active segment goes too
 	} {
 		t.Run(fmt.Sprint(tc.hw), func(t *testing.T) {
 			t.Parallel()
@@ -304,7 +369,7 @@ func TestDeletedSegmentFilesWaitForDelayAndReaders(t *testing.T) {
 		t.Fatalf("after deleting segment 0: %v, want %v", got, want)
 	}
 	ts.advance(delay / 2)
-	mustDeleteOld(t, l, ts.clk.now(), -1, 0, hw, 2) // segments 2 and 4
+	mustDeleteOld(t, l, ts.clk.now(), -1, 2*int64(len(batches[0])), hw, 2) // segments 2 and 4
 	if got, want := deletedFiles(t, dir), retiredNames(0, 2, 4); !slices.Equal(got, want) {
 		t.Fatalf("after deleting segments 2 and 4: %v, want %v", got, want)
 	}
@@ -346,7 +411,8 @@ func TestRestartRemovesDeletedLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	l, ts := retentionLog(t, dir, time.Minute.Milliseconds())
 	appendTimes(t, l, slices.Repeat([]int64{baseTS}, 8)...)
-	mustDeleteOld(t, l, ts.clk.now(), -1, 0, l.EndOffset(), 3)
+	two := 2 * int64(len(buildBatch(spec{}))) // the active segment's size
+	mustDeleteOld(t, l, ts.clk.now(), -1, two, l.EndOffset(), 3)
 	if got, want := deletedFiles(t, dir), retiredNames(0, 2, 4); !slices.Equal(got, want) {
 		t.Fatalf("before the crash: %v, want %v", got, want)
 	}
@@ -360,7 +426,7 @@ func TestRestartRemovesDeletedLeftovers(t *testing.T) {
 	ts.advance(time.Minute) // lets the crashed log's segments close their files
 
 	appendTimes(t, l, slices.Repeat([]int64{baseTS}, 2)...) // segments 6, 8
-	mustDeleteOld(t, l, ts2.clk.now(), -1, 0, l.EndOffset(), 1)
+	mustDeleteOld(t, l, ts2.clk.now(), -1, two, l.EndOffset(), 1)
 	if got, want := deletedFiles(t, dir), retiredNames(6); !slices.Equal(got, want) {
 		t.Fatalf("before Close: %v, want %v", got, want)
 	}
@@ -498,7 +564,7 @@ func TestDeleteEndsDelays(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "topic-0")
 	l, ts := retentionLog(t, dir, time.Minute.Milliseconds())
 	appendTimes(t, l, slices.Repeat([]int64{baseTS}, 4)...)
-	mustDeleteOld(t, l, ts.clk.now(), -1, 0, l.EndOffset(), 1)
+	mustDeleteOld(t, l, ts.clk.now(), -1, 0, 2, 1) // the active segment ends above the high watermark
 	if got, want := deletedFiles(t, dir), retiredNames(0); !slices.Equal(got, want) {
 		t.Fatalf("before Delete: %v, want %v", got, want)
 	}

@@ -423,11 +423,12 @@ func (p *Partition) Close() error {
 	return err
 }
 
-// Delete closes the log and removes its files.
-func (p *Partition) Delete() error {
+// CloseForDelete closes the log of a replica being deleted, writing
+// nothing (see log.CloseForDelete), and wakes waiters so they re-check.
+// The caller removes the directory.
+func (p *Partition) CloseForDelete() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	err := p.log.Delete()
+	p.log.CloseForDelete()
 	p.wake()
-	return err
 }

@@ -4,12 +4,16 @@
 package replication
 
 import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,19 +30,32 @@ type Config struct {
 	Logger  *slog.Logger
 	// Resolve turns a topic's dynamic overrides into partition config.
 	Resolve func(overrides map[string]string) partition.Config
-	// LogOptions are passed to every log (FS seam, clock).
+	// LogOptions are passed to every log (FS seam, clock). The manager
+	// uses LogOptions.FS for its own files too.
 	LogOptions log.Options
 }
 
 // Manager holds the local replicas.
+//
+// Locks: applyMu → mu. Apply holds applyMu only while it opens logs and
+// closes and renames deleted ones, and takes mu just to install or drop
+// replicas in the maps, so lookups (Partition, Each), and with them
+// produce and fetch on other partitions, never wait for the disk. Deleted
+// replicas' files are removed by a background goroutine (deleter).
 type Manager struct {
 	cfg Config
+	fs  log.FS
 	log *slog.Logger
+
+	applyMu sync.Mutex // serialises Apply and Close
+	closed  bool       // guarded by applyMu
 
 	mu     sync.RWMutex
 	topics map[metadata.UUID]*topicReplicas
 	byName map[string]*topicReplicas
 	err    error // first failure to open a replica, reported by Err
+
+	deleter *deleter
 }
 
 type topicReplicas struct {
@@ -47,12 +64,18 @@ type topicReplicas struct {
 	partitions []*partition.Partition // nil where this node holds no replica
 }
 
-// New returns an empty manager; wire it to the controller with Apply.
+// New returns an empty manager; wire it to the controller with Apply, and
+// Close it to stop its background work.
 func New(cfg Config) *Manager {
-	m := &Manager{cfg: cfg, log: cfg.Logger, topics: map[metadata.UUID]*topicReplicas{}, byName: map[string]*topicReplicas{}}
+	m := &Manager{cfg: cfg, fs: cfg.LogOptions.FS, log: cfg.Logger,
+		topics: map[metadata.UUID]*topicReplicas{}, byName: map[string]*topicReplicas{}}
+	if m.fs == nil {
+		m.fs = log.OSFS()
+	}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
+	m.deleter = newDeleter(m.fs, m.log)
 	return m
 }
 
@@ -81,25 +104,46 @@ func (m *Manager) dir(topic string, p int32) string {
 }
 
 // Apply brings the local replicas in line with next. It is called by the
-// controller in commit order (and first with an empty prev).
+// controller in commit order (and first with an empty prev), and returns
+// when every replica of next is open and every deleted one is closed and
+// out of sight; the deleted files go in the background.
 func (m *Manager) Apply(prev, next *metadata.Image) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	if m.closed {
+		return
+	}
 	first := len(prev.Topics) == 0 && prev.Offset == -1
 	// A topic's config also depends on the dynamic broker configs (its
 	// defaults): when they change, every topic is resolved again.
 	pd, pb := prev.DynamicBrokerConfigs(m.cfg.NodeID)
 	nd, nb := next.DynamicBrokerConfigs(m.cfg.NodeID)
 	reresolve := !maps.Equal(pd, nd) || !maps.Equal(pb, nb)
+
+	// Deleted topics first, so that a topic deleted and created again
+	// under the same name has its old directories out of the way.
+	m.mu.Lock()
+	var gone []*topicReplicas
 	for id, t := range m.topics {
 		if next.ByID[id] == nil {
-			m.deleteTopic(t)
+			gone = append(gone, t)
+			delete(m.topics, id)
+			if m.byName[t.name] == t {
+				delete(m.byName, t.name)
+			}
 		}
 	}
+	m.mu.Unlock()
+	var moved []string
+	for _, t := range gone {
+		moved = append(moved, m.retireTopic(t)...)
+	}
+	m.queueRemoval(moved)
+
 	for _, name := range next.TopicNames() {
 		nt := next.Topics[name]
 		pt := prev.ByID[nt.ID]
-		if pt == nil || pt != nt || m.topics[nt.ID] == nil || reresolve {
+		if pt == nil || pt != nt || m.topic(nt.ID) == nil || reresolve {
 			m.syncTopic(nt, pt, reresolve)
 		}
 	}
@@ -108,60 +152,90 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	}
 }
 
+// topic returns the replicas of the topic with id, or nil.
+func (m *Manager) topic(id metadata.UUID) *topicReplicas {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.topics[id]
+}
+
+// syncTopic opens the replicas of t this node hosts and does not have
+// yet, then installs them; replicas it has get the new config. Only Apply
+// changes a topic's replicas (under applyMu), so those read first are
+// still the ones to install next to.
 func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve bool) {
-	tr := m.topics[t.ID]
-	if tr == nil {
-		tr = &topicReplicas{id: t.ID, name: t.Name}
-		m.topics[t.ID] = tr
-		m.byName[t.Name] = tr
+	var have []*partition.Partition
+	if tr := m.topic(t.ID); tr != nil {
+		m.mu.RLock()
+		have = slices.Clone(tr.partitions)
+		m.mu.RUnlock()
 	}
 	cfg := m.cfg.Resolve(t.Configs)
 	configChanged := reresolve || prev != nil && !sameConfigs(prev.Configs, t.Configs)
-	for len(tr.partitions) < len(t.Partitions) {
-		tr.partitions = append(tr.partitions, nil)
-	}
+	opened := make([]*partition.Partition, len(t.Partitions))
+	var openErr error
 	for i, p := range t.Partitions {
 		if !contains(p.Replicas, m.cfg.NodeID) {
 			continue
 		}
-		if tr.partitions[i] != nil {
+		if i < len(have) && have[i] != nil {
 			if configChanged {
-				tr.partitions[i].SetConfig(cfg)
+				have[i].SetConfig(cfg)
 			}
 			continue
 		}
 		part, err := m.open(t, p, cfg)
 		if err != nil {
 			m.log.Error("cannot open partition", "topic", t.Name, "partition", p.Index, "err", err)
-			if m.err == nil {
-				m.err = err
-			}
+			openErr = cmp.Or(openErr, err)
 			continue
 		}
-		tr.partitions[i] = part
+		opened[i] = part
 	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tr := m.topics[t.ID]
+	if tr == nil {
+		tr = &topicReplicas{id: t.ID, name: t.Name}
+		m.topics[t.ID] = tr
+		m.byName[t.Name] = tr
+	}
+	for len(tr.partitions) < len(t.Partitions) {
+		tr.partitions = append(tr.partitions, nil)
+	}
+	for i, part := range opened {
+		if part != nil {
+			tr.partitions[i] = part
+		}
+	}
+	m.err = cmp.Or(m.err, openErr)
 }
 
 // open opens one replica's log. A directory left by an earlier topic of the
 // same name (deleted while this broker was down) carries another topic id
-// in partition.metadata and is wiped first, as Kafka does with KIP-516.
+// in partition.metadata and is moved away for removal first, as Kafka does
+// with KIP-516.
 func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Config) (*partition.Partition, error) {
 	dir := m.dir(t.Name, p.Index)
 	idPath := filepath.Join(dir, topicIDFile)
-	if b, err := os.ReadFile(idPath); err == nil {
+	b, err := log.ReadFile(m.fs, idPath)
+	if err == nil {
 		if got := parseTopicID(string(b)); got != t.ID.String() {
 			m.log.Warn("removing replica of an earlier topic with the same name", "dir", dir, "topic_id", got)
-			if err := os.RemoveAll(dir); err != nil {
-				return nil, fmt.Errorf("replication: remove stale %s: %w", dir, err)
+			moved, err := m.moveAway(dir)
+			if err != nil {
+				return nil, fmt.Errorf("replication: move stale %s away: %w", dir, err)
 			}
+			m.queueRemoval([]string{moved})
 		}
 	}
 	part, err := partition.Open(dir, t.Name, p.Index, p.LeaderEpoch, cfg, m.cfg.LogOptions)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(idPath); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileSync(idPath, []byte("version: 0\ntopic_id: "+t.ID.String()+"\n")); err != nil {
+	if _, err := m.fs.Stat(idPath); errors.Is(err, fs.ErrNotExist) {
+		if err := log.WriteFileAtomic(m.fs, idPath, []byte("version: 0\ntopic_id: "+t.ID.String()+"\n")); err != nil {
 			part.Close()
 			return nil, fmt.Errorf("replication: %w", err)
 		}
@@ -169,35 +243,96 @@ func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Co
 	return part, nil
 }
 
-func (m *Manager) deleteTopic(t *topicReplicas) {
-	for _, p := range t.partitions {
+// retireTopic closes the replicas of a deleted topic, already out of the
+// maps, and moves their directories away; it returns where they went.
+func (m *Manager) retireTopic(t *topicReplicas) []string {
+	var moved []string
+	for i, p := range t.partitions {
 		if p == nil {
 			continue
 		}
-		if err := p.Delete(); err != nil {
-			m.log.Error("cannot delete partition", "topic", t.name, "partition", p.Index, "err", err)
+		p.CloseForDelete()
+		dir, err := m.moveAway(m.dir(t.name, int32(i)))
+		if err != nil {
+			// The directory keeps its name: the next start removes it
+			// (removeStrayDirs), and a topic created again under this
+			// name moves it away first (open).
+			m.log.Error("cannot move a deleted partition's directory away", "topic", t.name, "partition", i, "err", err)
+			continue
 		}
+		moved = append(moved, dir)
 	}
-	delete(m.topics, t.id)
-	if m.byName[t.name] == t {
-		delete(m.byName, t.name)
-	}
+	return moved
 }
 
-// removeStrayDirs deletes partition directories of topics that no longer
-// exist (deleted while the broker was down, or a crash mid-delete).
+// deleteSuffix ends the name of a directory waiting for removal:
+// <topic>-<partition>.<32 hex digits>-delete, as Kafka names them, so the
+// name is free at once for a topic created again, and a crash leaves a
+// name that the next start recognises (removeStrayDirs).
+const deleteSuffix = "-delete"
+
+// moveAway renames dir to a fresh <dir>.<id>-delete and returns the new
+// path.
+func (m *Manager) moveAway(dir string) (string, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	to := dir + "." + hex.EncodeToString(id[:]) + deleteSuffix
+	if err := m.fs.Rename(dir, to); err != nil {
+		return "", err
+	}
+	return to, nil
+}
+
+// isDeleteDir reports whether name is a directory moved away by moveAway.
+func isDeleteDir(name string) bool {
+	base, ok := strings.CutSuffix(name, deleteSuffix)
+	i := len(base) - 33
+	if !ok || i < 1 || base[i] != '.' {
+		return false
+	}
+	_, err := hex.DecodeString(base[i+1:])
+	return err == nil
+}
+
+// queueRemoval makes the renames of dirs durable (a crash then leaves
+// names the next start recognises) and hands them to the deleter.
+func (m *Manager) queueRemoval(dirs []string) {
+	if len(dirs) == 0 {
+		return
+	}
+	if err := m.fs.SyncDir(m.cfg.DataDir); err != nil {
+		m.log.Warn("sync data dir after moving deleted partitions away", "dir", m.cfg.DataDir, "err", err)
+	}
+	m.deleter.add(dirs...)
+}
+
+// removeStrayDirs removes what a crash or a downtime left in the data
+// directory: directories moved away for removal (*.<id>-delete), and
+// partition directories of topics that no longer exist or whose replica
+// is no longer here, which are moved away first. The removal runs in the
+// background.
 func (m *Manager) removeStrayDirs(img *metadata.Image) {
-	entries, err := os.ReadDir(m.cfg.DataDir)
+	entries, err := m.fs.ReadDir(m.cfg.DataDir)
 	if err != nil {
 		return
 	}
+	var stray []string
 	for _, e := range entries {
 		name := e.Name()
-		i := strings.LastIndexByte(name, '-')
-		if !e.IsDir() || i <= 0 || strings.HasPrefix(name, "__cluster_metadata") {
+		if !e.IsDir() || strings.HasPrefix(name, "__cluster_metadata") {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(m.cfg.DataDir, name, topicIDFile)); err != nil {
+		if isDeleteDir(name) {
+			stray = append(stray, filepath.Join(m.cfg.DataDir, name))
+			continue
+		}
+		i := strings.LastIndexByte(name, '-')
+		if i <= 0 {
+			continue
+		}
+		if _, err := m.fs.Stat(filepath.Join(m.cfg.DataDir, name, topicIDFile)); err != nil {
 			continue // not a partition directory of ours
 		}
 		topic, idx := name[:i], name[i+1:]
@@ -207,10 +342,14 @@ func (m *Manager) removeStrayDirs(img *metadata.Image) {
 			continue
 		}
 		m.log.Info("removing replica of a deleted topic", "dir", name)
-		if err := os.RemoveAll(filepath.Join(m.cfg.DataDir, name)); err != nil {
-			m.log.Error("cannot remove stray replica", "dir", name, "err", err)
+		moved, err := m.moveAway(filepath.Join(m.cfg.DataDir, name))
+		if err != nil {
+			m.log.Error("cannot move stray replica away", "dir", name, "err", err)
+			continue
 		}
+		stray = append(stray, moved)
 	}
+	m.queueRemoval(stray)
 }
 
 // Each calls fn for every local replica (under the read lock).
@@ -226,20 +365,28 @@ func (m *Manager) Each(fn func(*partition.Partition)) {
 	}
 }
 
-// Close closes every replica cleanly (flush, snapshots, clean marker).
+// Close closes every replica cleanly (flush, snapshots, clean marker) and
+// stops the background removal, waiting for the directory it is removing;
+// directories still queued are removed at the next start. Apply after
+// Close does nothing.
 func (m *Manager) Close() error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	m.closed = true
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	topics := m.topics
+	m.topics = map[metadata.UUID]*topicReplicas{}
+	m.byName = map[string]*topicReplicas{}
+	m.mu.Unlock()
 	var errs []error
-	for _, t := range m.topics {
+	for _, t := range topics {
 		for _, p := range t.partitions {
 			if p != nil {
 				errs = append(errs, p.Close())
 			}
 		}
 	}
-	m.topics = map[metadata.UUID]*topicReplicas{}
-	m.byName = map[string]*topicReplicas{}
+	m.deleter.close()
 	return errors.Join(errs...)
 }
 
@@ -250,25 +397,6 @@ func parseTopicID(s string) string {
 		}
 	}
 	return ""
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func contains(xs []int32, x int32) bool {

@@ -54,7 +54,8 @@ func readRange(ctx context.Context, t testing.TB, f *fetcher, from, hw, logStart
 // newest record is older go within a few check intervals, oldest first,
 // and the log start moves to the first that stays; fetching below it is
 // OFFSET_OUT_OF_RANGE. With every record past retention.ms, the active
-// segment still stays.
+// segment goes too, as in Kafka: the log rolls, and the log start moves to
+// the log end.
 func TestRetentionByTime(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
@@ -101,30 +102,49 @@ func TestRetentionByTime(t *testing.T) {
 	expectOutOfRange(ctx, t, f, keep-1)
 	readRange(ctx, t, f, keep, hw, keep)
 
-	// Every record is now past retention.ms, yet the active segment
-	// stays: it goes only once a roll has closed it.
-	active := before.bases[len(before.bases)-1]
+	// Every record is now past retention.ms: the active segment goes
+	// too, by a roll, and one empty segment at the log end is left.
 	c.setConfig(ctx, t, topic, "retention.ms", "1")
-	want = before.from(active)
-	onlyActive := func() (bool, string) {
+	everythingGone(ctx, t, b, c, f, topic, hw)
+}
+
+// everythingGone waits for retention to have deleted every record of
+// topic's partition 0, the active segment's too: one empty segment at the
+// log end hw is left, and stays (an empty active segment is not rolled
+// again); the log start is hw, and below it is out of range. Then, with
+// retention off, the partition takes a record at hw.
+func everythingGone(ctx context.Context, t *testing.T, b *cluster.Broker, c *client, f *fetcher, topic string, hw int64) {
+	t.Helper()
+	want := layout{bases: []int64{hw}, sizes: []int64{0}}
+	empty := func() (bool, string) {
 		l, err := readLayout(b.Dir, topic, 0)
 		if err != nil {
 			return false, err.Error()
 		}
 		return l.equal(want), l.String()
 	}
-	waitFor(ctx, t, "retention.ms=1 to delete every closed segment", onlyActive)
-	holds(ctx, t, time.Second, "the active segment (10 retention checks)", onlyActive)
-	if got := c.startOffset(ctx, t, topic, 0); got != active {
-		t.Fatalf("earliest offset %d, want %d", got, active)
+	waitFor(ctx, t, "retention to delete every segment, the active one too", empty)
+	holds(ctx, t, time.Second, "the empty active segment (10 retention checks)", empty)
+	if start, end, err := c.offsets(ctx, topic, 0); err != nil || start != hw || end != hw {
+		t.Fatalf("earliest and latest offsets %d, %d (%v); want %d, %d", start, end, err, hw, hw)
 	}
-	readRange(ctx, t, f, active, hw, active)
+	expectOutOfRange(ctx, t, f, hw-1)
+	p, err := f.fetch(ctx, hw, 1<<20)
+	if err != nil || p.ErrorCode != 0 || len(p.RecordBatches) != 0 || p.LogStartOffset != hw || p.HighWatermark != hw {
+		t.Fatalf("fetch at the log end %d: error %v, code %d, %d bytes, log start %d, high watermark %d; want no error, no bytes, %d, %d",
+			hw, err, p.ErrorCode, len(p.RecordBatches), p.LogStartOffset, p.HighWatermark, hw, hw)
+	}
+
+	c.setConfig(ctx, t, topic, "retention.ms", "-1")
+	c.setConfig(ctx, t, topic, "retention.bytes", "-1")
+	c.produce(ctx, t, topic, 0, 1, time.Now())
+	readRange(ctx, t, f, hw, hw+1, hw)
 }
 
 // TestRetentionBySize: once retention.bytes is set, the oldest segments go
 // while the partition without them would still hold at least
 // retention.bytes (Kafka's rule), and DescribeLogDirs reports the size
-// left. With retention.bytes 0 the active segment still stays.
+// left. With retention.bytes 0 the active segment goes too, as in Kafka.
 func TestRetentionBySize(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
@@ -181,17 +201,6 @@ func TestRetentionBySize(t *testing.T) {
 	expectOutOfRange(ctx, t, f, keep-1)
 	readRange(ctx, t, f, keep, hw, keep)
 
-	active := before.bases[len(before.bases)-1]
 	c.setConfig(ctx, t, topic, "retention.bytes", "0")
-	want = before.from(active)
-	onlyActive := func() (bool, string) {
-		l, err := readLayout(b.Dir, topic, 0)
-		if err != nil {
-			return false, err.Error()
-		}
-		return l.equal(want), l.String()
-	}
-	waitFor(ctx, t, "retention.bytes=0 to delete every closed segment", onlyActive)
-	holds(ctx, t, time.Second, "the active segment (10 retention checks)", onlyActive)
-	readRange(ctx, t, f, active, hw, active)
+	everythingGone(ctx, t, b, c, f, topic, hw)
 }

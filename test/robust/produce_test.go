@@ -256,3 +256,26 @@ func str(s *string) string {
 	}
 	return *s
 }
+
+// TestProduceUnknownTopic: with auto.create.topics.enable=true (the
+// default), a produce to a topic that does not exist is answered
+// UNKNOWN_TOPIC_OR_PARTITION and creates nothing; Kafka auto-creates only
+// from Metadata.
+func TestProduceUnknownTopic(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := dial(t, b.Addr())
+	for _, acks := range []int16{-1, 1} {
+		p := produce(t, c, "no-such-topic", 0, acks, plainBatch(t, "x"))
+		if p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("acks=%d: error %s, want %s", acks, codeName(p.ErrorCode), codeName(kerr.UnknownTopicOrPartition.Code))
+		}
+		if p.BaseOffset != -1 {
+			t.Errorf("acks=%d: base offset %d, want -1", acks, p.BaseOffset)
+		}
+	}
+	if got, want := topicNames(t, c), []string{healthTopic}; !slices.Equal(got, want) {
+		t.Fatalf("topics after producing to an unknown one: %q, want %q", got, want)
+	}
+	serving(t, b)
+}
