@@ -17,13 +17,16 @@ public final class Main {
         int code = 0;
         try {
             if (args.length == 0) {
-                throw new Check.Failure("usage: Main produce|consume|admin ...");
+                throw new Check.Failure("usage: Main produce|consume|admin|group|errors|txn ...");
             }
             String[] rest = Arrays.copyOfRange(args, 1, args.length);
             switch (args[0]) {
                 case "produce" -> Produce.run(rest);
                 case "consume" -> Consume.run(rest);
                 case "admin" -> Admin.run(rest);
+                case "group" -> Group.run(rest);
+                case "errors" -> Errors.run(rest);
+                case "txn" -> Txn.run(rest);
                 default -> throw new Check.Failure("unknown program " + args[0]);
             }
         } catch (Throwable e) {
