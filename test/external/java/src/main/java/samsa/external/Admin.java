@@ -26,23 +26,26 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicCollection;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
  * The Admin client: {@code admin topics BOOTSTRAP TOPIC}, {@code admin
- * cluster BOOTSTRAP}, {@code admin groups BOOTSTRAP TOPIC GROUP}.
+ * topic-ids BOOTSTRAP TOPIC}, {@code admin cluster BOOTSTRAP}, {@code admin
+ * groups BOOTSTRAP TOPIC GROUP}.
  */
 final class Admin {
     private Admin() {}
 
     static void run(String[] args) throws Exception {
-        Check.that(args.length >= 2, "usage: admin topics|cluster|groups BOOTSTRAP ...");
+        Check.that(args.length >= 2, "usage: admin topics|topic-ids|cluster|groups BOOTSTRAP ...");
         Properties props = new Properties();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[1]);
         props.put(AdminClientConfig.CLIENT_ID_CONFIG, "samsa-java-admin");
@@ -53,6 +56,10 @@ final class Admin {
                 case "topics" -> {
                     Check.that(args.length == 3, "usage: admin topics BOOTSTRAP TOPIC");
                     topics(admin, args[2]);
+                }
+                case "topic-ids" -> {
+                    Check.that(args.length == 3, "usage: admin topic-ids BOOTSTRAP TOPIC");
+                    topicIds(admin, args[2]);
                 }
                 case "cluster" -> cluster(admin);
                 case "groups" -> {
@@ -154,6 +161,38 @@ final class Admin {
         names = admin.listTopics().names().get();
         Check.that(!names.contains(topic), "listTopics %s still has %s after deleteTopics", names, topic);
         Check.say("deleteTopics: describeTopics gives UnknownTopicOrPartitionException, listTopics lacks it");
+    }
+
+    /** Topics named by id (KIP-516): describeTopics and deleteTopics. */
+    static void topicIds(org.apache.kafka.clients.admin.Admin admin, String topic) throws Exception {
+        CreateTopicsResult created = admin.createTopics(List.of(new NewTopic(topic, Optional.of(2), Optional.empty())));
+        created.all().get();
+        Uuid id = created.topicId(topic).get();
+        Uuid unknown = Uuid.randomUuid();
+        try {
+            admin.describeTopics(TopicCollection.ofTopicIds(List.of(unknown))).allTopicIds().get();
+            throw new Check.Failure("describeTopics of a random topic id succeeded");
+        } catch (ExecutionException e) {
+            Check.cause(e, UnknownTopicIdException.class, "describeTopics of a random topic id");
+        }
+        TopicDescription desc = admin.describeTopics(TopicCollection.ofTopicIds(List.of(id))).allTopicIds().get().get(id);
+        Check.equal(desc.name(), topic, "describeTopics by id: name");
+        Check.equal(desc.topicId(), id, "describeTopics by id: id");
+        Check.equal(desc.partitions().size(), 2, "describeTopics by id: partitions");
+        Check.say("describeTopics by id: %s, 2 partitions; a random id: UnknownTopicIdException", topic);
+        try {
+            admin.deleteTopics(TopicCollection.ofTopicIds(List.of(unknown))).all().get();
+            throw new Check.Failure("deleteTopics of a random topic id succeeded");
+        } catch (ExecutionException e) {
+            Check.cause(e, UnknownTopicIdException.class, "deleteTopics of a random topic id");
+        }
+        admin.deleteTopics(TopicCollection.ofTopicIds(List.of(id))).all().get();
+        long deadline = Check.deadline(30_000);
+        while (admin.listTopics().names().get().contains(topic)) {
+            Check.that(Check.before(deadline), "%s still listed 30 s after deleteTopics by id", topic);
+            Thread.sleep(100);
+        }
+        Check.say("deleteTopics by id: gone; a random id: UnknownTopicIdException");
     }
 
     static void checkEntry(Config config, String name, String value, ConfigEntry.ConfigSource source) {
