@@ -630,7 +630,8 @@ func testJavaGroupCooperative(t *testing.T, addr string) {
 
 // testJavaGroupStatic: a static member (KIP-345) closes without leaving;
 // a new consumer with its group.instance.id takes its place with the same
-// assignment and no new generation.
+// assignment and no new generation; the Admin client removes it by its
+// instance id (LeaveGroup v3+).
 func testJavaGroupStatic(t *testing.T, addr string) {
 	topic, group := javaTopic(t, addr, 2), uniqueName(t, "group")
 	out := java(t, nil, ourPrograms, "group", "static", addr, topic, group)
@@ -638,7 +639,8 @@ func testJavaGroupStatic(t *testing.T, addr string) {
 		"static member static-1 joined: 2 partitions",
 		"after close: still a member (static-1, same member id)",
 		"static-1 rejoined: same assignment, same generation, a new member id",
-		"after the second close: 1 member (static-1)"))
+		"after the second close: 1 member (static-1)",
+		"removeMembersFromConsumerGroup: unknown instance UnknownMemberIdException; static-1 removed, group EMPTY"))
 }
 
 // testJavaErrors: broker errors reach the Java client as the exceptions
@@ -844,7 +846,8 @@ func equalRows(t *testing.T, what string, got, want [][]string) {
 // (offsets, --members, --state) of a group with a franz-go member;
 // --reset-offsets refused while it is active; after it leaves, a dry run
 // that changes nothing, --reset-offsets --to-earliest --execute (the
-// committed offsets are then 0), and --delete.
+// committed offsets are then 0), --to-datetime, --shift-by,
+// --delete-offsets of one partition, and --delete.
 func testKafkaConsumerGroups(t *testing.T, addr string) {
 	const partitions, n = 3, 30
 	topic, group := javaTopic(t, addr, partitions), uniqueName(t, "group")
@@ -916,6 +919,37 @@ func testKafkaConsumerGroups(t *testing.T, addr string) {
 		t.Errorf("committed offsets after --reset-offsets --to-earliest: %v, want 0 each", c)
 	}
 	equalRows(t, "--describe after the reset", consumerGroupRows(t, addr, "GROUP", "--describe", "--group", group), after)
+
+	// Record i of partition p has offset i/3 and timestamp javaBaseTimestamp+i:
+	// the first at or after +15 ms is offset 5 on each partition.
+	at := time.UnixMilli(javaBaseTimestamp + 15).UTC().Format("2006-01-02T15:04:05.000Z")
+	var byTime, shifted, remaining [][]string
+	for p := range partitions {
+		byTime = append(byTime, []string{group, topic, strconv.Itoa(p), "5"})
+		shifted = append(shifted, []string{group, topic, strconv.Itoa(p), "3"})
+		if p != 1 {
+			remaining = append(remaining, []string{group, topic, strconv.Itoa(p), "3", "10", "7", "-", "-", "-"})
+		}
+	}
+	equalRows(t, "--reset-offsets --to-datetime "+at, consumerGroupRows(t, addr, "GROUP",
+		"--group", group, "--reset-offsets", "--to-datetime", at, "--topic", topic, "--execute"), byTime)
+	if c := committed(t, addr, group, topic); fmt.Sprint(c) != "map[0:5 1:5 2:5]" {
+		t.Errorf("committed offsets after --reset-offsets --to-datetime: %v, want 5 each", c)
+	}
+	equalRows(t, "--reset-offsets --shift-by -2", consumerGroupRows(t, addr, "GROUP",
+		"--group", group, "--reset-offsets", "--shift-by", "-2", "--topic", topic, "--execute"), shifted)
+	if c := committed(t, addr, group, topic); fmt.Sprint(c) != "map[0:3 1:3 2:3]" {
+		t.Errorf("committed offsets after --reset-offsets --shift-by -2: %v, want 3 each", c)
+	}
+	out = java(t, nil, kafkaConsumerGroups, "--bootstrap-server", addr, "--group", group, "--delete-offsets", "--topic", topic+":1")
+	if !strings.HasPrefix(string(out), fmt.Sprintf("Request succeeded for deleting offsets from group %s.\n", group)) ||
+		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(topic)+` +1 +Successful *$`).Match(out) {
+		t.Errorf("--delete-offsets --topic %s:1:\n%s\nwant success, and partition 1 Successful", topic, out)
+	}
+	if c := committed(t, addr, group, topic); fmt.Sprint(c) != "map[0:3 2:3]" {
+		t.Errorf("committed offsets after --delete-offsets of partition 1: %v, want 3 on 0 and 2", c)
+	}
+	equalRows(t, "--describe after --delete-offsets", consumerGroupRows(t, addr, "GROUP", "--describe", "--group", group), remaining)
 
 	out = java(t, nil, kafkaConsumerGroups, "--bootstrap-server", addr, "--delete", "--group", group)
 	equalText(t, "--delete", out, textLines(fmt.Sprintf("Deletion of requested consumer groups ('%s') was successful.", group)))

@@ -8,15 +8,20 @@ import java.util.List;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.MemberToRemove;
+import org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -28,7 +33,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * two, once each.
  * {@code group static BOOTSTRAP TOPIC GROUP}: a static member (KIP-345)
  * leaves without a LeaveGroup, and a new consumer with the same
- * group.instance.id takes its place without a rebalance.
+ * group.instance.id takes its place without a rebalance; the Admin client
+ * then removes it by its instance id.
  */
 final class Group {
     private Group() {}
@@ -241,6 +247,21 @@ final class Group {
             desc = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
             Check.equal(desc.members().size(), 1, "members after the rejoined static member closed");
             Check.say("after the second close: 1 member (static-1)");
+
+            // LeaveGroup v3+ by group.instance.id (KIP-345), from the Admin client.
+            try {
+                admin.removeMembersFromConsumerGroup(group, new RemoveMembersFromConsumerGroupOptions(
+                        List.of(new MemberToRemove("no-such-instance")))).all().get();
+                throw new Check.Failure("removing an unknown static member succeeded");
+            } catch (ExecutionException e) {
+                Check.cause(e, UnknownMemberIdException.class, "removing an unknown static member");
+            }
+            admin.removeMembersFromConsumerGroup(group, new RemoveMembersFromConsumerGroupOptions(
+                    List.of(new MemberToRemove("static-1")))).all().get();
+            desc = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+            Check.that(desc.members().isEmpty(), "members after removing static-1: %s", desc.members());
+            Check.equal(desc.groupState(), GroupState.EMPTY, "state after removing static-1");
+            Check.say("removeMembersFromConsumerGroup: unknown instance UnknownMemberIdException; static-1 removed, group EMPTY");
         }
     }
 
