@@ -59,6 +59,17 @@ func kafkajsDir(t testing.TB) string {
 // stdout. A non-zero exit or a timeout fails the test with stderr shown.
 func run(t testing.TB, dir string, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
+	stdout, stderr, err := runExit(t, dir, stdin, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, quoteArgs(args), err, stdout, stderr)
+	}
+	return stdout
+}
+
+// runExit is run for a command that may fail: it returns stdout, stderr and
+// the exit error, and fails the test only on a timeout.
+func runExit(t testing.TB, dir string, stdin []byte, name string, args ...string) (stdout, stderr []byte, err error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -67,21 +78,18 @@ func run(t testing.TB, dir string, stdin []byte, name string, args ...string) []
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var outBuf, errBuf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &outBuf, &errBuf
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out after %v\nstdout:\n%s\nstderr:\n%s", name, quoteArgs(args), time.Since(start).Round(time.Millisecond), stdout.Bytes(), stderr.Bytes())
-	}
-	if err != nil {
-		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, quoteArgs(args), err, stdout.Bytes(), stderr.Bytes())
+		t.Fatalf("%s %s: timed out after %v\nstdout:\n%s\nstderr:\n%s", name, quoteArgs(args), time.Since(start).Round(time.Millisecond), outBuf.Bytes(), errBuf.Bytes())
 	}
 	t.Logf("%s %s: %v", filepath.Base(name), quoteArgs(args), time.Since(start).Round(time.Millisecond))
-	if stderr.Len() > 0 {
-		t.Logf("stderr:\n%s", bytes.TrimRight(stderr.Bytes(), "\n"))
+	if err == nil && errBuf.Len() > 0 {
+		t.Logf("stderr:\n%s", bytes.TrimRight(errBuf.Bytes(), "\n"))
 	}
-	return stdout.Bytes()
+	return outBuf.Bytes(), errBuf.Bytes(), err
 }
 
 func quoteArgs(args []string) string {
@@ -114,16 +122,33 @@ func client(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 // partition.
 func createTopic(t testing.TB, addr, topic string, partitions int32) {
 	t.Helper()
+	createTopicRF(t, addr, topic, partitions, 1)
+}
+
+// createTopicRF is createTopic with a replication factor; -1 takes the
+// cluster's default.replication.factor.
+func createTopicRF(t testing.TB, addr, topic string, partitions int32, replicationFactor int16) {
+	t.Helper()
 	adm := kadm.NewClient(client(t, addr))
 	ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
+	waitTopic(t, addr, topic, partitions)
+}
+
+// waitTopic waits until the broker serves topic in Metadata with the given
+// number of partitions, each with a leader.
+func waitTopic(t testing.TB, addr, topic string, partitions int32) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
+	defer cancel()
 	for {
 		md, err := adm.Metadata(ctx, topic)
 		if err == nil {
