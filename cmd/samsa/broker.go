@@ -39,7 +39,7 @@ const shutdownGrace = 10 * time.Second
 func newBrokerCmd() *cobra.Command {
 	var (
 		listen, advertise, dataDir, configFile string
-		controllerListen, quorum, roles         string
+		controllerListen, quorum, roles        string
 		cpuProfile                             string
 		nodeID                                 int32
 		sets                                   []string

@@ -28,8 +28,8 @@ import (
 type Deps struct {
 	NodeID int32
 	// Host and Port are this broker's advertised endpoint.
-	Host       string
-	Port       int32
+	Host string
+	Port int32
 	// Metadata is this node's view of the committed metadata.
 	Metadata *metadata.Publisher
 	// Controller is this node's member of the quorum; nil on a broker-only
@@ -43,7 +43,7 @@ type Deps struct {
 	// forwarding further.
 	ControllerListener bool
 	Replicas           *replication.Manager
-	Config     *config.Broker
+	Config             *config.Broker
 	// Current returns the configuration in effect (Config with the dynamic
 	// broker configs applied); nil means Config.
 	Current func() *config.Broker

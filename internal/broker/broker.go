@@ -36,18 +36,18 @@ type Broker struct {
 	cfg *config.Broker // static: server.properties, --set, flags
 	// current is cfg with the dynamic broker configs of the metadata image
 	// applied (see applyDynamic); what handlers and replicas resolve with.
-	current  atomic.Pointer[config.Broker]
-	log      *slog.Logger
-	lock     *os.File
-	ln       net.Listener
-	host     string // advertised endpoint
-	port     int32
-	pub      *metadata.Publisher
-	ctl      *controller.Controller // nil without the controller role
-	mux      *controller.Mux        // the controller listener, when voters are configured
-	ctlSrv   *server.Server
-	client   *ctlClient
-	cancel   context.CancelFunc // stops the lifecycle and metadata loops
+	current   atomic.Pointer[config.Broker]
+	log       *slog.Logger
+	lock      *os.File
+	ln        net.Listener
+	host      string // advertised endpoint
+	port      int32
+	pub       *metadata.Publisher
+	ctl       *controller.Controller // nil without the controller role
+	mux       *controller.Mux        // the controller listener, when voters are configured
+	ctlSrv    *server.Server
+	client    *ctlClient
+	cancel    context.CancelFunc // stops the lifecycle and metadata loops
 	ctlServed chan error
 
 	knownCluster  atomic.Pointer[string]

@@ -33,8 +33,8 @@ type fsm struct {
 	tailMax int
 	// tailFloor: every command entry after it is in tail.
 	tailFloor int64
-	broken  error
-	changed chan struct{} // closed and replaced on every apply
+	broken    error
+	changed   chan struct{} // closed and replaced on every apply
 
 	sinceSnapshot int64 // entry bytes applied since the last snapshot
 	snapshotBytes int64

@@ -113,6 +113,17 @@ func (p *Partition) SetConfig(c Config) {
 	p.log.SetConfig(c.Log)
 }
 
+// SetLeaderEpoch records the partition's leader epoch from the metadata;
+// it never moves backwards.
+func (p *Partition) SetLeaderEpoch(e int32) {
+	for {
+		cur := p.leaderEpoch.Load()
+		if e <= cur || p.leaderEpoch.CompareAndSwap(cur, e) {
+			return
+		}
+	}
+}
+
 // LeaderEpoch is the current leader epoch.
 func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
 

@@ -182,6 +182,9 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 			if configChanged {
 				have[i].SetConfig(cfg)
 			}
+			// Leadership moved (a fence, a restart): appends are stamped
+			// with, and requests checked against, the image's epoch.
+			have[i].SetLeaderEpoch(p.LeaderEpoch)
 			continue
 		}
 		part, err := m.open(t, p, cfg)
