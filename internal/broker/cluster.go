@@ -51,13 +51,11 @@ func (c *ctlClient) close() {
 // localActive is the local controller when it is the active one.
 func (c *ctlClient) localActive() *controller.Controller {
 	if c.local != nil && c.local.Active() {
-		c.activeID.Store(c.cfgNode())
+		c.activeID.Store(c.node)
 		return c.local
 	}
 	return nil
 }
-
-func (c *ctlClient) cfgNode() int32 { return c.node }
 
 // ActiveID implements api.ControllerClient.
 func (c *ctlClient) ActiveID() int32 {
@@ -130,7 +128,7 @@ func (c *ctlClient) Forward(ctx context.Context, req kmsg.Request) (kmsg.Respons
 	}
 }
 
-// retryLocal calls fn on the local active controller, or forwards, until
+// call runs local on the local active controller, or forwards, until
 // one of them answers or ctx ends (a one-node quorum is briefly without an
 // active controller at start).
 func (c *ctlClient) call(ctx context.Context, local func(*controller.Controller) error, remote func() error) error {
