@@ -43,6 +43,27 @@ func newTestHandler(t testing.TB, dir string) *Handler {
 	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl, Replicas: reps, Config: cfg})
 }
 
+// newTestControllerHandler is the controller listener's handler over a
+// one-node controller in dir, as internal/broker serves it.
+func newTestControllerHandler(t testing.TB, dir string) *Handler {
+	t.Helper()
+	cfg, err := config.Load("", nil, map[string]string{"log.dirs": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := controller.OpenOneNode(controller.Config{
+		DataDir: dir, NodeID: cfg.NodeID, ClusterID: "fuzz-cluster",
+		DefaultPartitions: 2, DefaultReplicationFactor: 1,
+		ValidateConfigs: cfg.ValidateTopicOverrides,
+	}, "127.0.0.1", 9092)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	return New(Deps{NodeID: cfg.NodeID, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl,
+		ControllerListener: true, Config: cfg})
+}
+
 // FuzzHandle decodes arbitrary bytes as a request body for every served
 // key and version and runs it through the real handlers: whatever a client
 // sends that kmsg accepts, no handler may panic or hang.
@@ -74,8 +95,41 @@ func FuzzHandle(f *testing.F) {
 	seed(kmsg.NewPtrIncrementalAlterConfigsRequest(), 1)
 	seed(kmsg.NewPtrApiVersionsRequest(), 3)
 
-	h := newTestHandler(f, f.TempDir())
-	versions := Versions()
+	fuzzHandler(f, newTestHandler(f, f.TempDir()), Versions())
+}
+
+// FuzzHandleController is FuzzHandle for the controller listener: what a
+// peer or a tool sends to a controller (registrations, heartbeats, metadata
+// log fetches, DescribeQuorum, forwarded admin requests).
+func FuzzHandleController(f *testing.F) {
+	seed := func(req kmsg.Request, v int16) {
+		req.SetVersion(v)
+		f.Add(req.Key(), v, req.AppendTo(nil))
+	}
+	reg := kmsg.NewPtrBrokerRegistrationRequest()
+	reg.BrokerID, reg.ClusterID = 2, "fuzz-cluster"
+	reg.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9093}}
+	seed(reg, 4)
+	hb := kmsg.NewPtrBrokerHeartbeatRequest()
+	hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset = 2, 5, 10
+	seed(hb, 1)
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.MaxWaitMillis = 1
+	fetch.Topics = []kmsg.FetchRequestTopic{{Topic: "__cluster_metadata", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 0, PartitionMaxBytes: 1 << 20}}}}
+	seed(fetch, 12)
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dq.Topics = []kmsg.DescribeQuorumRequestTopic{{Topic: "__cluster_metadata", Partitions: []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}}}}
+	seed(dq, 1)
+	creq := kmsg.NewPtrCreateTopicsRequest()
+	creq.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "fuzz2", NumPartitions: 2, ReplicationFactor: 1}}
+	seed(creq, 7)
+	seed(kmsg.NewPtrApiVersionsRequest(), 3)
+	fuzzHandler(f, newTestControllerHandler(f, f.TempDir()), ControllerVersions())
+}
+
+// fuzzHandler runs every body kmsg decodes for a served key and version
+// through h: no handler may panic or hang.
+func fuzzHandler(f *testing.F, h *Handler, versions map[int16]wire.VersionRange) {
 	f.Fuzz(func(t *testing.T, key, version int16, body []byte) {
 		vr, ok := versions[key]
 		if !ok || version < vr.Min || version > vr.Max {
