@@ -72,13 +72,13 @@ var brokerDefs = []*Def{
 	{
 		Name: "controller.quorum.voters", Type: TypeList, Default: "", Importance: High, Rule: votersRule,
 		Doc: "The metadata quorum: id@host:port of every controller. Empty: this node alone is the quorum.",
-		Note: "Also sets the default replication of internal topics (see offsets.topic.replication.factor). " +
+		Note: "Naming a quorum also makes the internal topics default to 3 replicas (see offsets.topic.replication.factor). " +
 			"samsa's controllers speak their own Raft protocol at these addresses, not KRaft's.",
 	},
 	{
 		Name: "controller.quorum.bootstrap.servers", Type: TypeList, Default: "", Importance: High, Rule: hostPortsRule,
 		Doc:  "Controllers to contact to join a dynamic quorum (KIP-853), as host:port.",
-		Note: "Also sets the default replication of internal topics (see offsets.topic.replication.factor).",
+		Note: "Naming a quorum also makes the internal topics default to 3 replicas (see offsets.topic.replication.factor).",
 	},
 
 	// Storage.
@@ -290,9 +290,9 @@ var brokerDefs = []*Def{
 }
 
 // internalRFNote describes samsa's default for the internal topics' replication.
-const internalRFNote = "Left unset, samsa uses min(3, number of controllers in controller.quorum.voters or " +
-	"controller.quorum.bootstrap.servers), 1 on a single node; " +
-	"Kafka's default of 3 makes a single-node broker refuse consumer groups. Set explicitly, it is enforced as in Kafka."
+const internalRFNote = "Left unset on a node that names no quorum (neither controller.quorum.voters nor " +
+	"controller.quorum.bootstrap.servers, as `samsa broker` without flags), samsa uses 1: no other broker can join " +
+	"that node's cluster. Otherwise Kafka's 3, and the topic is created once that many brokers are registered and unfenced."
 
 var brokerByName = indexDefs(brokerDefs)
 

@@ -271,26 +271,35 @@ func withValue(m map[string]Value, k string, v Value) map[string]Value {
 
 // deriveDefaults computes the defaults that depend on other configs.
 //
-// Kafka defaults the internal topics to 3 replicas and refuses to create
-// them with fewer brokers, so a single-node Kafka cannot run consumer groups
-// without editing server.properties. samsa sizes them from the controllers
-// named in the configuration instead (controller.quorum.voters, or the
-// bootstrap servers of a dynamic quorum): that number is known at start,
-// unlike the set of live brokers, which is small while a cluster is starting
-// and would pin the topic at one replica forever. An explicit value is kept
-// as given.
+// The internal topics default to Kafka's 3 replicas, and like Kafka's they
+// are not created until that many brokers are registered and unfenced
+// (FindCoordinator answers COORDINATOR_NOT_AVAILABLE meanwhile). The one
+// exception is a node that names no quorum (neither controller.quorum.voters
+// nor controller.quorum.bootstrap.servers), as `samsa broker` without flags:
+// it runs a quorum of itself in memory, with no controller listener, so no
+// other broker can ever join its cluster and 3 could never be met. There the
+// default is 1, which Kafka's quickstart server.properties sets by hand. The
+// rule reads configuration only, so every node of a cluster derives the same
+// value, and not the brokers alive at the moment, which would pin the topic
+// at the size of a cluster still starting. An explicit value is kept as
+// given.
 func (b *Broker) deriveDefaults() {
 	r := reader{b}
 	b.derived = map[string]string{}
-	rf := int64(max(1, min(3, max(len(b.QuorumVoters), len(b.QuorumBootstrapServers)))))
-	for _, name := range []string{"offsets.topic.replication.factor", "transaction.state.log.replication.factor"} {
-		if !b.isSet(name) {
-			b.derived[name] = itoa(rf)
+	if b.alone() {
+		for _, name := range []string{"offsets.topic.replication.factor", "transaction.state.log.replication.factor"} {
+			b.derived[name] = "1"
 		}
 	}
 	if !b.isSet("transaction.state.log.min.isr") {
 		b.derived["transaction.state.log.min.isr"] = itoa(min(2, int64(r.i16("transaction.state.log.replication.factor"))))
 	}
+}
+
+// alone reports whether the node names no quorum to join or form: it is
+// its own one-node quorum, and the only broker its cluster can have.
+func (b *Broker) alone() bool {
+	return len(b.QuorumVoters) == 0 && len(b.QuorumBootstrapServers) == 0
 }
 
 // buildListeners resolves listeners, their protocols and advertised

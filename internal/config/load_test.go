@@ -513,12 +513,18 @@ func TestIdentityStorageAndDerivedDefaults(t *testing.T) {
 		offsetsRF, txRF int16
 		txMinISR        int32
 	}{
+		// No quorum named: the node is its cluster's only broker.
 		{nil, 1, 1, 1},
-		{[]string{"controller.quorum.voters=1@a:9093,2@b:9093"}, 2, 2, 2},
-		{[]string{"controller.quorum.voters=1@a:1,2@b:1,3@c:1,4@d:1,5@e:1"}, 3, 3, 2},
-		{[]string{"controller.quorum.bootstrap.servers=a:1,b:1,c:1"}, 3, 3, 2},
-		{[]string{"offsets.topic.replication.factor=3", "transaction.state.log.replication.factor=3"}, 3, 3, 2},
+		{[]string{"offsets.topic.replication.factor=3", "transaction.state.log.replication.factor=2"}, 3, 2, 2},
 		{[]string{"transaction.state.log.min.isr=3"}, 1, 1, 3},
+		// A quorum named, even of this node alone: other brokers may
+		// join, so Kafka's 3.
+		{[]string{"controller.quorum.voters=1@a:9093"}, 3, 3, 2},
+		{[]string{"controller.quorum.voters=1@a:9093,2@b:9093"}, 3, 3, 2},
+		{[]string{"controller.quorum.voters=1@a:1,2@b:1,3@c:1,4@d:1,5@e:1"}, 3, 3, 2},
+		{[]string{"controller.quorum.bootstrap.servers=a:1"}, 3, 3, 2},
+		{[]string{"process.roles=broker", "node.id=4", "controller.quorum.voters=1@a:9093"}, 3, 3, 2},
+		{[]string{"controller.quorum.voters=1@a:9093", "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1"}, 1, 1, 1},
 	}
 	for _, tc := range tests {
 		b := mustLoad(t, tc.sets...)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -527,17 +528,19 @@ func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, valida
 	var recs []metadata.Record
 	var idx []int
 	pending := map[string]bool{}
+	pl := newClusterPlacement(img)
 	for i, s := range specs {
 		if !c.Active() {
 			errs[i] = errNotController()
 			continue
 		}
-		rec, cr, err := c.planTopic(img, s, pending)
+		rec, cr, err := c.planTopic(img, pl, s, pending)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
 		pending[collisionKey(s.Name)] = true
+		pl.add(rec.Replicas)
 		out[i] = cr
 		if !validateOnly {
 			out[i].ID = rec.ID
@@ -555,7 +558,7 @@ func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, valida
 	return out, errs
 }
 
-func (c *Controller) planTopic(img *metadata.Image, s TopicSpec, pending map[string]bool) (*metadata.CreateTopic, Created, error) {
+func (c *Controller) planTopic(img *metadata.Image, pl *clusterPlacement, s TopicSpec, pending map[string]bool) (*metadata.CreateTopic, Created, error) {
 	if err := ValidateTopicName(s.Name); err != nil {
 		return nil, Created{}, err
 	}
@@ -579,7 +582,7 @@ func (c *Controller) planTopic(img *metadata.Image, s TopicSpec, pending map[str
 			return nil, Created{}, errorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
-	replicas, err := c.assign(img, s.Assignments, s.NumPartitions, s.ReplicationFactor, 0)
+	replicas, err := c.assign(img, pl, s)
 	if err != nil {
 		return nil, Created{}, err
 	}
@@ -597,36 +600,26 @@ func isReservedInternal(name string) bool {
 	return name == "__consumer_offsets" || name == "__transaction_state" || name == "__cluster_metadata"
 }
 
-// assign returns the replica lists for n new partitions, numbered from
-// first: explicit ones checked against the registered brokers, or Kafka's
-// round-robin placement starting after the previous partition's leader.
-func (c *Controller) assign(img *metadata.Image, explicit [][]int32, n int32, rf int16, first int32) ([][]int32, error) {
-	brokers := img.LiveBrokerIDs()
-	if len(explicit) > 0 {
-		if n != -1 || rf != -1 {
-			return nil, errorf(kerr.InvalidRequest, "both replica assignments and a partition count or replication factor were given")
+// assign returns the replica lists of a new topic's partitions: the
+// explicit ones, checked, or placed by pl. Errors and their order are
+// KRaft's (ReplicationControlManager.createTopic): the replication factor is
+// checked before the partition count, -1 then means the broker default.
+func (c *Controller) assign(img *metadata.Image, pl *clusterPlacement, s TopicSpec) ([][]int32, error) {
+	n, rf := s.NumPartitions, s.ReplicationFactor
+	if len(s.Assignments) > 0 {
+		switch {
+		case rf != -1:
+			return nil, errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+		case n != -1:
+			return nil, errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
 		}
-		want := len(explicit[0])
-		for i, rs := range explicit {
-			if len(rs) == 0 || len(rs) != want {
-				return nil, errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas; every partition needs the same non-zero number", first+int32(i), len(rs))
-			}
-			seen := map[int32]bool{}
-			for _, r := range rs {
-				if _, ok := img.Brokers[r]; !ok {
-					return nil, errorf(kerr.InvalidReplicaAssignment, "partition %d names unknown broker %d", first+int32(i), r)
-				}
-				if seen[r] {
-					return nil, errorf(kerr.InvalidReplicaAssignment, "partition %d names broker %d twice", first+int32(i), r)
-				}
-				seen[r] = true
-			}
-		}
-		out := make([][]int32, len(explicit))
-		for i, rs := range explicit {
-			out[i] = append([]int32(nil), rs...)
-		}
-		return out, nil
+		return checkAssignment(img, s.Assignments, 0, -1)
+	}
+	if rf < -1 || rf == 0 {
+		return nil, errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
+	}
+	if n < -1 || n == 0 {
+		return nil, errorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
 	}
 	if n == -1 {
 		n = c.cfg.DefaultPartitions
@@ -634,26 +627,38 @@ func (c *Controller) assign(img *metadata.Image, explicit [][]int32, n int32, rf
 	if rf == -1 {
 		rf = c.cfg.DefaultReplicationFactor
 	}
-	if n <= 0 {
-		return nil, errorf(kerr.InvalidPartitions, "number of partitions must be larger than 0, got %d", n)
-	}
-	if rf <= 0 {
-		return nil, errorf(kerr.InvalidReplicationFactor, "replication factor must be larger than 0, got %d", rf)
-	}
-	if int(rf) > len(brokers) {
-		return nil, errorf(kerr.InvalidReplicationFactor, "replication factor %d is larger than the %d available brokers", rf, len(brokers))
-	}
-	const maxPartitions = 1 << 20 // well above any sane topic; bounds memory for hostile requests
-	if n > maxPartitions {
-		return nil, errorf(kerr.InvalidPartitions, "number of partitions %d exceeds the limit %d", n, maxPartitions)
-	}
-	out := make([][]int32, n)
-	for p := range n {
-		rs := make([]int32, rf)
-		for r := range rf {
-			rs[r] = brokers[(int(first+p)+int(r))%len(brokers)]
+	return pl.placeTopic(n, rf)
+}
+
+// checkAssignment checks explicit replica lists for the partitions numbered
+// from first as KRaft checks a manual assignment
+// (validateManualPartitionAssignment): each list non-empty, of registered
+// brokers (fenced ones too), none twice, all lists of rf replicas (rf -1:
+// as long as the first), and some replica of each partition live.
+func checkAssignment(img *metadata.Image, explicit [][]int32, first int32, rf int) ([][]int32, error) {
+	out := make([][]int32, len(explicit))
+	for i, rs := range explicit {
+		if len(rs) == 0 {
+			return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 		}
-		out[p] = rs
+		sorted := slices.Sorted(slices.Values(rs))
+		for j, id := range sorted {
+			if _, ok := img.Brokers[id]; !ok {
+				return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+			}
+			if j > 0 && id == sorted[j-1] {
+				return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
+			}
+		}
+		if rf >= 0 && len(rs) != rf {
+			return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), "+
+				"but this is not consistent with previous partitions, which have %d replica(s).", len(rs), rf)
+		}
+		rf = len(rs)
+		if !slices.ContainsFunc(rs, func(id int32) bool { return img.Brokers[id].Live() }) {
+			return nil, errorf(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", first+int32(i))
+		}
+		out[i] = slices.Clone(rs)
 	}
 	return out, nil
 }
@@ -724,23 +729,25 @@ func (c *Controller) CreatePartitions(ctx context.Context, name string, total in
 	if t == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
+	// KRaft's checks and messages (ReplicationControlManager.createPartitions).
 	have := int32(len(t.Partitions))
-	if total < have {
-		return errorf(kerr.InvalidPartitions, "topic %q has %d partitions; the count can only grow, not to %d", name, have, total)
-	}
 	if total == have {
-		return errorf(kerr.InvalidPartitions, "topic %q already has %d partitions", name, have)
+		return errorf(kerr.InvalidPartitions, "Topic already has %d partition(s).", have)
+	}
+	if total < have {
+		return errorf(kerr.InvalidPartitions, "The topic %s currently has %d partition(s); %d would not be an increase.", name, have, total)
 	}
 	add := total - have
+	rf := len(t.Partitions[0].Replicas)
 	var replicas [][]int32
 	var err error
 	if len(assignments) > 0 {
 		if int32(len(assignments)) != add {
-			return errorf(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(assignments), add)
+			return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(assignments))
 		}
-		replicas, err = c.assign(img, assignments, -1, -1, have)
+		replicas, err = checkAssignment(img, assignments, have, rf)
 	} else {
-		replicas, err = c.assign(img, nil, add, int16(len(t.Partitions[0].Replicas)), have)
+		replicas, err = newClusterPlacement(img).placeMore(t, add)
 	}
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-kafka/samsa/internal/metadata"
 )
 
 // Replica placement for new partitions. It follows Apache Kafka's
@@ -49,8 +51,8 @@ const placeMaxPartitions = 1 << 20
 
 // Place returns the replica lists (leader first) for n new partitions
 // numbered from first, with rf replicas each, over the unfenced brokers.
-// start picks the rotation (the controller passes a random or
-// load-balancing value; tests pass fixed ones); leaderLoad, when non-nil,
+// start picks the rotation (clusterPlacement says what the controller
+// passes; tests pass fixed values); leaderLoad, when non-nil,
 // is the number of partitions each broker already leads, so new leaders go
 // preferably to the least-loaded brokers.
 //
@@ -370,6 +372,92 @@ func (p *placer) pickByCount(f, shift int) int {
 		}
 	}
 	return best
+}
+
+// clusterPlacement is how the controller calls Place: over which brokers,
+// from which start, against which load. Kafka's KRaft controller begins each
+// placement at a random rack and broker (StripedReplicaPlacer's RackList and
+// BrokerList offsets), its older AdminUtils at a random broker, so a topic's
+// partition 0 lands anywhere and leaders balance only on average. samsa
+// decides deterministically, so that tests and operators can predict it,
+// and balances leaders on purpose:
+//
+//   - The brokers are the registered ones not in a controlled shutdown,
+//     fenced ones marked so (Place skips them): KRaft's usableBrokers
+//     (BrokerHeartbeatManager.UsableBrokerIterator) leaves out shutting-down
+//     brokers the same way. A broker's rack is broker.rack; brokers without
+//     one form a rack of their own, as in KRaft.
+//   - A new topic's rotation starts at the broker whose position in the
+//     rack-alternated list is the number of topics the cluster has, so the
+//     partition 0s (and the follower patterns) of successive topics fall on
+//     successive brokers even when every topic has a multiple of the broker
+//     count of partitions.
+//   - leaderLoad is how many partitions each broker is the preferred leader
+//     (first replica) of, so the leaders of a partial round (n not a
+//     multiple of the broker count: every one-partition topic) go to the
+//     brokers leading least; preferred leaderships per broker then never
+//     differ by more than one when they did not before, and deletions and a
+//     broker that joins are evened out by later topics. The preferred
+//     leader, not the current one: it is where leadership belongs, and it
+//     does not move when a broker restarts.
+//   - CreatePartitions continues the topic's rotation from its partition 0's
+//     preferred leader, as Kafka's AdminZkClient.createPartitions did (from
+//     the list's start when that broker cannot take replicas now).
+//
+// One decision (a CreateTopics request of several topics) counts what it
+// places before it places the next topic, so the topics of one request are
+// spread as those of successive requests are.
+type clusterPlacement struct {
+	brokers []PlacementBroker
+	leads   map[int32]int // preferred leaderships per broker id
+	topics  int           // topics in the cluster, the decision's included
+}
+
+func newClusterPlacement(img *metadata.Image) *clusterPlacement {
+	p := &clusterPlacement{leads: map[int32]int{}, topics: len(img.Topics)}
+	for id, b := range img.Brokers {
+		if b.ShuttingDown {
+			continue
+		}
+		pb := PlacementBroker{ID: id, Fenced: b.Fenced}
+		if b.Rack != nil {
+			pb.Rack = *b.Rack
+		}
+		p.brokers = append(p.brokers, pb)
+	}
+	for _, t := range img.Topics {
+		for _, part := range t.Partitions {
+			if len(part.Replicas) > 0 {
+				p.leads[part.Replicas[0]]++
+			}
+		}
+	}
+	return p
+}
+
+// placeTopic places a new topic's n partitions of rf replicas each.
+func (p *clusterPlacement) placeTopic(n int32, rf int16) ([][]int32, error) {
+	return Place(p.brokers, n, rf, 0, p.topics, p.leads)
+}
+
+// placeMore places n partitions added to t.
+func (p *clusterPlacement) placeMore(t *metadata.Topic, n int32) ([][]int32, error) {
+	rs := t.Partitions[0].Replicas
+	start := 0
+	if pr, err := newPlacer(p.brokers); err == nil && len(rs) > 0 {
+		start = max(0, slices.Index(pr.list, rs[0]))
+	}
+	return Place(p.brokers, n, int16(len(rs)), int32(len(t.Partitions)), start, p.leads)
+}
+
+// add counts a topic the decision creates (placed or given explicitly).
+func (p *clusterPlacement) add(replicas [][]int32) {
+	for _, rs := range replicas {
+		if len(rs) > 0 {
+			p.leads[rs[0]]++
+		}
+	}
+	p.topics++
 }
 
 // placeMod is a mod b in [0, b).

@@ -146,7 +146,8 @@ type Coordinator struct {
 	shards        map[int32]*shard
 	sweep         Timer
 
-	createMu sync.Mutex // one creation of the topic at a time
+	createMu  sync.Mutex // one creation of the topic at a time
+	createErr string     // the last creation failure logged; under createMu
 }
 
 // shard is one __consumer_offsets partition this node leads, and its groups.
@@ -374,7 +375,10 @@ func (c *Coordinator) serves(index int32) bool {
 
 // createTopic creates __consumer_offsets through the controller, compacted
 // and internal. A failure (too few brokers for the replication factor, say)
-// is logged and answered as COORDINATOR_NOT_AVAILABLE, which clients retry.
+// is answered as COORDINATOR_NOT_AVAILABLE, which clients retry, and each
+// retry tries again: in a cluster still starting, the topic is created by
+// the first FindCoordinator after enough brokers registered, as in Kafka.
+// A failure is logged when it differs from the last one, not on every retry.
 func (c *Coordinator) createTopic(ctx context.Context) error {
 	c.createMu.Lock()
 	defer c.createMu.Unlock()
@@ -393,9 +397,14 @@ func (c *Coordinator) createTopic(ctx context.Context) error {
 	}
 	_, errs := c.md.CreateTopics(ctx, []controller.TopicSpec{spec}, false)
 	if err := errs[0]; err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		c.log.Error("cannot create "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor, "err", err)
+		if msg := err.Error(); msg != c.createErr {
+			c.createErr = msg
+			c.log.Warn("cannot create "+TopicName+" yet; FindCoordinator answers COORDINATOR_NOT_AVAILABLE",
+				"partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor, "err", err)
+		}
 		return fmt.Errorf("group: create %s: %v: %w", TopicName, err, kerr.CoordinatorNotAvailable)
 	}
+	c.createErr = ""
 	c.log.Info("created "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor)
 	return nil
 }
