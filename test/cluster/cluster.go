@@ -28,9 +28,10 @@ import (
 // Broker is an in-process broker started by Start.
 type Broker struct {
 	*broker.Broker
-	Dir  string
-	sets []string
-	t    testing.TB
+	Dir       string
+	sets      []string
+	overrides map[string]string
+	t         testing.TB
 }
 
 // Start runs an in-process broker with a fresh data dir and the given
@@ -43,7 +44,14 @@ func Start(t testing.TB, sets ...string) *Broker {
 // StartIn is Start on an existing data dir (to restart on the same data).
 func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 	t.Helper()
-	cfg, err := config.Load("", sets, map[string]string{"listeners": "127.0.0.1:0", "log.dirs": dir})
+	return startNode(t, dir, map[string]string{"listeners": "127.0.0.1:0"}, sets)
+}
+
+// startNode starts an in-process node on dir with overrides (beating sets).
+func startNode(t testing.TB, dir string, overrides map[string]string, sets []string) *Broker {
+	t.Helper()
+	overrides["log.dirs"] = dir
+	cfg, err := config.Load("", sets, overrides)
 	if err != nil {
 		t.Fatalf("cluster: config: %v", err)
 	}
@@ -56,7 +64,7 @@ func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 	if err != nil {
 		t.Fatalf("cluster: start broker: %v", err)
 	}
-	br := &Broker{Broker: b, Dir: dir, sets: sets, t: t}
+	br := &Broker{Broker: b, Dir: dir, sets: sets, overrides: overrides, t: t}
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { br.stop() }) })
 	return br
@@ -77,7 +85,7 @@ func (b *Broker) Restart() *Broker {
 	if err := b.Broker.Shutdown(ctx); err != nil {
 		b.t.Fatalf("cluster: shutdown: %v", err)
 	}
-	return StartIn(b.t, b.Dir, b.sets...)
+	return startNode(b.t, b.Dir, b.overrides, b.sets)
 }
 
 var (

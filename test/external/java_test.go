@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/samsa-kafka/samsa/test/cluster"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -35,14 +36,14 @@ const ourPrograms = "samsa.external.Main"
 
 // javaCluster starts the samsa cluster the Java tests share and returns its
 // bootstrap address. It is the one place that knows how the cluster is
-// started (today a single in-process broker): every test takes the
-// cluster's shape (brokers, replication factor, coordinators) from the
-// cluster itself.
+// started (three combined broker+controller nodes in-process, one Raft
+// quorum): every test takes the cluster's shape (brokers, replication
+// factor, coordinators) from the cluster itself.
 func javaCluster(t *testing.T) (bootstrap string) {
 	t.Helper()
 	// No initial rebalance delay: the groups here have one member, and
 	// would otherwise wait Kafka's 3 s for more to join.
-	return startBroker(t, "group.initial.rebalance.delay.ms=0").Addr()
+	return cluster.Bootstrap(cluster.StartQuorum(t, 3, "group.initial.rebalance.delay.ms=0"))
 }
 
 // TestJava runs Kafka's Java client and tools against one samsa cluster,
@@ -333,7 +334,7 @@ func groupState(t testing.TB, addr, group, want string) kadm.DescribedGroup {
 // member of the group (Close leaves it).
 func groupMember(t testing.TB, addr, topic, group, clientID string, want int) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(clientID), kgo.ConsumerGroup(group),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(addr, ",")...), kgo.ClientID(clientID), kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {

@@ -1,0 +1,58 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// StartQuorum runs n combined broker+controller nodes in-process, node ids
+// 1..n, forming one Raft quorum over loopback, and waits until every one
+// is registered and unfenced. sets apply to every node.
+func StartQuorum(t testing.TB, n int, sets ...string) []*Broker {
+	t.Helper()
+	// The controller ports must be known before any node starts (they are
+	// the voters); the OS picks them, and a port taken meanwhile by another
+	// socket makes that node's start fail loudly.
+	ctl := make([]string, n)
+	for i := range ctl {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl[i] = ln.Addr().String()
+		ln.Close()
+	}
+	var voters []string
+	for i, a := range ctl {
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, a))
+	}
+	nodes := make([]*Broker, n)
+	for i := range nodes {
+		nodes[i] = startNode(t, t.TempDir(), map[string]string{
+			"node.id":                  fmt.Sprint(i + 1),
+			"listeners":                "PLAINTEXT://127.0.0.1:0,CONTROLLER://" + ctl[i],
+			"controller.quorum.voters": strings.Join(voters, ","),
+		}, sets)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, b := range nodes {
+		if err := b.WaitReady(ctx); err != nil {
+			t.Fatalf("cluster: node %d not ready: %v", i+1, err)
+		}
+	}
+	return nodes
+}
+
+// Bootstrap is the comma-separated client addresses of nodes.
+func Bootstrap(nodes []*Broker) string {
+	addrs := make([]string, len(nodes))
+	for i, b := range nodes {
+		addrs[i] = b.Addr()
+	}
+	return strings.Join(addrs, ",")
+}
