@@ -111,10 +111,12 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// Process is a samsa broker running as a child process.
+// Process is a samsa node running as a child process.
 type Process struct {
-	t    testing.TB
-	Dir  string
+	t   testing.TB
+	Dir string
+	// Addr is the client listener's address; "" on a controller-only node,
+	// which serves no clients.
 	Addr string
 	args []string
 	cmd  *exec.Cmd
@@ -126,7 +128,9 @@ type Process struct {
 }
 
 // StartProcess runs `samsa broker` on dir with extra args, and waits until
-// it accepts connections.
+// it has started: a node with the broker role accepts connections (its
+// start line is printed once it listens), a controller-only node
+// (--process-roles controller) serves its controller listener.
 func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
 	p := &Process{t: t, Dir: dir, args: args}
@@ -175,18 +179,25 @@ func (p *Process) startOnce() bool {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	started := make(chan bool, 1) // true: the start line was printed
+	// The start line: "broker" for a node with the broker role,
+	// "controller" for a controller-only one; "" means it exited first.
+	started := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(io.TeeReader(stderr, p.log))
 		signalled := false
 		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "samsa broker started") {
-				started <- true
-				signalled = true
+			if signalled {
+				continue
+			}
+			for _, role := range []string{"broker", "controller"} {
+				if strings.Contains(sc.Text(), "samsa "+role+" started") {
+					started <- role
+					signalled = true
+				}
 			}
 		}
 		if !signalled {
-			started <- false
+			started <- ""
 		}
 	}()
 	p.exited = make(chan struct{})
@@ -195,10 +206,13 @@ func (p *Process) startOnce() bool {
 		close(p.exited)
 	}()
 	select {
-	case ok := <-started:
-		if !ok {
+	case role := <-started:
+		switch role {
+		case "":
 			<-p.exited
 			return false
+		case "controller":
+			p.Addr = "" // --listen binds nothing without the broker role
 		}
 		return true
 	case <-time.After(60 * time.Second):
@@ -213,6 +227,23 @@ func (p *Process) Kill() {
 	<-p.exited
 }
 
+// Pause stops the process with SIGSTOP: it keeps its sockets and state but
+// runs nothing (no heartbeats, no Raft), as a long GC pause or a stalled VM.
+func (p *Process) Pause() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("cluster: SIGSTOP: %v", err)
+	}
+}
+
+// Resume continues a paused process with SIGCONT.
+func (p *Process) Resume() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		p.t.Fatalf("cluster: SIGCONT: %v", err)
+	}
+}
+
 // Stop sends SIGTERM and waits; it returns the exit error (nil for exit 0).
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -225,7 +256,9 @@ func (p *Process) Stop() error {
 	}
 }
 
-// Restart starts the broker again on the same data dir and args.
+// Restart starts the node again on the same data dir and args. The client
+// listener gets a new port (Addr changes); ports named in args, such as
+// --controller-listen, stay.
 func (p *Process) Restart() { p.start() }
 
 // Log is what the broker printed.
