@@ -312,7 +312,9 @@ func (b *Broker) followMetadata(ctx context.Context) {
 		req.MaxWaitMillis = 500
 		req.MaxBytes = 16 << 20
 		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = api.MetadataTopic
+		// The name serves Fetch up to v12, the id from v13 (the version
+		// the client negotiates with the controller decides which is sent).
+		rt.Topic, rt.TopicID = api.MetadataTopic, api.MetadataTopicID
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.FetchOffset, rp.PartitionMaxBytes = img.Offset+1, 8<<20
 		rt.Partitions = append(rt.Partitions, rp)

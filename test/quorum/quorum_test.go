@@ -5,49 +5,13 @@ package quorum
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
-
-// freePorts returns n loopback addresses with ports the OS just handed out.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ln.Addr().String())
-		ln.Close()
-	}
-	return out
-}
-
-// startCombined starts n combined broker+controller nodes as processes.
-func startCombined(t *testing.T, n int) []*cluster.Process {
-	t.Helper()
-	ctl := freePorts(t, n)
-	var voters []string
-	for i, a := range ctl {
-		voters = append(voters, fmt.Sprintf("%d@%s", i+1, a))
-	}
-	procs := make([]*cluster.Process, n)
-	for i := range n {
-		procs[i] = cluster.StartProcess(t, t.TempDir(), "--node-id", fmt.Sprint(i+1),
-			"--controller-listen", ctl[i], "--controller-quorum", strings.Join(voters, ","),
-			"--set", "broker.session.timeout.ms=3000", "--set", "broker.heartbeat.interval.ms=500")
-	}
-	return procs
-}
 
 func client(t *testing.T, addr string) *kadm.Client {
 	t.Helper()
@@ -171,19 +135,4 @@ func TestFencedBrokerLosesLeadership(t *testing.T) {
 		}
 		return err
 	})
-}
-
-func poll(t *testing.T, ctx context.Context, cond func() error) {
-	t.Helper()
-	var last error
-	for ctx.Err() == nil {
-		if last = cond(); last == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatalf("condition not met: %v", last)
 }
