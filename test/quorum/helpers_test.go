@@ -62,20 +62,21 @@ func startCombined(t *testing.T, n int, extra ...string) []*cluster.Process {
 }
 
 // startDedicated starts nctl controller-only nodes (ids 1..nctl) and nbrk
-// broker-only nodes (ids nctl+1...), as Kafka's production layout.
-func startDedicated(t *testing.T, nctl, nbrk int) (ctls, brokers []*cluster.Process) {
+// broker-only nodes (ids nctl+1...), as Kafka's production layout, with
+// extra args for each.
+func startDedicated(t *testing.T, nctl, nbrk int, extra ...string) (ctls, brokers []*cluster.Process) {
 	t.Helper()
 	ctl := freePorts(t, nctl)
 	for i := range nctl {
 		args := append([]string{"--node-id", fmt.Sprint(i + 1), "--process-roles", "controller",
 			"--controller-listen", ctl[i]}, quorumArgs(ctl)...)
-		ctls = append(ctls, cluster.StartProcess(t, t.TempDir(), append(args, sessionSets...)...))
+		ctls = append(ctls, cluster.StartProcess(t, t.TempDir(), append(append(args, sessionSets...), extra...)...))
 	}
 	for i := range nbrk {
 		// A broker-only node has no controller listener: it reaches the
 		// quorum through the voters named in --controller-quorum.
 		args := append([]string{"--node-id", fmt.Sprint(nctl + i + 1), "--process-roles", "broker"}, quorumArgs(ctl)...)
-		brokers = append(brokers, cluster.StartProcess(t, t.TempDir(), append(args, sessionSets...)...))
+		brokers = append(brokers, cluster.StartProcess(t, t.TempDir(), append(append(args, sessionSets...), extra...)...))
 	}
 	logOnFailure(t, append(slices.Clip(ctls), brokers...))
 	return ctls, brokers
