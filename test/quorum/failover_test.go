@@ -1,0 +1,258 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// outcome is how the creator's CreateTopics for one name ended.
+type outcome struct {
+	name string
+	rf   int16
+	// created: CreateTopics answered success with id.
+	created bool
+	id      [16]byte
+	// exists: TOPIC_ALREADY_EXISTS after an earlier try failed in a way
+	// that may have created it.
+	exists bool
+	// refused: INVALID_REPLICATION_FACTOR (too few live brokers) with no
+	// earlier try that may have created it: the topic must not exist.
+	refused bool
+	// start is when the try that decided the outcome was sent, done when
+	// its answer came.
+	start, done time.Time
+}
+
+// creator creates topics t-0, t-1, ... one at a time until stopped,
+// alternating replication factors 1 and 3, and retries a name while the
+// answer leaves open whether it was created (the controller moved, a
+// connection broke, a deadline passed).
+type creator struct {
+	adm *kadm.Client
+
+	mu       sync.Mutex
+	outcomes []outcome
+	tried    map[string]bool // every name sent at least once
+	err      error           // an answer no correct cluster gives
+}
+
+func (c *creator) run(ctx context.Context) {
+	for i := 0; ctx.Err() == nil; i++ {
+		name, rf := fmt.Sprintf("t-%d", i), int16(1+2*(i%2))
+		c.mu.Lock()
+		c.tried[name] = true
+		c.mu.Unlock()
+		ambiguous := false
+		for ctx.Err() == nil {
+			o := outcome{name: name, rf: rf, start: time.Now()}
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			resp, err := c.adm.CreateTopic(rctx, 1, rf, nil, name)
+			cancel()
+			o.done = time.Now()
+			switch {
+			case err == nil:
+				o.created, o.id = true, resp.ID
+			case errors.Is(err, kerr.TopicAlreadyExists) && ambiguous:
+				o.exists = true
+			case errors.Is(err, kerr.InvalidReplicationFactor):
+				o.refused = !ambiguous
+			case retriable(err) || errors.Is(err, kerr.TopicAlreadyExists) && ambiguous:
+				ambiguous = true
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			default:
+				c.mu.Lock()
+				c.err = fmt.Errorf("create %s (rf %d): %w", name, rf, err)
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Lock()
+			c.outcomes = append(c.outcomes, o)
+			c.mu.Unlock()
+			break
+		}
+	}
+}
+
+// snapshot returns the outcomes so far and the creator's error.
+func (c *creator) snapshot() ([]outcome, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.outcomes), c.err
+}
+
+// createdSince counts the creations sent after t, and returns the first.
+func (c *creator) createdSince(t time.Time) (int, outcome, error) {
+	os, err := c.snapshot()
+	n, first := 0, outcome{}
+	for _, o := range os {
+		if o.created && o.start.After(t) {
+			if n == 0 {
+				first = o
+			}
+			n++
+		}
+	}
+	return n, first, err
+}
+
+// TestControllerFailover: while a client creates topics through the
+// brokers, the active controller is killed (SIGKILL). A new active
+// controller serves CreateTopics within 10 s; after the old one restarts,
+// every broker, the restarted one too, lists every topic whose creation
+// succeeded with the id the creation returned, no refused topic, and no
+// id twice.
+func TestControllerFailover(t *testing.T) {
+	procs := startCombined(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	all := ids(1, 3)
+	ds := dialAll(t, procs)
+	agreed(t, ctx, ds, all)
+
+	var addrs []string
+	for _, p := range procs {
+		addrs = append(addrs, p.Addr)
+	}
+	// The creator retries itself, so it knows each try it made: a retry
+	// inside the client would hide one that may have created the topic,
+	// and its later TOPIC_ALREADY_EXISTS would look like a wrong answer.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := &creator{adm: kadm.NewClient(cl), tried: map[string]bool{}}
+	cctx, stopCreating := context.WithCancel(ctx)
+	creating := make(chan struct{})
+	go func() {
+		defer close(creating)
+		c.run(cctx)
+	}()
+	defer func() { stopCreating(); <-creating }()
+	// progress waits until the creator has made n topics sent after t.
+	progress := func(t0 time.Time, n int) outcome {
+		t.Helper()
+		var first outcome
+		poll(t, ctx, func() error {
+			got, f, err := c.createdSince(t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got < n {
+				return fmt.Errorf("%d topics created since %v, want %d", got, t0.Format(time.StampMilli), n)
+			}
+			first = f
+			return nil
+		})
+		return first
+	}
+	progress(time.Time{}, 5)
+
+	var active int32
+	poll(t, ctx, func() error {
+		active, err = ds[0].activeController(ctx)
+		return err
+	})
+	victim := procs[active-1]
+	victim.Kill()
+	killed := time.Now()
+	first := progress(killed, 1)
+	failover := first.done.Sub(killed)
+	t.Logf("controller %d killed; %s created by the new active controller %v later", active, first.name, failover.Round(time.Millisecond))
+	if failover > 10*time.Second {
+		t.Errorf("no CreateTopics succeeded within 10s of killing the active controller: first after %v", failover)
+	}
+	var survivors []*direct
+	for i, d := range ds {
+		if int32(i+1) != active {
+			survivors = append(survivors, d)
+		}
+	}
+	poll(t, ctx, func() error {
+		for _, d := range survivors {
+			now, err := d.activeController(ctx)
+			if err != nil {
+				return err
+			}
+			if now == active || now < 1 || now > 3 {
+				return fmt.Errorf("broker %s: active controller %d", d.addr, now)
+			}
+		}
+		return nil
+	})
+	progress(first.start, 5)
+
+	victim.Restart()
+	ds[active-1] = dial(t, victim.Addr)
+	restarted := time.Now()
+	poll(t, ctx, func() error {
+		for _, d := range ds {
+			v, err := d.metadata(ctx)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(v.Brokers, all) {
+				return fmt.Errorf("broker %s lists %v", d.addr, v.Brokers)
+			}
+		}
+		return nil
+	})
+	progress(restarted, 5)
+	stopCreating()
+	<-creating
+
+	outcomes, err := c.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := agreed(t, ctx, ds, all)
+	byID := map[[16]byte]string{}
+	for name, tv := range v.Topics {
+		if !c.tried[name] {
+			t.Errorf("topic %s exists but was never created", name)
+		}
+		if other, dup := byID[tv.ID]; dup {
+			t.Errorf("topics %s and %s share the id %x", name, other, tv.ID)
+		}
+		byID[tv.ID] = name
+	}
+	counts := map[string]int{}
+	for _, o := range outcomes {
+		tv, ok := v.Topics[o.name]
+		switch {
+		case o.created:
+			counts["created"]++
+			if !ok || tv.ID != o.id {
+				t.Errorf("%s: created with id %x, listed %v with id %x", o.name, o.id, ok, tv.ID)
+			} else if len(tv.Partitions) != 1 || len(tv.Partitions[0].Replicas) != int(o.rf) {
+				t.Errorf("%s: created with rf %d, listed %+v", o.name, o.rf, tv.Partitions)
+			}
+		case o.exists:
+			counts["created by an earlier try"]++
+			if !ok {
+				t.Errorf("%s: TOPIC_ALREADY_EXISTS answered, but no broker lists it", o.name)
+			}
+		case o.refused:
+			counts["refused"]++
+			if ok {
+				t.Errorf("%s: refused with INVALID_REPLICATION_FACTOR, but listed with id %x", o.name, tv.ID)
+			}
+		default:
+			counts["refused after an ambiguous try"]++
+		}
+	}
+	t.Logf("outcomes: %v; topics listed: %d", counts, len(v.Topics))
+}
