@@ -46,7 +46,16 @@ type creator struct {
 }
 
 func (c *creator) run(ctx context.Context) {
+	// A modest pace: the test needs a steady stream, not thousands of
+	// topics (refusals come back at once while RF 3 does not fit).
+	pace := time.NewTicker(20 * time.Millisecond)
+	defer pace.Stop()
 	for i := 0; ctx.Err() == nil; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pace.C:
+		}
 		name, rf := fmt.Sprintf("t-%d", i), int16(1+2*(i%2))
 		c.mu.Lock()
 		c.tried[name] = true
@@ -194,6 +203,27 @@ func TestControllerFailover(t *testing.T) {
 		return nil
 	})
 	progress(first.start, 5)
+	// Once the dead node is fenced, RF 3 no longer fits: those creations
+	// are refused, RF 1 ones land on the two live brokers.
+	var live []int32
+	for _, id := range all {
+		if id != active {
+			live = append(live, id)
+		}
+	}
+	poll(t, ctx, func() error {
+		for _, d := range survivors {
+			v, err := d.metadata(ctx)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(v.Brokers, live) {
+				return fmt.Errorf("broker %s lists %v", d.addr, v.Brokers)
+			}
+		}
+		return nil
+	})
+	progress(time.Now(), 5)
 
 	victim.Restart()
 	ds[active-1] = dial(t, victim.Addr)
@@ -255,4 +285,7 @@ func TestControllerFailover(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes: %v; topics listed: %d", counts, len(v.Topics))
+	if counts["refused"] == 0 {
+		t.Errorf("no RF 3 creation was refused while only two brokers were live")
+	}
 }
