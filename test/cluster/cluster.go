@@ -98,7 +98,13 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "samsa")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/samsa")
+		args := []string{"build", "-o", binPath}
+		if raceBuild {
+			// Tests run with -race start race-enabled brokers too, so
+			// fault scenarios check the broker for data races.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/samsa")...)
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -142,6 +148,7 @@ func StartProcess(t testing.TB, dir string, args ...string) *Process {
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 		}
+		p.checkRaces()
 	})
 	return p
 }
@@ -173,6 +180,9 @@ func (p *Process) startOnce() bool {
 	ln.Close()
 	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir}, p.args...)
 	p.cmd = exec.Command(Binary(p.t), args...)
+	if p.log != nil {
+		p.checkRaces() // the previous run's log is replaced
+	}
 	p.log = &syncBuffer{}
 	p.cmd.Stdout = p.log
 	stderr, _ := p.cmd.StderrPipe()
@@ -260,6 +270,13 @@ func (p *Process) Stop() error {
 // listener gets a new port (Addr changes); ports named in args, such as
 // --controller-listen, stay.
 func (p *Process) Restart() { p.start() }
+
+// checkRaces fails the test if a race-enabled broker reported a data race.
+func (p *Process) checkRaces() {
+	if log := p.log.String(); strings.Contains(log, "WARNING: DATA RACE") {
+		p.t.Errorf("cluster: the broker in %s reported a data race; log:\n%s", p.Dir, log)
+	}
+}
 
 // Log is what the broker printed.
 func (p *Process) Log() string { return p.log.String() }
