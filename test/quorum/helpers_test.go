@@ -356,6 +356,24 @@ func metaClusterID(t *testing.T, dir string) string {
 	return ""
 }
 
+// fencedIn lists the brokers a node's controller fenced for an expired
+// session, as its log says.
+func fencedIn(log string) []int32 {
+	var out []int32
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `msg="fenced broker: session expired"`) {
+			continue
+		}
+		var id int32
+		if _, rest, ok := strings.Cut(line, " node_id="); ok {
+			if _, err := fmt.Sscan(rest, &id); err == nil {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
 // ids lists n node ids from first.
 func ids(first, n int32) []int32 {
 	var out []int32
