@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // outcome is how the creator's CreateTopics for one name ended.
@@ -126,24 +128,40 @@ func (c *creator) createdSince(t time.Time) (int, outcome, error) {
 // brokers, the active controller is killed (SIGKILL), or paused (SIGSTOP:
 // it wakes up still believing it leads). A new active controller serves
 // CreateTopics within 10 s; after the old one restarts (or resumes), every
-// broker, that one too, lists every topic whose creation succeeded with
-// the id the creation returned, no refused topic, and no id twice.
+// broker lists every topic whose creation succeeded with the id the
+// creation returned, no refused topic, and no id twice; no broker but the
+// stopped node was fenced.
+//
+// Combined: the stopped controller is a broker too (fenced, its RF-3
+// creations refused until it is back). Dedicated: broker-only nodes follow
+// the metadata log from the old and then the new active controller.
 func TestControllerFailover(t *testing.T) {
-	for _, how := range []string{"SIGKILL", "SIGSTOP"} {
-		t.Run(how, func(t *testing.T) { testControllerFailover(t, how) })
+	for _, tc := range []struct{ layout, how string }{
+		{"combined", "SIGKILL"}, {"combined", "SIGSTOP"}, {"dedicated", "SIGKILL"},
+	} {
+		t.Run(tc.layout+"/"+tc.how, func(t *testing.T) {
+			var nodes, brokers []*cluster.Process
+			var brokerIDs []int32
+			if tc.layout == "combined" {
+				nodes = startCombined(t, 3)
+				brokers, brokerIDs = nodes, ids(1, 3)
+			} else {
+				ctls, bs := startDedicated(t, 3, 3)
+				nodes, brokers, brokerIDs = append(ctls, bs...), bs, ids(4, 3)
+			}
+			testControllerFailover(t, nodes, brokers, brokerIDs, tc.how)
+		})
 	}
 }
 
-func testControllerFailover(t *testing.T, how string) {
-	procs := startCombined(t, 3)
+func testControllerFailover(t *testing.T, nodes, brokers []*cluster.Process, brokerIDs []int32, how string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	all := ids(1, 3)
-	ds := dialAll(t, procs)
-	agreed(t, ctx, ds, all)
+	ds := dialAll(t, brokers)
+	agreed(t, ctx, ds, brokerIDs)
 
 	var addrs []string
-	for _, p := range procs {
+	for _, p := range brokers {
 		addrs = append(addrs, p.Addr)
 	}
 	// The creator retries itself, so it knows each try it made: a retry
@@ -186,7 +204,10 @@ func testControllerFailover(t *testing.T, how string) {
 		active, err = ds[0].activeController(ctx)
 		return err
 	})
-	victim := procs[active-1]
+	// Voters are nodes 1-3 in both layouts; vi is the victim's index among
+	// the brokers, -1 when it is not one.
+	victim := nodes[active-1]
+	vi := slices.Index(brokerIDs, active)
 	if how == "SIGKILL" {
 		victim.Kill()
 	} else {
@@ -200,9 +221,10 @@ func testControllerFailover(t *testing.T, how string) {
 		t.Errorf("no CreateTopics succeeded within 10s of stopping the active controller (%s): first after %v", how, failover)
 	}
 	var survivors []*direct
+	var live []int32
 	for i, d := range ds {
-		if int32(i+1) != active {
-			survivors = append(survivors, d)
+		if i != vi {
+			survivors, live = append(survivors, d), append(live, brokerIDs[i])
 		}
 	}
 	poll(t, ctx, func() error {
@@ -218,14 +240,8 @@ func testControllerFailover(t *testing.T, how string) {
 		return nil
 	})
 	progress(first.start, 5)
-	// Once the dead node is fenced, RF 3 no longer fits: those creations
-	// are refused, RF 1 ones land on the two live brokers.
-	var live []int32
-	for _, id := range all {
-		if id != active {
-			live = append(live, id)
-		}
-	}
+	// Once a stopped broker is fenced, RF 3 no longer fits: those
+	// creations are refused, RF 1 ones land on the two live brokers.
 	poll(t, ctx, func() error {
 		for _, d := range survivors {
 			v, err := d.metadata(ctx)
@@ -242,7 +258,9 @@ func testControllerFailover(t *testing.T, how string) {
 
 	if how == "SIGKILL" {
 		victim.Restart()
-		ds[active-1] = dial(t, victim.Addr)
+		if vi >= 0 {
+			ds[vi] = dial(t, victim.Addr)
+		}
 	} else {
 		victim.Resume()
 	}
@@ -253,7 +271,7 @@ func testControllerFailover(t *testing.T, how string) {
 			if err != nil {
 				return err
 			}
-			if !slices.Equal(v.Brokers, all) {
+			if !slices.Equal(v.Brokers, brokerIDs) {
 				return fmt.Errorf("broker %s lists %v", d.addr, v.Brokers)
 			}
 		}
@@ -267,7 +285,7 @@ func testControllerFailover(t *testing.T, how string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := agreed(t, ctx, ds, all)
+	v := agreed(t, ctx, ds, brokerIDs)
 	byID := map[[16]byte]string{}
 	for name, tv := range v.Topics {
 		if !c.tried[name] {
@@ -304,14 +322,14 @@ func testControllerFailover(t *testing.T, how string) {
 		}
 	}
 	t.Logf("outcomes: %v; topics listed: %d", counts, len(v.Topics))
-	if counts["refused"] == 0 {
+	if vi >= 0 && counts["refused"] == 0 {
 		t.Errorf("no RF 3 creation was refused while only two brokers were live")
 	}
 	// Only the stopped node may have been fenced: the others' heartbeats
 	// must reach the new active controller within their sessions.
-	for i, p := range procs {
+	for i, p := range nodes {
 		for _, id := range fencedIn(p.Log()) {
-			if id != active {
+			if vi < 0 || id != active {
 				t.Errorf("node %d's controller fenced live broker %d", i+1, id)
 			}
 		}

@@ -27,20 +27,21 @@ import (
 func TestPausedBrokerFenced(t *testing.T) {
 	for _, layout := range []string{"combined", "dedicated"} {
 		t.Run(layout, func(t *testing.T) {
-			var brokers []*cluster.Process
+			var nodes, brokers []*cluster.Process
 			var brokerIDs []int32
 			if layout == "combined" {
-				brokers, brokerIDs = startCombined(t, 3), ids(1, 3)
+				nodes = startCombined(t, 3)
+				brokers, brokerIDs = nodes, ids(1, 3)
 			} else {
-				_, brokers = startDedicated(t, 3, 3)
-				brokerIDs = ids(4, 3)
+				ctls, bs := startDedicated(t, 3, 3)
+				nodes, brokers, brokerIDs = append(ctls, bs...), bs, ids(4, 3)
 			}
-			testPausedBroker(t, brokers, brokerIDs)
+			testPausedBroker(t, nodes, brokers, brokerIDs)
 		})
 	}
 }
 
-func testPausedBroker(t *testing.T, brokers []*cluster.Process, brokerIDs []int32) {
+func testPausedBroker(t *testing.T, nodes, brokers []*cluster.Process, brokerIDs []int32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	ds := dialAll(t, brokers)
@@ -145,5 +146,12 @@ func testPausedBroker(t *testing.T, brokers []*cluster.Process, brokerIDs []int3
 	}
 	if n := strings.Count(log, "registered with the controller"); n != 1 {
 		t.Fatalf("broker %d registered %d times", victim, n)
+	}
+	for i, p := range nodes {
+		for _, id := range fencedIn(p.Log()) {
+			if id != victim {
+				t.Errorf("node %d's controller fenced live broker %d", i+1, id)
+			}
+		}
 	}
 }
