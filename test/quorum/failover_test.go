@@ -12,8 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // outcome is how the creator's CreateTopics for one name ended.
@@ -164,21 +162,13 @@ func TestControllerFailover(t *testing.T) {
 		{"combined", "SIGKILL"}, {"combined", "SIGSTOP"}, {"dedicated", "SIGKILL"},
 	} {
 		t.Run(tc.layout+"/"+tc.how, func(t *testing.T) {
-			var nodes, brokers []*cluster.Process
-			var brokerIDs []int32
-			if tc.layout == "combined" {
-				nodes = startCombined(t, 3)
-				brokers, brokerIDs = nodes, ids(1, 3)
-			} else {
-				ctls, bs := startDedicated(t, 3, 3)
-				nodes, brokers, brokerIDs = append(ctls, bs...), bs, ids(4, 3)
-			}
-			testControllerFailover(t, nodes, brokers, brokerIDs, tc.how)
+			testControllerFailover(t, startLayout(t, tc.layout), tc.how)
 		})
 	}
 }
 
-func testControllerFailover(t *testing.T, nodes, brokers []*cluster.Process, brokerIDs []int32, how string) {
+func testControllerFailover(t *testing.T, l layout, how string) {
+	nodes, brokers, brokerIDs := l.nodes, l.brokers, l.brokerIDs
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	ds := dialAll(t, brokers)

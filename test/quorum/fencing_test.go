@@ -10,8 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestPausedBrokerFenced: a broker stopped with SIGSTOP (a long GC pause, a
@@ -27,21 +25,13 @@ import (
 func TestPausedBrokerFenced(t *testing.T) {
 	for _, layout := range []string{"combined", "dedicated"} {
 		t.Run(layout, func(t *testing.T) {
-			var nodes, brokers []*cluster.Process
-			var brokerIDs []int32
-			if layout == "combined" {
-				nodes = startCombined(t, 3)
-				brokers, brokerIDs = nodes, ids(1, 3)
-			} else {
-				ctls, bs := startDedicated(t, 3, 3)
-				nodes, brokers, brokerIDs = append(ctls, bs...), bs, ids(4, 3)
-			}
-			testPausedBroker(t, nodes, brokers, brokerIDs)
+			testPausedBroker(t, startLayout(t, layout))
 		})
 	}
 }
 
-func testPausedBroker(t *testing.T, nodes, brokers []*cluster.Process, brokerIDs []int32) {
+func testPausedBroker(t *testing.T, l layout) {
+	nodes, brokers, brokerIDs := l.nodes, l.brokers, l.brokerIDs
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	ds := dialAll(t, brokers)

@@ -82,6 +82,30 @@ func startDedicated(t *testing.T, nctl, nbrk int, extra ...string) (ctls, broker
 	return ctls, brokers
 }
 
+// layout is a started cluster: every node (voters first, ids 1-3), the
+// nodes with the broker role, and their ids.
+type layout struct {
+	nodes, brokers []*cluster.Process
+	brokerIDs      []int32
+}
+
+// startLayout starts "combined" (three broker+controller nodes) or
+// "dedicated" (three controller-only nodes, brokers 4-6), with extra args
+// for each node.
+func startLayout(t *testing.T, name string, extra ...string) layout {
+	t.Helper()
+	switch name {
+	case "combined":
+		nodes := startCombined(t, 3, extra...)
+		return layout{nodes: nodes, brokers: nodes, brokerIDs: ids(1, 3)}
+	case "dedicated":
+		ctls, brokers := startDedicated(t, 3, 3, extra...)
+		return layout{nodes: append(ctls, brokers...), brokers: brokers, brokerIDs: ids(4, 3)}
+	}
+	t.Fatalf("unknown layout %q", name)
+	return layout{}
+}
+
 // logOnFailure prints the tail of every node's log when the test fails.
 func logOnFailure(t *testing.T, procs []*cluster.Process) {
 	t.Cleanup(func() {

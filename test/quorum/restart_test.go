@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,24 +30,18 @@ import (
 // snapshot (and brokers that follow the log restart from the image).
 func TestWholeClusterRestart(t *testing.T) {
 	for _, tc := range []struct {
-		layout string
-		extra  []string
+		layout    string
+		snapshots bool
 	}{
-		{"combined", nil},
-		{"dedicated", []string{"--set", "metadata.log.max.record.bytes.between.snapshots=1"}},
+		{"combined", false},
+		{"dedicated", true},
 	} {
 		t.Run(tc.layout, func(t *testing.T) {
-			var nodes, brokers []*cluster.Process
-			var brokerIDs []int32
-			if tc.layout == "combined" {
-				nodes = startCombined(t, 3, tc.extra...)
-				brokers, brokerIDs = nodes, ids(1, 3)
-			} else {
-				var ctls []*cluster.Process
-				ctls, brokers = startDedicated(t, 3, 3, tc.extra...)
-				nodes, brokerIDs = append(ctls, brokers...), ids(4, 3)
+			var extra []string
+			if tc.snapshots {
+				extra = []string{"--set", "metadata.log.max.record.bytes.between.snapshots=1"}
 			}
-			testWholeClusterRestart(t, nodes, brokers, brokerIDs)
+			testWholeClusterRestart(t, startLayout(t, tc.layout, extra...), tc.snapshots)
 		})
 	}
 }
@@ -54,10 +50,10 @@ func TestWholeClusterRestart(t *testing.T) {
 type clusterState struct {
 	clusterID string
 	view      view
-	configs   map[string]map[string]string // topic → its dynamic configs
 }
 
-func testWholeClusterRestart(t *testing.T, nodes, brokers []*cluster.Process, brokerIDs []int32) {
+func testWholeClusterRestart(t *testing.T, l layout, snapshots bool) {
+	nodes, brokers, brokerIDs := l.nodes, l.brokers, l.brokerIDs
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	ds := dialAll(t, brokers)
@@ -96,6 +92,19 @@ func testWholeClusterRestart(t *testing.T, nodes, brokers []*cluster.Process, br
 	before := stateOf(t, ctx, ds, nodes, brokerIDs, want)
 	if before.clusterID == "" {
 		t.Fatal("no cluster id")
+	}
+
+	if snapshots {
+		// Each voter has a snapshot to recover from.
+		poll(t, ctx, func() error {
+			for i, p := range nodes[:3] {
+				snaps, err := os.ReadDir(filepath.Join(p.Dir, "__cluster_metadata-0", "snapshots"))
+				if err != nil || len(snaps) == 0 {
+					return fmt.Errorf("node %d: %d metadata snapshots (%v)", i+1, len(snaps), err)
+				}
+			}
+			return nil
+		})
 	}
 
 	for _, how := range []string{"SIGTERM", "SIGKILL"} {
