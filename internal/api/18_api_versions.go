@@ -27,8 +27,14 @@ func (h *Handler) apiVersions(_ context.Context, req *wire.Request) wire.Pending
 	if req.Version >= 3 && (!softwareField.MatchString(r.ClientSoftwareName) || !softwareField.MatchString(r.ClientSoftwareVersion)) {
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	}
-	for _, k := range sortedKeys() {
-		a := apis[k]
+	// The listener's own table: the controller listener serves
+	// BrokerRegistration, BrokerHeartbeat and the metadata fetch (Fetch
+	// v12+), which the client listener does not. A client caches the
+	// table per node, so a wrong one here makes its next requests fail
+	// before they are sent (franz-go: "broker is too old").
+	table := h.table()
+	for _, k := range sortedKeys(table) {
+		a := table[k]
 		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: a.advertisedMin, MaxVersion: a.versions.Max})
 	}
 	return respond(req, resp)

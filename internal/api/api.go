@@ -127,9 +127,9 @@ func Versions() map[int16]wire.VersionRange {
 	return out
 }
 
-func sortedKeys() []int16 {
-	keys := make([]int16, 0, len(apis))
-	for k := range apis {
+func sortedKeys(table map[int16]api) []int16 {
+	keys := make([]int16, 0, len(table))
+	for k := range table {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })

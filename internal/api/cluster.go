@@ -40,8 +40,11 @@ func (h *Handler) leaderReplica(topic string, index int32) *partition.Partition 
 // brokers answer the same way).
 func (h *Handler) controllerID(img *metadata.Image) int32 {
 	if h.Client != nil {
-		if id := h.Client.ActiveID(); id >= 0 && img.Brokers[id].Live() {
-			return id
+		// The lookup must find a registration: a controller-only node has
+		// none, and the zero Broker reads as live (not fenced), which
+		// would send clients to a node they cannot reach.
+		if b, ok := img.Brokers[h.Client.ActiveID()]; ok && b.Live() {
+			return b.NodeID
 		}
 	}
 	return h.NodeID
@@ -295,6 +298,20 @@ func (h *Handler) allocateProducerIDs(ctx context.Context, req *wire.Request) wi
 // MetadataTopic is the metadata log's name, as KRaft's.
 const MetadataTopic = "__cluster_metadata"
 
+// MetadataTopicID is the metadata log's topic id, KRaft's fixed
+// Uuid.METADATA_TOPIC_ID (0, 1). Fetch v13+ names topics by id only, so a
+// metadata fetch at those versions carries this instead of MetadataTopic.
+var MetadataTopicID = [16]byte{15: 1}
+
+// isMetadataTopic reports whether a fetched topic is the metadata log: by
+// name up to Fetch v12, by id from v13.
+func isMetadataTopic(version int16, name string, id [16]byte) bool {
+	if version >= 13 {
+		return id == MetadataTopicID
+	}
+	return name == MetadataTopic
+}
+
 // metadataFetch serves a broker following the metadata log: a Fetch of
 // __cluster_metadata partition 0 from FetchOffset (the offset after the
 // broker's image). Only the active controller answers; the others say
@@ -305,7 +322,8 @@ func (h *Handler) metadataFetch(ctx context.Context, req *wire.Request) wire.Pen
 	return func(context.Context) wire.Response {
 		resp := kmsg.NewPtrFetchResponse()
 		ctl, err := h.activeController()
-		if err != nil || len(r.Topics) != 1 || r.Topics[0].Topic != MetadataTopic || len(r.Topics[0].Partitions) != 1 {
+		if err != nil || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 ||
+			!isMetadataTopic(req.Version, r.Topics[0].Topic, r.Topics[0].TopicID) {
 			resp.ErrorCode = kerr.NotController.Code
 			if err == nil {
 				resp.ErrorCode = kerr.InvalidRequest.Code
@@ -318,7 +336,7 @@ func (h *Handler) metadataFetch(ctx context.Context, req *wire.Request) wire.Pen
 		fp := r.Topics[0].Partitions[0]
 		got, ferr := ctl.Fetch(wctx, fp.FetchOffset-1, int(max(fp.PartitionMaxBytes, 1<<20)))
 		rt := kmsg.NewFetchResponseTopic()
-		rt.Topic = MetadataTopic
+		rt.Topic, rt.TopicID = MetadataTopic, MetadataTopicID
 		rp := kmsg.NewFetchResponseTopicPartition()
 		rp.HighWatermark = got.HighWatermark
 		rp.ErrorCode = h.code(ferr)

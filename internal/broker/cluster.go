@@ -26,6 +26,9 @@ type ctlClient struct {
 	voters []controller.Voter
 	node   int32
 	epoch  atomic.Int64 // this broker's epoch, for AllocateProducerIds
+	// try bounds one request to one voter, beyond the request's own wait
+	// (a long poll, an admin timeout); see tryTimeout.
+	try time.Duration
 
 	mu       sync.Mutex
 	cl       *kgo.Client
@@ -34,8 +37,8 @@ type ctlClient struct {
 	activeID atomic.Int32 // -1: unknown
 }
 
-func newCtlClient(local *controller.Controller, voters []controller.Voter, node int32) *ctlClient {
-	c := &ctlClient{local: local, voters: voters, node: node}
+func newCtlClient(local *controller.Controller, voters []controller.Voter, node int32, sessionTimeout time.Duration) *ctlClient {
+	c := &ctlClient{local: local, voters: voters, node: node, try: tryTimeout(sessionTimeout)}
 	c.activeID.Store(-1)
 	return c
 }
@@ -46,6 +49,17 @@ func (c *ctlClient) close() {
 	if c.cl != nil {
 		c.cl.Close()
 	}
+}
+
+// tryTimeout is how long one voter may take to answer. A voter that
+// accepts connections but does not answer (a paused process, a stalled
+// machine) holds each request sent to it this long before Forward moves to
+// the next voter. It must leave a heartbeat time to reach the new active
+// controller within the session timeout, which the new controller restarts
+// for every broker when it takes over: a third of it, or every broker is
+// fenced while its heartbeat waits on the old controller.
+func tryTimeout(sessionTimeout time.Duration) time.Duration {
+	return min(max(sessionTimeout/3, 500*time.Millisecond), 5*time.Second)
 }
 
 // localActive is the local controller when it is the active one.
@@ -73,8 +87,8 @@ func (c *ctlClient) brokers() ([]*kgo.Broker, error) {
 		for i, v := range c.voters {
 			addrs[i] = v.Addr
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(3*time.Second),
-			kgo.ClientID("samsa-broker"), kgo.RequestTimeoutOverhead(5*time.Second))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(c.try),
+			kgo.ClientID("samsa-broker"), kgo.RequestTimeoutOverhead(c.try))
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +326,9 @@ func (b *Broker) followMetadata(ctx context.Context) {
 		req.MaxWaitMillis = 500
 		req.MaxBytes = 16 << 20
 		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = api.MetadataTopic
+		// The name serves Fetch up to v12, the id from v13 (the version
+		// the client negotiates with the controller decides which is sent).
+		rt.Topic, rt.TopicID = api.MetadataTopic, api.MetadataTopicID
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.FetchOffset, rp.PartitionMaxBytes = img.Offset+1, 8<<20
 		rt.Partitions = append(rt.Partitions, rp)

@@ -306,7 +306,12 @@ func (c *Controller) fence(id int32) error {
 	if err != nil {
 		return err
 	}
-	c.log.Info("fencing broker: session expired", "node_id", id, "session_timeout", c.cfg.SessionTimeout)
-	_, err = c.commit(append([]metadata.Record{rec}, electLeaders(next)...))
-	return err
+	// Logged once committed: a controller that resumes from a pause longer
+	// than the sessions still believes it is active until Raft tells it
+	// otherwise, and its attempts fail (NOT_CONTROLLER) without fencing.
+	if _, err := c.commit(append([]metadata.Record{rec}, electLeaders(next)...)); err != nil {
+		return err
+	}
+	c.log.Info("fenced broker: session expired", "node_id", id, "session_timeout", c.cfg.SessionTimeout)
+	return nil
 }

@@ -22,18 +22,30 @@ const raftMagic = 'R'
 // Mux splits a listener into the Raft stream layer and a listener of Kafka
 // connections.
 type Mux struct {
-	ln        net.Listener
-	advertise net.Addr
-	raftCh    chan net.Conn
-	kafkaCh   chan net.Conn
-	done      chan struct{}
+	ln          net.Listener
+	advertise   net.Addr
+	raft, kafka *muxSide
+	done        chan struct{}
+	closeOnce   sync.Once
+	wg          sync.WaitGroup
+}
+
+// muxSide is the listener of one protocol. Closing it ends its Accept
+// (a server's Shutdown waits for Serve to return, which it does only when
+// Accept fails) while the other side and the shared socket stay open.
+type muxSide struct {
+	ch        chan net.Conn
+	closed    chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+}
+
+func newMuxSide() *muxSide {
+	return &muxSide{ch: make(chan net.Conn), closed: make(chan struct{})}
 }
 
 // NewMux starts accepting on ln. advertise is the address peers dial.
 func NewMux(ln net.Listener, advertise net.Addr) *Mux {
-	m := &Mux{ln: ln, advertise: advertise, raftCh: make(chan net.Conn), kafkaCh: make(chan net.Conn), done: make(chan struct{})}
+	m := &Mux{ln: ln, advertise: advertise, raft: newMuxSide(), kafka: newMuxSide(), done: make(chan struct{})}
 	m.wg.Add(1)
 	go m.accept()
 	return m
@@ -71,17 +83,19 @@ func (m *Mux) route(c net.Conn) {
 		c.Close()
 		return
 	}
-	ch := m.kafkaCh
+	side := m.kafka
 	var conn net.Conn = &peekedConn{Conn: c, r: br}
 	if first[0] == raftMagic {
 		br.Discard(1)
-		ch = m.raftCh
+		side = m.raft
 		if br.Buffered() == 0 {
 			conn = c // nothing read ahead: hand over the socket itself
 		}
 	}
 	select {
-	case ch <- conn:
+	case side.ch <- conn:
+	case <-side.closed:
+		c.Close()
 	case <-m.done:
 		c.Close()
 	}
@@ -99,27 +113,33 @@ func (m *Mux) Close() error {
 }
 
 // Kafka is the listener of Kafka-protocol connections.
-func (m *Mux) Kafka() net.Listener { return muxListener{m: m, ch: m.kafkaCh} }
+func (m *Mux) Kafka() net.Listener { return muxListener{m: m, side: m.kafka} }
 
 // Raft is the stream layer for raft.NewNetworkTransport.
-func (m *Mux) Raft() raft.StreamLayer { return raftLayer{muxListener{m: m, ch: m.raftCh}} }
+func (m *Mux) Raft() raft.StreamLayer { return raftLayer{muxListener{m: m, side: m.raft}} }
 
 type muxListener struct {
-	m  *Mux
-	ch chan net.Conn
+	m    *Mux
+	side *muxSide
 }
 
 func (l muxListener) Accept() (net.Conn, error) {
 	select {
-	case c := <-l.ch:
+	case c := <-l.side.ch:
 		return c, nil
+	case <-l.side.closed:
+		return nil, net.ErrClosed
 	case <-l.m.done:
 		return nil, net.ErrClosed
 	}
 }
 
-// Close of one side does not close the shared socket; Mux.Close does.
-func (l muxListener) Close() error   { return nil }
+// Close ends this side's Accept; the shared socket stays open for the other
+// side until Mux.Close.
+func (l muxListener) Close() error {
+	l.side.closeOnce.Do(func() { close(l.side.closed) })
+	return nil
+}
 func (l muxListener) Addr() net.Addr { return l.m.advertise }
 
 type raftLayer struct{ muxListener }

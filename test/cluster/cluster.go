@@ -106,7 +106,13 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "samsa")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/samsa")
+		args := []string{"build", "-o", binPath}
+		if raceBuild {
+			// Tests run with -race start race-enabled brokers too, so
+			// fault scenarios check the broker for data races.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/samsa")...)
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -119,10 +125,12 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// Process is a samsa broker running as a child process.
+// Process is a samsa node running as a child process.
 type Process struct {
-	t    testing.TB
-	Dir  string
+	t   testing.TB
+	Dir string
+	// Addr is the client listener's address; "" on a controller-only node,
+	// which serves no clients.
 	Addr string
 	args []string
 	cmd  *exec.Cmd
@@ -134,7 +142,9 @@ type Process struct {
 }
 
 // StartProcess runs `samsa broker` on dir with extra args, and waits until
-// it accepts connections.
+// it has started: a node with the broker role accepts connections (its
+// start line is printed once it listens), a controller-only node
+// (--process-roles controller) serves its controller listener.
 func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
 	p := &Process{t: t, Dir: dir, args: args}
@@ -146,6 +156,7 @@ func StartProcess(t testing.TB, dir string, args ...string) *Process {
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 		}
+		p.checkRaces()
 	})
 	return p
 }
@@ -177,24 +188,34 @@ func (p *Process) startOnce() bool {
 	ln.Close()
 	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir}, p.args...)
 	p.cmd = exec.Command(Binary(p.t), args...)
+	if p.log != nil {
+		p.checkRaces() // the previous run's log is replaced
+	}
 	p.log = &syncBuffer{}
 	p.cmd.Stdout = p.log
 	stderr, _ := p.cmd.StderrPipe()
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	started := make(chan bool, 1) // true: the start line was printed
+	// The start line: "broker" for a node with the broker role,
+	// "controller" for a controller-only one; "" means it exited first.
+	started := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(io.TeeReader(stderr, p.log))
 		signalled := false
 		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "samsa broker started") {
-				started <- true
-				signalled = true
+			if signalled {
+				continue
+			}
+			for _, role := range []string{"broker", "controller"} {
+				if strings.Contains(sc.Text(), "samsa "+role+" started") {
+					started <- role
+					signalled = true
+				}
 			}
 		}
 		if !signalled {
-			started <- false
+			started <- ""
 		}
 	}()
 	p.exited = make(chan struct{})
@@ -203,10 +224,13 @@ func (p *Process) startOnce() bool {
 		close(p.exited)
 	}()
 	select {
-	case ok := <-started:
-		if !ok {
+	case role := <-started:
+		switch role {
+		case "":
 			<-p.exited
 			return false
+		case "controller":
+			p.Addr = "" // --listen binds nothing without the broker role
 		}
 		return true
 	case <-time.After(60 * time.Second):
@@ -221,6 +245,23 @@ func (p *Process) Kill() {
 	<-p.exited
 }
 
+// Pause stops the process with SIGSTOP: it keeps its sockets and state but
+// runs nothing (no heartbeats, no Raft), as a long GC pause or a stalled VM.
+func (p *Process) Pause() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("cluster: SIGSTOP: %v", err)
+	}
+}
+
+// Resume continues a paused process with SIGCONT.
+func (p *Process) Resume() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		p.t.Fatalf("cluster: SIGCONT: %v", err)
+	}
+}
+
 // Stop sends SIGTERM and waits; it returns the exit error (nil for exit 0).
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -233,8 +274,17 @@ func (p *Process) Stop() error {
 	}
 }
 
-// Restart starts the broker again on the same data dir and args.
+// Restart starts the node again on the same data dir and args. The client
+// listener gets a new port (Addr changes); ports named in args, such as
+// --controller-listen, stay.
 func (p *Process) Restart() { p.start() }
+
+// checkRaces fails the test if a race-enabled broker reported a data race.
+func (p *Process) checkRaces() {
+	if log := p.log.String(); strings.Contains(log, "WARNING: DATA RACE") {
+		p.t.Errorf("cluster: the broker in %s reported a data race; log:\n%s", p.Dir, log)
+	}
+}
 
 // Log is what the broker printed.
 func (p *Process) Log() string { return p.log.String() }
