@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/samsa-kafka/samsa/internal/broker"
 	"github.com/samsa-kafka/samsa/internal/config"
@@ -36,14 +37,79 @@ func startCPUProfile(path string) (stop func(), err error) {
 // requests get this long to finish before connections are cut.
 const shutdownGrace = 10 * time.Second
 
+// nodeFlags are the flags a node's configuration is built from. `samsa
+// broker` takes them all; `samsa storage format` takes --config, --set,
+// --data-dir and --node-id, so that given the same flags it formats the
+// directory the broker will use, for the node it will be.
+type nodeFlags struct {
+	fs                              *pflag.FlagSet
+	configFile, dataDir             string
+	listen, advertise               string
+	controllerListen, quorum, roles string
+	nodeID                          int32
+	sets                            []string
+}
+
+// addNodeFlags registers the flags that name a node's data; with listeners,
+// those of its listeners and roles too.
+func addNodeFlags(fs *pflag.FlagSet, listeners bool) *nodeFlags {
+	f := &nodeFlags{fs: fs}
+	fs.StringVar(&f.configFile, "config", "", "a Kafka-style server.properties file")
+	fs.StringArrayVar(&f.sets, "set", nil, "KEY=VALUE, any supported Kafka broker config (repeatable)")
+	fs.StringVar(&f.dataDir, "data-dir", "./samsa-data", "where logs and metadata live (Kafka: log.dirs)")
+	fs.Int32Var(&f.nodeID, "node-id", 1, "this node's id (Kafka: node.id)")
+	if listeners {
+		fs.StringVar(&f.listen, "listen", "127.0.0.1:9092", "client listener HOST:PORT (Kafka: listeners)")
+		fs.StringVar(&f.advertise, "advertise", "", "address clients are told to use, HOST:PORT (Kafka: advertised.listeners; default: the listen address)")
+		fs.StringVar(&f.controllerListen, "controller-listen", "", "controller listener HOST:PORT for the metadata quorum (Kafka: CONTROLLER:// in listeners)")
+		fs.StringVar(&f.quorum, "controller-quorum", "", "the metadata quorum's voters, ID@HOST:PORT,... (Kafka: controller.quorum.voters)")
+		fs.StringVar(&f.roles, "process-roles", "broker,controller", "broker, controller or broker,controller (Kafka: process.roles)")
+	}
+	return f
+}
+
+// load builds the configuration: Kafka's defaults, then --config, then
+// --set, then the dedicated flags that were given.
+func (f *nodeFlags) load() (*config.Broker, error) {
+	overrides := map[string]string{}
+	changed := f.fs.Changed
+	if changed("listen") {
+		overrides["listeners"] = f.listen
+	}
+	if changed("advertise") {
+		overrides["advertised.listeners"] = f.advertise
+	}
+	if changed("data-dir") {
+		overrides["log.dirs"] = f.dataDir
+	}
+	if changed("controller-quorum") {
+		overrides["controller.quorum.voters"] = f.quorum
+	}
+	if changed("process-roles") {
+		overrides["process.roles"] = f.roles
+	}
+	if changed("controller-listen") {
+		l := "PLAINTEXT://" + f.listen
+		if strings.Contains(f.listen, "://") {
+			l = f.listen
+		}
+		if !changed("listen") && f.roles == "controller" {
+			l = ""
+		}
+		if l != "" {
+			l += ","
+		}
+		overrides["listeners"] = l + "CONTROLLER://" + f.controllerListen
+	}
+	if changed("node-id") {
+		overrides["node.id"] = strconv.Itoa(int(f.nodeID))
+	}
+	return config.Load(f.configFile, f.sets, overrides)
+}
+
 func newBrokerCmd() *cobra.Command {
-	var (
-		listen, advertise, dataDir, configFile string
-		controllerListen, quorum, roles        string
-		cpuProfile                             string
-		nodeID                                 int32
-		sets                                   []string
-	)
+	var cpuProfile string
+	var nf *nodeFlags
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run a samsa broker (a single-node cluster with no flags)",
@@ -55,39 +121,7 @@ server.properties file (--config), --set KEY=VALUE (any supported Kafka broker
 config), and the dedicated flags below. Unknown or invalid configs are refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			overrides := map[string]string{}
-			if cmd.Flags().Changed("listen") {
-				overrides["listeners"] = listen
-			}
-			if cmd.Flags().Changed("advertise") {
-				overrides["advertised.listeners"] = advertise
-			}
-			if cmd.Flags().Changed("data-dir") {
-				overrides["log.dirs"] = dataDir
-			}
-			if cmd.Flags().Changed("controller-quorum") {
-				overrides["controller.quorum.voters"] = quorum
-			}
-			if cmd.Flags().Changed("process-roles") {
-				overrides["process.roles"] = roles
-			}
-			if cmd.Flags().Changed("controller-listen") {
-				l := "PLAINTEXT://" + listen
-				if strings.Contains(listen, "://") {
-					l = listen
-				}
-				if !cmd.Flags().Changed("listen") && roles == "controller" {
-					l = ""
-				}
-				if l != "" {
-					l += ","
-				}
-				overrides["listeners"] = l + "CONTROLLER://" + controllerListen
-			}
-			if cmd.Flags().Changed("node-id") {
-				overrides["node.id"] = strconv.Itoa(int(nodeID))
-			}
-			cfg, err := config.Load(configFile, sets, overrides)
+			cfg, err := nf.load()
 			if err != nil {
 				return err
 			}
@@ -118,15 +152,7 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", "127.0.0.1:9092", "client listener HOST:PORT (Kafka: listeners)")
-	f.StringVar(&advertise, "advertise", "", "address clients are told to use, HOST:PORT (Kafka: advertised.listeners; default: the listen address)")
-	f.StringVar(&dataDir, "data-dir", "./samsa-data", "where logs and metadata live (Kafka: log.dirs)")
-	f.Int32Var(&nodeID, "node-id", 1, "this node's id (Kafka: node.id)")
-	f.StringVar(&controllerListen, "controller-listen", "", "controller listener HOST:PORT for the metadata quorum (Kafka: CONTROLLER:// in listeners)")
-	f.StringVar(&quorum, "controller-quorum", "", "the metadata quorum's voters, ID@HOST:PORT,... (Kafka: controller.quorum.voters)")
-	f.StringVar(&roles, "process-roles", "broker,controller", "broker, controller or broker,controller (Kafka: process.roles)")
-	f.StringVar(&configFile, "config", "", "a Kafka-style server.properties file")
-	f.StringArrayVar(&sets, "set", nil, "KEY=VALUE, any supported Kafka broker config (repeatable)")
+	nf = addNodeFlags(f, true)
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the broker to FILE until it stops (for diagnosis)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd

@@ -64,6 +64,8 @@ func newRootCmd() *cobra.Command {
 		newProduceCmd(),
 		newConsumeCmd(),
 		newGroupCmd(),
+		newClusterCmd(),
+		newStorageCmd(),
 		newPerfCmd(),
 		newVersionCmd(),
 	)

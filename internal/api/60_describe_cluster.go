@@ -1,9 +1,10 @@
 package api
 
-// DescribeCluster, versions 0-1.
+// DescribeCluster, versions 0-2.
 //
 // v0 (KIP-700) brokers, controller, cluster id and authorized operations;
-// v1 the endpoint type (1 = brokers, 2 = controllers; KIP-919).
+// v1 the endpoint type (1 = brokers, 2 = controllers; KIP-919);
+// v2 include_fenced_brokers and each broker's is_fenced (KIP-1073).
 
 import (
 	"context"
@@ -14,7 +15,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
-func init() { register(60, 0, 1, (*Handler).describeCluster) }
+func init() { register(60, 0, 2, (*Handler).describeCluster) }
 
 func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.DescribeClusterRequest)
@@ -33,9 +34,18 @@ func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pen
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOps
 	}
-	for _, id := range img.LiveBrokerIDs() {
+	// Without include_fenced_brokers only the brokers that serve clients
+	// are listed, as in Metadata; with it every registered broker, a
+	// fenced one marked so (one shutting down is not fenced: Kafka lists
+	// it too).
+	ids := img.LiveBrokerIDs()
+	if r.IncludeFencedBrokers {
+		ids = img.BrokerIDs()
+	}
+	for _, id := range ids {
 		b := img.Brokers[id]
-		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{
+			NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, IsFenced: b.Fenced})
 	}
 	return respond(req, resp)
 }

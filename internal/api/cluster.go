@@ -406,8 +406,10 @@ func DecodeMetadataChunks(b []byte) ([]MetadataChunk, error) {
 func init() { register(55, 0, 2, (*Handler).describeQuorum) }
 
 // describeQuorum answers DescribeQuorum (API 55), versions 0-2: the
-// voters and what the active controller knows of them. v1 adds the voters'
-// fetch timestamps, v2 their directory ids and the nodes' listeners.
+// voters and what the active controller knows of them (controller/quorum.go
+// says how it learns their progress). v1 adds the voters' fetch timestamps,
+// v2 their directory ids and the nodes' listeners. Observers (broker-only
+// nodes following the log) are not listed.
 func (h *Handler) describeQuorum(_ context.Context, req *wire.Request) wire.Pending {
 	resp := kmsg.NewPtrDescribeQuorumResponse()
 	ctl, err := h.activeController()
@@ -423,14 +425,10 @@ func (h *Handler) describeQuorum(_ context.Context, req *wire.Request) wire.Pend
 	rt.Topic = MetadataTopic
 	rp := kmsg.NewDescribeQuorumResponseTopicPartition()
 	rp.LeaderID, rp.LeaderEpoch, rp.HighWatermark = st.LeaderID, st.LeaderEpoch, st.HighWater
-	now := time.Now().UnixMilli()
 	for _, v := range st.Voters {
 		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 		rs.ReplicaID, rs.LogEndOffset = v.ID, v.LogEnd
-		rs.LastFetchTimestamp, rs.LastCaughtUpTimestamp = -1, -1
-		if v.ID == st.LeaderID {
-			rs.LastFetchTimestamp, rs.LastCaughtUpTimestamp = now, now
-		}
+		rs.LastFetchTimestamp, rs.LastCaughtUpTimestamp = unixMilli(v.LastFetch), unixMilli(v.LastCaughtUp)
 		rp.CurrentVoters = append(rp.CurrentVoters, rs)
 	}
 	rt.Partitions = append(rt.Partitions, rp)
@@ -444,4 +442,12 @@ func (h *Handler) describeQuorum(_ context.Context, req *wire.Request) wire.Pend
 		resp.Nodes = append(resp.Nodes, node)
 	}
 	return respond(req, resp)
+}
+
+// unixMilli is t in Kafka's milliseconds, or -1 for the zero time (unknown).
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
 }

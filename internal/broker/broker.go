@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +38,7 @@ type Broker struct {
 	current   atomic.Pointer[config.Broker]
 	log       *slog.Logger
 	lock      *os.File
+	fs        log.FS // under the data dir: meta.properties and the partition logs
 	ln        net.Listener
 	host      string // advertised endpoint
 	port      int32
@@ -73,7 +73,8 @@ type Broker struct {
 // Options are what a caller may inject besides the config.
 type Options struct {
 	Logger *slog.Logger
-	// LogFS replaces the filesystem under the partition logs (fault tests).
+	// LogFS replaces the filesystem under meta.properties and the
+	// partition logs (fault tests).
 	LogFS log.FS
 }
 
@@ -108,7 +109,11 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { b.lock.Close() })
-	known, err := loadMetaProperties(cfg.DataDir, cfg.NodeID, cfg.ClusterID)
+	b.fs = opts.LogFS
+	if b.fs == nil {
+		b.fs = log.OSFS()
+	}
+	known, err := loadMetaProperties(b.fs, cfg.DataDir, cfg.NodeID, cfg.ClusterID)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +225,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		DataDir:    cfg.DataDir,
 		Logger:     b.log,
 		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
-		LogOptions: log.Options{FS: opts.LogFS, Logger: b.log},
+		LogOptions: log.Options{FS: b.fs, Logger: b.log},
 	})
 	b.pub.Subscribe(b.replicas.Apply)
 	*cleanup = append(*cleanup, func() { b.replicas.Close() })
@@ -378,7 +383,7 @@ func (b *Broker) checkClusterID(_, next *metadata.Image) {
 	switch {
 	case known == next.ClusterID:
 	case known == "":
-		if err := writeMetaProperties(b.cfg.DataDir, b.cfg.NodeID, next.ClusterID); err != nil {
+		if err := WriteMetaProperties(b.fs, b.cfg.DataDir, MetaProperties{ClusterID: next.ClusterID, NodeID: b.cfg.NodeID}); err != nil {
 			b.fatal(err)
 			return
 		}
@@ -481,70 +486,6 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("broker: data dir %s is in use by another process: %w", dir, err)
 	}
 	return f, nil
-}
-
-// loadMetaProperties reads meta.properties as Kafka does, and returns the
-// cluster id this data belongs to: the one written there, else the
-// configured cluster.id, else "" (a fresh node learns it from the quorum,
-// and checkClusterID writes it). A data dir of another node, or of
-// another cluster than the configured one, is refused rather than adopted.
-func loadMetaProperties(dir string, nodeID int32, configured string) (string, error) {
-	path := filepath.Join(dir, "meta.properties")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if configured != "" {
-			return configured, writeMetaProperties(dir, nodeID, configured)
-		}
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("broker: %w", err)
-	}
-	props := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
-			props[k] = v
-		}
-	}
-	if props["node.id"] != strconv.Itoa(int(nodeID)) {
-		return "", fmt.Errorf("broker: %s belongs to node.id %s, not %d", path, props["node.id"], nodeID)
-	}
-	if props["cluster.id"] == "" {
-		return "", fmt.Errorf("broker: %s has no cluster.id", path)
-	}
-	if configured != "" && configured != props["cluster.id"] {
-		return "", fmt.Errorf("broker: %s belongs to cluster %s, not the configured cluster.id %s", path, props["cluster.id"], configured)
-	}
-	return props["cluster.id"], nil
-}
-
-// writeMetaProperties records the node and cluster this data dir belongs to.
-func writeMetaProperties(dir string, nodeID int32, clusterID string) error {
-	content := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
-	path := filepath.Join(dir, "meta.properties")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	return syncFile(dir)
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("broker: sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // advertised resolves the advertised endpoint: the configured one, with the

@@ -28,7 +28,7 @@ var brokerDefs = []*Def{
 	{
 		Name: "cluster.id", Type: TypeString, Null: true, Importance: High, Rule: clusterIDRule,
 		Doc:  "The cluster id. When unset, the first controller of a new cluster generates one and stores it in the data directory.",
-		Note: "samsa-specific: Kafka takes it from `kafka-storage format --cluster-id`, not from server.properties.",
+		Note: "samsa-specific: Kafka takes it only from `kafka-storage format --cluster-id`; samsa also from `samsa storage format --cluster-id`, which writes it to meta.properties as Kafka's tool does.",
 	},
 	{
 		Name: "broker.rack", Type: TypeString, Null: true, Importance: Medium,

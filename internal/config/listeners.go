@@ -270,3 +270,12 @@ var superUsersRule = custom("Type:name;...", func(p parsed) string {
 	}
 	return ""
 })
+
+// CheckClusterID says why id is not a cluster id (the cluster.id rule, for
+// `samsa storage format --cluster-id`), or returns nil.
+func CheckClusterID(id string) error {
+	if reason := clusterIDRule.check(parsed{s: id}); reason != "" {
+		return fmt.Errorf("cluster id %q %s", id, reason)
+	}
+	return nil
+}

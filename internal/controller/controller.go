@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,6 +109,7 @@ type Controller struct {
 	// stores and transport, closed after raft.
 	logs      *raftboltdb.BoltStore
 	transport raft.Transport
+	progress  *progressTransport // followers' progress; nil for a one-node quorum
 
 	mu     sync.Mutex // serialises decisions
 	active atomic.Bool
@@ -163,7 +163,8 @@ func Open(cfg Config) (*Controller, error) {
 		c.transport = tr
 		voters = []Voter{{ID: cfg.NodeID, Addr: string(tr.LocalAddr())}}
 	} else {
-		c.transport = raft.NewNetworkTransportWithLogger(cfg.Mux.Raft(), 3, 10*time.Second, hlog)
+		c.progress = newProgressTransport(raft.NewNetworkTransportWithLogger(cfg.Mux.Raft(), 3, 10*time.Second, hlog))
+		c.transport = c.progress
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = self
@@ -205,6 +206,9 @@ func Open(cfg Config) (*Controller, error) {
 		c.logs.Close()
 		return nil, fmt.Errorf("controller: start raft: %w", err)
 	}
+	if c.progress != nil {
+		c.progress.node.Store(c.raft)
+	}
 	c.wg.Add(2)
 	go c.watchLeadership(notify)
 	go c.snapshotter()
@@ -239,70 +243,6 @@ func (c *Controller) Fetch(ctx context.Context, after int64, maxBytes int) (Fetc
 
 func errNotController() error {
 	return errorf(kerr.NotController, "this node is not the active controller")
-}
-
-// QuorumState is what DescribeQuorum reports.
-type QuorumState struct {
-	LeaderID    int32
-	LeaderEpoch int32 // the Raft term
-	HighWater   int64 // the commit index
-	Voters      []VoterState
-}
-
-// VoterState is one voter's replication progress as the leader sees it.
-type VoterState struct {
-	ID     int32
-	LogEnd int64 // -1 when unknown
-}
-
-// Quorum describes the quorum; only the active controller knows the
-// voters' progress, so others answer NOT_CONTROLLER.
-func (c *Controller) Quorum() (QuorumState, error) {
-	if !c.Active() {
-		return QuorumState{}, errNotController()
-	}
-	stats := c.raft.Stats()
-	term, _ := strconv.ParseInt(stats["term"], 10, 64)
-	commit, _ := strconv.ParseInt(stats["commit_index"], 10, 64)
-	st := QuorumState{LeaderID: c.cfg.NodeID, LeaderEpoch: int32(term), HighWater: commit}
-	cf := c.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return st, errorf(kerr.UnknownServerError, "%v", err)
-	}
-	for _, s := range cf.Configuration().Servers {
-		id, err := strconv.Atoi(string(s.ID))
-		if err != nil {
-			continue
-		}
-		v := VoterState{ID: int32(id), LogEnd: -1}
-		if int32(id) == c.cfg.NodeID {
-			v.LogEnd = int64(c.raft.LastIndex())
-		}
-		st.Voters = append(st.Voters, v)
-	}
-	return st, nil
-}
-
-// VoterAddr is a voter's controller endpoint.
-type VoterAddr struct {
-	ID   int32
-	Host string
-	Port int
-}
-
-// VoterAddrs returns the configured voters' endpoints (none for a
-// one-node quorum without a controller listener).
-func (c *Controller) VoterAddrs() []VoterAddr {
-	var out []VoterAddr
-	for _, v := range c.cfg.Voters {
-		host, port, err := net.SplitHostPort(v.Addr)
-		if err != nil {
-			continue
-		}
-		p, _ := strconv.Atoi(port)
-		out = append(out, VoterAddr{ID: v.ID, Host: host, Port: p})
-	}
-	return out
 }
 
 // Close stops this member of the quorum (a leader hands leadership over

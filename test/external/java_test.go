@@ -73,6 +73,7 @@ func TestJava(t *testing.T) {
 		{"KafkaConfigs", testKafkaConfigs},
 		{"KafkaConfigsGroup", testKafkaConfigsGroup},
 		{"KafkaFeatures", testKafkaFeatures},
+		{"KafkaMetadataQuorum", testKafkaMetadataQuorum},
 		{"ClientCompatibility", testKafkaClientCompatibility},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

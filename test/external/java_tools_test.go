@@ -29,6 +29,7 @@ const (
 	kafkaGetOffsets      = "org.apache.kafka.tools.GetOffsetShell"                      // kafka-get-offsets.sh
 	kafkaFeatures        = "org.apache.kafka.tools.FeatureCommand"                      // kafka-features.sh
 	kafkaClientCompat    = "org.apache.kafka.tools.ClientCompatibilityTest"             // Kafka's system tests' client check
+	kafkaMetadataQuorum  = "org.apache.kafka.tools.MetadataQuorumCommand"               // kafka-metadata-quorum.sh
 	kafkaConfigs         = "kafka.admin.ConfigCommand"                                  // kafka-configs.sh (kafka_2.13)
 )
 
@@ -427,4 +428,38 @@ func testKafkaClientCompatibility(t *testing.T, addr string) {
 		"--create-topics-supported", "true", "--describe-acls-supported", "false",
 		"--describe-configs-supported", "true", "--idempotent-producer-supported", "true")
 	equalText(t, "client-compatibility-test", out, textLines("SUCCESS."))
+}
+
+// testKafkaMetadataQuorum: kafka-metadata-quorum describe --status and
+// --replication read samsa's DescribeQuorum (forwarded by the broker to
+// the active controller): the cluster id, the leader (the controller
+// Metadata names, on a cluster of combined nodes), and a row per voter with
+// the leader's lag 0.
+func testKafkaMetadataQuorum(t *testing.T, addr string) {
+	md := metadata(t, addr, "")
+	status := java(t, nil, kafkaMetadataQuorum, "--bootstrap-server", addr, "describe", "--status")
+	want := regexp.MustCompile(`^ClusterId:              ` + regexp.QuoteMeta(md.Cluster) + `
+LeaderId:               ` + strconv.Itoa(int(md.Controller)) + `
+LeaderEpoch:            [1-9]\d*
+HighWatermark:          [1-9]\d*
+MaxFollowerLag:         \d+
+MaxFollowerLagTimeMs:   -?\d+
+CurrentVoters:          \[\{"id": \d+\}(, \{"id": \d+\})*\]
+CurrentObservers:       \[\]
+$`)
+	if !want.Match(status) {
+		t.Errorf("kafka-metadata-quorum describe --status:\n%s\nwant it to match\n%s", status, want)
+	}
+	repl := java(t, nil, kafkaMetadataQuorum, "--bootstrap-server", addr, "describe", "--replication")
+	lines := strings.Split(strings.TrimSuffix(string(repl), "\n"), "\n")
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NodeId", "DirectoryId", "LogEndOffset", "Lag", "LastFetchTimestamp", "LastCaughtUpTimestamp", "Status"}) {
+		t.Fatalf("kafka-metadata-quorum describe --replication header %q", lines[0])
+	}
+	leader := strings.Fields(lines[1])
+	if len(leader) != 7 || leader[0] != strconv.Itoa(int(md.Controller)) || leader[3] != "0" || leader[6] != "Leader" {
+		t.Errorf("kafka-metadata-quorum describe --replication: the leader's row is %q, want node %d, lag 0", lines[1], md.Controller)
+	}
+	if ts, err := strconv.ParseInt(leader[4], 10, 64); err != nil || time.Since(time.UnixMilli(ts)).Abs() > time.Minute {
+		t.Errorf("the leader's last fetch %s is not the time of the answer", leader[4])
+	}
 }
