@@ -160,7 +160,7 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	} else if len(voters) == 0 {
 		return nil, errors.New("broker: process.roles=broker needs controller.quorum.voters to find the controllers")
 	}
-	b.client = newCtlClient(b.ctl, voters, cfg.NodeID, time.Duration(cfg.BrokerSessionTimeoutMs)*time.Millisecond)
+	b.client = newCtlClient(b.ctl, voters, cfg.NodeID, time.Duration(cfg.BrokerSessionTimeoutMs)*time.Millisecond, b.log)
 	cleanup = append(cleanup, b.client.close)
 	if b.mux != nil {
 		b.ctlSrv = server.New(server.Config{

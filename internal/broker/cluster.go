@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type ctlClient struct {
 	local  *controller.Controller // nil on a broker-only node
 	voters []controller.Voter
 	node   int32
+	log    *slog.Logger
 	epoch  atomic.Int64 // this broker's epoch, for AllocateProducerIds
 	// try bounds one request to one voter, beyond the request's own wait
 	// (a long poll, an admin timeout); see tryTimeout.
@@ -37,8 +39,8 @@ type ctlClient struct {
 	activeID atomic.Int32 // -1: unknown
 }
 
-func newCtlClient(local *controller.Controller, voters []controller.Voter, node int32, sessionTimeout time.Duration) *ctlClient {
-	c := &ctlClient{local: local, voters: voters, node: node, try: tryTimeout(sessionTimeout)}
+func newCtlClient(local *controller.Controller, voters []controller.Voter, node int32, sessionTimeout time.Duration, log *slog.Logger) *ctlClient {
+	c := &ctlClient{local: local, voters: voters, node: node, try: tryTimeout(sessionTimeout), log: log}
 	c.activeID.Store(-1)
 	return c
 }
@@ -110,7 +112,14 @@ func (c *ctlClient) Forward(ctx context.Context, req kmsg.Request) (kmsg.Respons
 	}
 	backoff := 50 * time.Millisecond
 	var last error
+	began, logged := time.Now(), time.Now()
 	for {
+		// A controller that stays unreachable is worth a line every few
+		// seconds: the caller may retry for as long as its context lasts.
+		if time.Since(logged) > 5*time.Second {
+			logged = time.Now()
+			c.log.Warn("no active controller answered yet", "api_key", req.Key(), "waited", time.Since(began).Round(time.Millisecond), "err", last)
+		}
 		c.mu.Lock()
 		start := c.next
 		c.mu.Unlock()

@@ -146,25 +146,37 @@ func createTopicRF(t testing.TB, addr, topic string, partitions int32, replicati
 // number of partitions, each with a leader.
 func waitTopic(t testing.TB, addr, topic string, partitions int32) {
 	t.Helper()
-	adm := kadm.NewClient(client(t, addr))
-	ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
-	defer cancel()
-	for {
-		md, err := adm.Metadata(ctx, topic)
-		if err == nil {
-			td := md.Topics[topic]
-			ready := td.Err == nil && len(td.Partitions) == int(partitions)
-			for _, p := range td.Partitions {
-				ready = ready && p.Err == nil && p.Leader >= 0
+	// Every broker must know it: each learns it from the metadata log a
+	// moment after the controller committed it, and the tool or client
+	// that runs next may ask any of them.
+	for _, a := range strings.Split(addr, ",") {
+		seed := client(t, a).SeedBrokers()[0]
+		ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
+		for {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+			var state string
+			resp, err := seed.Request(ctx, req)
+			if err == nil {
+				md := resp.(*kmsg.MetadataResponse)
+				ready := len(md.Topics) == 1 && md.Topics[0].ErrorCode == 0 && len(md.Topics[0].Partitions) == int(partitions)
+				for _, p := range md.Topics[0].Partitions {
+					ready = ready && p.ErrorCode == 0 && p.Leader >= 0
+				}
+				if ready {
+					break
+				}
+				state = fmt.Sprintf("%+v", md.Topics)
 			}
-			if ready {
-				return
+			if ctx.Err() != nil {
+				cancel()
+				t.Fatalf("topic %s not ready on %s within %v: metadata err %v, %s", topic, a, pollTimeout, err, state)
 			}
+			time.Sleep(20 * time.Millisecond) // poll interval, bounded by ctx
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("topic %s not ready within %v: metadata err %v, %+v", topic, pollTimeout, err, md.Topics[topic])
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by ctx
+		cancel()
 	}
 }
 

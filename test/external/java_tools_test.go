@@ -444,7 +444,7 @@ LeaderEpoch:            [1-9]\d*
 HighWatermark:          [1-9]\d*
 MaxFollowerLag:         \d+
 MaxFollowerLagTimeMs:   -?\d+
-CurrentVoters:          \[\{"id": \d+\}(, \{"id": \d+\})*\]
+CurrentVoters:          \[\{"id": \d+, "endpoints": \["CONTROLLER://[0-9.]+:\d+"\]\}(, \{"id": \d+, "endpoints": \["CONTROLLER://[0-9.]+:\d+"\]\})*\]
 CurrentObservers:       \[\]
 $`)
 	if !want.Match(status) {
