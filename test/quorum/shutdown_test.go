@@ -241,10 +241,11 @@ func startProducer(t *testing.T, addrs []string, n int) *producer {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(20*time.Second),
 		kgo.MaxBufferedRecords(2000),
-		// A client that learns leaders from Metadata at most every 10 s
-		// (kgo's default is 5 s): one that has to wait for a refresh
-		// after NOT_LEADER_OR_FOLLOWER stalls for most of that, well past
-		// maxAckDelay, whenever the shutdown comes.
+		// Metadata at most every 10 s (kgo's default is 5 s): the
+		// shutdown follows the producer's first metadata load by well
+		// under a second, so a client that had to wait for a refresh
+		// after NOT_LEADER_OR_FOLLOWER would stall ~9 s, far past
+		// maxAckDelay (measured: 9.9 s without the KIP-951 hint).
 		kgo.MetadataMinAge(10*time.Second),
 		// Info: leadership moves (KIP-951) and metadata refreshes,
 		// printed when the test fails.
