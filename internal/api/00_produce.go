@@ -14,12 +14,14 @@ package api
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/record"
 	"github.com/samsa-kafka/samsa/internal/wire"
@@ -64,6 +66,9 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 					sp.ErrorMessage = message(err)
 					sp.ErrorRecords = recordErrors(err)
 				}
+				if req.Version >= 10 && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+					currentLeader(h.image(), rt.Topic, rp.Partition, sp, resp)
+				}
 				continue
 			}
 			sp.BaseOffset = last.BaseOffset
@@ -90,6 +95,27 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 		awaitReplication(ctx, h.closing, waits, timeout)
 		return wire.Response{Msg: resp}
 	}
+}
+
+// currentLeader fills KIP-951's hint into a NOT_LEADER_OR_FOLLOWER answer
+// (Produce v10+), as Kafka does: the partition's leader and leader epoch
+// as this broker's image has them, and that leader's endpoint among the
+// response's brokers when it is live. A client moves the partition there
+// at once instead of waiting for a metadata refresh: without the hint
+// franz-go waits out its metadata min age (5 s), so every leadership move
+// (a controlled shutdown's among them) stalled producers that long.
+func currentLeader(img *metadata.Image, topic string, index int32, sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) {
+	t := img.Topics[topic]
+	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
+		return
+	}
+	p := t.Partitions[index]
+	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
+	b, ok := img.Brokers[p.Leader]
+	if !ok || !b.Live() || slices.ContainsFunc(resp.Brokers, func(rb kmsg.ProduceResponseBroker) bool { return rb.NodeID == b.NodeID }) {
+		return
+	}
+	resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 }
 
 // produceOne appends one partition's records.

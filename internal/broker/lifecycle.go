@@ -97,6 +97,8 @@ func (b *Broker) controlledShutdown(epoch int64) {
 	if epoch < 0 {
 		return
 	}
+	start := time.Now()
+	b.log.Info("controlled shutdown: asking the controller to move this broker's leaderships away")
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	for ctx.Err() == nil {
@@ -108,9 +110,15 @@ func (b *Broker) controlledShutdown(epoch int64) {
 			// so leads nothing): no produce is accepted here after its
 			// leadership moved.
 			b.awaitOwnImage(ctx, func(br metadata.Broker) bool { return br.Fenced })
-			return
+			if ctx.Err() == nil {
+				b.log.Info("controlled shutdown complete", "took", time.Since(start).Round(time.Millisecond))
+				return
+			}
+			break
 		}
 		if errors.Is(err, kerr.StaleBrokerEpoch) {
+			// Superseded: this registration is fenced already.
+			b.log.Warn("controlled shutdown: broker epoch is stale; stopping", "broker_epoch", epoch)
 			return
 		}
 		select {
