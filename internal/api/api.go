@@ -162,8 +162,11 @@ func (h *Handler) Handle(ctx context.Context, req *wire.Request) wire.Pending {
 	return a.handle(h, ctx, req)
 }
 
-// image is the metadata image this node serves from.
-func (h *Handler) image() *metadata.Image { return h.Metadata.Image() }
+// image is the metadata image this node serves from: the newest one its
+// subscribers (the replica manager above all) have acted on, so Metadata
+// never names this broker leader of a partition it has not opened yet, and
+// the leadership checks of produce and fetch agree with the replicas.
+func (h *Handler) image() *metadata.Image { return h.Metadata.Delivered() }
 
 // decidesHere reports whether admin requests are decided on this node.
 func (h *Handler) decidesHere() bool { return h.Controller != nil && h.Controller.Active() }

@@ -25,7 +25,10 @@ type Publisher struct {
 
 	deliverMu sync.Mutex // held while subscribers run
 	subs      []func(prev, next *Image)
-	delivered *Image // the image subscribers last saw; nil before the first
+	// delivered is the image subscribers last saw (nil before the first);
+	// written under deliverMu, read without it so request handlers never
+	// wait for a delivery in progress.
+	delivered atomic.Pointer[Image]
 	initial   *Image
 	// releaseAt: nothing is delivered before an image at this offset is
 	// published (a node catching up at start must not act on a prefix of
@@ -52,12 +55,10 @@ func (p *Publisher) Image() *Image { return p.cur.Load() }
 // Delivered is the newest image every subscriber has acted on (the
 // initial image before the first delivery).
 func (p *Publisher) Delivered() *Image {
-	p.deliverMu.Lock()
-	defer p.deliverMu.Unlock()
-	if p.delivered == nil {
-		return p.initial
+	if d := p.delivered.Load(); d != nil {
+		return d
 	}
-	return p.delivered
+	return p.initial
 }
 
 // ReleaseAt lets deliveries begin once an image at offset or later is
@@ -89,8 +90,8 @@ func (p *Publisher) Subscribe(fn func(prev, next *Image)) {
 	p.deliverMu.Lock()
 	defer p.deliverMu.Unlock()
 	p.subs = append(p.subs, fn)
-	if p.delivered != nil {
-		fn(Empty(p.delivered.ClusterID, p.delivered.ControllerID), p.delivered)
+	if d := p.delivered.Load(); d != nil {
+		fn(Empty(d.ClusterID, d.ControllerID), d)
 	}
 }
 
@@ -138,15 +139,15 @@ func (p *Publisher) run() {
 			continue
 		}
 		p.deliverMu.Lock()
-		prev := p.delivered
-		if prev == nil {
-			prev = Empty(next.ClusterID, next.ControllerID)
-		}
-		if next != p.delivered {
+		prev := p.delivered.Load()
+		if next != prev {
+			if prev == nil {
+				prev = Empty(next.ClusterID, next.ControllerID)
+			}
 			for _, fn := range p.subs {
 				fn(prev, next)
 			}
-			p.delivered = next
+			p.delivered.Store(next)
 		}
 		p.deliverMu.Unlock()
 		p.waitMu.Lock()
