@@ -4,8 +4,9 @@ package api
 //
 // v1 null topics = all topics; v2 cluster id; v4 allow auto topic creation;
 // v5 offline replicas; v7 leader epoch; v8 authorized operations; v9
-// flexible; v10 topic ids (KIP-516); v11 drops cluster authorized
-// operations; v12 lets a topic be named by id with a null name.
+// flexible; v10 topic ids (KIP-516) in the response (the request's id field
+// must stay zero); v11 drops cluster authorized operations; v12 lets a
+// request name topics by id, with a null (or any) name.
 
 import (
 	"context"
@@ -29,29 +30,27 @@ const (
 
 func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.MetadataRequest)
+	ids := requestTopicIDs(r.Topics)
+	if invalidMetadataRequest(req.Version, r.Topics, len(ids) > 0) {
+		return respond(req, metadataError(r, kerr.InvalidRequest.Code))
+	}
 	resp := kmsg.NewPtrMetadataResponse()
 	img := h.image()
 
-	autoCreate := h.Config.AutoCreateTopics && (req.Version < 4 || r.AllowAutoTopicCreation)
-	if autoCreate && r.Topics != nil {
-		var missing []controller.TopicSpec
-		for _, t := range r.Topics {
-			if t.Topic != nil && img.Topics[*t.Topic] == nil && controller.ValidateTopicName(*t.Topic) == nil {
-				missing = append(missing, controller.TopicSpec{Name: *t.Topic, NumPartitions: -1, ReplicationFactor: -1})
-			}
+	var topics []kmsg.MetadataResponseTopic
+	switch {
+	case r.Topics == nil:
+		for _, name := range img.TopicNames() {
+			topics = append(topics, topicMetadata(img, img.Topics[name], r.IncludeTopicAuthorizedOperations))
 		}
-		if len(missing) > 0 {
-			// Errors (a concurrent creation, say) surface below as the
-			// topic's absence or presence in the fresh image.
-			_, errs := h.Client.CreateTopics(ctx, missing, false)
-			var created []string
-			for i, err := range errs {
-				if err == nil {
-					created = append(created, missing[i].Name)
-				}
-			}
-			img = h.awaitTopics(ctx, created)
+	case len(ids) > 0:
+		topics = topicsByID(img, ids, r.IncludeTopicAuthorizedOperations)
+	default:
+		names := requestTopicNames(r.Topics)
+		if h.Config.AutoCreateTopics && (req.Version < 4 || r.AllowAutoTopicCreation) {
+			img = h.autoCreate(ctx, img, names)
 		}
+		topics = topicsByName(img, names, r.IncludeTopicAuthorizedOperations)
 	}
 
 	for _, id := range img.LiveBrokerIDs() {
@@ -64,43 +63,134 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending 
 	if r.IncludeClusterAuthorizedOperations && req.Version <= 10 {
 		resp.AuthorizedOperations = clusterOps
 	}
+	resp.Topics = topics
+	return respond(req, resp)
+}
 
-	if r.Topics == nil {
-		for _, name := range img.TopicNames() {
-			resp.Topics = append(resp.Topics, topicMetadata(img, img.Topics[name], r.IncludeTopicAuthorizedOperations))
+// invalidMetadataRequest reports what Kafka refuses before looking at any
+// topic: below v12 a topic must have a name and no id (v10 and v11 carry
+// the id field but may not use it). At v12 a topic with neither a name nor
+// an id is refused too when no topic of the request has an id (with one,
+// every name is ignored); Kafka 4.1 fails there with an internal error
+// (UNKNOWN_SERVER_ERROR), samsa answers INVALID_REQUEST, which is what the
+// request is.
+func invalidMetadataRequest(version int16, topics []kmsg.MetadataRequestTopic, byID bool) bool {
+	for _, t := range topics {
+		if t.Topic == nil && (version < 12 || !byID) || version < 12 && t.TopicID != [16]byte{} {
+			return true
 		}
-		return respond(req, resp)
 	}
+	return false
+}
+
+// metadataError is Kafka's whole-request error answer
+// (MetadataRequest.getErrorResponse): every requested topic echoed with
+// its id, a null name as "", and the error; no brokers, no cluster id.
+func metadataError(r *kmsg.MetadataRequest, code int16) *kmsg.MetadataResponse {
+	resp := kmsg.NewPtrMetadataResponse()
 	for _, rt := range r.Topics {
-		var t *metadata.Topic
-		var mt kmsg.MetadataResponseTopic
-		switch {
-		case rt.Topic == nil && rt.TopicID == [16]byte{}:
-			mt = kmsg.NewMetadataResponseTopic()
-			mt.ErrorCode = kerr.InvalidRequest.Code
-		case rt.Topic == nil:
-			if t = img.ByID[metadata.UUID(rt.TopicID)]; t == nil {
-				mt = kmsg.NewMetadataResponseTopic()
-				mt.TopicID = rt.TopicID
-				mt.ErrorCode = kerr.UnknownTopicID.Code
-			}
-		default:
-			if err := controller.ValidateTopicName(*rt.Topic); err != nil {
-				mt = kmsg.NewMetadataResponseTopic()
-				mt.Topic = rt.Topic
-				mt.ErrorCode = kerr.InvalidTopicException.Code
-			} else if t = img.Topics[*rt.Topic]; t == nil {
-				mt = kmsg.NewMetadataResponseTopic()
-				mt.Topic = rt.Topic
-				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			}
+		mt := kmsg.NewMetadataResponseTopic()
+		name := ""
+		if rt.Topic != nil {
+			name = *rt.Topic
 		}
-		if t != nil {
-			mt = topicMetadata(img, t, r.IncludeTopicAuthorizedOperations)
-		}
+		mt.Topic, mt.TopicID, mt.ErrorCode = &name, rt.TopicID, code
 		resp.Topics = append(resp.Topics, mt)
 	}
-	return respond(req, resp)
+	return resp
+}
+
+// requestTopicIDs returns the distinct non-zero topic ids of a request, in
+// request order. Kafka answers by id whenever there is one
+// (KafkaApis.handleTopicMetadataRequest: useTopicId = topicIds.nonEmpty),
+// ignoring every name, even one sent alongside an id.
+func requestTopicIDs(topics []kmsg.MetadataRequestTopic) []metadata.UUID {
+	var ids []metadata.UUID
+	seen := map[metadata.UUID]bool{}
+	for _, t := range topics {
+		if id := metadata.UUID(t.TopicID); id != (metadata.UUID{}) && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// requestTopicNames returns the distinct names of a request in request
+// order: Kafka answers each name once however often it is asked.
+func requestTopicNames(topics []kmsg.MetadataRequestTopic) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, t := range topics {
+		if t.Topic != nil && !seen[*t.Topic] {
+			seen[*t.Topic] = true
+			names = append(names, *t.Topic)
+		}
+	}
+	return names
+}
+
+// topicsByID answers topics asked for by id: the unknown ids first, each
+// UNKNOWN_TOPIC_ID with its id and a null name, then the known topics, as
+// Kafka orders them. Only known topics carry authorized operations.
+func topicsByID(img *metadata.Image, ids []metadata.UUID, withOps bool) []kmsg.MetadataResponseTopic {
+	var unknown, known []kmsg.MetadataResponseTopic
+	for _, id := range ids {
+		if t := img.ByID[id]; t != nil {
+			known = append(known, topicMetadata(img, t, withOps))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.TopicID, mt.ErrorCode = id, kerr.UnknownTopicID.Code
+		unknown = append(unknown, mt)
+	}
+	return append(unknown, known...)
+}
+
+// topicsByName answers topics asked for by name; an error entry names the
+// topic with a zero id and, as in Kafka, carries authorized operations too.
+func topicsByName(img *metadata.Image, names []string, withOps bool) []kmsg.MetadataResponseTopic {
+	out := make([]kmsg.MetadataResponseTopic, 0, len(names))
+	for _, name := range names {
+		if t := img.Topics[name]; t != nil {
+			out = append(out, topicMetadata(img, t, withOps))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = &name
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		if controller.ValidateTopicName(name) != nil {
+			mt.ErrorCode = kerr.InvalidTopicException.Code
+		}
+		if withOps {
+			mt.AuthorizedOperations = topicOps
+		}
+		out = append(out, mt)
+	}
+	return out
+}
+
+// autoCreate creates the valid names the image lacks and returns the image
+// once it has them. Errors (a concurrent creation, say) surface as the
+// topic's absence or presence in the returned image.
+func (h *Handler) autoCreate(ctx context.Context, img *metadata.Image, names []string) *metadata.Image {
+	var missing []controller.TopicSpec
+	for _, name := range names {
+		if img.Topics[name] == nil && controller.ValidateTopicName(name) == nil {
+			missing = append(missing, controller.TopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1})
+		}
+	}
+	if len(missing) == 0 {
+		return img
+	}
+	_, errs := h.Client.CreateTopics(ctx, missing, false)
+	var created []string
+	for i, err := range errs {
+		if err == nil {
+			created = append(created, missing[i].Name)
+		}
+	}
+	return h.awaitTopics(ctx, created)
 }
 
 func topicMetadata(img *metadata.Image, t *metadata.Topic, withOps bool) kmsg.MetadataResponseTopic {

@@ -3,16 +3,31 @@ package api
 // ApiVersions, versions 0-4.
 //
 // v1 adds throttle time; v3 is flexible and carries the client's software
-// name and version (KIP-511); v4 is v3 again (clients that send it also
-// accept that an error response is v0, see the server's KIP-511 fallback).
+// name and version (KIP-511), and the response the features (KIP-584,
+// tagged); v4 is v3 again (clients that send it also accept that an error
+// response is v0, see the server's KIP-511 fallback, and a supported
+// feature whose minimum level is 0, which Kafka omits below v4:
+// KAFKA-17492).
+//
+// Features: samsa implements one, metadata.version, with levels of its own
+// (1 and 2, see metadata.MaxMetadataVersion), not Kafka's: Kafka's tools
+// print a level they have no release name for as "UNKNOWN <level>". The
+// features samsa does not implement (kraft.version, group.version,
+// transaction.version, share.version, eligible.leader.replicas.version)
+// are not advertised at all: a Kafka broker lists them as supported, and
+// their level 0 ("not enabled") is the absence from FinalizedFeatures that
+// samsa's answer has too.
 
 import (
 	"context"
+	"maps"
 	"regexp"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -37,5 +52,29 @@ func (h *Handler) apiVersions(_ context.Context, req *wire.Request) wire.Pending
 		a := table[k]
 		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: a.advertisedMin, MaxVersion: a.versions.Max})
 	}
+	if req.Version >= 3 && resp.ErrorCode == 0 {
+		setFeatures(resp, h.image())
+	}
 	return respond(req, resp)
+}
+
+// setFeatures reports the features as Kafka's ApiVersionsResponse.Builder
+// does: this node's supported range; each finalized feature at its level
+// (min and max alike), leaving out level 0, which is "not finalized"; and
+// as FinalizedFeaturesEpoch the offset of the metadata image they are read
+// from (KRaftMetadataCache.features: image.highestOffsetAndEpoch().offset),
+// which grows with every metadata record, not only with feature changes.
+// ZkMigrationReady stays false, as on every KRaft node.
+func setFeatures(resp *kmsg.ApiVersionsResponse, img *metadata.Image) {
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{
+		Name: metadata.MetadataVersionFeature, MinVersion: metadata.MinMetadataVersion, MaxVersion: metadata.MaxMetadataVersion,
+	}}
+	for _, name := range slices.Sorted(maps.Keys(img.Features)) {
+		if level := img.Features[name]; level != 0 {
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, kmsg.ApiVersionsResponseFinalizedFeature{
+				Name: name, MinVersionLevel: level, MaxVersionLevel: level,
+			})
+		}
+	}
+	resp.FinalizedFeaturesEpoch = img.Offset
 }

@@ -3,7 +3,8 @@ package api
 // DescribeConfigs, versions 1-4.
 //
 // v1 config sources and synonyms (KIP-226); v3 config types and
-// documentation (KIP-569); v4 flexible.
+// documentation (KIP-569); v4 flexible. Topic, broker and group resources;
+// a group has no configs (group_configs.go).
 
 import (
 	"context"
@@ -50,6 +51,8 @@ func (h *Handler) describeConfigs(_ context.Context, req *wire.Request) wire.Pen
 			default:
 				entries = cfg.DescribeBroker(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
 			}
+		case resourceGroup:
+			err = checkGroupResource(rr.ResourceName, false) // and no configs: see group_configs.go
 		default:
 			err = &controller.Error{Code: kerr.InvalidRequest, Message: "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))}
 		}

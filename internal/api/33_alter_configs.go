@@ -7,7 +7,8 @@ package api
 // are removed (a topic's overrides, or the dynamic broker configs of the
 // level the broker resource names: "" for the cluster-wide defaults, this
 // broker's id for its own). A null value is dropped, as Kafka drops it.
-// v1 changes nothing on the wire; v2 flexible.
+// v1 changes nothing on the wire; v2 flexible. A group resource may only be
+// left without configs (group_configs.go).
 //
 // As in IncrementalAlterConfigs, a bad topic config is INVALID_CONFIG and a
 // bad broker config INVALID_REQUEST; a resource named twice, or a config
@@ -92,8 +93,10 @@ func (h *Handler) replaceConfigs(ctx context.Context, rr kmsg.AlterConfigsReques
 			}
 			return given, h.checkDynamic(node, given)
 		})
+	case resourceGroup:
+		return replaceGroupConfigs(rr.ResourceName, given)
 	default:
-		return &controller.Error{Code: kerr.InvalidRequest, Message: "AlterConfigs supports topic and broker resources, not resource type " + strconv.Itoa(int(rr.ResourceType))}
+		return &controller.Error{Code: kerr.InvalidRequest, Message: "AlterConfigs supports topic, broker and group resources, not resource type " + strconv.Itoa(int(rr.ResourceType))}
 	}
 }
 

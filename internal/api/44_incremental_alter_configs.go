@@ -9,6 +9,9 @@ package api
 // (DYNAMIC_BROKER_CONFIG). Only configs whose update mode allows it may be
 // set; a refusal is INVALID_REQUEST, as Kafka answers the ConfigException
 // behind "Cannot update these configs dynamically" or a bad broker value.
+//
+// Group resources (KIP-848) have no configs in samsa; an operation that
+// would set one is INVALID_CONFIG (group_configs.go).
 
 import (
 	"context"
@@ -75,6 +78,8 @@ func (h *Handler) alterResource(ctx context.Context, rr kmsg.IncrementalAlterCon
 			}
 			return next, h.checkDynamic(node, next)
 		})
+	case resourceGroup:
+		return alterGroupConfigs(rr.ResourceName, ops)
 	default:
 		return &controller.Error{Code: kerr.InvalidRequest, Message: "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))}
 	}

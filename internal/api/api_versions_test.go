@@ -1,11 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -24,7 +26,9 @@ func TestApiVersionsPerListener(t *testing.T) {
 		{"controller", true, ControllerVersions()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(Deps{ControllerListener: tc.controller, Logger: slog.New(slog.DiscardHandler)})
+			pub := metadata.NewPublisher(metadata.Empty("", 1))
+			t.Cleanup(pub.Close)
+			h := New(Deps{ControllerListener: tc.controller, Metadata: pub, Logger: slog.New(slog.DiscardHandler)})
 			req := kmsg.NewPtrApiVersionsRequest()
 			req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
 			resp := call[*kmsg.ApiVersionsResponse](t, h, req, 3)
@@ -46,5 +50,51 @@ func TestApiVersionsPerListener(t *testing.T) {
 				t.Errorf("advertised %d keys, serves %d", len(got), len(tc.want))
 			}
 		})
+	}
+}
+
+// TestApiVersionsFeatures: v3 and v4 report metadata.version, the one
+// feature samsa implements, with this build's range, its finalized level
+// from the image, and the image's offset as FinalizedFeaturesEpoch (as
+// Kafka's KRaft nodes do); a feature finalized at level 0 is left out, as
+// Kafka leaves it out. Below v3 the features are not on the wire; an
+// invalid request (KIP-511 software name) carries none.
+func TestApiVersionsFeatures(t *testing.T) {
+	t.Parallel()
+	h := imageHandler(t,
+		metadata.Record{Bootstrap: &metadata.Bootstrap{ClusterID: "features"}},
+		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: 1}},
+		metadata.Record{RegisterBroker: &metadata.RegisterBroker{NodeID: 1, Host: "127.0.0.1", Port: 9092, Unfenced: true}},
+		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: 2}},
+		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: "group.version", Level: 0}},
+		metadata.Record{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.UUID{15: 1}, Replicas: [][]int32{{1}}}},
+	)
+	show := func(resp *kmsg.ApiVersionsResponse) string {
+		s := fmt.Sprintf("error %d supported", resp.ErrorCode)
+		for _, f := range resp.SupportedFeatures {
+			s += fmt.Sprintf(" %s[%d,%d]", f.Name, f.MinVersion, f.MaxVersion)
+		}
+		s += " finalized"
+		for _, f := range resp.FinalizedFeatures {
+			s += fmt.Sprintf(" %s[%d,%d]", f.Name, f.MinVersionLevel, f.MaxVersionLevel)
+		}
+		return s + fmt.Sprintf(" epoch %d zk %v", resp.FinalizedFeaturesEpoch, resp.ZkMigrationReady)
+	}
+	for _, c := range []struct {
+		version  int16
+		software string
+		want     string
+	}{
+		{4, "test", "error 0 supported metadata.version[1,2] finalized metadata.version[2,2] epoch 5 zk false"},
+		{3, "test", "error 0 supported metadata.version[1,2] finalized metadata.version[2,2] epoch 5 zk false"},
+		{3, "-bad-", "error 42 supported finalized epoch -1 zk false"},
+		{2, "", "error 0 supported finalized epoch -1 zk false"},
+	} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.ClientSoftwareName, req.ClientSoftwareVersion = c.software, "1"
+		resp := call[*kmsg.ApiVersionsResponse](t, h, req, c.version)
+		if got := show(resp); got != c.want {
+			t.Errorf("v%d %q: %s\nwant %s", c.version, c.software, got, c.want)
+		}
 	}
 }

@@ -277,7 +277,7 @@ func (c *ctlClient) register(ctx context.Context, r controller.Registration) (in
 		l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", r.Host, uint16(r.Port), 0
 		req.Listeners = append(req.Listeners, l)
 		f := kmsg.NewBrokerRegistrationRequestFeature()
-		f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = metadata.MetadataVersionFeature, 1, r.MaxMetadataVersion
+		f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = metadata.MetadataVersionFeature, metadata.MinMetadataVersion, r.MaxMetadataVersion
 		req.Features = append(req.Features, f)
 		resp, err := c.Forward(ctx, req)
 		if err != nil {

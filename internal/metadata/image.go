@@ -103,10 +103,14 @@ type Image struct {
 // MetadataVersionFeature names the feature that gates record types.
 const MetadataVersionFeature = "metadata.version"
 
-// MaxMetadataVersion is the newest metadata.version this build reads:
-// 1 is the single-node records, 2 adds the cluster records (Bootstrap,
-// BrokerChange, PartitionChange, FeatureLevel).
-const MaxMetadataVersion = 2
+// MinMetadataVersion and MaxMetadataVersion are the oldest and newest
+// metadata.version this build reads: 1 is the single-node records, 2 adds
+// the cluster records (Bootstrap, BrokerChange, PartitionChange,
+// FeatureLevel). These levels are samsa's own, not Kafka's.
+const (
+	MinMetadataVersion = 1
+	MaxMetadataVersion = 2
+)
 
 // LiveBrokerIDs returns the ids of the unfenced brokers not shutting down, sorted.
 func (im *Image) LiveBrokerIDs() []int32 {

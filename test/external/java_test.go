@@ -542,14 +542,6 @@ func testJavaAdminTopics(t *testing.T, addr string) {
 func testJavaAdminTopicIDs(t *testing.T, addr string) {
 	topic := uniqueName(t, "topic")
 	stdout, stderr, code := javaExit(t, ourPrograms, "admin", "topic-ids", addr, topic)
-	if code != 0 && strings.Contains(string(stderr), "IllegalStateException: Use errors() when managing topic using topic name") {
-		t.Skip("samsa: Metadata v12 naming a topic by id: the Java client (Admin.describeTopics(TopicCollection.ofTopicIds), " +
-			"after DescribeTopicPartitions is found unsupported) sends MetadataRequestTopic{TopicId: <id>, Name: \"\"} " +
-			"(an empty, not a null, name); samsa takes the name, answers INVALID_TOPIC_EXCEPTION (17) with name \"\" and " +
-			"a zero topic id, and the client fails with IllegalStateException. Kafka uses the ids whenever a request " +
-			"carries a non-zero one (KafkaApis: useTopicId = topicIds.nonEmpty) and answers the topic's name, id and " +
-			"partitions, or UNKNOWN_TOPIC_ID (100) with the id for an unknown one")
-	}
 	if code != 0 {
 		t.Fatalf("admin topic-ids: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

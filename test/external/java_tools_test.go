@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Kafka's CLI tools (kafka-tools; kafka_2.13 for kafka-configs), at the
@@ -380,40 +382,70 @@ func testKafkaConfigs(t *testing.T, addr string) {
 }
 
 // testKafkaConfigsGroup: kafka-configs --describe of a group's configs
-// (resource type GROUP, 32, KIP-848): a Kafka 4.1 broker has none set. The
-// group exists (the tool finds it with ListGroups; for a name ListGroups
-// does not have, it asks ListConfigResources, API 74, which samsa does not
-// serve: the client then fails with UnsupportedVersionException, as it
-// would against an older Kafka).
+// (resource type GROUP, 32, KIP-848) exits 0 with the empty list of dynamic
+// configs, as against a Kafka 4.1 broker with none set (samsa's classic
+// groups have no group configs, so --all lists none either, where Kafka
+// lists its ten defaults); --alter of one is refused with INVALID_CONFIG.
+// The group exists (the tool finds it with ListGroups; for a name
+// ListGroups does not have, it asks ListConfigResources, API 74, which
+// samsa does not serve: the client then fails with
+// UnsupportedVersionException, as it would against an older Kafka).
 func testKafkaConfigsGroup(t *testing.T, addr string) {
 	topic, group := javaTopic(t, addr, 1), uniqueName(t, "group")
 	produceSpread(t, addr, topic, 1, 1)
 	groupMember(t, addr, topic, group, "samsa-franz-member", 1).Close()
-	stdout, stderr, code := javaExit(t, kafkaConfigs, "--bootstrap-server", addr, "--describe", "--entity-type", "groups", "--entity-name", group)
-	if code != 0 && strings.Contains(string(stdout)+string(stderr), "InvalidRequestException: unsupported resource type 32") {
-		t.Skip("samsa: DescribeConfigs (v4) of resource type 32 (GROUP, KIP-848 group configs) answers INVALID_REQUEST " +
-			"\"unsupported resource type 32\"; a Kafka 4.1 broker answers with the group's configs " +
-			"(consumer.session.timeout.ms, consumer.heartbeat.interval.ms, ... as DEFAULT_CONFIG), so kafka-configs " +
-			"--describe --entity-type groups prints the (empty) dynamic list and exits 0")
+	bs := []string{"--bootstrap-server", addr, "--entity-type", "groups", "--entity-name", group}
+	out := java(t, nil, kafkaConfigs, append(bs, "--describe")...)
+	equalText(t, "kafka-configs --describe group", out, textLines("Dynamic configs for group "+group+" are:"))
+	out = java(t, nil, kafkaConfigs, append(bs, "--describe", "--all")...)
+	equalText(t, "kafka-configs --describe --all group", out, textLines("All configs for group "+group+" are:"))
+
+	stdout, stderr, code := javaExit(t, kafkaConfigs, append(bs, "--alter", "--add-config", "consumer.session.timeout.ms=50000")...)
+	const want = "group config consumer.session.timeout.ms tunes KIP-848 consumer, share or streams groups, " +
+		"which samsa does not serve: its classic groups have no group configs"
+	if code != 1 || !strings.Contains(string(stdout)+string(stderr), "InvalidConfigurationException: "+want) {
+		t.Errorf("kafka-configs --alter --add-config of a group: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and InvalidConfigurationException: %s",
+			code, stdout, stderr, want)
 	}
-	if code != 0 {
-		t.Fatalf("kafka-configs --describe group: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	equalText(t, "kafka-configs --describe group", stdout, textLines("Dynamic configs for group "+group+" are:"))
 }
 
-// testKafkaFeatures: kafka-features describe lists the finalized
-// metadata.version, as every Kafka 4 broker reports it in ApiVersions.
+// testKafkaFeatures: kafka-features describe lists metadata.version, the
+// one feature samsa implements, with this build's range and finalized
+// level. Those are samsa's own levels (1, 2), for which Kafka's tool knows
+// no release name ("UNKNOWN 1"); the epoch is the metadata offset of the
+// answering node's image, between what the nodes report before and after.
 func testKafkaFeatures(t *testing.T, addr string) {
+	before := slices.Min(featuresEpochs(t, addr))
 	out := java(t, nil, kafkaFeatures, "--bootstrap-server", addr, "describe")
-	if len(out) == 0 {
-		t.Skip("samsa: ApiVersions (v3+) carries no SupportedFeatures and no FinalizedFeatures, so `kafka-features describe` prints nothing; " +
-			"a Kafka 4.1 broker reports metadata.version (and kraft.version, group.version, transaction.version, ...) " +
-			"with its supported range, the finalized level and FinalizedFeaturesEpoch")
+	after := slices.Max(featuresEpochs(t, addr))
+	m := regexp.MustCompile(`^Feature: metadata\.version\tSupportedMinVersion: UNKNOWN 1\tSupportedMaxVersion: UNKNOWN 2\tFinalizedVersionLevel: UNKNOWN 2\tEpoch: (\d+)\n$`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("kafka-features describe:\n%s\nwant exactly one line, for metadata.version 1-2 finalized at 2", out)
 	}
-	if !regexp.MustCompile(`(?m)^Feature: metadata\.version\tSupportedMinVersion: \S+\tSupportedMaxVersion: \S+\tFinalizedVersionLevel: \S+\tEpoch: \d+$`).Match(out) {
-		t.Errorf("kafka-features describe:\n%s\nhas no finalized metadata.version", out)
+	if epoch := int64(atoi(t, string(m[1]))); epoch < before || epoch > after {
+		t.Errorf("kafka-features describe: epoch %d, want one between %d and %d", epoch, before, after)
 	}
+}
+
+// featuresEpochs returns each node's FinalizedFeaturesEpoch (ApiVersions).
+func featuresEpochs(t testing.TB, addr string) []int64 {
+	t.Helper()
+	cl := client(t, addr)
+	var out []int64
+	for _, id := range metadata(t, addr, "").Brokers.NodeIDs() {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "samsa-test", "1" // KIP-511: v3+ needs both
+		resp, err := cl.Broker(int(id)).Request(pollCtx(t), req)
+		if err != nil {
+			t.Fatalf("ApiVersions of node %d: %v", id, err)
+		}
+		if r := resp.(*kmsg.ApiVersionsResponse); r.ErrorCode != 0 {
+			t.Fatalf("ApiVersions of node %d: error %d", id, r.ErrorCode)
+		} else {
+			out = append(out, r.FinalizedFeaturesEpoch)
+		}
+	}
+	return out
 }
 
 // testKafkaClientCompatibility: the client check Kafka's own system tests
