@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -153,7 +152,7 @@ func (h *Handler) Handle(ctx context.Context, req *wire.Request) wire.Pending {
 		pending := a.handle(h, ctx, req)
 		return func(wctx context.Context) wire.Response {
 			resp := pending(wctx)
-			c, cancel := context.WithTimeout(wctx, 5*time.Second)
+			c, cancel := context.WithTimeout(wctx, adminWait(req.Msg.(kmsg.Request)))
 			defer cancel()
 			_ = h.Metadata.WaitFor(c, h.Metadata.Image().Offset)
 			return resp

@@ -91,6 +91,9 @@ func (h *Handler) forward(ctx context.Context, req *wire.Request) wire.Pending {
 			resp = errorResponse(kreq, kerr.RequestTimedOut)
 		}
 		resp.SetVersion(req.Version)
+		if err == nil {
+			h.awaitApplied(ctx, kreq, resp)
+		}
 		return wire.Response{Msg: resp}
 	}
 }

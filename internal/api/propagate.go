@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/metadata"
+)
+
+// An admin request's answer is held until this broker's subscribers (the
+// replica manager above all) have acted on what it changed, so a client
+// that created a topic through a broker can produce to it at once, and one
+// that deleted a topic no longer sees it there. Kafka's controller answers
+// on commit and leaves brokers to catch up; waiting here costs the client
+// no more than the propagation it would otherwise poll for.
+
+// adminWait bounds that wait: the request's own timeout_ms where it has
+// one (1000 partitions take a while to open), else defaultAdminWait.
+func adminWait(req kmsg.Request) time.Duration {
+	ms := int32(-1)
+	switch r := req.(type) {
+	case *kmsg.CreateTopicsRequest:
+		ms = r.TimeoutMillis
+	case *kmsg.DeleteTopicsRequest:
+		ms = r.TimeoutMillis
+	case *kmsg.CreatePartitionsRequest:
+		ms = r.TimeoutMillis
+	}
+	if ms <= 0 {
+		return defaultAdminWait
+	}
+	return min(time.Duration(ms)*time.Millisecond, maxAdminWait)
+}
+
+const (
+	defaultAdminWait = 5 * time.Second
+	maxAdminWait     = 60 * time.Second
+)
+
+// applied reports whether img shows what a successful answer to req says
+// the controller did; requests with nothing to check are applied at once.
+func applied(img *metadata.Image, req kmsg.Request, resp kmsg.Response) bool {
+	switch r := resp.(type) {
+	case *kmsg.CreateTopicsResponse:
+		for _, t := range r.Topics {
+			if t.ErrorCode != 0 || t.TopicID == [16]byte{} {
+				continue // refused, or validate-only
+			}
+			if it := img.Topics[t.Topic]; it == nil || it.ID != metadata.UUID(t.TopicID) {
+				return false
+			}
+		}
+	case *kmsg.DeleteTopicsResponse:
+		for _, t := range r.Topics {
+			if t.ErrorCode != 0 {
+				continue
+			}
+			if t.TopicID != [16]byte{} {
+				if img.ByID[metadata.UUID(t.TopicID)] != nil {
+					return false
+				}
+			} else if t.Topic != nil && img.Topics[*t.Topic] != nil {
+				return false
+			}
+		}
+	case *kmsg.CreatePartitionsResponse:
+		cr, ok := req.(*kmsg.CreatePartitionsRequest)
+		if !ok || cr.ValidateOnly {
+			return true
+		}
+		want := map[string]int32{}
+		for _, t := range cr.Topics {
+			want[t.Topic] = t.Count
+		}
+		for _, t := range r.Topics {
+			if t.ErrorCode != 0 {
+				continue
+			}
+			if it := img.Topics[t.Topic]; it == nil || int32(len(it.Partitions)) < want[t.Topic] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// awaitApplied waits until this node's subscribers have acted on an image
+// in which applied holds, or the bound passes; the answer goes out either
+// way (the controller committed it).
+func (h *Handler) awaitApplied(ctx context.Context, req kmsg.Request, resp kmsg.Response) {
+	ctx, cancel := context.WithTimeout(ctx, adminWait(req))
+	defer cancel()
+	for {
+		img := h.Metadata.Delivered()
+		if applied(img, req, resp) || h.Metadata.WaitFor(ctx, img.Offset+1) != nil {
+			return
+		}
+	}
+}
