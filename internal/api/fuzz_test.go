@@ -147,6 +147,16 @@ func fuzzHandler(f *testing.F, h *Handler, versions map[int16]wire.VersionRange)
 		if r, ok := msg.(*kmsg.ProduceRequest); ok {
 			r.TimeoutMillis = min(r.TimeoutMillis, 5)
 		}
+		// An admin answer waits up to timeout_ms for this node to act on
+		// it (opening thousands of fuzzed partitions takes seconds).
+		switch r := msg.(type) {
+		case *kmsg.CreateTopicsRequest:
+			r.TimeoutMillis = min(r.TimeoutMillis, 100)
+		case *kmsg.CreatePartitionsRequest:
+			r.TimeoutMillis = min(r.TimeoutMillis, 100)
+		case *kmsg.DeleteTopicsRequest:
+			r.TimeoutMillis = min(r.TimeoutMillis, 100)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		req := &wire.Request{Key: key, Version: version, Msg: msg, Conn: &wire.ConnInfo{Plaintext: true}}
