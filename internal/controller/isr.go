@@ -108,12 +108,15 @@ func planPartition(img *metadata.Image, topic metadata.UUID, p metadata.Partitio
 // to act on that) and a newly active controller.
 func (c *Controller) electLeaders(img *metadata.Image) []metadata.Record {
 	var recs []metadata.Record
+	notLive := func(r int32) bool { return !liveBroker(img, r) }
 	for _, name := range img.TopicNames() {
 		t := img.Topics[name]
 		kind, resolved := electOnline, false
 		for _, p := range t.Partitions {
-			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return !liveBroker(img, r) })
-			if len(isr) == len(p.ISR) && p.Leader >= 0 && liveBroker(img, p.Leader) {
+			isr := p.ISR
+			if slices.ContainsFunc(isr, notLive) {
+				isr = slices.DeleteFunc(slices.Clone(isr), notLive)
+			} else if p.Leader >= 0 && liveBroker(img, p.Leader) {
 				continue // the common case: nothing to do
 			}
 			if len(isr) == 0 && !resolved {
