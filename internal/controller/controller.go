@@ -1,8 +1,7 @@
 // Package controller makes the cluster's metadata decisions (topic
 // creation, deletion, partition growth, config changes, broker
-// registration) and commits them as metadata.Records. Today it is a single
-// node that makes records durable in a local log; the multi-broker issue
-// replaces the store with a hashicorp/raft quorum behind the same methods.
+// registration, ISR changes and leader elections) and commits them as
+// metadata.Records, through a hashicorp/raft quorum of controllers.
 package controller
 
 import (

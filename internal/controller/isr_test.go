@@ -483,3 +483,37 @@ func TestBalanceLeaders(t *testing.T) {
 		wantState(t, "balanced", c, "t", 0, pstate{1, 2, 3, []int32{2, 1}})
 	})
 }
+
+// TestUncleanElectionOnActivation: a newly active controller makes the
+// elections its own static unclean.leader.election.enable allows, which
+// its predecessor's did not.
+func TestUncleanElectionOnActivation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := openCluster(t, Config{}, racked(2)...)
+	createAssigned(t, c, "t", nil, []int32{1, 2})
+	if _, err := c.AlterPartition(ctx, 1, c.Image().Brokers[1].Epoch, []PartitionISRRequest{{Topic: "t", NewISR: []int32{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	heartbeat(t, c, 1, true, false)
+	wantState(t, "1 fenced", c, "t", 0, pstate{-1, 1, 2, []int32{1}})
+	cfg := c.cfg
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.UncleanLeaderElection = true
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.WaitActive(wctx); err != nil {
+		t.Fatal(err)
+	}
+	for stateOf(t, c, "t", 0).Leader != 2 && wctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	wantState(t, "reopened", c, "t", 0, pstate{2, 2, 3, []int32{2}})
+}
