@@ -3,8 +3,8 @@ package api
 // The cluster side of the handlers: which node leads a partition, who the
 // controller is, forwarding admin requests to the active controller, and
 // the controller listener's own APIs — BrokerRegistration (62),
-// BrokerHeartbeat (63), AllocateProducerIds (67), DescribeQuorum (55) and
-// the metadata fetch brokers follow the log with.
+// BrokerHeartbeat (63), AllocateProducerIds (67), AlterPartition (56),
+// DescribeQuorum (55) and the metadata fetch brokers follow the log with.
 
 import (
 	"context"
@@ -75,7 +75,7 @@ func (h *Handler) awaitTopics(ctx context.Context, names []string) *metadata.Ima
 // when it is not that controller itself (KIP-590's forwarding; samsa has
 // no principals yet, so the request travels as is rather than in an
 // Envelope).
-var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 44: true, 55: true}
+var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 55: true}
 
 // forward answers req with the active controller's answer. A controller
 // that cannot be reached within the request's time answers every part of
@@ -154,6 +154,12 @@ func errorResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
 		resp.ErrorCode = code.Code
 		return resp
+	case *kmsg.ElectLeadersRequest:
+		return electLeadersError(r, code.Code, nil)
+	case *kmsg.AlterPartitionRequest:
+		resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
+		resp.ErrorCode = code.Code
+		return resp
 	}
 	resp := req.ResponseKind()
 	return resp
@@ -182,6 +188,13 @@ func NotController(resp kmsg.Response) bool {
 		return r.ErrorCode == nc
 	case *kmsg.AllocateProducerIDsResponse:
 		return r.ErrorCode == nc
+	case *kmsg.AlterPartitionResponse:
+		// Only the top level: a partition's NOT_CONTROLLER (epochs newer
+		// than the controller's) is for the leader to act on.
+		return r.ErrorCode == nc
+	case *kmsg.ElectLeadersResponse:
+		// v0 has no top-level code; its partitions carry it.
+		return r.ErrorCode == nc || len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 && r.Topics[0].Partitions[0].ErrorCode == nc
 	case *kmsg.FetchResponse:
 		return r.ErrorCode == nc
 	}
@@ -206,6 +219,7 @@ func controllerTable() map[int16]api {
 			ctlAPIs[key] = api{versions: wire.VersionRange{Min: min, Max: max}, advertisedMin: min, handle: fn}
 		}
 		add(1, 12, 17, (*Handler).metadataFetch)
+		add(56, 0, 3, (*Handler).alterPartition)
 		add(62, 0, 4, (*Handler).brokerRegistration)
 		add(63, 0, 1, (*Handler).brokerHeartbeat)
 		add(67, 0, 0, (*Handler).allocateProducerIDs)

@@ -94,13 +94,18 @@ func FuzzHandle(f *testing.F) {
 	seed(kmsg.NewPtrDescribeConfigsRequest(), 4)
 	seed(kmsg.NewPtrIncrementalAlterConfigsRequest(), 1)
 	seed(kmsg.NewPtrApiVersionsRequest(), 3)
+	elect := kmsg.NewPtrElectLeadersRequest()
+	elect.ElectionType = 1
+	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: topic, Partitions: []int32{0, 1, -1}}}
+	seed(elect, 2)
 
 	fuzzHandler(f, newTestHandler(f, f.TempDir()), Versions())
 }
 
 // FuzzHandleController is FuzzHandle for the controller listener: what a
 // peer or a tool sends to a controller (registrations, heartbeats, metadata
-// log fetches, DescribeQuorum, forwarded admin requests).
+// log fetches, AlterPartition, DescribeQuorum, forwarded admin requests,
+// ElectLeaders among them).
 func FuzzHandleController(f *testing.F) {
 	seed := func(req kmsg.Request, v int16) {
 		req.SetVersion(v)
@@ -124,6 +129,21 @@ func FuzzHandleController(f *testing.F) {
 	creq.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "fuzz2", NumPartitions: 2, ReplicationFactor: 1}}
 	seed(creq, 7)
 	seed(kmsg.NewPtrApiVersionsRequest(), 3)
+	// AlterPartition from broker 1 (the one registered broker, at the
+	// epoch of its registration in a fresh log) for a topic the CreateTopics
+	// seed makes, by name (v1) and by id with broker epochs (v3).
+	alter := kmsg.NewPtrAlterPartitionRequest()
+	alter.BrokerID, alter.BrokerEpoch = 1, 3
+	alter.Topics = []kmsg.AlterPartitionRequestTopic{{Topic: "fuzz2", TopicID: [16]byte{1}, Partitions: []kmsg.AlterPartitionRequestTopicPartition{
+		{Partition: 0, NewISR: []int32{1}, NewEpochISR: []kmsg.AlterPartitionRequestTopicPartitionNewEpochISR{{BrokerID: 1, BrokerEpoch: -1}}},
+		{Partition: 1, LeaderEpoch: 1, PartitionEpoch: 2, NewISR: []int32{1, 1}, LeaderRecoveryState: 1},
+	}}}
+	seed(alter, 1)
+	seed(alter, 3)
+	elect := kmsg.NewPtrElectLeadersRequest()
+	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "fuzz2", Partitions: []int32{0, 5}}}
+	seed(elect, 2)
+	seed(kmsg.NewPtrElectLeadersRequest(), 0) // null topics: every partition
 	fuzzHandler(f, newTestControllerHandler(f, f.TempDir()), ControllerVersions())
 }
 

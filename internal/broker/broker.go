@@ -151,6 +151,10 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 			SnapshotBytes:            cfg.MetadataSnapshotBytes,
 			Publish:                  b.pub.Publish,
 			Fatal:                    b.fatal,
+			// The static values: the controller resolves the dynamic
+			// ones from the metadata image itself.
+			UncleanLeaderElection:        cfg.TopicDefaults.UncleanLeaderElection,
+			LeaderImbalanceCheckInterval: time.Duration(cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second,
 		})
 		if err != nil {
 			return nil, err

@@ -67,6 +67,10 @@ type Broker struct {
 	ReplicaFetchBackoffMs        int32
 	NumReplicaFetchers           int32
 
+	// Leader balancing on the active controller: 0 when
+	// auto.leader.rebalance.enable is false.
+	LeaderImbalanceCheckIntervalSeconds int64
+
 	// Consumer groups and __consumer_offsets.
 	GroupInitialRebalanceDelayMs    int32
 	GroupMinSessionTimeoutMs        int32

@@ -170,7 +170,10 @@ var brokerDefs = []*Def{
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Default min.insync.replicas."},
 	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", Importance: High, Mode: ClusterWide,
-		Doc: "Default unclean.leader.election.enable."},
+		Doc: "Default unclean.leader.election.enable.",
+		Note: "The active controller resolves it as KRaft's does: the topic's override, its own dynamic config, the cluster-wide " +
+			"dynamic default, then its own server.properties. Turned on dynamically, it elects leaders for partitions " +
+			"without one at once; Kafka's controller waits for its next periodic check (every 5 minutes)."},
 	{Name: "log.preallocate", Type: TypeBoolean, Default: "false", Importance: Medium, Mode: ClusterWide,
 		Doc: "Default preallocate."},
 	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Importance: High, Rule: atLeast(0), Mode: ClusterWide,
@@ -231,6 +234,15 @@ var brokerDefs = []*Def{
 		Doc: "Pause after a follower's fetch fails."},
 	{Name: "num.replica.fetchers", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Fetcher connections a follower opens to each leader."},
+	{Name: "auto.leader.rebalance.enable", Type: TypeBoolean, Default: "true", Importance: High,
+		Doc: "The active controller moves leadership back to each partition's preferred replica (its first) every " +
+			"leader.imbalance.check.interval.seconds, where that replica is in the ISR and live.",
+		Note: "Read from the server.properties of the node that is the active controller, as in KRaft."},
+	{Name: "leader.imbalance.check.interval.seconds", Type: TypeLong, Default: "300", Importance: High, Rule: atLeast(1),
+		Doc: "How often the active controller looks for partitions not led by their preferred replica."},
+	{Name: "leader.imbalance.per.broker.percentage", Type: TypeInt, Default: "10", Importance: High,
+		Doc:  "The share of a broker's partitions that ZooKeeper-era Kafka let other brokers lead before it rebalanced them.",
+		Note: "Accepted and, as in KRaft (Kafka 3.x and 4.x), without effect: every partition not led by its preferred replica is moved back."},
 
 	// Consumer groups and committed offsets.
 	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000", Importance: Medium, Rule: atLeast(0),
@@ -327,9 +339,10 @@ var ignoredBroker = []string{
 	"metadata.log.max.snapshot.interval.ms", "metadata.max.idle.interval.ms",
 	"initial.broker.registration.timeout.ms", "early.start.listeners",
 	"security.inter.broker.protocol", "control.plane.listener.name",
-	// Leadership balancing and shutdown choreography.
-	"auto.leader.rebalance.enable", "leader.imbalance.check.interval.seconds", "leader.imbalance.per.broker.percentage",
-	"controlled.shutdown.enable", "controlled.shutdown.max.retries", "controlled.shutdown.retry.backoff.ms",
+	// Shutdown choreography. unclean.leader.election.interval.ms (KRaft's
+	// internal period for unclean elections) has nothing to tune: samsa's
+	// controller elects as soon as a change allows it.
+	"unclean.leader.election.interval.ms", "controlled.shutdown.enable", "controlled.shutdown.max.retries", "controlled.shutdown.retry.backoff.ms",
 	"reserved.broker.max.id", "broker.id.generation.enable", "replica.selector.class", "eligible.leader.replicas.enable",
 	// Purgatories, coordinator internals, producer-state housekeeping.
 	"fetch.purgatory.purge.interval.requests", "producer.purgatory.purge.interval.requests",

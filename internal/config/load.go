@@ -195,6 +195,9 @@ func (b *Broker) build() error {
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
+	if r.bool("auto.leader.rebalance.enable") {
+		b.LeaderImbalanceCheckIntervalSeconds = r.i64("leader.imbalance.check.interval.seconds")
+	}
 	// A follower whose fetch may wait longer than the lag limit drops out of
 	// the ISR while merely waiting; Kafka refuses this combination too.
 	if int64(b.ReplicaFetchWaitMaxMs) > b.ReplicaLagTimeMaxMs {

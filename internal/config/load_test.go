@@ -63,6 +63,8 @@ func TestDefault(t *testing.T) {
 		{"GroupMinSessionTimeoutMs", b.GroupMinSessionTimeoutMs, int32(6000)},
 		{"GroupMaxSessionTimeoutMs", b.GroupMaxSessionTimeoutMs, int32(1800000)},
 		{"GroupMaxSize", b.GroupMaxSize, int32(math.MaxInt32)},
+		{"LeaderImbalanceCheckIntervalSeconds", b.LeaderImbalanceCheckIntervalSeconds, int64(300)},
+		{"UncleanLeaderElection", b.TopicDefaults.UncleanLeaderElection, false},
 		{"OffsetsTopicNumPartitions", b.OffsetsTopicNumPartitions, int32(50)},
 		{"OffsetsTopicReplicationFactor", b.OffsetsTopicReplicationFactor, int16(1)},
 		{"OffsetsRetentionMs", b.OffsetsRetentionMs, int64(10080 * 60000)},
@@ -233,6 +235,34 @@ func TestIgnoredKeys(t *testing.T) {
 	}
 }
 
+// TestLeaderBalancingConfigs: the controller's leader balancing runs every
+// leader.imbalance.check.interval.seconds unless auto.leader.rebalance.enable
+// is false; leader.imbalance.per.broker.percentage is accepted (KRaft does
+// not use it either), and any int, as in Kafka.
+func TestLeaderBalancingConfigs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sets []string
+		want int64
+	}{
+		{nil, 300},
+		{[]string{"leader.imbalance.check.interval.seconds=7"}, 7},
+		{[]string{"auto.leader.rebalance.enable=false", "leader.imbalance.check.interval.seconds=7"}, 0},
+		{[]string{"leader.imbalance.per.broker.percentage=-5"}, 300},
+	} {
+		b := mustLoad(t, tc.sets...)
+		if got := b.LeaderImbalanceCheckIntervalSeconds; got != tc.want {
+			t.Errorf("%v: interval %d, want %d", tc.sets, got, tc.want)
+		}
+		if len(b.Ignored) != 0 {
+			t.Errorf("%v: ignored %v", tc.sets, b.Ignored)
+		}
+	}
+	if b := mustLoad(t, "unclean.leader.election.interval.ms=1000"); !reflect.DeepEqual(b.Ignored, []string{"unclean.leader.election.interval.ms"}) {
+		t.Errorf("unclean.leader.election.interval.ms: ignored %v", b.Ignored)
+	}
+}
+
 func TestLoadInputErrors(t *testing.T) {
 	t.Parallel()
 	if _, err := loadSets("novalue"); err == nil || err.Error() != `config: --set "novalue": must be key=value` {
@@ -357,6 +387,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"replica.fetch.response.max.bytes", "0", "-1", "must be at least 0", nil},
 		{"replica.fetch.backoff.ms", "0", "-1", "must be at least 0", nil},
 		{"num.replica.fetchers", "1", "0", "must be at least 1", nil},
+		{"leader.imbalance.check.interval.seconds", "1", "0", "must be at least 1", nil},
 		{"group.initial.rebalance.delay.ms", "0", "-1", "must be at least 0", nil},
 		{"group.min.session.timeout.ms", "0", "-1", "must be at least 0", nil},
 		{"group.max.session.timeout.ms", "6000", "-1", "must be at least 0", nil},

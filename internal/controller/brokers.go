@@ -139,7 +139,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64,
 	if err != nil {
 		return 0, errorf(kerr.UnknownServerError, "%v", err)
 	}
-	recs = append(recs, electLeaders(next)...)
+	recs = append(recs, c.electLeaders(next)...)
 	off, err := c.commit(recs)
 	if err != nil {
 		return 0, err
@@ -203,7 +203,7 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, h Heartbeat) (Heartbea
 		if err != nil {
 			return HeartbeatReply{}, errorf(kerr.UnknownServerError, "%v", err)
 		}
-		if _, err := c.commit(append([]metadata.Record{rec}, electLeaders(next)...)); err != nil {
+		if _, err := c.commit(append([]metadata.Record{rec}, c.electLeaders(next)...)); err != nil {
 			return HeartbeatReply{}, err
 		}
 		img = c.Image()
@@ -232,38 +232,6 @@ func leads(img *metadata.Image, id int32) int {
 		}
 	}
 	return n
-}
-
-// electLeaders returns the partition changes that give every partition a
-// live leader where it can: a partition whose leader is not live moves to
-// the first live replica of its ISR in replica order, or goes offline
-// (leader -1) when there is none; an offline partition gets a leader as
-// soon as one of its ISR is live again. Until the replication issue lands
-// the ISR is never shrunk, so every assigned replica stays eligible.
-func electLeaders(img *metadata.Image) []metadata.Record {
-	var recs []metadata.Record
-	for _, name := range img.TopicNames() {
-		t := img.Topics[name]
-		for _, p := range t.Partitions {
-			if p.Leader >= 0 && img.Brokers[p.Leader].Live() {
-				continue
-			}
-			leader := int32(-1)
-			for _, r := range p.Replicas {
-				if slices.Contains(p.ISR, r) && img.Brokers[r].Live() {
-					leader = r
-					break
-				}
-			}
-			if leader == p.Leader {
-				continue
-			}
-			recs = append(recs, metadata.Record{PartitionChange: &metadata.PartitionChange{
-				TopicID: t.ID, Partition: p.Index, Leader: ptr(leader),
-			}})
-		}
-	}
-	return recs
 }
 
 // fenceExpired fences brokers whose sessions expired, while this node is
@@ -309,7 +277,7 @@ func (c *Controller) fence(id int32) error {
 	// Logged once committed: a controller that resumes from a pause longer
 	// than the sessions still believes it is active until Raft tells it
 	// otherwise, and its attempts fail (NOT_CONTROLLER) without fencing.
-	if _, err := c.commit(append([]metadata.Record{rec}, electLeaders(next)...)); err != nil {
+	if _, err := c.commit(append([]metadata.Record{rec}, c.electLeaders(next)...)); err != nil {
 		return err
 	}
 	c.log.Info("fenced broker: session expired", "node_id", id, "session_timeout", c.cfg.SessionTimeout)

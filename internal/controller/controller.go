@@ -1,8 +1,7 @@
 // Package controller makes the cluster's metadata decisions (topic
 // creation, deletion, partition growth, config changes, broker
-// registration) and commits them as metadata.Records. Today it is a single
-// node that makes records durable in a local log; the multi-broker issue
-// replaces the store with a hashicorp/raft quorum behind the same methods.
+// registration, ISR changes and leader elections) and commits them as
+// metadata.Records, through a hashicorp/raft quorum of controllers.
 package controller
 
 import (
@@ -90,6 +89,15 @@ type Config struct {
 	// ElectionTimeout is Raft's heartbeat/election timeout; 0: 1 s, or
 	// 50 ms for a quorum of this node alone.
 	ElectionTimeout time.Duration
+	// UncleanLeaderElection is this node's static
+	// unclean.leader.election.enable, what a topic gets when neither it
+	// nor the dynamic broker configs set it (see uncleanEnabled).
+	UncleanLeaderElection bool
+	// LeaderImbalanceCheckInterval is how often the active controller moves
+	// leaderships back to preferred replicas
+	// (leader.imbalance.check.interval.seconds); 0 turns it off
+	// (auto.leader.rebalance.enable=false).
+	LeaderImbalanceCheckInterval time.Duration
 }
 
 // Controller is one member of the metadata quorum. Only the active
@@ -300,12 +308,18 @@ func (c *Controller) watchLeadership(notify <-chan bool) {
 			stopSessions = make(chan struct{})
 			c.wg.Add(1)
 			go c.fenceExpired(stopSessions)
+			if c.cfg.LeaderImbalanceCheckInterval > 0 {
+				c.wg.Add(1)
+				go c.balancePeriodically(stopSessions)
+			}
 		}
 	}
 }
 
 // initLog commits what a fresh (or older) metadata log lacks: the cluster
-// id, and metadata.version at this build's level.
+// id, and metadata.version at this build's level; and the elections this
+// controller's view asks for (its static unclean.leader.election.enable
+// may differ from its predecessor's).
 func (c *Controller) initLog() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -321,10 +335,7 @@ func (c *Controller) initLog() error {
 	if img.Features[metadata.MetadataVersionFeature] < metadata.MaxMetadataVersion {
 		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: metadata.MaxMetadataVersion}})
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	_, err := c.commit(recs)
+	_, err := c.commitElecting(recs)
 	return err
 }
 
@@ -375,8 +386,9 @@ func (c *Controller) commit(recs []metadata.Record) (int64, error) {
 	return int64(f.Index()), nil
 }
 
-// commitElecting commits recs plus the leader elections they make
-// necessary (a new partition whose first replica is not live).
+// commitElecting commits recs plus the leader and ISR changes they make
+// necessary (a new partition whose first replica is not live, a config
+// that now allows unclean elections); nothing when there are none.
 func (c *Controller) commitElecting(recs []metadata.Record) (int64, error) {
 	next := c.Image()
 	for _, r := range recs {
@@ -385,7 +397,11 @@ func (c *Controller) commitElecting(recs []metadata.Record) (int64, error) {
 			return 0, errorf(kerr.UnknownServerError, "%v", err)
 		}
 	}
-	return c.commit(append(recs, electLeaders(next)...))
+	recs = append(recs, c.electLeaders(next)...)
+	if len(recs) == 0 {
+		return next.Offset, nil
+	}
+	return c.commit(recs)
 }
 
 // WaitActive waits until this node is the active controller or ctx ends.
@@ -727,7 +743,9 @@ func (c *Controller) AlterTopicConfig(ctx context.Context, name string, validate
 	if validateOnly || maps.Equal(next, t.Configs) {
 		return nil
 	}
-	_, err = c.commit([]metadata.Record{{SetTopicConfig: &metadata.SetTopicConfig{ID: t.ID, Configs: next}}})
+	// Elections follow in the same entry when the change allows unclean
+	// ones for partitions that have no leader.
+	_, err = c.commitElecting([]metadata.Record{{SetTopicConfig: &metadata.SetTopicConfig{ID: t.ID, Configs: next}}})
 	return err
 }
 
@@ -766,7 +784,7 @@ func (c *Controller) AlterBrokerConfig(ctx context.Context, node *int32, validat
 		n := *node
 		node = &n
 	}
-	_, err = c.commit([]metadata.Record{{SetBrokerConfig: &metadata.SetBrokerConfig{NodeID: node, Configs: next}}})
+	_, err = c.commitElecting([]metadata.Record{{SetBrokerConfig: &metadata.SetBrokerConfig{NodeID: node, Configs: next}}})
 	return err
 }
 

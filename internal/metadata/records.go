@@ -53,7 +53,9 @@ type BrokerChange struct {
 // PartitionChange changes one partition's leadership or replicas. A nil
 // field keeps the current value. The leader epoch is bumped when the
 // leader changes; the partition epoch on every change (as KRaft's
-// PartitionChangeRecord), so both are derived, never carried.
+// PartitionChangeRecord), so both are derived, never carried: an ISR-only
+// change (AlterPartition) moves the partition epoch alone, as KRaft does
+// from metadata.version 3.6 (KAFKA-15021). An ISR is never empty.
 type PartitionChange struct {
 	TopicID   UUID    `json:"topicId"`
 	Partition int32   `json:"partition"`
@@ -153,6 +155,13 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		old := im.ByID[c.TopicID]
 		if old == nil || c.Partition < 0 || int(c.Partition) >= len(old.Partitions) {
 			return im, fmt.Errorf("metadata: partition change %s/%d: unknown partition", c.TopicID, c.Partition)
+		}
+		if c.ISR != nil && len(c.ISR) == 0 {
+			// An empty ISR would not survive the codec (omitempty reads
+			// it back as "keep"), so the image that made it and the ones
+			// that decode it would differ. The controller never empties
+			// an ISR (its last member stays).
+			return im, fmt.Errorf("metadata: partition change %s/%d: empty ISR", c.TopicID, c.Partition)
 		}
 		t := *old
 		t.Partitions = append([]Partition(nil), old.Partitions...)

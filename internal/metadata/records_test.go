@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"maps"
+	"slices"
 	"testing"
 )
 
@@ -51,5 +52,46 @@ func TestApplySetBrokerConfig(t *testing.T) {
 	bad := int32(-1)
 	if _, err := im.Apply(11, Record{SetBrokerConfig: &SetBrokerConfig{NodeID: &bad}}); err == nil {
 		t.Errorf("negative node id accepted")
+	}
+}
+
+// TestApplyPartitionChangeEpochs: the partition epoch moves on every
+// change, the leader epoch only when the leader changes (an ISR-only
+// change keeps it, as KRaft's AlterPartition); an empty ISR is refused.
+func TestApplyPartitionChangeEpochs(t *testing.T) {
+	t.Parallel()
+	id := UUID{1}
+	im, err := Empty("c", 1).Apply(0, Record{CreateTopic: &CreateTopic{Name: "t", ID: id, Replicas: [][]int32{{1, 2, 3}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := func(v int32) *int32 { return &v }
+	type state struct {
+		leader, leaderEpoch, partitionEpoch int32
+		isr                                 []int32
+	}
+	for i, s := range []struct {
+		ch   PartitionChange
+		want state
+	}{
+		{PartitionChange{ISR: []int32{1, 2}}, state{1, 0, 1, []int32{1, 2}}},
+		{PartitionChange{Leader: leader(2)}, state{2, 1, 2, []int32{1, 2}}},
+		{PartitionChange{Leader: leader(2), ISR: []int32{2}}, state{2, 1, 3, []int32{2}}},
+		{PartitionChange{Leader: leader(-1)}, state{-1, 2, 4, []int32{2}}},
+		{PartitionChange{Leader: leader(3), ISR: []int32{3}}, state{3, 3, 5, []int32{3}}},
+	} {
+		ch := s.ch
+		ch.TopicID = id
+		if im, err = im.Apply(int64(i+1), Record{PartitionChange: &ch}); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		p := im.Topics["t"].Partitions[0]
+		got := state{p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR}
+		if got.leader != s.want.leader || got.leaderEpoch != s.want.leaderEpoch || got.partitionEpoch != s.want.partitionEpoch || !slices.Equal(got.isr, s.want.isr) {
+			t.Errorf("step %d: %+v, want %+v", i, got, s.want)
+		}
+	}
+	if _, err := im.Apply(9, Record{PartitionChange: &PartitionChange{TopicID: id, ISR: []int32{}}}); err == nil {
+		t.Errorf("empty ISR accepted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,11 +159,24 @@ func testWholeClusterRestart(t *testing.T, l layout, snapshots bool) {
 // that cluster.
 func stateOf(t *testing.T, ctx context.Context, ds []*direct, nodes []*cluster.Process, brokerIDs []int32, want map[string]map[string]string) clusterState {
 	t.Helper()
-	st := clusterState{view: agreed(t, ctx, ds, brokerIDs)}
+	// A topic just created through a broker that forwarded the request is
+	// known to the brokers a moment later: wait until they all agree on a
+	// view that has it.
+	var st clusterState
+	poll(t, ctx, func() error {
+		v, err := sameView(ctx, ds, brokerIDs)
+		if err != nil {
+			return err
+		}
+		for name := range want {
+			if _, ok := v.Topics[name]; !ok || len(v.Topics) != len(want) {
+				return fmt.Errorf("topics %v, want %v", slices.Sorted(maps.Keys(v.Topics)), slices.Sorted(maps.Keys(want)))
+			}
+		}
+		st.view = v
+		return nil
+	})
 	st.clusterID = st.view.ClusterID
-	if len(st.view.Topics) != len(want) {
-		t.Fatalf("topics %v, want %v", st.view.Topics, want)
-	}
 	poll(t, ctx, func() error {
 		for _, d := range ds {
 			dc, err := d.describeCluster(ctx)
