@@ -223,10 +223,15 @@ func (p *Partition) MakeLeader(epoch int32, isr, replicas []int32, partitionEpoc
 		st.epochStart = start
 		p.leaderEpoch.Store(epoch)
 	}
-	p.maybeIncrementHW(now)
+	advanced := p.maybeIncrementHW(now)
 	p.stateMu.Unlock()
 	p.mu.Unlock()
-	p.wakeAll()
+	switch {
+	case fresh:
+		p.wakeAll()
+	case advanced:
+		p.wakeHW()
+	}
 	return fresh, assignErr
 }
 
