@@ -366,15 +366,27 @@ type ReadResult struct {
 // [log start, log end] is OFFSET_OUT_OF_RANGE.
 func (p *Partition) Read(offset int64, maxBytes int64, minOne, readCommitted bool) (ReadResult, error) {
 	hw := *p.hw.Load()
+	return p.read(offset, maxBytes, minOne, hw, hw)
+}
+
+// ReadForFollower is Read for a follower's fetch on the leader: it reads up
+// to the log end, not the high watermark (the result still reports the
+// high watermark, which the follower adopts). The caller checks the
+// leadership first (CheckLeader) and records the fetch (UpdateFollower).
+func (p *Partition) ReadForFollower(offset int64, maxBytes int64, minOne bool) (ReadResult, error) {
+	return p.read(offset, maxBytes, minOne, *p.hw.Load(), p.log.EndPosition())
+}
+
+func (p *Partition) read(offset, maxBytes int64, minOne bool, hw, upTo log.Position) (ReadResult, error) {
 	res := ReadResult{HighWatermark: hw.Offset, LastStableOffset: hw.Offset, LogStartOffset: p.log.StartOffset()}
 	if offset < res.LogStartOffset || offset > p.log.EndOffset() {
 		return res, fmt.Errorf("partition %s-%d: offset %d outside [%d, %d]: %w",
 			p.Topic, p.Index, offset, res.LogStartOffset, p.log.EndOffset(), kerr.OffsetOutOfRange)
 	}
-	if offset >= hw.Offset {
+	if offset >= upTo.Offset {
 		return res, nil
 	}
-	r, err := p.log.Read(offset, maxBytes, hw, minOne)
+	r, err := p.log.Read(offset, maxBytes, upTo, minOne)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return res, fmt.Errorf("%w: %w", err, kerr.OffsetOutOfRange)

@@ -254,6 +254,20 @@ func TestHighWatermark(t *testing.T) {
 		t.Fatalf("follower 5: %+v, %v", st, ok)
 	}
 
+	// A follower's fetch reads past the high watermark, to the log end.
+	produce(t, p, clk, 2, 1) // LEO 11, hw 9
+	r, err = p.ReadForFollower(9, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Slice.Release()
+	if r.HighWatermark != 9 || r.Slice.Len != int64(len(batch(t, record.CodecNone, clk.now().UnixMilli(), "v", "v"))) {
+		t.Fatalf("follower read: %+v", r)
+	}
+	if r, err := p.Read(9, 1<<20, true, false); err != nil || r.Slice.Len != 0 {
+		t.Fatalf("consumer read at the high watermark: %+v, %v", r, err)
+	}
+
 	// A high watermark inside a batch bounds reads at that batch's start.
 	p2 := replica(t, t.TempDir(), ReplicaOptions{LocalID: 1, HighWatermark: -1}, defaults(), clk)
 	mustLead(t, p2, 1, []int32{1, 2}, []int32{1, 2}, 0)
