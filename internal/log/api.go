@@ -74,6 +74,10 @@ type AppendResult struct {
 	LogStartOffset int64
 	// End is the log end after this append.
 	End Position
+	// LeaderEpoch is the partition leader epoch the batch carries (for a
+	// duplicate, the epoch asked for; for AppendReplicated, the last
+	// batch's).
+	LeaderEpoch int32
 }
 
 // Errors from Append that map to Kafka error codes.

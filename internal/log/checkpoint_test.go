@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,5 +75,67 @@ func TestWriteFileAtomic(t *testing.T) {
 			}
 			check("after a crash")
 		})
+	}
+}
+
+// TestHWCheckpoint: replication-offset-checkpoint in Kafka's text format,
+// written sorted and read back; a missing file is empty, a damaged one an
+// error.
+func TestHWCheckpoint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fsys := OSFS()
+	if hws, err := ReadHWCheckpoint(fsys, dir); err != nil || len(hws) != 0 {
+		t.Fatalf("missing file: %v, %v", hws, err)
+	}
+	hws := map[TopicPartition]int64{
+		{"orders", 10}:            5,
+		{"orders", 2}:             1234567890123,
+		{"__consumer_offsets", 0}: 0,
+		{"a.b-c_d", 7}:            42,
+	}
+	if err := WriteHWCheckpoint(fsys, dir, hws); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, HWCheckpointFile))
+	const want = "0\n4\n__consumer_offsets 0 0\na.b-c_d 7 42\norders 2 1234567890123\norders 10 5\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("file %q, %v; want %q", b, err, want)
+	}
+	got, err := ReadHWCheckpoint(fsys, dir)
+	if err != nil || !maps.Equal(got, hws) {
+		t.Fatalf("read back %v, %v", got, err)
+	}
+	if err := WriteHWCheckpoint(fsys, dir, map[TopicPartition]int64{{"bad topic", 0}: 1}); err == nil {
+		t.Fatal("a topic name with a space was written")
+	}
+	if b2, _ := os.ReadFile(filepath.Join(dir, HWCheckpointFile)); string(b2) != want {
+		t.Fatalf("a refused write changed the file: %q", b2)
+	}
+	if err := WriteHWCheckpoint(fsys, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadHWCheckpoint(fsys, dir); err != nil || len(got) != 0 {
+		t.Fatalf("empty checkpoint read as %v, %v", got, err)
+	}
+
+	for _, tc := range []struct{ name, content string }{
+		{"empty file", ""},
+		{"version 1", "1\n0\n"},
+		{"count too high", "0\n2\nt 0 1\n"},
+		{"count too low", "0\n1\nt 0 1\nt 1 1\n"},
+		{"two fields", "0\n1\nt 0\n"},
+		{"four fields", "0\n1\nt 0 1 2\n"},
+		{"partition not a number", "0\n1\nt x 1\n"},
+		{"partition past int32", "0\n1\nt 2147483648 1\n"},
+		{"offset not a number", "0\n1\nt 0 1.5\n"},
+		{"partition twice", "0\n2\nt 0 1\nt 0 2\n"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, HWCheckpointFile), []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ReadHWCheckpoint(fsys, dir); err == nil {
+			t.Errorf("%s: read as %v, want an error", tc.name, got)
+		}
 	}
 }

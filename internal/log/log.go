@@ -7,8 +7,10 @@
 //
 // In the order they are taken:
 //
-//	Log.mu         the appender lock: Append, roll, Truncate, SetStartOffset,
-//	               SetConfig, Close, Delete. Guards cfg and producers.
+//	Log.mu         the appender lock: Append, AppendReplicated, roll,
+//	               Truncate, TruncateFullyAndStartAt, SetStartOffset,
+//	               AssignEpoch, SetConfig, Close, Delete. Guards cfg and
+//	               producers.
 //	Log.segMu      the segment list. The appender changes the list under it
 //	               exclusively (and may read it without segMu, being the only
 //	               writer); readers hold it shared only to find and pin a
@@ -45,8 +47,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/samsa-kafka/samsa/internal/record"
 )
 
 // Kafka's defaults for a zero Config field.
@@ -156,167 +156,29 @@ func (l *Log) setFatal(err error) error {
 	return fe
 }
 
-// Append validates the producer state of one whole, already validated
-// batch (record.Validate), assigns it offsets from the log end, writes it,
-// and flushes per the flush policy.
-//
-// The batch is rewritten in place (base offset, leader epoch, and for
-// LogAppendTime the timestamp and CRC). On a write error nothing is
-// appended, the segment is cut back, and the next append gets the same
-// offsets. An error from the policy's fsync comes with a valid result: the
-// batch is in the log but its durability is unknown, and the log refuses
-// later writes (ErrFailed).
-func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
-	h, err := record.ParseHeader(batch)
-	if err != nil {
-		return AppendResult{}, fmt.Errorf("log: append: %w", err)
-	}
-	switch {
-	case h.Size() != int64(len(batch)):
-		return AppendResult{}, fmt.Errorf("log: append: batch is %d bytes, its header says %d", len(batch), h.Size())
-	case h.Magic != 2:
-		return AppendResult{}, fmt.Errorf("log: append: magic %d", h.Magic)
-	case h.LastOffsetDelta < 0:
-		return AppendResult{}, fmt.Errorf("log: append: last offset delta %d", h.LastOffsetDelta)
-	}
-	l.mu.Lock()
-	res, flush, err := l.appendLocked(batch, &h, opts)
-	l.mu.Unlock()
-	if err == nil && flush {
-		// Outside the appender lock: appends continue during the fsync
-		// and concurrent flushes share the disk's work.
-		if err := l.Flush(); err != nil {
-			return res, err
-		}
-	}
-	return res, err
-}
-
-func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (res AppendResult, flush bool, err error) {
-	if err := l.writable(); err != nil {
-		return res, false, err
-	}
-	if h.ProducerID >= 0 {
-		dup, err := l.producers.check(h)
-		if err != nil {
-			return res, false, err
-		}
-		if dup != nil {
-			res = AppendResult{
-				BaseOffset:     dup.firstOffset,
-				LastOffset:     dup.lastOffset,
-				LogAppendTime:  -1,
-				Duplicate:      true,
-				LogStartOffset: l.start.Load(),
-				End:            *l.end.Load(),
-			}
-			if opts.LogAppendTime >= 0 {
-				res.LogAppendTime = dup.timestamp
-			}
-			return res, false, nil
-		}
-	}
-
-	now := l.now().UnixMilli()
-	base := l.end.Load().Offset
-	size := int64(len(batch))
-	if why := l.rollReason(l.active(), size, base+int64(h.LastOffsetDelta), now); why != "" {
-		if err := l.roll(why); err != nil {
-			return res, false, err
-		}
-	}
-	seg := l.active()
-	if err := l.epochs.assign(opts.LeaderEpoch, base); err != nil {
-		return res, false, err
-	}
-
-	record.SetBaseOffset(batch, base)
-	record.SetPartitionLeaderEpoch(batch, opts.LeaderEpoch)
-	h.BaseOffset, h.PartitionLeaderEpoch = base, opts.LeaderEpoch
-	appendTime := int64(-1)
-	if opts.LogAppendTime >= 0 {
-		record.SetLogAppendTime(batch, opts.LogAppendTime)
-		appendTime = opts.LogAppendTime
-		h.MaxTimestamp = appendTime
-		h.Attributes |= record.AttrTimestampType
-	}
-
-	pos := seg.size.Load()
-	full := int64(0)
-	if l.cfg.Preallocate {
-		full = l.cfg.SegmentBytes
-	}
-	seg.reserve(pos+int64(len(batch)), full)
-	if err := seg.write(batch, pos); err != nil {
-		if fe, ok := err.(*fatalError); ok {
-			return res, false, l.setFatal(fe)
-		}
-		return res, false, err
-	}
-	// Publish in this order: size, then the index entries and max
-	// timestamp that may name the batch, then the end.
-	seg.size.Store(pos + size)
-	seg.track(h, pos, l.cfg.IndexIntervalBytes)
-	if seg.rollStartMs < 0 {
-		seg.rollStartMs = now
-	}
-	if h.ProducerID >= 0 {
-		l.producers.apply(h)
-	}
-	end := Position{Offset: h.LastOffset() + 1, SegmentBase: seg.base, FilePos: pos + size}
-	l.end.Store(&end)
-
-	flush = end.Offset-l.flushed.Load() >= l.cfg.FlushMessages ||
-		now-l.lastFlushMs.Load() >= l.cfg.FlushMs
-	return AppendResult{
-		BaseOffset:     base,
-		LastOffset:     h.LastOffset(),
-		LogAppendTime:  appendTime,
-		LogStartOffset: l.start.Load(),
-		End:            end,
-	}, flush, nil
-}
-
-// rollReason says why a batch of size bytes ending at lastOffset must go
-// to a new segment, or "". A segment always takes its first batch, so an
-// oversized batch gets a segment of its own rather than failing.
-func (l *Log) rollReason(s *segment, size, lastOffset, now int64) string {
-	if s.size.Load() == 0 {
-		return ""
-	}
-	maxEntries := l.cfg.SegmentIndexBytes
-	switch {
-	case s.size.Load()+size > l.cfg.SegmentBytes:
-		return "segment.bytes"
-	case now-s.rollStartMs >= l.cfg.SegmentMs:
-		return "segment.ms"
-	case s.offIdx.count() >= maxEntries/offsetEntrySize,
-		s.timeIdx.count() >= maxEntries/timeEntrySize-1: // room for seal's final entry
-		return "segment.index.bytes"
-	case lastOffset-s.base > math.MaxInt32:
-		return "relative offset overflow"
-	}
-	return ""
-}
-
-// roll seals the active segment and starts a new one at the log end.
+// roll seals the active segment and starts a new one at the log end, or
+// at the offset at when that is above the end: a follower's next batch
+// may start past the end (a gap in a compacted log), and its segment must
+// be able to index its offsets. The gap then belongs to the log end, as
+// it would after a restart (the empty new segment's base is the end).
 //
 // Order, for crash safety: the old segment's log and indexes are fsynced
 // first, so once the new segment exists every segment before it is
 // durable and recovery need only scan the last; then the producer state
 // is snapshotted at the new base, so recovery replays at most the last
 // segment; then the new files are created and the directory fsynced.
-func (l *Log) roll(why string) error {
+func (l *Log) roll(why string, at int64) error {
 	old := l.active()
 	end := l.end.Load().Offset
+	base := max(end, at)
 	if err := old.seal(); err != nil {
 		return l.setFatal(err)
 	}
 	l.advanceFlushed(end)
-	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
-		l.logger.Warn("producer snapshot failed; recovery will replay more of the log", "dir", l.dir, "offset", end, "err", err)
+	if err := writeSnapshot(l.fs, l.dir, base, l.producers); err != nil {
+		l.logger.Warn("producer snapshot failed; recovery will replay more of the log", "dir", l.dir, "offset", base, "err", err)
 	}
-	seg, err := openSegment(l.fs, l.dir, end, true)
+	seg, err := openSegment(l.fs, l.dir, base, true)
 	if err == nil {
 		if err = l.fs.SyncDir(l.dir); err != nil {
 			seg.closeFiles()
@@ -330,14 +192,14 @@ func (l *Log) roll(why string) error {
 		if rerr := old.reload(); rerr != nil {
 			return l.setFatal(errors.Join(err, rerr))
 		}
-		return fmt.Errorf("log: roll at offset %d (%s): %w", end, why, err)
+		return fmt.Errorf("log: roll at offset %d (%s): %w", base, why, err)
 	}
 	l.segMu.Lock()
 	l.segs = append(l.segs, seg)
 	l.segMu.Unlock()
-	l.end.Store(&Position{Offset: end, SegmentBase: seg.base})
+	l.end.Store(&Position{Offset: base, SegmentBase: base})
 	l.pruneSnapshots()
-	l.logger.Debug("rolled segment", "dir", l.dir, "base", end, "reason", why)
+	l.logger.Debug("rolled segment", "dir", l.dir, "base", base, "reason", why)
 	return nil
 }
 
@@ -427,6 +289,57 @@ func (l *Log) EndPosition() Position { return *l.end.Load() }
 // EpochEntries returns the leader-epoch checkpoint: each epoch and the
 // offset of its first batch, ascending.
 func (l *Log) EpochEntries() []EpochEntry { return l.epochs.list() }
+
+// AssignEpoch records in the leader-epoch checkpoint that epoch starts at
+// the log end, if epoch is newer than every epoch known, and returns the
+// log end. A new leader calls it before its first append, so followers
+// asking OffsetForLeaderEpoch about any older epoch get an end offset at
+// or below this one (Kafka: the leader-epoch entry at become-leader).
+func (l *Log) AssignEpoch(epoch int32) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return 0, err
+	}
+	end := l.end.Load().Offset
+	_, err := l.epochs.assign(epoch, end)
+	return end, err
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch from the leader-epoch
+// checkpoint, as Kafka's LeaderEpochFileCache.endOffsetFor: see
+// epochCache.endOffsetFor. (-1, -1) means undefined.
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	return l.epochs.endOffsetFor(epoch, l.end.Load().Offset)
+}
+
+// PositionOf returns offset, at or above the log start and at or below the
+// end, as a Position: the end itself, or the position of the batch that
+// holds offset (its start, so a read bounded by it stops before that
+// batch when offset falls inside it), or where the gap that holds offset
+// begins.
+func (l *Log) PositionOf(offset int64) (Position, error) {
+	end := l.end.Load()
+	if offset == end.Offset {
+		return *end, nil
+	}
+	if start := l.start.Load(); offset < start || offset > end.Offset {
+		return Position{}, fmt.Errorf("log: position of offset %d outside [%d, %d]: %w", offset, start, end.Offset, ErrOffsetOutOfRange)
+	}
+	s, err := l.pinFloor(offset)
+	if err != nil {
+		return Position{}, err
+	}
+	if s == nil {
+		return Position{}, fmt.Errorf("log: position of offset %d below the first segment: %w", offset, ErrOffsetOutOfRange)
+	}
+	defer s.unpin()
+	pos, _, _, err := s.find(offset, s.size.Load())
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Offset: offset, SegmentBase: s.base, FilePos: pos}, nil
+}
 
 // Size is the total bytes of all segments.
 func (l *Log) Size() int64 {

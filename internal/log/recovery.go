@@ -396,7 +396,7 @@ func (l *Log) loadEpochs(leo int64, marks []EpochEntry) error {
 		return err
 	}
 	for _, m := range marks {
-		if err := c.assign(m.Epoch, m.StartOffset); err != nil {
+		if _, err := c.assign(m.Epoch, m.StartOffset); err != nil {
 			return err
 		}
 	}

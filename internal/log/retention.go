@@ -76,7 +76,7 @@ func (l *Log) DeleteOldSegments(now time.Time, retentionMs, retentionBytes, hw i
 	if n == len(l.segs) {
 		// The active segment goes too: roll, so that it is closed and a
 		// new, empty one starts at the log end.
-		if err := l.roll("retention"); err != nil {
+		if err := l.roll("retention", 0); err != nil {
 			return 0, err
 		}
 	}

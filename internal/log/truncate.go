@@ -134,6 +134,22 @@ func (l *Log) cutSegment(s *segment, cut, newEnd int64, wasActive bool) error {
 	return nil
 }
 
+// TruncateFullyAndStartAt empties the log and restarts it at offset, which
+// becomes its start and its end: a follower whose log end is below the
+// leader's log start cannot fetch what lies between and starts afresh
+// there (Kafka's truncateFullyAndStartAt).
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if offset < 0 {
+		return fmt.Errorf("log: restart at negative offset %d", offset)
+	}
+	return l.truncateFullyAndStartAt(offset)
+}
+
 // truncateFullyAndStartAt empties the log and restarts it at offset.
 //
 // Order, for crash safety: the new start is persisted first (a crash then

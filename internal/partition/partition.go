@@ -1,15 +1,39 @@
-// Package partition is one partition replica: its log, leader epoch, high
-// watermark and the waiters that long polls and acks=all producers park on.
-// On a single node the leader is the whole ISR, so the high watermark moves
-// with every append; with replication it will move when the ISR's followers
-// have fetched past an offset, and nothing above this package changes.
+// Package partition is one partition replica: its log, its role (leader
+// or follower) in a leader epoch, the high watermark, the ISR and what a
+// leader knows of its followers, and the waiters that long polls and
+// acks=all producers park on (replica.go). On a single node the leader is
+// the whole ISR, so the high watermark moves with every append; with
+// replication it moves when the ISR's followers have fetched past an
+// offset.
 //
-// Lock order: Partition.mu (append) → log internals → Partition.waitMu.
+// # Locks
+//
+// In the order they are taken:
+//
+//	Partition.mu       the appender lock: producer appends (offset
+//	                   assignment order), follower appends, truncation and
+//	                   role changes (MakeLeader, MakeFollower), so an append
+//	                   always lands in the epoch and role it was checked
+//	                   against. Held across an append's policy fsync (so
+//	                   the high watermark passes a batch only once
+//	                   flush.messages made it durable) and a new leader's
+//	                   epoch-checkpoint write; nothing on the fetch path
+//	                   takes it.
+//	Partition.stateMu  the replica state (role, ISR, followers, pending ISR
+//	                   change) and every high-watermark change. Short; never
+//	                   held across an fsync. Reads the log's end and looks
+//	                   up positions (log internals) while held.
+//	log internals      see package log.
+//	Partition.waitMu   leaf: the waiter sets.
+//
+// Readers take no partition lock: the leader epoch and the high watermark
+// are atomics.
 package partition
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,36 +95,102 @@ type Partition struct {
 	Topic string
 	Index int32
 
-	log *log.Log
-	cfg atomic.Pointer[Config]
-	now func() time.Time
+	log      *log.Log
+	cfg      atomic.Pointer[Config]
+	now      func() time.Time
+	logger   *slog.Logger
+	localID  int32
+	lagMax   time.Duration
+	eligible func(id int32) bool
 
-	mu          sync.Mutex // serialises appends (offset assignment order)
-	leaderEpoch atomic.Int32
-	hw          atomic.Pointer[log.Position]
-	isr         atomic.Int32 // size of the in-sync replica set
+	mu sync.Mutex // the appender lock (see the package comment)
 
-	waitMu  sync.Mutex
-	waiters map[chan<- struct{}]struct{}
+	stateMu     sync.Mutex
+	st          replicaState                 // guarded by stateMu
+	leaderEpoch atomic.Int32                 // changes under mu and stateMu
+	hw          atomic.Pointer[log.Position] // changes under stateMu
+
+	waitMu     sync.Mutex
+	hwWaiters  map[chan<- struct{}]struct{}
+	leoWaiters map[chan<- struct{}]struct{}
 }
 
-// Open opens the partition's log in dir.
+// ReplicaOptions say what a replica of a multi-node cluster knows beyond
+// its log.
+type ReplicaOptions struct {
+	// LocalID is this broker's node id, as replica sets and ISRs name it.
+	LocalID int32
+	// HighWatermark is the replica's checkpointed high watermark
+	// (log.ReadHWCheckpoint), or -1 when none was; it is clamped to
+	// [log start, log end].
+	HighWatermark int64
+	// LagTimeMax is replica.lag.time.max.ms: how long a follower may go
+	// without catching up before the leader stops holding the high
+	// watermark for it when it is outside the ISR (0: Kafka's 30 s).
+	// ISRChange takes its own lag for shrinking.
+	LagTimeMax time.Duration
+	// Eligible says whether a broker may join the ISR, and so hold back
+	// the high watermark while outside it: registered, not fenced, not in
+	// controlled shutdown (KRaft's rule). Nil: every replica is.
+	Eligible func(id int32) bool
+}
+
+// defaultLagTimeMax is Kafka's replica.lag.time.max.ms.
+const defaultLagTimeMax = 30 * time.Second
+
+// soleReplica is the id Open gives the one replica of its partition.
+const soleReplica int32 = -1
+
+// Open opens the partition's log in dir as its partition's only replica:
+// the leader in leaderEpoch with itself as the whole ISR, which is what a
+// single node runs with. SetLeaderEpoch moves its epoch. Replicas of a
+// multi-node cluster are opened with OpenReplica and given their roles by
+// MakeLeader and MakeFollower.
 func Open(dir, topic string, index int32, leaderEpoch int32, cfg Config, opts log.Options) (*Partition, error) {
+	p, err := OpenReplica(dir, topic, index, cfg, ReplicaOptions{LocalID: soleReplica, HighWatermark: -1}, opts)
+	if err != nil {
+		return nil, err
+	}
+	sole := []int32{soleReplica}
+	if _, err := p.MakeLeader(leaderEpoch, sole, sole, 0); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// OpenReplica opens the partition's log in dir as one replica of a
+// multi-node cluster, with no role yet: it takes no appends until
+// MakeLeader or MakeFollower.
+func OpenReplica(dir, topic string, index int32, cfg Config, ro ReplicaOptions, opts log.Options) (*Partition, error) {
 	opts.Config = cfg.Log
 	l, err := log.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("partition %s-%d: %w", topic, index, err)
 	}
-	p := &Partition{Topic: topic, Index: index, log: l, now: opts.Now, waiters: map[chan<- struct{}]struct{}{}}
+	p := &Partition{Topic: topic, Index: index, log: l, now: opts.Now, logger: opts.Logger,
+		localID: ro.LocalID, lagMax: ro.LagTimeMax, eligible: ro.Eligible,
+		hwWaiters: map[chan<- struct{}]struct{}{}, leoWaiters: map[chan<- struct{}]struct{}{}}
 	if p.now == nil {
 		p.now = time.Now
 	}
+	if p.logger == nil {
+		p.logger = slog.Default()
+	}
+	if p.lagMax <= 0 {
+		p.lagMax = defaultLagTimeMax
+	}
+	if p.eligible == nil {
+		p.eligible = func(int32) bool { return true }
+	}
 	c := cfg
 	p.cfg.Store(&c)
-	p.leaderEpoch.Store(leaderEpoch)
-	p.isr.Store(1)
-	end := l.EndPosition()
-	p.hw.Store(&end)
+	p.leaderEpoch.Store(-1)
+	p.st = replicaState{leader: -1, partitionEpoch: -1, epochStart: -1}
+	if _, err := p.setHW(ro.HighWatermark); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -111,17 +201,6 @@ func (p *Partition) Config() *Config { return p.cfg.Load() }
 func (p *Partition) SetConfig(c Config) {
 	p.cfg.Store(&c)
 	p.log.SetConfig(c.Log)
-}
-
-// SetLeaderEpoch records the partition's leader epoch from the metadata;
-// it never moves backwards.
-func (p *Partition) SetLeaderEpoch(e int32) {
-	for {
-		cur := p.leaderEpoch.Load()
-		if e <= cur || p.leaderEpoch.CompareAndSwap(cur, e) {
-			return
-		}
-	}
 }
 
 // LeaderEpoch is the current leader epoch.
@@ -143,9 +222,6 @@ func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
 // Size is the bytes on disk.
 func (p *Partition) Size() int64 { return p.log.Size() }
 
-// ISRSize is the number of in-sync replicas (1 on a single node).
-func (p *Partition) ISRSize() int32 { return p.isr.Load() }
-
 // decompressBound caps what one produced batch may inflate to: a 1 KB batch
 // can claim gigabytes, and the broker must never allocate what it claims.
 // 32x max.message.bytes (32 MiB by default) admits any realistic batch;
@@ -160,8 +236,17 @@ type AppendResult = log.AppendResult
 
 // Append validates the records of one partition in a produce request (they
 // must be exactly one batch) and appends them as leader. Errors carry the
-// Kafka code (errors.As to *kerr.Error).
-func (p *Partition) Append(batch []byte) (AppendResult, error) {
+// Kafka code (errors.As to *kerr.Error). It is AppendAcks with acks=1.
+func (p *Partition) Append(batch []byte) (AppendResult, error) { return p.AppendAcks(batch, 1) }
+
+// AppendAcks is Append for a producer that asked for acks (0, 1, or -1 for
+// all): with acks=-1 a committed ISR smaller than min.insync.replicas
+// (bounded by the replication factor) refuses the batch with
+// NOT_ENOUGH_REPLICAS before anything is appended. The caller of an
+// acks=-1 append then waits with WaitCommitted(ctx, res.LeaderEpoch,
+// res.LastOffset). A replica that does not lead answers
+// NOT_LEADER_OR_FOLLOWER.
+func (p *Partition) AppendAcks(batch []byte, acks int16) (AppendResult, error) {
 	cfg := p.cfg.Load()
 	now := p.now().UnixMilli()
 	vo := record.ValidateOptions{
@@ -199,32 +284,65 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	}
 
 	p.mu.Lock()
-	opts.LeaderEpoch = p.leaderEpoch.Load()
+	epoch, err := p.checkAppend(acks)
+	if err != nil {
+		p.mu.Unlock()
+		return AppendResult{}, err
+	}
+	opts.LeaderEpoch = epoch
 	res, err := p.log.Append(batch, opts)
+	advanced := false
 	if err == nil && !res.Duplicate {
-		// Single node: the leader is the whole ISR, so the batch is
+		// With the leader alone in the ISR (a single node) the batch is
 		// committed as soon as it is in the log.
-		end := res.End
-		p.hw.Store(&end)
+		p.stateMu.Lock()
+		advanced = p.maybeIncrementHW(p.now())
+		p.stateMu.Unlock()
 	}
 	p.mu.Unlock()
 	if err != nil {
 		return res, mapLogError(err)
 	}
 	if !res.Duplicate {
-		p.wake()
+		p.wakeLEO()
+	}
+	if advanced {
+		p.wakeHW()
 	}
 	return res, nil
 }
 
+// checkAppend says whether a producer's batch may be appended, and in which
+// leader epoch. Caller holds mu, so the epoch holds until it appended.
+func (p *Partition) checkAppend(acks int16) (int32, error) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	st := &p.st
+	if st.closed || st.role != RoleLeader {
+		return 0, p.errNotLeader("not the leader")
+	}
+	if acks == -1 && len(st.isr) < p.effectiveMinISR() {
+		return 0, fmt.Errorf("partition %s-%d: ISR %v is smaller than min.insync.replicas %d: %w",
+			p.Topic, p.Index, st.isr, p.effectiveMinISR(), kerr.NotEnoughReplicas)
+	}
+	return p.leaderEpoch.Load(), nil
+}
+
 func mapLogError(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, log.ErrOutOfOrderSequence):
 		return fmt.Errorf("%w: %w", err, kerr.OutOfOrderSequenceNumber)
 	case errors.Is(err, log.ErrInvalidProducerEpoch):
 		return fmt.Errorf("%w: %w", err, kerr.InvalidProducerEpoch)
 	case errors.Is(err, log.ErrClosed):
 		return fmt.Errorf("%w: %w", err, kerr.NotLeaderForPartition)
+	case errors.Is(err, log.ErrCorruptBatch):
+		return fmt.Errorf("%w: %w", err, kerr.CorruptMessage)
+	case errors.Is(err, log.ErrUnexpectedAppendOffset):
+		// Not a client's error: the follower's fetcher resyncs.
+		return err
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
@@ -248,15 +366,27 @@ type ReadResult struct {
 // [log start, log end] is OFFSET_OUT_OF_RANGE.
 func (p *Partition) Read(offset int64, maxBytes int64, minOne, readCommitted bool) (ReadResult, error) {
 	hw := *p.hw.Load()
+	return p.read(offset, maxBytes, minOne, hw, hw)
+}
+
+// ReadForFollower is Read for a follower's fetch on the leader: it reads up
+// to the log end, not the high watermark (the result still reports the
+// high watermark, which the follower adopts). The caller checks the
+// leadership first (CheckLeader) and records the fetch (UpdateFollower).
+func (p *Partition) ReadForFollower(offset int64, maxBytes int64, minOne bool) (ReadResult, error) {
+	return p.read(offset, maxBytes, minOne, *p.hw.Load(), p.log.EndPosition())
+}
+
+func (p *Partition) read(offset, maxBytes int64, minOne bool, hw, upTo log.Position) (ReadResult, error) {
 	res := ReadResult{HighWatermark: hw.Offset, LastStableOffset: hw.Offset, LogStartOffset: p.log.StartOffset()}
 	if offset < res.LogStartOffset || offset > p.log.EndOffset() {
 		return res, fmt.Errorf("partition %s-%d: offset %d outside [%d, %d]: %w",
 			p.Topic, p.Index, offset, res.LogStartOffset, p.log.EndOffset(), kerr.OffsetOutOfRange)
 	}
-	if offset >= hw.Offset {
+	if offset >= upTo.Offset {
 		return res, nil
 	}
-	r, err := p.log.Read(offset, maxBytes, hw, minOne)
+	r, err := p.log.Read(offset, maxBytes, upTo, minOne)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return res, fmt.Errorf("%w: %w", err, kerr.OffsetOutOfRange)
@@ -365,57 +495,48 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	return p.log.StartOffset(), nil
 }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the
-// requested epoch (the start of the next larger epoch, or the log end for
-// the current one) and the largest epoch <= the requested one.
-func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
-	entries := p.log.EpochEntries()
-	cur := p.leaderEpoch.Load()
-	if epoch == cur {
-		return cur, p.log.EndOffset()
-	}
-	if epoch > cur {
-		return -1, -1
-	}
-	found := int32(-1)
-	for i, e := range entries {
-		if e.Epoch > epoch {
-			if found == -1 {
-				return -1, -1
-			}
-			return found, e.StartOffset
-		}
-		found = entries[i].Epoch
-	}
-	if found == -1 {
-		return -1, -1
-	}
-	return found, p.log.EndOffset()
+// AddWaiter registers ch to receive a non-blocking send whenever the high
+// watermark moves (consumers' long polls, acks=all producers), and when
+// the replica's role or epoch changes or it closes; the returned func
+// unregisters it. ch should have room for one value so a wake-up between
+// a check and a wait is not lost.
+func (p *Partition) AddWaiter(ch chan<- struct{}) (remove func()) {
+	return p.addWaiter(p.hwWaiters, ch)
 }
 
-// AddWaiter registers ch to receive a non-blocking send whenever the high
-// watermark moves; the returned func unregisters it. ch should have room
-// for one value so a wake-up between a check and a wait is not lost.
-func (p *Partition) AddWaiter(ch chan<- struct{}) (remove func()) {
+// AddLEOWaiter is AddWaiter for the log end: ch is woken whenever the log
+// end moves (an append, a truncation), for followers' long polls on the
+// leader, and on role changes and close.
+func (p *Partition) AddLEOWaiter(ch chan<- struct{}) (remove func()) {
+	return p.addWaiter(p.leoWaiters, ch)
+}
+
+func (p *Partition) addWaiter(set map[chan<- struct{}]struct{}, ch chan<- struct{}) func() {
 	p.waitMu.Lock()
-	p.waiters[ch] = struct{}{}
+	set[ch] = struct{}{}
 	p.waitMu.Unlock()
 	return func() {
 		p.waitMu.Lock()
-		delete(p.waiters, ch)
+		delete(set, ch)
 		p.waitMu.Unlock()
 	}
 }
 
-func (p *Partition) wake() {
+func (p *Partition) wakeHW()  { p.wake(p.hwWaiters) }
+func (p *Partition) wakeLEO() { p.wake(p.leoWaiters) }
+func (p *Partition) wakeAll() { p.wake(p.hwWaiters, p.leoWaiters) }
+
+func (p *Partition) wake(sets ...map[chan<- struct{}]struct{}) {
 	p.waitMu.Lock()
-	for ch := range p.waiters {
-		select {
-		case ch <- struct{}{}:
-		default:
+	defer p.waitMu.Unlock()
+	for _, set := range sets {
+		for ch := range set {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
-	p.waitMu.Unlock()
 }
 
 // Flush fsyncs the log.
@@ -425,12 +546,14 @@ func (p *Partition) Flush() error { return p.log.Flush() }
 // was appended.
 func (p *Partition) FlushIfDue() error { return p.log.FlushIfDue() }
 
-// Close closes the log cleanly and wakes waiters so they re-check.
+// Close closes the log cleanly and wakes waiters so they re-check (an
+// acks=all wait then fails with NOT_LEADER_OR_FOLLOWER).
 func (p *Partition) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.markClosed()
 	err := p.log.Close()
-	p.wake()
+	p.mu.Unlock()
+	p.wakeAll()
 	return err
 }
 
@@ -439,7 +562,14 @@ func (p *Partition) Close() error {
 // The caller removes the directory.
 func (p *Partition) CloseForDelete() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.markClosed()
 	p.log.CloseForDelete()
-	p.wake()
+	p.mu.Unlock()
+	p.wakeAll()
+}
+
+func (p *Partition) markClosed() {
+	p.stateMu.Lock()
+	p.st.closed = true
+	p.stateMu.Unlock()
 }
