@@ -273,11 +273,11 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			// Offsets and configs come from other brokers than metadata
 			// (each partition's leader; any broker): a partial failure
 			// is shown per partition rather than failing the command.
-			starts, err := adm.ListStartOffsets(ctx, known...)
+			starts, err := listOffsets(ctx, adm.ListStartOffsets, tds, known)
 			if err != nil {
 				return fmt.Errorf("list start offsets: %w", err)
 			}
-			ends, err := adm.ListEndOffsets(ctx, known...)
+			ends, err := listOffsets(ctx, adm.ListEndOffsets, tds, known)
 			if err != nil {
 				return fmt.Errorf("list end offsets: %w", err)
 			}
@@ -299,6 +299,7 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			var sizesErr error
 			if len(set) > 0 { // an empty set would ask for every partition
 				sizes, sizesErr = adm.DescribeAllLogDirs(ctx, set)
+				sizesErr = dropOfflineBrokers(ctx, adm, sizesErr)
 			}
 
 			out := cmd.OutOrStdout()
@@ -315,6 +316,66 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			return errors.Join(errs...)
 		},
 	}
+}
+
+// listOffsets lists offsets of topics with list, keeping the answers of
+// the partitions whose leader did answer when others failed: a failed
+// partition shows its error, and one without a leader (offline, which
+// ListOffsets cannot reach) is left out, so its offsets show as "?".
+func listOffsets(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error),
+	tds kadm.TopicDetails, topics []string) (kadm.ListedOffsets, error) {
+	l, err := list(ctx, topics...)
+	var se *kadm.ShardErrors
+	if !errors.As(err, &se) {
+		return l, err
+	}
+	for _, e := range se.Errs {
+		req, ok := e.Req.(*kmsg.ListOffsetsRequest)
+		if !ok {
+			return l, err
+		}
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if p, ok := tds[rt.Topic].Partitions[rp.Partition]; ok && p.Leader < 0 {
+					continue
+				}
+				if l[rt.Topic] == nil {
+					l[rt.Topic] = map[int32]kadm.ListedOffset{}
+				}
+				l[rt.Topic][rp.Partition] = kadm.ListedOffset{Topic: rt.Topic, Partition: rp.Partition, Err: e.Err}
+			}
+		}
+	}
+	return l, nil
+}
+
+// dropOfflineBrokers removes from a DescribeLogDirs error the shards meant
+// for brokers that are not live (a replica's broker that is shut down):
+// they cannot answer, and their partitions' sizes come from the leaders.
+func dropOfflineBrokers(ctx context.Context, adm *kadm.Client, err error) error {
+	var se *kadm.ShardErrors
+	if !errors.As(err, &se) {
+		return err
+	}
+	brokers, berr := adm.ListBrokers(ctx)
+	if berr != nil {
+		return err
+	}
+	live := map[int32]bool{}
+	for _, b := range brokers {
+		live[b.NodeID] = true
+	}
+	kept := *se
+	kept.Errs = nil
+	for _, e := range se.Errs {
+		if live[e.Broker.NodeID] {
+			kept.Errs = append(kept.Errs, e)
+		}
+	}
+	if len(kept.Errs) == 0 {
+		return nil
+	}
+	return &kept
 }
 
 // writeTopicDescription prints one topic as kafka-topics --describe does,
@@ -376,9 +437,10 @@ func partitionLine(p kadm.PartitionDetail) string {
 }
 
 // partitionErr is the error Metadata gave for the partition, as a last
-// field, or "".
+// field, or "". A partition without a leader has LEADER_NOT_AVAILABLE,
+// which OfflinePartition already says.
 func partitionErr(p kadm.PartitionDetail) string {
-	if p.Err == nil {
+	if p.Err == nil || p.Leader < 0 && errors.Is(p.Err, kerr.LeaderNotAvailable) {
 		return ""
 	}
 	return "\tError: " + p.Err.Error()
