@@ -452,7 +452,9 @@ func underReplicated(p kadm.PartitionDetail) bool { return len(p.ISR) < len(p.Re
 
 // topicOverrides renders the configs set on the topic itself, sorted by key.
 // Broker-level values and defaults are left out: they are not properties of
-// the topic, and listing every default would hide the overrides.
+// the topic, and listing every default would hide the overrides. (kafka-topics
+// lists every non-default value, broker-level ones too.) None is "", as
+// kafka-topics prints it.
 func topicOverrides(configs []kadm.Config) string {
 	var kv []string
 	for _, c := range configs {
