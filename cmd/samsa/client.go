@@ -132,7 +132,8 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 // broker's own message when it sent one, which usually says which input was
 // wrong.
 func kafkaError(what string, err error, brokerMsg string) error {
-	if brokerMsg == "" || strings.Contains(err.Error(), brokerMsg) {
+	// Kafka's default messages end with a period that kerr's do not.
+	if brokerMsg == "" || strings.Contains(err.Error(), strings.TrimSuffix(brokerMsg, ".")) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return fmt.Errorf("%s: %w (%s)", what, err, brokerMsg)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,10 +21,10 @@ import (
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Describe the cluster: its brokers, its controller and the metadata quorum",
+		Short: "Describe the cluster (its brokers, its controller, the metadata quorum) and elect partition leaders",
 	}
 	cf := addClientFlags(cmd.PersistentFlags(), "deadline for the whole command")
-	cmd.AddCommand(newClusterDescribeCmd(cf), newClusterQuorumCmd(cf))
+	cmd.AddCommand(newClusterDescribeCmd(cf), newClusterQuorumCmd(cf), newClusterElectLeadersCmd(cf))
 	return cmd
 }
 
@@ -284,4 +286,123 @@ func derefString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func newClusterElectLeadersCmd(cf *clientFlags) *cobra.Command {
+	var (
+		electionType string
+		topic        string
+		partition    int32
+		all          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "elect-leaders",
+		Short: "Run preferred or unclean leader elections, as kafka-leader-election does",
+		Long: `Ask the controller (through any broker) to elect leaders, with ElectLeaders
+(KIP-183, KIP-460), for one partition (--topic and --partition) or for every
+partition (--all-topic-partitions).
+
+--election-type preferred moves leadership to each partition's first replica
+where that replica is live and in the ISR. --election-type unclean gives a
+partition without a leader a live in-sync replica, or else the first live
+replica outside the ISR, whatever the topic's unclean.leader.election.enable:
+records only the lost replicas had may be lost.
+
+Output is kafka-leader-election's: the partitions elected, those that needed
+no election ("Valid replica already elected"; with --all-topic-partitions the
+controller leaves them out), and one line per partition that failed, after
+which the command fails.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var how kadm.ElectLeadersHow
+			switch strings.ToLower(electionType) {
+			case "preferred":
+				how = kadm.ElectPreferredReplica
+			case "unclean":
+				how = kadm.ElectLiveReplica
+			default:
+				return fmt.Errorf("--election-type %q: want preferred or unclean", electionType)
+			}
+			var set kadm.TopicsSet // nil: every partition
+			switch {
+			case all && (topic != "" || cmd.Flags().Changed("partition")):
+				return errors.New("--all-topic-partitions excludes --topic and --partition")
+			case all:
+			case topic == "" || !cmd.Flags().Changed("partition"):
+				return errors.New("give --topic and --partition, or --all-topic-partitions")
+			default:
+				set.Add(topic, partition)
+			}
+			adm, ctx, done, err := cf.admin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			rs, err := adm.ElectLeaders(ctx, how, set)
+			if err != nil {
+				return fmt.Errorf("elect leaders: %w", err)
+			}
+			return writeElections(cmd.OutOrStdout(), how, rs)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&electionType, "election-type", "", "preferred or unclean (required)")
+	fs.StringVar(&topic, "topic", "", "the topic of the partition to elect a leader for")
+	fs.Int32Var(&partition, "partition", 0, "the partition to elect a leader for (with --topic)")
+	fs.BoolVar(&all, "all-topic-partitions", false, "elect leaders for every partition that needs an election of the type")
+	_ = cmd.MarkFlagRequired("election-type")
+	return cmd
+}
+
+// writeElections prints an ElectLeaders answer as kafka-leader-election
+// does, partitions sorted by topic and partition:
+//
+//	Successfully completed leader election (PREFERRED) for partitions orders-0, orders-2
+//	Valid replica already elected for partitions orders-1
+//	Error completing leader election (PREFERRED) for partition: orders-3: PREFERRED_LEADER_NOT_AVAILABLE: The preferred leader was not available.
+//
+// and returns an error when any partition failed.
+func writeElections(w io.Writer, how kadm.ElectLeadersHow, rs kadm.ElectLeadersResults) error {
+	typ := "PREFERRED"
+	if how == kadm.ElectLiveReplica {
+		typ = "UNCLEAN"
+	}
+	var results []kadm.ElectLeadersResult
+	for _, ps := range rs {
+		for _, r := range ps {
+			results = append(results, r)
+		}
+	}
+	slices.SortFunc(results, func(a, b kadm.ElectLeadersResult) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	var elected, noop, failed []string
+	for _, r := range results {
+		tp := r.Topic + "-" + strconv.Itoa(int(r.Partition))
+		switch {
+		case r.Err == nil:
+			elected = append(elected, tp)
+		case errors.Is(r.Err, kerr.ElectionNotNeeded):
+			noop = append(noop, tp)
+		default:
+			what := fmt.Sprintf("Error completing leader election (%s) for partition: %s", typ, tp)
+			failed = append(failed, kafkaError(what, r.Err, r.ErrMessage).Error())
+		}
+	}
+	if len(elected) > 0 {
+		fmt.Fprintf(w, "Successfully completed leader election (%s) for partitions %s\n", typ, strings.Join(elected, ", "))
+	}
+	if len(noop) > 0 {
+		fmt.Fprintf(w, "Valid replica already elected for partitions %s\n", strings.Join(noop, ", "))
+	}
+	for _, f := range failed {
+		fmt.Fprintln(w, f)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d replica(s) could not be elected", len(failed))
+	}
+	return nil
 }

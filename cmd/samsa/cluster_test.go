@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -167,5 +169,68 @@ func TestStorageRandomUUID(t *testing.T) {
 			t.Fatalf("random-uuid printed %q twice", s)
 		}
 		seen[s] = true
+	}
+}
+
+// TestWriteElections: an ElectLeaders answer is printed as
+// kafka-leader-election prints it, partitions sorted, and any failed
+// partition fails the command.
+func TestWriteElections(t *testing.T) {
+	t.Parallel()
+	r := func(topic string, p int32, err error, msg string) kadm.ElectLeadersResult {
+		return kadm.ElectLeadersResult{Topic: topic, Partition: p, Err: err, ErrMessage: msg}
+	}
+	rs := kadm.ElectLeadersResults{
+		"orders": {
+			2: r("orders", 2, nil, ""),
+			0: r("orders", 0, nil, ""),
+			1: r("orders", 1, kerr.ElectionNotNeeded, "Leader election not needed for topic partition."),
+			3: r("orders", 3, kerr.PreferredLeaderNotAvailable, "The preferred leader was not available."),
+		},
+		"billing": {
+			0: r("billing", 0, nil, ""),
+			5: r("billing", 5, kerr.UnknownTopicOrPartition, "No such partition as billing-5"),
+		},
+	}
+	var b strings.Builder
+	err := writeElections(&b, kadm.ElectPreferredReplica, rs)
+	if err == nil || err.Error() != "2 replica(s) could not be elected" {
+		t.Errorf("error %v, want 2 replica(s) could not be elected", err)
+	}
+	equal(t, "preferred", b.String(), ""+
+		"Successfully completed leader election (PREFERRED) for partitions billing-0, orders-0, orders-2\n"+
+		"Valid replica already elected for partitions orders-1\n"+
+		"Error completing leader election (PREFERRED) for partition: billing-5: UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition. (No such partition as billing-5)\n"+
+		"Error completing leader election (PREFERRED) for partition: orders-3: PREFERRED_LEADER_NOT_AVAILABLE: The preferred leader was not available\n")
+
+	b.Reset()
+	if err := writeElections(&b, kadm.ElectLiveReplica, kadm.ElectLeadersResults{"orders": {0: r("orders", 0, nil, "")}}); err != nil {
+		t.Errorf("unclean: %v", err)
+	}
+	equal(t, "unclean", b.String(), "Successfully completed leader election (UNCLEAN) for partitions orders-0\n")
+	b.Reset()
+	if err := writeElections(&b, kadm.ElectPreferredReplica, kadm.ElectLeadersResults{"orders": {}}); err != nil {
+		t.Errorf("nothing elected: %v", err)
+	}
+	equal(t, "nothing to elect", b.String(), "")
+}
+
+// TestElectLeadersFlags: the partitions to elect are one --topic and
+// --partition, or --all-topic-partitions, as kafka-leader-election takes
+// them; nothing is sent otherwise.
+func TestElectLeadersFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", "t", "--partition", "0"}, `required flag(s) "election-type" not set`},
+		{[]string{"--election-type", "fair", "--all-topic-partitions"}, `--election-type "fair": want preferred or unclean`},
+		{[]string{"--election-type", "preferred"}, "give --topic and --partition, or --all-topic-partitions"},
+		{[]string{"--election-type", "preferred", "--topic", "t"}, "give --topic and --partition, or --all-topic-partitions"},
+		{[]string{"--election-type", "preferred", "--partition", "1"}, "give --topic and --partition, or --all-topic-partitions"},
+		{[]string{"--election-type", "preferred", "--all-topic-partitions", "--topic", "t"}, "--all-topic-partitions excludes --topic and --partition"},
+	} {
+		mustFail(t, tc.want, "", append([]string{"cluster", "elect-leaders", "--brokers", "127.0.0.1:1"}, tc.args...)...)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -98,10 +98,19 @@ func newTopicCreateCmd(cf *clientFlags) *cobra.Command {
 
 func newTopicListCmd(cf *clientFlags) *cobra.Command {
 	var internal bool
+	var f partitionFilter
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List topic names, one per line, sorted",
-		Args:  cobra.NoArgs,
+		Short: "List topic names, one per line, sorted; or the partitions in a given state",
+		Long: `List topic names, one per line, sorted.
+
+With --under-replicated, --unavailable or --under-min-isr, list instead the
+partitions in that state (any of them, when several are given), as
+kafka-topics --describe does with --under-replicated-partitions,
+--unavailable-partitions and --under-min-isr-partitions: one line per
+partition, in topic describe's partition format, sorted by topic and
+partition.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
@@ -109,6 +118,9 @@ func newTopicListCmd(cf *clientFlags) *cobra.Command {
 			}
 			defer done()
 
+			if f.any() {
+				return listPartitions(ctx, cmd.OutOrStdout(), adm, internal, f)
+			}
 			list := adm.ListTopics
 			if internal {
 				list = adm.ListTopicsWithInternal
@@ -125,8 +137,104 @@ func newTopicListCmd(cf *clientFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics (__consumer_offsets, __transaction_state)")
+	fs := cmd.Flags()
+	fs.BoolVar(&internal, "internal", false, "include internal topics (__consumer_offsets, __transaction_state)")
+	fs.BoolVar(&f.underReplicated, "under-replicated", false, "list the partitions whose ISR is smaller than their replica set")
+	fs.BoolVar(&f.unavailable, "unavailable", false, "list the partitions without a leader, or whose leader is not a live broker")
+	fs.BoolVar(&f.underMinISR, "under-min-isr", false, "list the partitions without a leader or whose ISR is smaller than the topic's min.insync.replicas")
 	return cmd
+}
+
+// partitionFilter selects partitions by state, as kafka-topics' describe
+// filters do; a partition matching any selected state is listed.
+type partitionFilter struct {
+	underReplicated, unavailable, underMinISR bool
+}
+
+func (f partitionFilter) any() bool { return f.underReplicated || f.unavailable || f.underMinISR }
+
+// match applies kafka-topics' tests (TopicCommand.PartitionDescription):
+// under-replicated is fewer ISR members than replicas; unavailable is no
+// leader or a leader that is not a live broker; under min ISR is no leader
+// or fewer ISR members than minISR.
+func (f partitionFilter) match(p kadm.PartitionDetail, live map[int32]bool, minISR int) bool {
+	return f.underReplicated && underReplicated(p) ||
+		f.unavailable && (p.Leader < 0 || !live[p.Leader]) ||
+		f.underMinISR && (p.Leader < 0 || len(p.ISR) < minISR)
+}
+
+// listPartitions prints the partitions of every topic (internal ones too
+// when internal) that f selects.
+func listPartitions(ctx context.Context, out io.Writer, adm *kadm.Client, internal bool, f partitionFilter) error {
+	m, err := adm.Metadata(ctx)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	live := make(map[int32]bool, len(m.Brokers))
+	for _, b := range m.Brokers {
+		live[b.NodeID] = true
+	}
+	var names []string
+	for _, name := range m.Topics.Names() { // sorted
+		if internal || !m.Topics[name].IsInternal {
+			names = append(names, name)
+		}
+	}
+	var errs []error
+	minISR := map[string]int{}
+	if f.underMinISR && len(names) > 0 {
+		rcs, err := adm.DescribeTopicConfigs(ctx, names...)
+		if err != nil {
+			return fmt.Errorf("describe topic configs: %w", err)
+		}
+		for _, name := range names {
+			n, err := topicMinISR(rcs, name)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			minISR[name] = n
+		}
+	}
+	for _, name := range names {
+		td := m.Topics[name]
+		if td.Err != nil {
+			errs = append(errs, fmt.Errorf("describe topic %q: %w", name, td.Err))
+			continue
+		}
+		n, ok := minISR[name]
+		if f.underMinISR && !ok {
+			continue // its configs failed: reported above
+		}
+		for _, p := range td.Partitions.Sorted() {
+			if f.match(p, live, n) {
+				fmt.Fprintln(out, partitionLine(p)+partitionErr(p))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// topicMinISR is the topic's min.insync.replicas (its override, else the
+// broker's value) from a DescribeConfigs answer.
+func topicMinISR(rcs kadm.ResourceConfigs, topic string) (int, error) {
+	rc, err := rcs.On(topic, nil)
+	if err == nil && rc.Err != nil {
+		err = kafkaError("configs", rc.Err, rc.ErrMessage)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("min.insync.replicas of %q: %w", topic, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "min.insync.replicas" {
+			n, err := strconv.Atoi(c.MaybeValue())
+			if err != nil {
+				return 0, fmt.Errorf("min.insync.replicas of %q: %w", topic, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("min.insync.replicas of %q: not in the broker's answer", topic)
 }
 
 func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
@@ -165,11 +273,11 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			// Offsets and configs come from other brokers than metadata
 			// (each partition's leader; any broker): a partial failure
 			// is shown per partition rather than failing the command.
-			starts, err := adm.ListStartOffsets(ctx, known...)
+			starts, err := listOffsets(ctx, adm.ListStartOffsets, tds, known)
 			if err != nil {
 				return fmt.Errorf("list start offsets: %w", err)
 			}
-			ends, err := adm.ListEndOffsets(ctx, known...)
+			ends, err := listOffsets(ctx, adm.ListEndOffsets, tds, known)
 			if err != nil {
 				return fmt.Errorf("list end offsets: %w", err)
 			}
@@ -191,6 +299,7 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			var sizesErr error
 			if len(set) > 0 { // an empty set would ask for every partition
 				sizes, sizesErr = adm.DescribeAllLogDirs(ctx, set)
+				sizesErr = dropOfflineBrokers(ctx, adm, sizesErr)
 			}
 
 			out := cmd.OutOrStdout()
@@ -209,56 +318,143 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 	}
 }
 
-// writeTopicDescription prints one topic:
+// listOffsets lists offsets of topics with list, keeping the answers of
+// the partitions whose leader did answer when others failed: a failed
+// partition shows its error, and one without a leader (offline, which
+// ListOffsets cannot reach) is left out, so its offsets show as "?".
+func listOffsets(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error),
+	tds kadm.TopicDetails, topics []string) (kadm.ListedOffsets, error) {
+	l, err := list(ctx, topics...)
+	var se *kadm.ShardErrors
+	if !errors.As(err, &se) {
+		return l, err
+	}
+	for _, e := range se.Errs {
+		req, ok := e.Req.(*kmsg.ListOffsetsRequest)
+		if !ok {
+			return l, err
+		}
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if p, ok := tds[rt.Topic].Partitions[rp.Partition]; ok && p.Leader < 0 {
+					continue
+				}
+				if l[rt.Topic] == nil {
+					l[rt.Topic] = map[int32]kadm.ListedOffset{}
+				}
+				l[rt.Topic][rp.Partition] = kadm.ListedOffset{Topic: rt.Topic, Partition: rp.Partition, Err: e.Err}
+			}
+		}
+	}
+	return l, nil
+}
+
+// dropOfflineBrokers removes from a DescribeLogDirs error the shards meant
+// for brokers that are not live (a replica's broker that is shut down):
+// they cannot answer, and their partitions' sizes come from the leaders.
+func dropOfflineBrokers(ctx context.Context, adm *kadm.Client, err error) error {
+	var se *kadm.ShardErrors
+	if !errors.As(err, &se) {
+		return err
+	}
+	brokers, berr := adm.ListBrokers(ctx)
+	if berr != nil {
+		return err
+	}
+	live := map[int32]bool{}
+	for _, b := range brokers {
+		live[b.NodeID] = true
+	}
+	kept := *se
+	kept.Errs = nil
+	for _, e := range se.Errs {
+		if live[e.Broker.NodeID] {
+			kept.Errs = append(kept.Errs, e)
+		}
+	}
+	if len(kept.Errs) == 0 {
+		return nil
+	}
+	return &kept
+}
+
+// writeTopicDescription prints one topic as kafka-topics --describe does,
+// tab-separated, with the leader epoch, offsets and size added:
 //
-//	Topic: orders  ID: 3qVEzL0cQwi1f8P1pKxk3g  Partitions: 2  ReplicationFactor: 3
-//	Configs: cleanup.policy=compact,retention.ms=1000
-//	PARTITION  LEADER  EPOCH  REPLICAS  ISR    OFFLINE  LOG-START  HIGH-WATERMARK  SIZE
-//	0          1       4      1,2,3     1,2,3  -        0          1200            81234
+//	Topic: orders	TopicId: 3qVEzL0cQwi1f8P1pKxk3g	PartitionCount: 2	ReplicationFactor: 3	Configs: cleanup.policy=compact
+//		Topic: orders	Partition: 0	Leader: 1	LeaderEpoch: 4	Replicas: 1,2,3	Isr: 1,2,3	LogStartOffset: 0	HighWatermark: 1200	Size: 81234
+//		Topic: orders	Partition: 1	Leader: 2	LeaderEpoch: 5	Replicas: 3,2,1	Isr: 2,1	Offline: 3	UnderReplicated: true	LogStartOffset: 0	HighWatermark: 7	Size: 512
 //
 // The ID is printed as Kafka prints Uuids (URL-safe base64 without
-// padding), so it matches kafka-topics output and broker logs. SIZE is the
+// padding), so it matches kafka-topics output and broker logs. Size is the
 // bytes of the leader's segments; when DescribeLogDirs fails, a "Sizes:
-// error: ..." line precedes the table and the sizes missing are "?".
+// error: ..." line follows the header and the sizes missing are "?".
 func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets,
 	sizes kadm.DescribedAllLogDirs, sizesErr error, configs []kadm.Config, configErr error) {
-	fmt.Fprintf(w, "Topic: %s  ID: %s  Partitions: %d  ReplicationFactor: %d",
+	fmt.Fprintf(w, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: ",
 		td.Topic, base64.RawURLEncoding.EncodeToString(td.ID[:]), len(td.Partitions), td.Partitions.NumReplicas())
+	if configErr != nil {
+		fmt.Fprintf(w, "error: %v", configErr)
+	} else {
+		fmt.Fprint(w, topicOverrides(configs))
+	}
 	if td.IsInternal {
-		fmt.Fprint(w, "  Internal: true")
+		fmt.Fprint(w, "\tInternal: true")
 	}
 	fmt.Fprintln(w)
-	if configErr != nil {
-		fmt.Fprintf(w, "Configs: error: %v\n", configErr)
-	} else {
-		fmt.Fprintf(w, "Configs: %s\n", topicOverrides(configs))
-	}
 	if sizesErr != nil {
 		fmt.Fprintf(w, "Sizes: error: %v\n", sizesErr)
 	}
-
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tLOG-START\tHIGH-WATERMARK\tSIZE")
 	for _, p := range td.Partitions.Sorted() {
-		leader := "none"
-		if p.Leader >= 0 {
-			leader = strconv.Itoa(int(p.Leader))
-		}
-		row := fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s",
-			p.Partition, leader, p.LeaderEpoch, joinIDs(p.Replicas), joinIDs(p.ISR), joinIDs(p.OfflineReplicas),
-			listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition),
-			partitionSize(sizes, td.Topic, p.Partition, p.Leader))
-		if p.Err != nil {
-			row += "\t" + p.Err.Error()
-		}
-		fmt.Fprintln(tw, row)
+		fmt.Fprintf(w, "%s\tLogStartOffset: %s\tHighWatermark: %s\tSize: %s%s\n",
+			partitionLine(p), listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition),
+			partitionSize(sizes, td.Topic, p.Partition, p.Leader), partitionErr(p))
 	}
-	tw.Flush()
 }
+
+// partitionLine is a partition as kafka-topics --describe prints it
+// (a tab, then tab-separated fields), with the leader epoch added, the
+// offline replicas where there are any, and marks for a partition whose
+// ISR is smaller than its replica set (UnderReplicated) and for one
+// without a leader (OfflinePartition, Kafka's OfflinePartitionsCount).
+func partitionLine(p kadm.PartitionDetail) string {
+	leader := "none"
+	if p.Leader >= 0 {
+		leader = strconv.Itoa(int(p.Leader))
+	}
+	s := fmt.Sprintf("\tTopic: %s\tPartition: %d\tLeader: %s\tLeaderEpoch: %d\tReplicas: %s\tIsr: %s",
+		p.Topic, p.Partition, leader, p.LeaderEpoch, joinIDs(p.Replicas), joinIDs(p.ISR))
+	if len(p.OfflineReplicas) > 0 {
+		s += "\tOffline: " + joinIDs(p.OfflineReplicas)
+	}
+	if underReplicated(p) {
+		s += "\tUnderReplicated: true"
+	}
+	if p.Leader < 0 {
+		s += "\tOfflinePartition: true"
+	}
+	return s
+}
+
+// partitionErr is the error Metadata gave for the partition, as a last
+// field, or "". A partition without a leader has LEADER_NOT_AVAILABLE,
+// which OfflinePartition already says.
+func partitionErr(p kadm.PartitionDetail) string {
+	if p.Err == nil || p.Leader < 0 && errors.Is(p.Err, kerr.LeaderNotAvailable) {
+		return ""
+	}
+	return "\tError: " + p.Err.Error()
+}
+
+// underReplicated is kafka-topics' test: fewer in-sync replicas than
+// replicas.
+func underReplicated(p kadm.PartitionDetail) bool { return len(p.ISR) < len(p.Replicas) }
 
 // topicOverrides renders the configs set on the topic itself, sorted by key.
 // Broker-level values and defaults are left out: they are not properties of
-// the topic, and listing every default would hide the overrides.
+// the topic, and listing every default would hide the overrides. (kafka-topics
+// lists every non-default value, broker-level ones too.) None is "", as
+// kafka-topics prints it.
 func topicOverrides(configs []kadm.Config) string {
 	var kv []string
 	for _, c := range configs {
@@ -270,9 +466,6 @@ func topicOverrides(configs []kadm.Config) string {
 			v = "(sensitive)"
 		}
 		kv = append(kv, c.Key+"="+v)
-	}
-	if len(kv) == 0 {
-		return "-"
 	}
 	slices.Sort(kv)
 	return strings.Join(kv, ",")

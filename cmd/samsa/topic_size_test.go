@@ -24,11 +24,9 @@ func TestTopicDescribeSizeFailure(t *testing.T) {
 	var b strings.Builder
 	writeTopicDescription(&b, td, nil, nil, sizes, errors.New("broker 2: CLUSTER_AUTHORIZATION_FAILED"), nil, nil)
 	want := "" +
-		"Topic: orders  ID: AAAAAAAAAAAAAAAAAAAAAA  Partitions: 2  ReplicationFactor: 1\n" +
-		"Configs: -\n" +
+		"Topic: orders\tTopicId: AAAAAAAAAAAAAAAAAAAAAA\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: \n" +
 		"Sizes: error: broker 2: CLUSTER_AUTHORIZATION_FAILED\n" +
-		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK  SIZE\n" +
-		"0          1       0      1         1    -        ?          ?               4096\n" +
-		"1          2       0      2         2    -        ?          ?               ?\n"
+		"\tTopic: orders\tPartition: 0\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1\tLogStartOffset: ?\tHighWatermark: ?\tSize: 4096\n" +
+		"\tTopic: orders\tPartition: 1\tLeader: 2\tLeaderEpoch: 0\tReplicas: 2\tIsr: 2\tLogStartOffset: ?\tHighWatermark: ?\tSize: ?\n"
 	equal(t, "describe with a failed DescribeLogDirs", b.String(), want)
 }

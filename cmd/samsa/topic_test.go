@@ -52,11 +52,9 @@ func TestTopicRoundTrip(t *testing.T) {
 	mustRun(t, "b\n", "produce", "orders", "--brokers", b, "--partition", "1")
 	id := topicID(t, b, "orders")
 	equal(t, "describe", topic("describe", "orders"), ""+
-		"Topic: orders  ID: "+id+"  Partitions: 2  ReplicationFactor: 1\n"+
-		"Configs: cleanup.policy=compact,retention.ms=1000\n"+
-		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK  SIZE\n"+
-		"0          0       0      0         0    -        0          0               0\n"+
-		"1          0       0      0         0    -        0          2               138\n")
+		"Topic: orders\tTopicId: "+id+"\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: cleanup.policy=compact,retention.ms=1000\n"+
+		"\tTopic: orders\tPartition: 0\tLeader: 0\tLeaderEpoch: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tHighWatermark: 0\tSize: 0\n"+
+		"\tTopic: orders\tPartition: 1\tLeader: 0\tLeaderEpoch: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tHighWatermark: 2\tSize: 138\n")
 
 	equal(t, "alter-config", topic("alter-config", "orders", "--set", "retention.ms=2000", "--delete", "cleanup.policy"),
 		"Altered configs of topic orders.\n")
@@ -65,12 +63,13 @@ func TestTopicRoundTrip(t *testing.T) {
 	fail(`add partitions to "orders": INVALID_PARTITIONS`, "add-partitions", "orders", "--total", "2")
 	fail("--total must be positive", "add-partitions", "orders", "--total", "0")
 	equal(t, "describe after changes", topic("describe", "orders"), ""+
-		"Topic: orders  ID: "+id+"  Partitions: 3  ReplicationFactor: 1\n"+
-		"Configs: retention.ms=2000\n"+
-		"PARTITION  LEADER  EPOCH  REPLICAS  ISR  OFFLINE  LOG-START  HIGH-WATERMARK  SIZE\n"+
-		"0          0       0      0         0    -        0          0               0\n"+
-		"1          0       0      0         0    -        0          2               138\n"+
-		"2          0       0      0         0    -        0          0               0\n")
+		"Topic: orders\tTopicId: "+id+"\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention.ms=2000\n"+
+		"\tTopic: orders\tPartition: 0\tLeader: 0\tLeaderEpoch: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tHighWatermark: 0\tSize: 0\n"+
+		"\tTopic: orders\tPartition: 1\tLeader: 0\tLeaderEpoch: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tHighWatermark: 2\tSize: 138\n"+
+		"\tTopic: orders\tPartition: 2\tLeader: 0\tLeaderEpoch: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tHighWatermark: 0\tSize: 0\n")
+	// A healthy one-broker cluster has no partition in any listed state.
+	equal(t, "list --under-replicated --unavailable --under-min-isr",
+		topic("list", "--under-replicated", "--unavailable", "--under-min-isr"), "")
 
 	fail(`describe topic "nope": UNKNOWN_TOPIC_OR_PARTITION`, "describe", "nope")
 	equal(t, "delete", topic("delete", "orders"), "Deleted topic orders.\n")
