@@ -234,25 +234,12 @@ func leads(img *metadata.Image, id int32) int {
 	return n
 }
 
-// fenceExpired fences brokers whose sessions expired, while this node is
-// the active controller (until stop is closed).
-func (c *Controller) fenceExpired(stop <-chan struct{}) {
-	defer c.wg.Done()
-	every := max(c.cfg.SessionTimeout/8, 10*time.Millisecond)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		for _, id := range c.sessions.expired(time.Now()) {
-			if err := c.fence(id); err != nil {
-				c.log.Warn("controller: fencing a broker failed", "node_id", id, "err", err)
-			}
+// fenceExpired fences brokers whose sessions expired (run periodically by
+// the active controller).
+func (c *Controller) fenceExpired() {
+	for _, id := range c.sessions.expired(time.Now()) {
+		if err := c.fence(id); err != nil {
+			c.log.Warn("controller: fencing a broker failed", "node_id", id, "err", err)
 		}
 	}
 }

@@ -306,14 +306,33 @@ func (c *Controller) watchLeadership(notify <-chan bool) {
 			}
 			c.log.Info("became the active controller", "node_id", c.cfg.NodeID, "metadata_offset", c.Image().Offset)
 			stopSessions = make(chan struct{})
-			c.wg.Add(1)
-			go c.fenceExpired(stopSessions)
+			c.every(stopSessions, max(c.cfg.SessionTimeout/8, 10*time.Millisecond), c.fenceExpired)
 			if c.cfg.LeaderImbalanceCheckInterval > 0 {
-				c.wg.Add(1)
-				go c.balancePeriodically(stopSessions)
+				c.every(stopSessions, c.cfg.LeaderImbalanceCheckInterval, c.balanceLeaders)
 			}
 		}
 	}
+}
+
+// every runs fn every interval on its own goroutine while this node stays
+// the active controller (until stop or the controller's own stop closes).
+func (c *Controller) every(stop <-chan struct{}, interval time.Duration, fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-c.stop:
+				return
+			case <-t.C:
+			}
+			fn()
+		}
+	}()
 }
 
 // initLog commits what a fresh (or older) metadata log lacks: the cluster

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -497,28 +496,16 @@ topics:
 	return len(recs), more, nil
 }
 
-// balancePeriodically runs BalanceLeaders every LeaderImbalanceCheckInterval
-// while this node is the active controller (until stop is closed).
-func (c *Controller) balancePeriodically(stop <-chan struct{}) {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.LeaderImbalanceCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
-		n, err := c.BalanceLeaders(ctx)
-		cancel()
-		switch {
-		case err != nil && !errors.Is(err, kerr.NotController):
-			c.log.Warn("controller: leader balancing failed", "err", err)
-		case n > 0:
-			c.log.Info("moved leaderships back to preferred replicas", "partitions", n)
-		}
+// balanceLeaders runs BalanceLeaders once (periodically, every
+// LeaderImbalanceCheckInterval, on the active controller).
+func (c *Controller) balanceLeaders() {
+	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
+	n, err := c.BalanceLeaders(ctx)
+	cancel()
+	switch {
+	case err != nil && !errors.Is(err, kerr.NotController):
+		c.log.Warn("controller: leader balancing failed", "err", err)
+	case n > 0:
+		c.log.Info("moved leaderships back to preferred replicas", "partitions", n)
 	}
 }
