@@ -233,7 +233,7 @@ func newFetcher(node int32, k fetcherKey, addr string, cfg FetchConfig, logger *
 	vs.SetMaxKeyVersion(1, fetchVersion)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs),
 		kgo.ClientID("samsa-replica-fetcher-"+strconv.Itoa(int(node))),
-		kgo.BrokerMaxReadBytes(cfg.ResponseMaxBytes+(1<<20)))
+		kgo.FetchMaxBytes(cfg.ResponseMaxBytes), kgo.BrokerMaxReadBytes(cfg.ResponseMaxBytes+(1<<20)))
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fetcher{node: node, key: k, addr: addr, cfg: cfg,
 		log:   logger.With("fetcher_leader", k.leader, "fetcher_index", k.index),
