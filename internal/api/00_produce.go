@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,6 +38,7 @@ func init() {
 
 // awaiting is an appended batch waiting for the high watermark (acks=-1).
 type awaiting struct {
+	topic string
 	p     *partition.Partition
 	epoch int32 // the leader epoch the batch was appended in
 	last  int64
@@ -78,7 +80,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 			if r.Acks == -1 {
 				// sp stays valid: st.Partitions' array is shared with the
 				// copy appended to resp.Topics below.
-				waits = append(waits, awaiting{p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp})
+				waits = append(waits, awaiting{topic: rt.Topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -93,7 +95,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
-		if !h.awaitReplication(ctx, waits, timeout) {
+		if !h.awaitReplication(ctx, req.Version, resp, waits, timeout) {
 			return wire.Response{}
 		}
 		return wire.Response{Msg: resp}
@@ -158,15 +160,19 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string
 
 // awaitReplication waits until every batch is committed (WaitCommitted)
 // or the timeout passes; a batch not committed gets REQUEST_TIMED_OUT,
-// NOT_LEADER_OR_FOLLOWER when its leadership ended first, or
+// NOT_LEADER_OR_FOLLOWER when its leadership ended first (or this broker
+// is shutting down: the producer moves to the next leader at once, where a
+// timeout would have it wait for a metadata refresh), or
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND. It reports false when ctx ended (the
 // connection is gone: no response).
-func (h *Handler) awaitReplication(ctx context.Context, waits []awaiting, timeout time.Duration) bool {
+func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []awaiting, timeout time.Duration) bool {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var closing atomic.Bool
 	go func() {
 		select {
 		case <-h.closing:
+			closing.Store(true)
 			cancel()
 		case <-wctx.Done():
 		}
@@ -178,11 +184,16 @@ func (h *Handler) awaitReplication(ctx context.Context, waits []awaiting, timeou
 			continue
 		case ctx.Err() != nil:
 			return false
+		case closing.Load():
+			err = kerr.NotLeaderForPartition
 		case wctx.Err() != nil && errors.Is(err, wctx.Err()):
 			err = kerr.RequestTimedOut
 		}
 		w.resp.ErrorCode = h.code(err)
 		w.resp.BaseOffset = -1
+		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			currentLeader(h.image(), w.topic, w.resp.Partition, w.resp, resp)
+		}
 	}
 	return true
 }

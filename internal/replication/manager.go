@@ -301,9 +301,6 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	for id, t := range m.topics {
 		if next.ByID[id] == nil {
 			gone = append(gone, t)
-			for i := range t.partitions {
-				m.fetchers.remove(log.TopicPartition{Topic: t.name, Partition: int32(i)})
-			}
 			delete(m.topics, id)
 			if m.byName[t.name] == t {
 				delete(m.byName, t.name)
@@ -311,6 +308,11 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		}
 	}
 	m.mu.Unlock()
+	for _, t := range gone {
+		for i := range t.partitions {
+			m.fetchers.remove(log.TopicPartition{Topic: t.name, Partition: int32(i)})
+		}
+	}
 	var moved []string
 	for _, t := range gone {
 		moved = append(moved, m.retireTopic(t)...)
