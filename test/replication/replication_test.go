@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/samsa-kafka/samsa/test/cluster"
 )
@@ -135,6 +137,7 @@ func TestReplicatedFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDivergence(t, ctx, adm, nodes[leader-1].Addr(), n)
 	old := nodes[leader-1]
 	nodes[leader-1] = old.Restart()
 	seeds = cluster.Bootstrap(nodes)
@@ -156,4 +159,60 @@ func TestReplicatedFailover(t *testing.T) {
 	t.Logf("leader %d → %d", leader, newLeader)
 	produce(t, ctx, prod, n, n)
 	consumeAll(t, ctx, seeds, 2*n)
+}
+
+// checkDivergence sends the leader a follower fetch (Fetch v12, a replica
+// id) whose offset is past the end of its LastFetchedEpoch on the leader:
+// it is answered at once with the DivergingEpoch the follower must
+// truncate to (the leader's epoch and its end, here the log end), and no
+// records. (An epoch newer than any the leader knows is (-1, -1) in Kafka,
+// which the protocol cannot tell from no divergence; a follower never has
+// one, every leader epoch being newer than its predecessors'.)
+func checkDivergence(t *testing.T, ctx context.Context, adm *kadm.Client, addr string, leo int64) {
+	t.Helper()
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := md.Topics[topic].Partitions[0].LeaderEpoch
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(1, 12) // topics by name, as samsa's fetchers send
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, tc := range []struct {
+		name      string
+		lastEpoch int32
+		offset    int64
+	}{
+		{"offset past the epoch's end", epoch, leo + 10},
+	} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.ReplicaID = 3
+		req.SessionEpoch = -1
+		req.MaxWaitMillis = 5000 // a divergence is answered at once
+		req.MaxBytes = 1 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LastFetchedEpoch = 0, epoch, tc.offset, tc.lastEpoch
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("%s: response %+v", tc.name, resp)
+		}
+		got := resp.Topics[0].Partitions[0]
+		if got.ErrorCode != 0 || got.DivergingEpoch.Epoch != epoch || got.DivergingEpoch.EndOffset != leo || len(got.RecordBatches) != 0 {
+			t.Fatalf("%s: error %d, diverging epoch %d end %d, %d record bytes; want epoch %d end %d, none",
+				tc.name, got.ErrorCode, got.DivergingEpoch.Epoch, got.DivergingEpoch.EndOffset, len(got.RecordBatches), epoch, leo)
+		}
+	}
 }
