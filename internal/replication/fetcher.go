@@ -15,6 +15,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net"
@@ -430,10 +431,21 @@ func (f *fetcher) handle(ctx context.Context, br *kgo.Broker, tp log.TopicPartit
 	}
 	if d := rp.DivergingEpoch; d.Epoch >= 0 && d.EndOffset >= 0 {
 		localEpoch, localEnd := p.EndOffsetForEpoch(d.Epoch)
-		to, _ := truncationOffset(d.Epoch, d.EndOffset, localEpoch, localEnd, p.LogEndOffset(), p.HighWatermark())
+		leo, last := p.LogEndOffset(), p.LatestEpoch()
+		to, _ := truncationOffset(d.Epoch, d.EndOffset, localEpoch, localEnd, leo, p.HighWatermark())
 		f.log.Info("follower truncates to the leader's log", "topic", tp.Topic, "partition", tp.Partition,
 			"diverging_epoch", d.Epoch, "diverging_end", d.EndOffset, "to", to)
-		return p.TruncateTo(to)
+		// At the log end this only drops an epoch entry that holds no
+		// batch (log.Truncate).
+		if err := p.TruncateTo(to); err != nil {
+			return err
+		}
+		if p.LogEndOffset() == leo && p.LatestEpoch() == last {
+			// Nothing changed, yet the leader sees a divergence:
+			// fetching again at once would spin.
+			return fmt.Errorf("replication: diverging epoch %d (end %d) leaves the log end %d in place", d.Epoch, d.EndOffset, leo)
+		}
+		return nil
 	}
 	if len(rp.RecordBatches) > 0 {
 		if _, err := p.AppendReplicated(fp.epoch, rp.RecordBatches); err != nil {
