@@ -452,7 +452,17 @@ func (f *fetcher) handle(ctx context.Context, br *kgo.Broker, tp log.TopicPartit
 			return err
 		}
 	}
-	return p.SetFollowerHW(rp.HighWatermark)
+	if err := p.SetFollowerHW(rp.HighWatermark); err != nil {
+		return err
+	}
+	// The leader's log start (DeleteRecords) moves the follower's too, as
+	// Kafka's maybeIncrementLogStartOffset, within what is committed here.
+	if ls := rp.LogStartOffset; ls > p.LogStartOffset() && ls <= p.HighWatermark() && p.Config().Delete {
+		if _, err := p.DeleteRecords(ls); err != nil {
+			f.log.Warn("follower cannot follow the leader's log start", "topic", tp.Topic, "partition", tp.Partition, "log_start", ls, "err", err)
+		}
+	}
+	return nil
 }
 
 // outOfRange handles OFFSET_OUT_OF_RANGE as Kafka's follower does: a log

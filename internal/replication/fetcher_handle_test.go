@@ -76,13 +76,13 @@ func TestFetcherHandle(t *testing.T) {
 	// Records of the new epoch, and the leader's high watermark.
 	rp = kmsg.NewFetchResponseTopicPartition()
 	rp.RecordBatches = leaderBatch(t, 2, 2)
-	rp.HighWatermark = 3
+	rp.HighWatermark, rp.LogStartOffset = 3, 2 // DeleteRecords on the leader
 	if err := f.handle(ctx, nil, tp, fp, &rp); err != nil {
 		t.Fatal(err)
 	}
-	if p.LogEndOffset() != 4 || p.LatestEpoch() != 2 || p.HighWatermark() != 3 {
-		t.Fatalf("after append: log end %d, latest epoch %d, high watermark %d; want 4, 2, 3",
-			p.LogEndOffset(), p.LatestEpoch(), p.HighWatermark())
+	if p.LogEndOffset() != 4 || p.LatestEpoch() != 2 || p.HighWatermark() != 3 || p.LogStartOffset() != 2 {
+		t.Fatalf("after append: log end %d, latest epoch %d, high watermark %d, log start %d; want 4, 2, 3, 2",
+			p.LogEndOffset(), p.LatestEpoch(), p.HighWatermark(), p.LogStartOffset())
 	}
 
 	// The leader moved on: the error is returned (the fetcher backs off).
