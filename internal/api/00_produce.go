@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,9 +38,11 @@ func init() {
 
 // awaiting is an appended batch waiting for the high watermark (acks=-1).
 type awaiting struct {
-	p    *partition.Partition
-	last int64
-	resp *kmsg.ProduceResponseTopicPartition
+	topic string
+	p     *partition.Partition
+	epoch int32 // the leader epoch the batch was appended in
+	last  int64
+	resp  *kmsg.ProduceResponseTopicPartition
 }
 
 func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
@@ -77,7 +80,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 			if r.Acks == -1 {
 				// sp stays valid: st.Partitions' array is shared with the
 				// copy appended to resp.Topics below.
-				waits = append(waits, awaiting{p: p, last: last.LastOffset, resp: sp})
+				waits = append(waits, awaiting{topic: rt.Topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -92,7 +95,9 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
-		awaitReplication(ctx, h.closing, waits, timeout)
+		if !h.awaitReplication(ctx, req.Version, resp, waits, timeout) {
+			return wire.Response{}
+		}
 		return wire.Response{Msg: resp}
 	}
 }
@@ -147,52 +152,50 @@ func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string
 			return partition.AppendResult{}, nil, kerr.UnsupportedCompressionType
 		}
 	}
-	if r.Acks == -1 && p.ISRSize() < p.Config().MinInsyncReplicas {
-		return partition.AppendResult{}, nil, kerr.NotEnoughReplicas
-	}
-	res, err := p.Append(records)
+	// AppendAcks refuses acks=all below min.insync.replicas
+	// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
+	res, err := p.AppendAcks(records, r.Acks)
 	return res, p, err
 }
 
-// awaitReplication blocks until every batch is below its partition's high
-// watermark, the timeout passes (REQUEST_TIMED_OUT for the rest) or ctx ends.
-func awaitReplication(ctx context.Context, closing <-chan struct{}, waits []awaiting, timeout time.Duration) {
-	wake := make(chan struct{}, 1)
-	for _, w := range waits {
-		defer w.p.AddWaiter(wake)()
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		done := true
-		for _, w := range waits {
-			if w.p.HighWatermark() <= w.last {
-				done = false
-			}
-		}
-		if done {
-			return
-		}
-		expired := false
+// awaitReplication waits until every batch is committed (WaitCommitted)
+// or the timeout passes; a batch not committed gets REQUEST_TIMED_OUT,
+// NOT_LEADER_OR_FOLLOWER when its leadership ended first (or this broker
+// is shutting down: the producer moves to the next leader at once, where a
+// timeout would have it wait for a metadata refresh), or
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND. It reports false when ctx ended (the
+// connection is gone: no response).
+func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []awaiting, timeout time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var closing atomic.Bool
+	go func() {
 		select {
-		case <-wake:
-		case <-timer.C:
-			expired = true
-		case <-closing:
-			expired = true
-		case <-ctx.Done():
-			return
+		case <-h.closing:
+			closing.Store(true)
+			cancel()
+		case <-wctx.Done():
 		}
-		if expired {
-			for _, w := range waits {
-				if w.p.HighWatermark() <= w.last {
-					w.resp.ErrorCode = kerr.RequestTimedOut.Code
-					w.resp.BaseOffset = -1
-				}
-			}
-			return
+	}()
+	for _, w := range waits {
+		err := w.p.WaitCommitted(wctx, w.epoch, w.last)
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return false
+		case closing.Load():
+			err = kerr.NotLeaderForPartition
+		case wctx.Err() != nil && errors.Is(err, wctx.Err()):
+			err = kerr.RequestTimedOut
+		}
+		w.resp.ErrorCode = h.code(err)
+		w.resp.BaseOffset = -1
+		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			currentLeader(h.image(), w.topic, w.resp.Partition, w.resp, resp)
 		}
 	}
+	return true
 }
 
 // recordErrors lists the records a batch was refused for (KIP-467), so a

@@ -7,6 +7,14 @@ package api
 // flexible and last fetched epoch; v13 topic ids instead of names
 // (KIP-516); v15 replica state in place of the replica id.
 //
+// A fetch with a replica id >= 0 is a follower's (Kafka's
+// Partition.fetchRecords for a follower): it must reach the leader in the
+// follower's epoch, reads to the log end rather than the high watermark,
+// is answered with a DivergingEpoch when the follower's LastFetchedEpoch
+// and offset are not on the leader's epoch history (KIP-595), records the
+// follower's position (which may advance the high watermark and wake
+// acks=all producers and consumers) and long-polls on the log end.
+//
 // Record batches are returned exactly as stored, as file regions that the
 // connection writes with sendfile. The first partition with data returns
 // at least one whole batch even past the byte limits (KIP-74), or a
@@ -43,6 +51,10 @@ func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 		sr.parts = requestPartitions(r, false)
 	}
 	plan := h.planFetch(req.Version, sr)
+	plan.replica = r.ReplicaID
+	if req.Version >= 15 {
+		plan.replica = r.ReplicaState.ID
+	}
 	return func(ctx context.Context) wire.Response {
 		return h.runFetch(ctx, r, plan)
 	}
@@ -53,6 +65,7 @@ type fetchTarget struct {
 	p         *partition.Partition
 	err       int16
 	offset    int64
+	lastEpoch int32 // a follower's LastFetchedEpoch
 	maxBytes  int64
 	leaderEp  int32
 	topicIdx  int
@@ -60,6 +73,7 @@ type fetchTarget struct {
 }
 
 type fetchPlan struct {
+	replica int32 // the follower fetching, or -1 for a consumer
 	body    fetchBody
 	targets []fetchTarget
 	session sessionRequest // targets[i] reads session.parts[i]
@@ -91,7 +105,10 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 		ti := len(plan.body.topics) - 1
 		ft := &plan.body.topics[ti]
 		ft.partitions = append(ft.partitions, fetchPartition{index: sp.key.index, highWatermark: -1, lastStable: -1, logStart: -1})
-		tg := fetchTarget{err: topicErr, offset: sp.fetchOffset, maxBytes: int64(sp.maxBytes), leaderEp: sp.leaderEpoch, topicIdx: ti, partIndex: len(ft.partitions) - 1}
+		tg := fetchTarget{err: topicErr, offset: sp.fetchOffset, lastEpoch: -1, maxBytes: int64(sp.maxBytes), leaderEp: sp.leaderEpoch, topicIdx: ti, partIndex: len(ft.partitions) - 1}
+		if version >= 12 {
+			tg.lastEpoch = sp.lastFetchedEpoch
+		}
 		if tg.err == 0 {
 			if sp.key.index < 0 || int(sp.key.index) >= len(t.Partitions) {
 				tg.err = kerr.UnknownTopicOrPartition.Code
@@ -107,7 +124,7 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 // runFetch reads, and if fewer than MinBytes are available and no partition
 // failed, waits for appends (or MaxWait) and reads again.
 func (h *Handler) runFetch(ctx context.Context, r *kmsg.FetchRequest, plan *fetchPlan) wire.Response {
-	readCommitted := r.IsolationLevel == 1
+	readCommitted := r.IsolationLevel == 1 && plan.replica < 0
 	enough := func(bytes int64, failed bool) bool { return failed || bytes >= int64(r.MinBytes) }
 	bytes, failed, release := h.readAll(plan, r.MaxBytes, readCommitted)
 	wait := min(time.Duration(r.MaxWaitMillis)*time.Millisecond, maxFetchWait)
@@ -117,7 +134,13 @@ func (h *Handler) runFetch(ctx context.Context, r *kmsg.FetchRequest, plan *fetc
 	release()
 	wake := make(chan struct{}, 1)
 	for _, tg := range plan.targets {
-		if tg.p != nil {
+		switch {
+		case tg.p == nil:
+		case plan.replica >= 0:
+			// A follower waits for the log end; its own fetch is what
+			// moves the high watermark.
+			defer tg.p.AddLEOWaiter(wake)()
+		default:
 			defer tg.p.AddWaiter(wake)()
 		}
 	}
@@ -160,6 +183,7 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 		tg := &plan.targets[i]
 		fp := &plan.body.topics[tg.topicIdx].partitions[tg.partIndex]
 		fp.records, fp.recordBytes = nil, nil
+		fp.diverging = false
 		fp.abortedEmptyList = readCommitted
 		if tg.err != 0 {
 			fp.errorCode = tg.err
@@ -167,6 +191,12 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 			continue
 		}
 		p := tg.p
+		if plan.replica >= 0 {
+			if h.readForFollower(plan.replica, tg, fp, &total, limit, &slices) {
+				failed = true
+			}
+			continue
+		}
 		if tg.leaderEp >= 0 {
 			if cur := p.LeaderEpoch(); tg.leaderEp < cur {
 				fp.errorCode, failed = kerr.FencedLeaderEpoch.Code, true
@@ -247,4 +277,53 @@ func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
 	}
 	h.sessions.sent(sr.session, sr.parts, told, hadRecords)
 	return wire.Response{Body: &wire.Body{Chunks: body.encode(), Release: release}}
+}
+
+// readForFollower serves one partition of a follower's fetch into fp and
+// reports whether the fetch must be answered at once (an error, a
+// divergence). Kafka's Partition.fetchRecords: the epoch
+// check, the divergence check on LastFetchedEpoch, the read to the log
+// end, then the follower's new position.
+func (h *Handler) readForFollower(replica int32, tg *fetchTarget, fp *fetchPartition, total *int64, limit int64, releases *[]func()) bool {
+	p := tg.p
+	fail := func(err error) bool {
+		fp.errorCode = h.code(err)
+		fp.highWatermark, fp.lastStable, fp.logStart = -1, -1, -1
+		return true
+	}
+	if err := p.CheckLeader(tg.leaderEp); err != nil {
+		return fail(err)
+	}
+	if tg.lastEpoch >= 0 {
+		epoch, end := p.EndOffsetForEpoch(tg.lastEpoch)
+		if epoch < tg.lastEpoch || end < tg.offset {
+			// The follower truncates and fetches again at once; its
+			// position is not recorded, as Kafka does not.
+			fp.errorCode = 0
+			fp.diverging, fp.divergingEpoch, fp.divergingEnd = true, epoch, end
+			fp.highWatermark, fp.lastStable, fp.logStart = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+			return true
+		}
+	}
+	room := min(tg.maxBytes, limit-*total)
+	minOne := *total == 0
+	var res partition.ReadResult
+	var err error
+	if room > 0 || minOne {
+		res, err = p.ReadForFollower(tg.offset, max(room, 0), minOne)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	// The high watermark may move: the response carries the new one.
+	h.Replicas.FollowerFetched(p, replica, tg.offset, time.Now())
+	fp.errorCode = 0
+	fp.highWatermark, fp.lastStable, fp.logStart = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+	if res.Slice.Len > 0 {
+		s := res.Slice
+		fp.records = &wire.Region{File: s.File, Fd: s.File.Fd(), Off: s.Pos, Len: s.Len}
+		*total += s.Len
+		*releases = append(*releases, s.Release)
+	}
+	return false
 }

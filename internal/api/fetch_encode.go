@@ -21,6 +21,11 @@ type fetchPartition struct {
 	abortedEmptyList bool // read_committed: an empty (not null) aborted list
 	records          *wire.Region
 	recordBytes      []byte // records held in memory (tests, non-file data)
+	// diverging: a follower's log left the leader's at divergingEpoch,
+	// which ends at divergingEnd on the leader (KIP-595, v12+ tag 0).
+	diverging      bool
+	divergingEpoch int32
+	divergingEnd   int64
 }
 
 type fetchTopic struct {
@@ -137,7 +142,15 @@ func (b *fetchBody) encode() []wire.Chunk {
 			} else {
 				w.buf = append(w.buf, p.recordBytes...)
 			}
-			if flex {
+			switch {
+			case flex && p.diverging:
+				w.uvarint(1) // one tag
+				w.uvarint(0) // DivergingEpoch
+				w.uvarint(4 + 8 + 1)
+				w.int32(p.divergingEpoch)
+				w.int64(p.divergingEnd)
+				w.uvarint(0) // its tags
+			case flex:
 				w.uvarint(0) // partition tags
 			}
 		}

@@ -45,6 +45,11 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 				}},
 				{name: "t2", partitions: []fetchPartition{{index: 7, highWatermark: 0, lastStable: 0, logStart: 0, abortedEmptyList: committed}}},
 			}}
+			if v >= 12 {
+				// A follower's fetch answered with where its log diverged.
+				body.topics[1].partitions = append(body.topics[1].partitions, fetchPartition{index: 8,
+					highWatermark: 40, lastStable: 40, logStart: 0, abortedEmptyList: committed, diverging: true, divergingEpoch: 3, divergingEnd: 37})
+			}
 			got := flatten(t, body.encode())
 
 			want := kmsg.NewPtrFetchResponse()
@@ -60,6 +65,9 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 						rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 					}
 					rp.PreferredReadReplica = -1
+					if fp.diverging {
+						rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fp.divergingEpoch, fp.divergingEnd
+					}
 					rp.RecordBatches = []byte{}
 					if fp.records != nil {
 						b := make([]byte, fp.records.Len)

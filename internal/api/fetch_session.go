@@ -62,6 +62,8 @@ type sessionPartition struct {
 	fetchOffset int64
 	maxBytes    int32
 	leaderEpoch int32
+	// lastFetchedEpoch is a follower's LastFetchedEpoch (v12+; -1 none).
+	lastFetchedEpoch int32
 	// The values last sent to the client, so an incremental response can
 	// leave out a partition with nothing new; -2 until first sent.
 	hw, lso, logStart int64
@@ -208,7 +210,7 @@ func newSessionPartition(k sessionKey, rp kmsg.FetchRequestTopicPartition) sessi
 	k.index = rp.Partition
 	return sessionPartition{
 		key: k, fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch,
-		hw: -2, lso: -2, logStart: -2,
+		lastFetchedEpoch: rp.LastFetchedEpoch, hw: -2, lso: -2, logStart: -2,
 	}
 }
 
@@ -217,6 +219,7 @@ func newSessionPartition(k sessionKey, rp kmsg.FetchRequestTopicPartition) sessi
 func (s *fetchSession) add(np sessionPartition) {
 	if p := s.byKey[np.key]; p != nil {
 		p.fetchOffset, p.maxBytes, p.leaderEpoch = np.fetchOffset, np.maxBytes, np.leaderEpoch
+		p.lastFetchedEpoch = np.lastFetchedEpoch
 		return
 	}
 	p := &np

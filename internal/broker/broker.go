@@ -225,11 +225,22 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	// configuration it publishes for the same image.
 	b.pub.Subscribe(b.applyDynamic)
 	b.replicas = replication.New(replication.Config{
-		NodeID:     cfg.NodeID,
-		DataDir:    cfg.DataDir,
-		Logger:     b.log,
-		Resolve:    func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
-		LogOptions: log.Options{FS: b.fs, Logger: b.log},
+		NodeID:               cfg.NodeID,
+		DataDir:              cfg.DataDir,
+		Logger:               b.log,
+		Resolve:              func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
+		LogOptions:           log.Options{FS: b.fs, Logger: b.log},
+		LagTimeMax:           time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
+		HWCheckpointInterval: time.Duration(cfg.ReplicaHWCheckpointMs) * time.Millisecond,
+		Fetch: replication.FetchConfig{
+			MaxBytes:         cfg.ReplicaFetchMaxBytes,
+			MinBytes:         cfg.ReplicaFetchMinBytes,
+			ResponseMaxBytes: cfg.ReplicaFetchResponseMaxBytes,
+			MaxWait:          time.Duration(cfg.ReplicaFetchWaitMaxMs) * time.Millisecond,
+			Backoff:          time.Duration(cfg.ReplicaFetchBackoffMs) * time.Millisecond,
+			NumFetchers:      int(cfg.NumReplicaFetchers),
+		},
+		AlterPartition: b.client.AlterPartition,
 	})
 	b.pub.Subscribe(b.replicas.Apply)
 	*cleanup = append(*cleanup, func() { b.replicas.Close() })

@@ -420,3 +420,50 @@ func applyMetadataChunks(img *metadata.Image, records []byte) (*metadata.Image, 
 	}
 	return img, nil
 }
+
+// AlterPartition asks the active controller to change one partition's ISR
+// as its leader (replication.Config.AlterPartition). The answer's error
+// is the partition's; err is a failure to reach a controller (NOT_CONTROLLER
+// and the like), after which the change stays pending.
+func (c *ctlClient) AlterPartition(ctx context.Context, r controller.PartitionISRRequest) (controller.PartitionISRResult, error) {
+	var res controller.PartitionISRResult
+	err := c.call(ctx, func(ctl *controller.Controller) error {
+		out, err := ctl.AlterPartition(ctx, c.node, c.epoch.Load(), []controller.PartitionISRRequest{r})
+		if err != nil {
+			return err
+		}
+		res = out[0]
+		return nil
+	}, func() error {
+		req := kmsg.NewPtrAlterPartitionRequest()
+		req.BrokerID, req.BrokerEpoch = c.node, c.epoch.Load()
+		t := kmsg.NewAlterPartitionRequestTopic()
+		t.Topic, t.TopicID = r.Topic, r.TopicID
+		p := kmsg.NewAlterPartitionRequestTopicPartition()
+		p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR = r.Partition, r.LeaderEpoch, r.PartitionEpoch, r.NewISR
+		for _, id := range r.NewISR {
+			m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+			m.BrokerID, m.BrokerEpoch = id, -1
+			p.NewEpochISR = append(p.NewEpochISR, m)
+		}
+		t.Partitions = append(t.Partitions, p)
+		req.Topics = append(req.Topics, t)
+		resp, err := c.Forward(ctx, req)
+		if err != nil {
+			return err
+		}
+		ar := resp.(*kmsg.AlterPartitionResponse)
+		if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
+			return err
+		}
+		for _, rt := range ar.Topics {
+			for _, rp := range rt.Partitions {
+				res = controller.PartitionISRResult{Err: kerr.ErrorForCode(rp.ErrorCode), Leader: rp.LeaderID,
+					LeaderEpoch: rp.LeaderEpoch, ISR: rp.ISR, PartitionEpoch: rp.PartitionEpoch}
+				return nil
+			}
+		}
+		return kerr.UnknownServerError
+	})
+	return res, err
+}

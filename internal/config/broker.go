@@ -66,6 +66,7 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
 	NumReplicaFetchers           int32
+	ReplicaHWCheckpointMs        int64
 
 	// Leader balancing on the active controller: 0 when
 	// auto.leader.rebalance.enable is false.

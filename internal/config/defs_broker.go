@@ -232,6 +232,8 @@ var brokerDefs = []*Def{
 		Doc: "Bytes a follower asks for per fetch, all partitions together."},
 	{Name: "replica.fetch.backoff.ms", Type: TypeInt, Default: "1000", Importance: Medium, Rule: atLeast(0),
 		Doc: "Pause after a follower's fetch fails."},
+	{Name: "replica.high.watermark.checkpoint.interval.ms", Type: TypeLong, Default: "5000", Importance: High, Rule: atLeast(1),
+		Doc: "How often each replica's high watermark is written to the data directory's replication-offset-checkpoint (and at shutdown)."},
 	{Name: "num.replica.fetchers", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Fetcher connections a follower opens to each leader."},
 	{Name: "auto.leader.rebalance.enable", Type: TypeBoolean, Default: "true", Importance: High,
@@ -326,7 +328,7 @@ var ignoredBroker = []string{
 	// Log internals samsa does differently (a clean-shutdown marker instead
 	// of recovery-point checkpoints; its own cleaner buffers).
 	"log.flush.offset.checkpoint.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
-	"replica.high.watermark.checkpoint.interval.ms", "log.dir.failure.timeout.ms",
+	"log.dir.failure.timeout.ms",
 	"log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.size", "log.cleaner.io.buffer.load.factor",
 	"log.cleaner.io.max.bytes.per.second", "log.message.format.version", "inter.broker.protocol.version",
 	// The metadata quorum: samsa's controller is hashicorp/raft with its own

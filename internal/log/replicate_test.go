@@ -452,6 +452,28 @@ func TestAssignEpoch(t *testing.T) {
 	}
 }
 
+// TestTruncateAtEndDropsEmptyEpoch: truncating at the log end cuts no
+// batch but drops an epoch entry there (a leadership that appended
+// nothing), as Kafka's truncateTo does, so the latest epoch is again the
+// last batch's.
+func TestTruncateAtEndDropsEmptyEpoch(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, t.TempDir(), Config{}, nil, nil)
+	if _, err := l.Append(buildBatch(spec{records: 2}), AppendOptions{LeaderEpoch: 1, LogAppendTime: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AssignEpoch(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Truncate(2); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.EpochEntries(), []EpochEntry{{1, 0}}; !slices.Equal(got, want) || l.EndOffset() != 2 {
+		t.Fatalf("entries %v, end %d; want %v, 2", got, l.EndOffset(), want)
+	}
+	mustClose(t, l)
+}
+
 func TestTruncateFullyAndStartAt(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -25,8 +25,12 @@ func (l *Log) Truncate(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("log: truncate to negative offset %d", offset)
 	}
-	if offset >= l.end.Load().Offset {
-		return nil
+	if end := l.end.Load().Offset; offset >= end {
+		// Nothing to cut, but an epoch entry at the log end (a leadership
+		// that appended nothing before it ended) goes, as in Kafka's
+		// UnifiedLog.truncateTo: the follower's next LastFetchedEpoch is
+		// then the epoch of its last batch, which the leader knows.
+		return l.epochs.truncateFromEnd(end)
 	}
 	if offset < l.start.Load() {
 		return l.truncateFullyAndStartAt(offset)

@@ -667,3 +667,15 @@ func (p *Partition) restartLocked(offset int64) error {
 func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	return p.log.EndOffsetForEpoch(epoch)
 }
+
+// LatestEpoch is the leader epoch of the log's last batch, as the
+// leader-epoch checkpoint records it, or -1 for none: a follower's fetch
+// sends it as LastFetchedEpoch (KIP-595), by which the leader finds where
+// the logs diverge.
+func (p *Partition) LatestEpoch() int32 {
+	e := p.log.EpochEntries()
+	if len(e) == 0 {
+		return -1
+	}
+	return e[len(e)-1].Epoch
+}

@@ -1,10 +1,12 @@
 // Package replication owns the partition replicas this broker hosts: it
-// opens, reconfigures and deletes them as the metadata image changes. The
-// follower fetchers of the multi-broker cluster will live here too.
+// opens, reconfigures and deletes them as the metadata image changes, gives
+// each its role (leader or follower) from the image, runs the follower
+// fetchers (fetcher.go) and checkpoints the high watermarks.
 package replication
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -17,7 +19,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
@@ -33,6 +40,17 @@ type Config struct {
 	// LogOptions are passed to every log (FS seam, clock). The manager
 	// uses LogOptions.FS for its own files too.
 	LogOptions log.Options
+	// LagTimeMax is replica.lag.time.max.ms (0: the partition default).
+	LagTimeMax time.Duration
+	// HWCheckpointInterval is replica.high.watermark.checkpoint.interval.ms;
+	// 0 checkpoints only at Close.
+	HWCheckpointInterval time.Duration
+	// Fetch configures the follower fetchers.
+	Fetch FetchConfig
+	// AlterPartition sends a leader's ISR change to the active
+	// controller; nil on a node that never leads a replicated partition
+	// (tests). Its error is a failure to reach the controller.
+	AlterPartition func(context.Context, controller.PartitionISRRequest) (controller.PartitionISRResult, error)
 }
 
 // Manager holds the local replicas.
@@ -56,6 +74,13 @@ type Manager struct {
 	err    error // first failure to open a replica, reported by Err
 
 	deleter *deleter
+
+	hws  map[log.TopicPartition]int64   // the checkpoint read at the start; guarded by applyMu
+	live atomic.Pointer[map[int32]bool] // live brokers of the latest image (ISR eligibility)
+
+	fetchers *fetchers
+	stop     chan struct{}
+	bg       sync.WaitGroup
 }
 
 type topicReplicas struct {
@@ -76,7 +101,150 @@ func New(cfg Config) *Manager {
 		m.log = slog.Default()
 	}
 	m.deleter = newDeleter(m.fs, m.log)
+	hws, err := log.ReadHWCheckpoint(m.fs, cfg.DataDir)
+	if err != nil {
+		// Kafka's answer to a corrupt checkpoint: every high watermark
+		// unknown (the log start), learnt again from the leader.
+		m.log.Warn("ignoring unreadable high-watermark checkpoint", "err", err)
+	}
+	m.hws = hws
+	m.stop = make(chan struct{})
+	m.fetchers = newFetchers(cfg.NodeID, cfg.Fetch, m.log)
+	if cfg.HWCheckpointInterval > 0 {
+		m.bg.Add(1)
+		go m.checkpointLoop(cfg.HWCheckpointInterval)
+	}
+	m.bg.Add(1)
+	go m.isrLoop()
 	return m
+}
+
+func (m *Manager) lagTimeMax() time.Duration {
+	if m.cfg.LagTimeMax > 0 {
+		return m.cfg.LagTimeMax
+	}
+	return 30 * time.Second
+}
+
+// isrLoop is Kafka's isr-expiration task: every replica.lag.time.max.ms/2
+// each leader checks whether a follower fell out of the ISR.
+func (m *Manager) isrLoop() {
+	defer m.bg.Done()
+	t := time.NewTicker(m.lagTimeMax() / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			var parts []*partition.Partition
+			m.Each(func(p *partition.Partition) { parts = append(parts, p) })
+			for _, p := range parts {
+				m.maybeChangeISR(p.Topic, p)
+			}
+		}
+	}
+}
+
+// FollowerFetched records a follower's fetch from offset on the leader p
+// (which may advance the high watermark, waking acks=all producers and
+// consumers), then checks whether the follower joins the ISR.
+func (m *Manager) FollowerFetched(p *partition.Partition, replica int32, offset int64, now time.Time) {
+	p.UpdateFollower(replica, offset, now)
+	m.maybeChangeISR(p.Topic, p)
+}
+
+// maybeChangeISR proposes the ISR change p wants, if any, to the
+// controller in the background: no partition lock is held across the
+// request, and the change stays pending (ISRChange proposes nothing more)
+// until it is answered.
+func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
+	if m.cfg.AlterPartition == nil {
+		return
+	}
+	isr, ok := p.ISRChange(time.Now(), m.lagTimeMax())
+	if !ok {
+		return
+	}
+	req := controller.PartitionISRRequest{Topic: topic, Partition: p.Index,
+		LeaderEpoch: p.LeaderEpoch(), PartitionEpoch: p.PartitionEpoch(), NewISR: isr}
+	if tr := m.topicByName(topic); tr != nil {
+		req.TopicID = tr.id
+	}
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		go func() {
+			select {
+			case <-m.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		res, err := m.cfg.AlterPartition(ctx, req)
+		switch {
+		case err != nil:
+			// NOT_CONTROLLER, no controller reachable: pending until
+			// the metadata says what happened (SetISR, MakeLeader).
+			m.log.Warn("cannot send an ISR change", "topic", topic, "partition", p.Index, "isr", isr, "err", err)
+		case errors.Is(res.Err, kerr.OperationNotAttempted), errors.Is(res.Err, kerr.IneligibleReplica):
+			p.AbortISRChange()
+		case res.Err != nil:
+			// INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH, ...: the
+			// next image resolves it.
+			m.log.Info("ISR change refused", "topic", topic, "partition", p.Index, "isr", isr, "err", res.Err)
+		default:
+			p.SetISR(res.ISR, res.PartitionEpoch)
+			m.log.Info("ISR changed", "topic", topic, "partition", p.Index, "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
+		}
+	}()
+}
+
+func (m *Manager) topicByName(name string) *topicReplicas {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byName[name]
+}
+
+// checkpointLoop writes the high-watermark checkpoint every interval
+// (Kafka's highwatermark-checkpoint task) until Close.
+func (m *Manager) checkpointLoop(every time.Duration) {
+	defer m.bg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			if err := m.CheckpointHWs(); err != nil {
+				m.log.Error("cannot checkpoint high watermarks", "err", err)
+			}
+		}
+	}
+}
+
+// CheckpointHWs writes every local replica's high watermark to the data
+// directory's replication-offset-checkpoint.
+func (m *Manager) CheckpointHWs() error {
+	hws := map[log.TopicPartition]int64{}
+	m.mu.RLock()
+	for _, t := range m.topics {
+		for i, p := range t.partitions {
+			if p != nil {
+				hws[log.TopicPartition{Topic: t.name, Partition: int32(i)}] = p.HighWatermark()
+			}
+		}
+	}
+	m.mu.RUnlock()
+	return log.WriteHWCheckpoint(m.fs, m.cfg.DataDir, hws)
+}
+
+func (m *Manager) eligible(id int32) bool {
+	live := m.live.Load()
+	return live != nil && (*live)[id]
 }
 
 // Partition returns the local replica of topic/partition, or nil.
@@ -114,6 +282,12 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		return
 	}
 	first := len(prev.Topics) == 0 && prev.Offset == -1
+	live := map[int32]bool{}
+	for _, id := range next.LiveBrokerIDs() {
+		live[id] = true
+	}
+	m.live.Store(&live)
+	m.fetchers.setBrokers(next)
 	// A topic's config also depends on the dynamic broker configs (its
 	// defaults): when they change, every topic is resolved again.
 	pd, pb := prev.DynamicBrokerConfigs(m.cfg.NodeID)
@@ -134,6 +308,11 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		}
 	}
 	m.mu.Unlock()
+	for _, t := range gone {
+		for i := range t.partitions {
+			m.fetchers.remove(log.TopicPartition{Topic: t.name, Partition: int32(i)})
+		}
+	}
 	var moved []string
 	for _, t := range gone {
 		moved = append(moved, m.retireTopic(t)...)
@@ -182,9 +361,9 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 			if configChanged {
 				have[i].SetConfig(cfg)
 			}
-			// Leadership moved (a fence, a restart): appends are stamped
-			// with, and requests checked against, the image's epoch.
-			have[i].SetLeaderEpoch(p.LeaderEpoch)
+			if prev == nil || i >= len(prev.Partitions) || !samePartition(prev.Partitions[i], p) {
+				m.applyRole(t.Name, have[i], p)
+			}
 			continue
 		}
 		part, err := m.open(t, p, cfg)
@@ -197,7 +376,6 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 	}
 
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	tr := m.topics[t.ID]
 	if tr == nil {
 		tr = &topicReplicas{id: t.ID, name: t.Name}
@@ -213,6 +391,41 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 		}
 	}
 	m.err = cmp.Or(m.err, openErr)
+	m.mu.Unlock()
+	// Roles after installing: a follower's fetcher looks the replica up.
+	for i, part := range opened {
+		if part != nil {
+			m.applyRole(t.Name, part, t.Partitions[i])
+		}
+	}
+}
+
+// applyRole gives a replica the role the image's partition state says,
+// and adds it to or removes it from the follower fetchers. MakeLeader and
+// MakeFollower ignore a state older than the replica's; the same
+// leadership again only updates the ISR.
+func (m *Manager) applyRole(topic string, part *partition.Partition, p metadata.Partition) {
+	tp := log.TopicPartition{Topic: topic, Partition: p.Index}
+	if p.Leader == m.cfg.NodeID {
+		m.fetchers.remove(tp)
+		if _, err := part.MakeLeader(p.LeaderEpoch, p.ISR, p.Replicas, p.PartitionEpoch); err != nil {
+			m.log.Error("cannot record the leader epoch", "topic", topic, "partition", p.Index, "err", err)
+		}
+		return
+	}
+	changed := part.MakeFollower(p.LeaderEpoch, p.Leader, p.PartitionEpoch)
+	if p.Leader < 0 {
+		m.fetchers.remove(tp)
+		return
+	}
+	if changed || !m.fetchers.has(tp, p.Leader) {
+		m.fetchers.add(tp, p.Leader, p.LeaderEpoch, part)
+	}
+}
+
+func samePartition(a, b metadata.Partition) bool {
+	return a.Leader == b.Leader && a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch &&
+		slices.Equal(a.ISR, b.ISR) && slices.Equal(a.Replicas, b.Replicas)
 }
 
 // open opens one replica's log. A directory left by an earlier topic of the
@@ -233,7 +446,12 @@ func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Co
 			m.queueRemoval([]string{moved})
 		}
 	}
-	part, err := partition.Open(dir, t.Name, p.Index, p.LeaderEpoch, cfg, m.cfg.LogOptions)
+	hw, ok := m.hws[log.TopicPartition{Topic: t.Name, Partition: p.Index}]
+	if !ok {
+		hw = -1 // unknown: the log start until the leader says
+	}
+	ro := partition.ReplicaOptions{LocalID: m.cfg.NodeID, HighWatermark: hw, LagTimeMax: m.cfg.LagTimeMax, Eligible: m.eligible}
+	part, err := partition.OpenReplica(dir, t.Name, p.Index, cfg, ro, m.cfg.LogOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -375,13 +593,22 @@ func (m *Manager) Each(fn func(*partition.Partition)) {
 func (m *Manager) Close() error {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
+	if m.closed {
+		return nil
+	}
 	m.closed = true
+	close(m.stop)
+	m.bg.Wait()
+	m.fetchers.close()
+	var errs []error
+	if err := m.CheckpointHWs(); err != nil {
+		errs = append(errs, err)
+	}
 	m.mu.Lock()
 	topics := m.topics
 	m.topics = map[metadata.UUID]*topicReplicas{}
 	m.byName = map[string]*topicReplicas{}
 	m.mu.Unlock()
-	var errs []error
 	for _, t := range topics {
 		for _, p := range t.partitions {
 			if p != nil {
