@@ -111,11 +111,9 @@ func New(cfg Config) *Manager {
 	m.stop = make(chan struct{})
 	m.fetchers = newFetchers(cfg.NodeID, cfg.Fetch, m.log)
 	if cfg.HWCheckpointInterval > 0 {
-		m.bg.Add(1)
-		go m.checkpointLoop(cfg.HWCheckpointInterval)
+		m.every(cfg.HWCheckpointInterval, m.checkpoint)
 	}
-	m.bg.Add(1)
-	go m.isrLoop()
+	m.every(m.lagTimeMax()/2, m.expireISR)
 	return m
 }
 
@@ -126,23 +124,32 @@ func (m *Manager) lagTimeMax() time.Duration {
 	return 30 * time.Second
 }
 
-// isrLoop is Kafka's isr-expiration task: every replica.lag.time.max.ms/2
-// each leader checks whether a follower fell out of the ISR.
-func (m *Manager) isrLoop() {
-	defer m.bg.Done()
-	t := time.NewTicker(m.lagTimeMax() / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			var parts []*partition.Partition
-			m.Each(func(p *partition.Partition) { parts = append(parts, p) })
-			for _, p := range parts {
-				m.maybeChangeISR(p.Topic, p)
+// every runs fn every interval on its own goroutine until Close.
+func (m *Manager) every(interval time.Duration, fn func()) {
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+				fn()
 			}
 		}
+	}()
+}
+
+// expireISR is Kafka's isr-expiration task, run every
+// replica.lag.time.max.ms/2: each leader checks whether a follower fell
+// out of the ISR.
+func (m *Manager) expireISR() {
+	var parts []*partition.Partition
+	m.Each(func(p *partition.Partition) { parts = append(parts, p) })
+	for _, p := range parts {
+		m.maybeChangeISR(p.Topic, p)
 	}
 }
 
@@ -208,21 +215,11 @@ func (m *Manager) topicByName(name string) *topicReplicas {
 	return m.byName[name]
 }
 
-// checkpointLoop writes the high-watermark checkpoint every interval
-// (Kafka's highwatermark-checkpoint task) until Close.
-func (m *Manager) checkpointLoop(every time.Duration) {
-	defer m.bg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			if err := m.CheckpointHWs(); err != nil {
-				m.log.Error("cannot checkpoint high watermarks", "err", err)
-			}
-		}
+// checkpoint is Kafka's highwatermark-checkpoint task, run every
+// replica.high.watermark.checkpoint.interval.ms.
+func (m *Manager) checkpoint() {
+	if err := m.CheckpointHWs(); err != nil {
+		m.log.Error("cannot checkpoint high watermarks", "err", err)
 	}
 }
 
