@@ -22,6 +22,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -114,11 +115,27 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 				tg.err = kerr.UnknownTopicOrPartition.Code
 			} else if tg.p = h.leaderReplica(t.Name, sp.key.index); tg.p == nil {
 				tg.err = kerr.NotLeaderForPartition.Code
+				if version >= 12 {
+					fetchLeaderHint(img, &plan.body, t.Partitions[sp.key.index], &ft.partitions[len(ft.partitions)-1])
+				}
 			}
 		}
 		plan.targets = append(plan.targets, tg)
 	}
 	return plan
+}
+
+// fetchLeaderHint names p's current leader in a NOT_LEADER_OR_FOLLOWER
+// answer (KIP-951), and from v16 that leader's endpoint when it is live, as
+// Kafka does for Produce and Fetch: a consumer moves to the new leader at
+// once instead of after a metadata refresh.
+func fetchLeaderHint(img *metadata.Image, body *fetchBody, p metadata.Partition, fp *fetchPartition) {
+	fp.leaderHint, fp.leaderID, fp.leaderEpoch = true, p.Leader, p.LeaderEpoch
+	b, ok := img.Brokers[p.Leader]
+	if body.version < 16 || !ok || !b.Live() || slices.ContainsFunc(body.nodes, func(n fetchNode) bool { return n.id == b.NodeID }) {
+		return
+	}
+	body.nodes = append(body.nodes, fetchNode{id: b.NodeID, host: b.Host, port: b.Port, rack: b.Rack})
 }
 
 // runFetch reads, and if fewer than MinBytes are available and no partition

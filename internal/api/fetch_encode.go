@@ -26,6 +26,19 @@ type fetchPartition struct {
 	diverging      bool
 	divergingEpoch int32
 	divergingEnd   int64
+	// leaderHint: a NOT_LEADER_OR_FOLLOWER answer names the partition's
+	// current leader and epoch (KIP-951, v12+ tag 1).
+	leaderHint  bool
+	leaderID    int32
+	leaderEpoch int32
+}
+
+// fetchNode is a broker endpoint sent with leader hints (v16+, tag 0).
+type fetchNode struct {
+	id   int32
+	host string
+	port int32
+	rack *string
 }
 
 type fetchTopic struct {
@@ -39,6 +52,7 @@ type fetchBody struct {
 	errorCode int16
 	sessionID int32
 	topics    []fetchTopic
+	nodes     []fetchNode // the hinted leaders' endpoints (v16+)
 }
 
 type chunkWriter struct {
@@ -142,23 +156,55 @@ func (b *fetchBody) encode() []wire.Chunk {
 			} else {
 				w.buf = append(w.buf, p.recordBytes...)
 			}
-			switch {
-			case flex && p.diverging:
-				w.uvarint(1) // one tag
-				w.uvarint(0) // DivergingEpoch
-				w.uvarint(4 + 8 + 1)
-				w.int32(p.divergingEpoch)
-				w.int64(p.divergingEnd)
-				w.uvarint(0) // its tags
-			case flex:
-				w.uvarint(0) // partition tags
+			if flex {
+				tags := 0
+				if p.diverging {
+					tags++
+				}
+				if p.leaderHint {
+					tags++
+				}
+				w.uvarint(uint64(tags))
+				if p.diverging {
+					w.uvarint(0) // DivergingEpoch
+					w.uvarint(4 + 8 + 1)
+					w.int32(p.divergingEpoch)
+					w.int64(p.divergingEnd)
+					w.uvarint(0) // its tags
+				}
+				if p.leaderHint {
+					w.uvarint(1) // CurrentLeader
+					w.uvarint(4 + 4 + 1)
+					w.int32(p.leaderID)
+					w.int32(p.leaderEpoch)
+					w.uvarint(0) // its tags
+				}
 			}
 		}
 		if flex {
 			w.uvarint(0) // topic tags
 		}
 	}
-	if flex {
+	switch {
+	case v >= 16 && len(b.nodes) > 0:
+		nw := &chunkWriter{}
+		nw.arrayLen(len(b.nodes), true)
+		for _, n := range b.nodes {
+			nw.int32(n.id)
+			nw.string(n.host, true)
+			nw.int32(n.port)
+			if n.rack == nil {
+				nw.uvarint(0) // null
+			} else {
+				nw.string(*n.rack, true)
+			}
+			nw.uvarint(0) // its tags
+		}
+		w.uvarint(1) // one tag
+		w.uvarint(0) // NodeEndpoints
+		w.uvarint(uint64(len(nw.buf)))
+		w.buf = append(w.buf, nw.buf...)
+	case flex:
 		w.uvarint(0) // response tags
 	}
 	return w.finish()

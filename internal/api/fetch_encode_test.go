@@ -49,6 +49,13 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 				// A follower's fetch answered with where its log diverged.
 				body.topics[1].partitions = append(body.topics[1].partitions, fetchPartition{index: 8,
 					highWatermark: 40, lastStable: 40, logStart: 0, abortedEmptyList: committed, diverging: true, divergingEpoch: 3, divergingEnd: 37})
+				// A fetch from a broker that no longer leads: the hint.
+				body.topics[1].partitions = append(body.topics[1].partitions, fetchPartition{index: 9, errorCode: 6,
+					highWatermark: -1, lastStable: -1, logStart: -1, abortedEmptyList: committed, leaderHint: true, leaderID: 2, leaderEpoch: 5})
+			}
+			if v >= 16 {
+				rack := "r1"
+				body.nodes = []fetchNode{{id: 2, host: "127.0.0.1", port: 9093, rack: &rack}, {id: 3, host: "h3", port: 9094}}
 			}
 			got := flatten(t, body.encode())
 
@@ -68,6 +75,9 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 					if fp.diverging {
 						rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fp.divergingEpoch, fp.divergingEnd
 					}
+					if fp.leaderHint {
+						rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = fp.leaderID, fp.leaderEpoch
+					}
 					rp.RecordBatches = []byte{}
 					if fp.records != nil {
 						b := make([]byte, fp.records.Len)
@@ -77,6 +87,9 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				want.Topics = append(want.Topics, rt)
+			}
+			for _, n := range body.nodes {
+				want.Brokers = append(want.Brokers, kmsg.FetchResponseBroker{NodeID: n.id, Host: n.host, Port: n.port, Rack: n.rack})
 			}
 			if exp := want.AppendTo(nil); !bytes.Equal(got, exp) {
 				t.Fatalf("v%d committed=%v: encoder differs from kmsg\n got %x\nwant %x", v, committed, got, exp)
