@@ -14,40 +14,11 @@ import (
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
-// newTestHandler wires a handler to a real controller and replica manager
-// in dir, the way internal/broker does, without a listener.
-func newTestHandler(t testing.TB, dir string) *Handler {
+// openTestController opens a one-node controller in dir with the broker
+// config sets, closed when the test ends.
+func openTestController(t testing.TB, dir string, sets []string) (*config.Broker, *controller.OneNode) {
 	t.Helper()
-	cfg, err := config.Load("", []string{"log.segment.bytes=65536"}, map[string]string{"log.dirs": dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl, err := controller.OpenOneNode(controller.Config{
-		DataDir: dir, NodeID: cfg.NodeID, ClusterID: "fuzz-cluster",
-		DefaultPartitions: 2, DefaultReplicationFactor: 1,
-		ValidateConfigs: cfg.ValidateTopicOverrides,
-	}, "127.0.0.1", 9092)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reps := replication.New(replication.Config{
-		NodeID: cfg.NodeID, DataDir: dir,
-		Resolve: func(o map[string]string) partition.Config {
-			t := cfg.ResolveTopic(o)
-			return partition.Config{MaxMessageBytes: t.MaxMessageBytes, MinInsyncReplicas: 1,
-				TimestampBeforeMaxMs: t.TimestampBeforeMaxMs, TimestampAfterMaxMs: t.TimestampAfterMaxMs}
-		},
-	})
-	ctl.Subscribe(reps.Apply)
-	t.Cleanup(func() { reps.Close(); ctl.Close() })
-	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl, Replicas: reps, Config: cfg})
-}
-
-// newTestControllerHandler is the controller listener's handler over a
-// one-node controller in dir, as internal/broker serves it.
-func newTestControllerHandler(t testing.TB, dir string) *Handler {
-	t.Helper()
-	cfg, err := config.Load("", nil, map[string]string{"log.dirs": dir})
+	cfg, err := config.Load("", sets, map[string]string{"log.dirs": dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +31,49 @@ func newTestControllerHandler(t testing.TB, dir string) *Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctl.Close() })
+	return cfg, ctl
+}
+
+// newTestHandler wires a handler to a real controller and replica manager
+// in dir, the way internal/broker does, without a listener.
+func newTestHandler(t testing.TB, dir string) *Handler {
+	t.Helper()
+	cfg, ctl := openTestController(t, dir, []string{"log.segment.bytes=65536"})
+	reps := replication.New(replication.Config{
+		NodeID: cfg.NodeID, DataDir: dir,
+		Resolve: func(o map[string]string) partition.Config {
+			t := cfg.ResolveTopic(o)
+			return partition.Config{MaxMessageBytes: t.MaxMessageBytes, MinInsyncReplicas: 1,
+				TimestampBeforeMaxMs: t.TimestampBeforeMaxMs, TimestampAfterMaxMs: t.TimestampAfterMaxMs}
+		},
+	})
+	ctl.Subscribe(reps.Apply)
+	t.Cleanup(func() { reps.Close() }) // runs before the controller's Close
+	return New(Deps{NodeID: cfg.NodeID, Host: "127.0.0.1", Port: 9092, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl, Replicas: reps, Config: cfg})
+}
+
+// newTestControllerHandler is the controller listener's handler over a
+// one-node controller in dir, as internal/broker serves it.
+func newTestControllerHandler(t testing.TB, dir string) *Handler {
+	t.Helper()
+	cfg, ctl := openTestController(t, dir, nil)
 	return New(Deps{NodeID: cfg.NodeID, Metadata: ctl.Pub, Controller: ctl.Controller, Client: ctl,
 		ControllerListener: true, Config: cfg})
+}
+
+// fuzzSeed returns a function adding req at version v to f's corpus.
+func fuzzSeed(f *testing.F) func(req kmsg.Request, v int16) {
+	return func(req kmsg.Request, v int16) {
+		req.SetVersion(v)
+		f.Add(req.Key(), v, req.AppendTo(nil))
+	}
 }
 
 // FuzzHandle decodes arbitrary bytes as a request body for every served
 // key and version and runs it through the real handlers: whatever a client
 // sends that kmsg accepts, no handler may panic or hang.
 func FuzzHandle(f *testing.F) {
-	seed := func(req kmsg.Request, v int16) {
-		req.SetVersion(v)
-		f.Add(req.Key(), v, req.AppendTo(nil))
-	}
+	seed := fuzzSeed(f)
 	topic := "fuzz"
 	mreq := kmsg.NewPtrMetadataRequest()
 	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: &topic}}
@@ -107,10 +109,7 @@ func FuzzHandle(f *testing.F) {
 // log fetches, AlterPartition, DescribeQuorum, forwarded admin requests,
 // ElectLeaders among them).
 func FuzzHandleController(f *testing.F) {
-	seed := func(req kmsg.Request, v int16) {
-		req.SetVersion(v)
-		f.Add(req.Key(), v, req.AppendTo(nil))
-	}
+	seed := fuzzSeed(f)
 	reg := kmsg.NewPtrBrokerRegistrationRequest()
 	reg.BrokerID, reg.ClusterID = 2, "fuzz-cluster"
 	reg.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9093}}
