@@ -9,19 +9,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/samsa-kafka/samsa/bench/internal/benchutil"
 )
 
 type result map[string]float64
@@ -37,12 +36,12 @@ func main() {
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "samsa-bench-")
-	must(err)
+	benchutil.Must(err)
 	defer os.RemoveAll(work)
 	samsaBin := filepath.Join(work, "samsa")
 	kfakeBin := filepath.Join(work, "kfake")
-	run("go", "build", "-o", samsaBin, "./cmd/samsa")
-	run("go", "build", "-o", kfakeBin, "./bench/kfake")
+	benchutil.Run("go", "build", "-o", samsaBin, "./cmd/samsa")
+	benchutil.Run("go", "build", "-o", kfakeBin, "./bench/kfake")
 
 	type broker struct {
 		name  string
@@ -61,18 +60,18 @@ func main() {
 		for i := range brokers {
 			b := brokers[(i+r)%len(brokers)] // alternate who goes first
 			dir := filepath.Join(work, fmt.Sprintf("%s-%d", b.name, r))
-			port := freePort()
+			port := benchutil.FreePort()
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
 			cmd := b.start(dir, port)
 			cmd.Stderr = os.Stderr
-			must(cmd.Start())
-			waitListening(addr)
+			benchutil.Must(cmd.Start())
+			benchutil.WaitListening(addr, 30*time.Second)
 			perf := func(args ...string) result {
-				out := output(samsaBin, append(append([]string{}, args...), "--brokers", addr, "--json")...)
+				out := benchutil.Output(samsaBin, append(append([]string{}, args...), "--brokers", addr, "--json")...)
 				var res result
 				lines := strings.Split(strings.TrimSpace(out), "\n")
 				raw := map[string]any{}
-				must(json.Unmarshal([]byte(lines[len(lines)-1]), &raw))
+				benchutil.Must(json.Unmarshal([]byte(lines[len(lines)-1]), &raw))
 				res = result{}
 				for k, v := range raw {
 					if f, ok := v.(float64); ok {
@@ -82,7 +81,7 @@ func main() {
 				return res
 			}
 			topic := func(name string) {
-				run(samsaBin, "topic", "create", name, "--partitions", strconv.Itoa(*partitions), "--brokers", addr)
+				benchutil.Run(samsaBin, "topic", "create", name, "--partitions", strconv.Itoa(*partitions), "--brokers", addr)
 			}
 			rec := func(w string, res result) {
 				if results[b.name] == nil {
@@ -92,22 +91,22 @@ func main() {
 				fmt.Fprintf(os.Stderr, "round %d %s %s: %v\n", r, b.name, w, res)
 			}
 			topic("p1k")
-			warmMemory(*warmGiB << 30)
-			cpu0 := cpuSeconds(cmd.Process.Pid)
+			benchutil.WarmMemory(*warmGiB << 30)
+			cpu0 := benchutil.CPUSeconds(cmd.Process.Pid)
 			res := perf("perf", "produce", "--topic", "p1k", "--num-records", strconv.Itoa(*big), "--record-size", "1000", "--acks", "all")
-			res["cpu_s_per_gb"] = (cpuSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
+			res["cpu_s_per_gb"] = (benchutil.CPUSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
 			rec("produce-1KB", res)
 
 			topic("p100")
-			warmMemory(*warmGiB << 30)
-			cpu0 = cpuSeconds(cmd.Process.Pid)
+			benchutil.WarmMemory(*warmGiB << 30)
+			cpu0 = benchutil.CPUSeconds(cmd.Process.Pid)
 			res = perf("perf", "produce", "--topic", "p100", "--num-records", strconv.Itoa(*small), "--record-size", "100", "--acks", "all")
-			res["cpu_s_per_gb"] = (cpuSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
+			res["cpu_s_per_gb"] = (benchutil.CPUSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
 			rec("produce-100B", res)
 
-			cpu0 = cpuSeconds(cmd.Process.Pid)
+			cpu0 = benchutil.CPUSeconds(cmd.Process.Pid)
 			res = perf("perf", "consume", "--topic", "p1k", "--messages", strconv.Itoa(*big))
-			res["cpu_s_per_gb"] = (cpuSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
+			res["cpu_s_per_gb"] = (benchutil.CPUSeconds(cmd.Process.Pid) - cpu0) / (res["bytes"] / 1e9)
 			rec("consume-1KB", res)
 
 			topic("e2e")
@@ -128,11 +127,7 @@ func report(results map[string]map[string][]result) {
 		for _, r := range results[b][w] {
 			xs = append(xs, r[k])
 		}
-		sort.Float64s(xs)
-		if len(xs) == 0 {
-			return 0
-		}
-		return xs[len(xs)/2]
+		return benchutil.Median(xs)
 	}
 	fmt.Println("| workload | broker | records/s | MB/s | p50 ms | p99 ms | broker CPU-s/GB |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|")
@@ -159,80 +154,4 @@ func report(results map[string]map[string][]result) {
 		fmt.Printf("- %s throughput: %.2fx\n", w, med("samsa", w, "records_per_sec")/med("kfake", w, "records_per_sec"))
 	}
 	fmt.Printf("- e2e p99: samsa %.2f ms vs kfake %.2f ms\n", med("samsa", "e2e", "latency_p99_ms"), med("kfake", "e2e", "latency_p99_ms"))
-}
-
-// warmMemory touches n bytes of fresh anonymous memory, then frees it.
-//
-// A virtual machine with free page reporting (virtio-balloon, as on the
-// Firecracker VMs these numbers come from) hands the guest's free memory
-// back to its host; the next write to such a page traps to the host, which
-// maps and zeroes it, and that time is charged to whichever guest process
-// touched the page. A produce run fills about a GB of new page cache, so
-// without this the broker's CPU-seconds swing by 2x with how long memory
-// has lain free (a `perf` profile then shows 60% of the broker in the
-// page-cache copy). Touching the memory just before the run gives both
-// brokers host-backed pages, so the CPU measured is the broker's own work.
-func warmMemory(n int) {
-	if n <= 0 {
-		return
-	}
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	must(err)
-	for i := 0; i < n; i += os.Getpagesize() {
-		b[i] = 1
-	}
-	must(syscall.Munmap(b))
-}
-
-// cpuSeconds is the process's user+system CPU time from /proc/PID/stat.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	must(err)
-	// The command name (field 2) may hold spaces; fields after ')' are fixed.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitListening(addr string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	must(fmt.Errorf("%s never listened", addr))
-}
-
-func run(name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	must(cmd.Run())
-}
-
-func output(name string, args ...string) string {
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		must(fmt.Errorf("%s %v: %w\n%s", name, args, err, out))
-	}
-	return string(out)
-}
-
-func must(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
-	}
 }

@@ -120,19 +120,38 @@ func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic strin
 	defer cancel()
 	// kadm on the command's own client; not closed here, since closing a
 	// kadm client closes the kgo client under it.
-	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+	//
+	// In a cluster a topic just created through one broker reaches the
+	// others' metadata a moment later, so an unknown topic is asked about
+	// again for up to topicPropagation before it counts as missing.
+	adm := kadm.NewClient(cl)
+	unknownUntil := time.Now().Add(topicPropagation)
+	for {
+		tds, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		td, ok := tds[topic]
+		if !ok {
+			td.Err = kerr.UnknownTopicOrPartition
+		}
+		if errors.Is(td.Err, kerr.UnknownTopicOrPartition) && time.Now().Before(unknownUntil) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		if td.Err != nil {
+			return fmt.Errorf("topic %q: %w", topic, td.Err)
+		}
+		return nil
 	}
-	td, ok := tds[topic]
-	if !ok {
-		td.Err = kerr.UnknownTopicOrPartition
-	}
-	if td.Err != nil {
-		return fmt.Errorf("topic %q: %w", topic, td.Err)
-	}
-	return nil
 }
+
+// topicPropagation bounds how long a topic unknown to the broker asked may
+// still be on its way there from the controller.
+const topicPropagation = 3 * time.Second
 
 type perfProduceOptions struct {
 	client     *clientFlags

@@ -1,0 +1,373 @@
+// Command replication measures what replication costs and how fast a
+// cluster fails over, on a 3-node cluster of samsa and, beside it in the
+// same run, a 3-node cluster of Apache Kafka (KRaft, combined
+// broker+controller nodes) started from the Maven artifacts that the
+// external-client tests already fetch:
+//
+//   - produce 1 KB records with acks=all to topics of replication factor 1
+//     and 3 (min.insync.replicas=2), with 1 and 8 partitions, and the CPU
+//     that all three nodes together spend per GB produced;
+//   - failover: a producer (franz-go, acks=all, one record in flight) writes
+//     to a partition of replication factor 3; its leader is killed with
+//     SIGKILL, and the time from the kill to the first acknowledgement of a
+//     record sent after it is measured; the victim is restarted and the
+//     partition's ISR waited for before the next try.
+//
+// Both clusters run with their defaults for everything the workload does
+// not set, which for the failover means broker.session.timeout.ms = 9 s
+// and broker.heartbeat.interval.ms = 2 s on both.
+//
+//	(cd test/external/java && mvn -B -q compile)   # Kafka's classpath
+//	go run ./bench/replication -rounds 3 -failovers 20
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/bench/internal/benchutil"
+)
+
+func main() {
+	rounds := flag.Int("rounds", 3, "rounds; each runs every produce workload on each cluster")
+	records := flag.Int("records", 300000, "1 KB records per produce run")
+	failovers := flag.Int("failovers", 20, "failover tries per cluster, spread over the rounds")
+	partitions := flag.String("partitions", "1,8", "comma-separated partition counts of the produce topics")
+	classpath := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "file holding Apache Kafka's runtime classpath; empty or missing: samsa alone")
+	warmGiB := flag.Int("warm-gib", 3, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
+	flag.Parse()
+
+	work, err := os.MkdirTemp("", "samsa-repl-bench-")
+	benchutil.Must(err)
+	defer os.RemoveAll(work)
+	samsaBin := filepath.Join(work, "samsa")
+	benchutil.Run("go", "build", "-o", samsaBin, "./cmd/samsa")
+
+	kinds := []kind{samsaKind(samsaBin)}
+	if *classpath != "" {
+		if cp, err := os.ReadFile(*classpath); err == nil {
+			kinds = append(kinds, kafkaKind(strings.TrimSpace(string(cp))))
+		} else {
+			fmt.Fprintf(os.Stderr, "no Apache Kafka peer (%v): build its classpath with (cd test/external/java && mvn -B -q compile)\n", err)
+		}
+	}
+	var parts []int
+	for _, s := range strings.Split(*partitions, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		benchutil.Must(err)
+		parts = append(parts, n)
+	}
+
+	res := results{}
+	for r := 0; r < *rounds; r++ {
+		for i := range kinds {
+			k := kinds[(i+r)%len(kinds)] // alternate who goes first
+			c := k.start(filepath.Join(work, fmt.Sprintf("%s-%d", k.name, r)))
+			for _, p := range parts {
+				for _, rf := range []int{1, 3} {
+					w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
+					topic := fmt.Sprintf("p%d-rf%d", p, rf)
+					c.createTopic(topic, p, rf)
+					benchutil.WarmMemory(*warmGiB << 30)
+					cpu0 := c.cpu()
+					out := perfProduce(samsaBin, c.bootstrap(), topic, *records)
+					out["cpu_s_per_gb"] = (c.cpu() - cpu0) / (out["bytes"] / 1e9)
+					res.add(k.name, w, out)
+					fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f MB/s, %.2f CPU-s/GB\n", r, k.name, w, out["mb_per_sec"], out["cpu_s_per_gb"])
+				}
+			}
+			tries := *failovers / *rounds
+			if r < *failovers%*rounds {
+				tries++
+			}
+			for _, d := range c.failovers(tries) {
+				res.add(k.name, "failover", map[string]float64{"seconds": d.Seconds()})
+				fmt.Fprintf(os.Stderr, "round %d %s failover: %v\n", r, k.name, d.Round(time.Millisecond))
+			}
+			c.stop()
+		}
+	}
+	res.report(kinds, parts)
+}
+
+// perfProduce runs `samsa perf produce` and returns its JSON summary.
+func perfProduce(bin, bootstrap, topic string, n int) map[string]float64 {
+	out := benchutil.Output(bin, "perf", "produce", "--brokers", bootstrap, "--topic", topic,
+		"--num-records", strconv.Itoa(n), "--record-size", "1000", "--acks", "all", "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return parseJSONNumbers(lines[len(lines)-1])
+}
+
+// kind is a broker implementation that can start a 3-node cluster.
+type kind struct {
+	name string
+	// node returns the command that starts node id (1-based) of a cluster
+	// whose ports are given, after preparing its directory.
+	node func(dir string, id int, ports clusterPorts) *exec.Cmd
+	// prepare runs once per cluster before any node starts.
+	prepare func(dir string, ports clusterPorts)
+}
+
+// clusterPorts are the client and controller ports of the three nodes.
+type clusterPorts struct {
+	client, controller [3]int
+}
+
+func (p clusterPorts) voters() string {
+	var vs []string
+	for i, port := range p.controller {
+		vs = append(vs, fmt.Sprintf("%d@127.0.0.1:%d", i+1, port))
+	}
+	return strings.Join(vs, ",")
+}
+
+func samsaKind(bin string) kind {
+	return kind{
+		name:    "samsa",
+		prepare: func(string, clusterPorts) {},
+		node: func(dir string, id int, p clusterPorts) *exec.Cmd {
+			return exec.Command(bin, "broker", "--node-id", strconv.Itoa(id),
+				"--listen", fmt.Sprintf("127.0.0.1:%d", p.client[id-1]),
+				"--controller-listen", fmt.Sprintf("127.0.0.1:%d", p.controller[id-1]),
+				"--controller-quorum", p.voters(),
+				"--data-dir", filepath.Join(dir, fmt.Sprintf("node%d", id)), "--log-level", "info")
+		},
+	}
+}
+
+// kafkaKind runs Apache Kafka's broker (kafka.Kafka) in a JVM with a 1 GiB
+// heap, logging at WARN through the slf4j-simple binding on the classpath.
+func kafkaKind(classpath string) kind {
+	props := func(dir string, id int, p clusterPorts) string {
+		return filepath.Join(dir, fmt.Sprintf("node%d.properties", id))
+	}
+	java := func(args ...string) *exec.Cmd {
+		base := []string{"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", classpath}
+		return exec.Command("java", append(base, args...)...)
+	}
+	return kind{
+		name: "kafka",
+		prepare: func(dir string, p clusterPorts) {
+			benchutil.Must(os.MkdirAll(dir, 0o755))
+			clusterID := "c2Ftc2EtYmVuY2gtcmVwbA" // any 16 bytes, base64url
+			for id := 1; id <= 3; id++ {
+				conf := fmt.Sprintf(`process.roles=broker,controller
+node.id=%d
+listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d
+advertised.listeners=PLAINTEXT://127.0.0.1:%d
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.voters=%s
+log.dirs=%s
+`, id, p.client[id-1], p.controller[id-1], p.client[id-1], p.voters(), filepath.Join(dir, fmt.Sprintf("node%d", id)))
+				benchutil.Must(os.WriteFile(props(dir, id, p), []byte(conf), 0o644))
+				cmd := java("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", props(dir, id, p))
+				cmd.Stderr = os.Stderr
+				benchutil.Must(cmd.Run())
+			}
+		},
+		node: func(dir string, id int, p clusterPorts) *exec.Cmd {
+			return java("kafka.Kafka", props(dir, id, p))
+		},
+	}
+}
+
+// cluster is a running 3-node cluster of one kind.
+type cluster struct {
+	kind  kind
+	dir   string
+	ports clusterPorts
+	nodes [3]*exec.Cmd
+	cl    *kgo.Client
+	adm   *kadm.Client
+}
+
+func (k kind) start(dir string) *cluster {
+	c := &cluster{kind: k, dir: dir}
+	for i := range c.ports.client {
+		c.ports.client[i], c.ports.controller[i] = benchutil.FreePort(), benchutil.FreePort()
+	}
+	benchutil.Must(os.MkdirAll(dir, 0o755))
+	k.prepare(dir, c.ports)
+	// All nodes start before any is waited for: a Kafka node opens its
+	// client listener only once a quorum of controllers has formed.
+	for id := 1; id <= 3; id++ {
+		c.startNode(id)
+	}
+	for _, p := range c.ports.client {
+		benchutil.WaitListening(fmt.Sprintf("127.0.0.1:%d", p), 120*time.Second)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(c.bootstrap(), ",")...))
+	benchutil.Must(err)
+	c.cl, c.adm = cl, kadm.NewClient(cl)
+	c.waitBrokers(3, 60*time.Second)
+	return c
+}
+
+func (c *cluster) startNode(id int) {
+	cmd := c.kind.node(c.dir, id, c.ports)
+	logf, err := os.OpenFile(filepath.Join(c.dir, fmt.Sprintf("node%d.log", id)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	benchutil.Must(err)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The nodes die with this program, however it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	benchutil.Must(cmd.Start())
+	c.nodes[id-1] = cmd
+}
+
+func (c *cluster) bootstrap() string {
+	var as []string
+	for _, p := range c.ports.client {
+		as = append(as, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	return strings.Join(as, ",")
+}
+
+// cpu is the CPU time of all three nodes together.
+func (c *cluster) cpu() float64 {
+	var s float64
+	for _, n := range c.nodes {
+		s += benchutil.CPUSeconds(n.Process.Pid)
+	}
+	return s
+}
+
+func (c *cluster) stop() {
+	c.adm.Close()
+	for _, n := range c.nodes {
+		_ = n.Process.Signal(syscall.SIGTERM)
+	}
+	for _, n := range c.nodes {
+		done := make(chan struct{})
+		go func() { _ = n.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			_ = n.Process.Kill()
+			<-done
+		}
+	}
+	os.RemoveAll(c.dir)
+}
+
+// waitBrokers waits until Metadata lists n brokers. It asks a broker
+// directly: kadm's BrokerMetadata answers from franz-go's cache, whose broker
+// list is only refreshed with topic metadata.
+func (c *cluster) waitBrokers(n int, limit time.Duration) {
+	poll(limit, func(ctx context.Context) error {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		m, err := req.RequestWith(ctx, c.cl)
+		if err != nil {
+			return err
+		}
+		if len(m.Brokers) != n {
+			return fmt.Errorf("%d brokers of %d", len(m.Brokers), n)
+		}
+		return nil
+	})
+}
+
+func (c *cluster) createTopic(name string, partitions, rf int) {
+	configs := map[string]*string{}
+	if rf == 3 {
+		two := "2"
+		configs["min.insync.replicas"] = &two
+	}
+	poll(60*time.Second, func(ctx context.Context) error {
+		r, err := c.adm.CreateTopic(ctx, int32(partitions), int16(rf), configs, name)
+		if err != nil {
+			return err
+		}
+		if r.Err != nil && !errors.Is(r.Err, kerrTopicExists) {
+			return r.Err
+		}
+		return nil
+	})
+	c.waitISR(name, partitions, rf)
+}
+
+// waitISR waits until every partition of topic has a leader and rf replicas
+// in its ISR.
+func (c *cluster) waitISR(topic string, partitions, rf int) {
+	poll(120*time.Second, func(ctx context.Context) error {
+		m, err := c.adm.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		t := m.Topics[topic]
+		if t.Err != nil {
+			return t.Err
+		}
+		if len(t.Partitions) != partitions {
+			return fmt.Errorf("%d partitions", len(t.Partitions))
+		}
+		for _, p := range t.Partitions {
+			if p.Err != nil || p.Leader < 0 || len(p.ISR) != rf {
+				return fmt.Errorf("partition %d: leader %d, ISR %v, err %v", p.Partition, p.Leader, p.ISR, p.Err)
+			}
+		}
+		return nil
+	})
+}
+
+func (c *cluster) leaderOf(topic string, partition int32) int32 {
+	var leader int32
+	poll(60*time.Second, func(ctx context.Context) error {
+		m, err := c.adm.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		p, ok := m.Topics[topic].Partitions[partition]
+		if !ok || p.Leader < 0 {
+			return fmt.Errorf("no leader")
+		}
+		leader = p.Leader
+		return nil
+	})
+	return leader
+}
+
+// failovers runs n failover tries on a fresh single-partition topic and
+// returns how long each took.
+func (c *cluster) failovers(n int) []time.Duration {
+	if n == 0 {
+		return nil
+	}
+	const topic = "failover"
+	c.createTopic(topic, 1, 3)
+	p := startProducer(c.bootstrap(), topic)
+	defer p.close()
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		c.waitISR(topic, 1, 3)
+		p.waitAckAfter(time.Now(), 60*time.Second)
+		victim := c.leaderOf(topic, 0)
+		node := c.nodes[victim-1]
+		benchutil.Must(node.Process.Signal(syscall.SIGKILL))
+		killed := time.Now()
+		_ = node.Wait()
+		ack := p.waitAckAfter(killed, 120*time.Second)
+		out = append(out, ack.Sub(killed))
+		c.startNode(int(victim))
+		benchutil.WaitListening(fmt.Sprintf("127.0.0.1:%d", c.ports.client[victim-1]), 120*time.Second)
+	}
+	c.waitISR(topic, 1, 3)
+	if p.failed() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: %d failover records failed\n", c.kind.name, p.failed())
+	}
+	return out
+}
