@@ -29,6 +29,7 @@ func newTopicCmd() *cobra.Command {
 		newTopicDeleteCmd(cf),
 		newTopicAddPartitionsCmd(cf),
 		newTopicAlterConfigCmd(cf),
+		newTopicReassignCmd(cf),
 	)
 	return cmd
 }

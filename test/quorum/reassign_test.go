@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -158,15 +159,27 @@ func TestReassignPartition(t *testing.T) {
 		}
 		return err
 	})
-	var req kadm.AlterPartitionAssignmentsReq
-	req.Assign(topic, 0, target)
+	// samsa runs the CLI through the new leader-to-be; --execute moves the
+	// partition to target (kafka-reassign-partitions' plan format).
+	samsa := func(args ...string) (string, error) {
+		t.Helper()
+		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+		defer ccancel()
+		out, err := exec.CommandContext(cctx, cluster.Binary(t), append(args, "--brokers", nodes[first-1].Addr, "--timeout", "20s")...).CombinedOutput()
+		return string(out), err
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(plan, []byte(fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%s],"log_dirs":["any","any"]}]}`,
+		topic, ids2(target))), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	poll(t, ctx, func() error {
-		res, err := adm.AlterPartitionAssignments(ctx, req)
-		if err == nil {
-			err = res[topic][0].Err
+		out, err := samsa("topic", "reassign", "--plan", plan, "--execute")
+		if err == nil && out != "Successfully started partition reassignments for "+topic+"-0\n" {
+			t.Fatalf("reassign --execute: %q", out)
 		}
-		if err != nil && !retriable(err) {
-			t.Fatalf("reassign: %v", err)
+		if err != nil {
+			err = fmt.Errorf("reassign --execute: %v: %s", err, out)
 		}
 		return err
 	})
@@ -184,14 +197,19 @@ func TestReassignPartition(t *testing.T) {
 	adding := slices.Sorted(slices.Values(target))
 	describe := func() string {
 		t.Helper()
-		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		defer ccancel()
-		out, err := exec.CommandContext(cctx, cluster.Binary(t), "topic", "describe", topic,
-			"--brokers", nodes[first-1].Addr, "--timeout", "20s").CombinedOutput()
+		out, err := samsa("topic", "describe", topic)
 		if err != nil {
 			t.Fatalf("samsa topic describe: %v\n%s", err, out)
 		}
-		return string(out)
+		return out
+	}
+	verify := func() string {
+		t.Helper()
+		out, err := samsa("topic", "reassign", "--plan", plan, "--verify")
+		if err != nil {
+			t.Fatalf("samsa topic reassign --verify: %v\n%s", err, out)
+		}
+		return out
 	}
 	during := describe()
 	if want := fmt.Sprintf("\tReplicas: %s\tIsr: ", ids2(wantReplicas)); !strings.Contains(during, want) {
@@ -199,6 +217,9 @@ func TestReassignPartition(t *testing.T) {
 	}
 	if want := fmt.Sprintf("\tAdding Replicas: %s\tRemoving Replicas: %s\t", ids2(adding), ids2(removing)); !strings.Contains(during, want) {
 		t.Errorf("describe during the reassignment:\n%s\nwant %q", during, want)
+	}
+	if out, want := verify(), "Reassignment of partition "+topic+"-0 is still in progress.\n"; out != want {
+		t.Errorf("verify during the reassignment: %q, want %q", out, want)
 	}
 	mid := producedNow()
 	waitProduced(mid + 200) // producing goes on while it is in progress
@@ -226,6 +247,10 @@ func TestReassignPartition(t *testing.T) {
 	if strings.Contains(after, "Adding Replicas") || !strings.Contains(after, fmt.Sprintf("\tLeader: %d\t", first)) ||
 		!strings.Contains(after, fmt.Sprintf("\tReplicas: %s\tIsr: ", ids2(target))) {
 		t.Errorf("describe after the reassignment:\n%s\nwant leader %d, replicas %v and no reassignment", after, first, target)
+	}
+
+	if out, want := verify(), "Reassignment of partition "+topic+"-0 is completed.\n"; out != want {
+		t.Errorf("verify after the reassignment: %q, want %q", out, want)
 	}
 
 	// The removed replicas' directories are gone.
