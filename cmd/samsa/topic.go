@@ -29,6 +29,7 @@ func newTopicCmd() *cobra.Command {
 		newTopicDeleteCmd(cf),
 		newTopicAddPartitionsCmd(cf),
 		newTopicAlterConfigCmd(cf),
+		newTopicReassignCmd(cf),
 	)
 	return cmd
 }
@@ -208,7 +209,7 @@ func listPartitions(ctx context.Context, out io.Writer, adm *kadm.Client, intern
 		}
 		for _, p := range td.Partitions.Sorted() {
 			if f.match(p, live, n) {
-				fmt.Fprintln(out, partitionLine(p)+partitionErr(p))
+				fmt.Fprintln(out, partitionLine(p, nil)+partitionErr(p))
 			}
 		}
 	}
@@ -297,9 +298,15 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			}
 			var sizes kadm.DescribedAllLogDirs
 			var sizesErr error
+			// Reassignments in progress come from the controller, which
+			// a user may not be allowed to ask (ALTER on the cluster is
+			// not needed, DESCRIBE is): shown, not fatal, as sizes.
+			var moves kadm.ListPartitionReassignmentsResponses
+			var movesErr error
 			if len(set) > 0 { // an empty set would ask for every partition
 				sizes, sizesErr = adm.DescribeAllLogDirs(ctx, set)
 				sizesErr = dropOfflineBrokers(ctx, adm, sizesErr)
+				moves, movesErr = adm.ListPartitionReassignments(ctx, set)
 			}
 
 			out := cmd.OutOrStdout()
@@ -311,7 +318,7 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 				if err == nil && rc.Err != nil {
 					err = kafkaError("configs", rc.Err, rc.ErrMessage)
 				}
-				writeTopicDescription(out, tds[name], starts, ends, sizes, sizesErr, rc.Configs, err)
+				writeTopicDescription(out, tds[name], starts, ends, sizes, sizesErr, moves[name], movesErr, rc.Configs, err)
 			}
 			return errors.Join(errs...)
 		},
@@ -389,10 +396,21 @@ func dropOfflineBrokers(ctx context.Context, adm *kadm.Client, err error) error 
 // padding), so it matches kafka-topics output and broker logs. Size is the
 // bytes of the leader's segments; when DescribeLogDirs fails, a "Sizes:
 // error: ..." line follows the header and the sizes missing are "?".
+// Partitions being reassigned show "Adding Replicas:" and "Removing
+// Replicas:" after the ISR, as kafka-topics prints them (moves, from
+// ListPartitionReassignments; when that fails, a "Reassignments: error:
+// ..." line follows the header).
 func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.ListedOffsets,
-	sizes kadm.DescribedAllLogDirs, sizesErr error, configs []kadm.Config, configErr error) {
+	sizes kadm.DescribedAllLogDirs, sizesErr error, moves map[int32]kadm.ListPartitionReassignmentsResponse, movesErr error,
+	configs []kadm.Config, configErr error) {
+	// kafka-topics' replication factor is partition 0's, without the
+	// replicas a reassignment is adding (TopicCommand.getReplicationFactor).
+	rf := td.Partitions.NumReplicas()
+	if p0, ok := td.Partitions[0]; ok {
+		rf = replicationFactor(p0, reassignmentOf(moves, 0))
+	}
 	fmt.Fprintf(w, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: ",
-		td.Topic, base64.RawURLEncoding.EncodeToString(td.ID[:]), len(td.Partitions), td.Partitions.NumReplicas())
+		td.Topic, base64.RawURLEncoding.EncodeToString(td.ID[:]), len(td.Partitions), rf)
 	if configErr != nil {
 		fmt.Fprintf(w, "error: %v", configErr)
 	} else {
@@ -405,9 +423,12 @@ func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.L
 	if sizesErr != nil {
 		fmt.Fprintf(w, "Sizes: error: %v\n", sizesErr)
 	}
+	if movesErr != nil {
+		fmt.Fprintf(w, "Reassignments: error: %v\n", movesErr)
+	}
 	for _, p := range td.Partitions.Sorted() {
 		fmt.Fprintf(w, "%s\tLogStartOffset: %s\tHighWatermark: %s\tSize: %s%s\n",
-			partitionLine(p), listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition),
+			partitionLine(p, reassignmentOf(moves, p.Partition)), listedOffset(starts, td.Topic, p.Partition), listedOffset(ends, td.Topic, p.Partition),
 			partitionSize(sizes, td.Topic, p.Partition, p.Leader), partitionErr(p))
 	}
 }
@@ -417,17 +438,24 @@ func writeTopicDescription(w io.Writer, td kadm.TopicDetail, starts, ends kadm.L
 // offline replicas where there are any, and marks for a partition whose
 // ISR is smaller than its replica set (UnderReplicated) and for one
 // without a leader (OfflinePartition, Kafka's OfflinePartitionsCount).
-func partitionLine(p kadm.PartitionDetail) string {
+// With move, the partition's reassignment in progress, the replicas being
+// added and removed follow the ISR, and the replication factor that
+// UnderReplicated compares the ISR with leaves out the ones being added,
+// as in kafka-topics.
+func partitionLine(p kadm.PartitionDetail, move *kadm.ListPartitionReassignmentsResponse) string {
 	leader := "none"
 	if p.Leader >= 0 {
 		leader = strconv.Itoa(int(p.Leader))
 	}
 	s := fmt.Sprintf("\tTopic: %s\tPartition: %d\tLeader: %s\tLeaderEpoch: %d\tReplicas: %s\tIsr: %s",
 		p.Topic, p.Partition, leader, p.LeaderEpoch, joinIDs(p.Replicas), joinIDs(p.ISR))
+	if move != nil {
+		s += "\tAdding Replicas: " + joinIDs(move.AddingReplicas) + "\tRemoving Replicas: " + joinIDs(move.RemovingReplicas)
+	}
 	if len(p.OfflineReplicas) > 0 {
 		s += "\tOffline: " + joinIDs(p.OfflineReplicas)
 	}
-	if underReplicated(p) {
+	if len(p.ISR) < replicationFactor(p, move) {
 		s += "\tUnderReplicated: true"
 	}
 	if p.Leader < 0 {
@@ -449,6 +477,24 @@ func partitionErr(p kadm.PartitionDetail) string {
 // underReplicated is kafka-topics' test: fewer in-sync replicas than
 // replicas.
 func underReplicated(p kadm.PartitionDetail) bool { return len(p.ISR) < len(p.Replicas) }
+
+// replicationFactor is kafka-topics' replication factor of a partition:
+// its replicas, less those a reassignment in progress (move) is adding.
+func replicationFactor(p kadm.PartitionDetail, move *kadm.ListPartitionReassignmentsResponse) int {
+	if move == nil {
+		return len(p.Replicas)
+	}
+	return len(p.Replicas) - len(move.AddingReplicas)
+}
+
+// reassignmentOf is partition's reassignment in progress in moves, or nil.
+func reassignmentOf(moves map[int32]kadm.ListPartitionReassignmentsResponse, partition int32) *kadm.ListPartitionReassignmentsResponse {
+	m, ok := moves[partition]
+	if !ok || len(m.AddingReplicas) == 0 && len(m.RemovingReplicas) == 0 {
+		return nil
+	}
+	return &m
+}
 
 // topicOverrides renders the configs set on the topic itself, sorted by key.
 // Broker-level values and defaults are left out: they are not properties of

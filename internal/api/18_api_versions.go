@@ -10,7 +10,7 @@ package api
 // KAFKA-17492).
 //
 // Features: samsa implements one, metadata.version, with levels of its own
-// (1 and 2, see metadata.MaxMetadataVersion), not Kafka's: Kafka's tools
+// (1 to 3, see metadata.MaxMetadataVersion), not Kafka's: Kafka's tools
 // print a level they have no release name for as "UNKNOWN <level>". The
 // features samsa does not implement (kraft.version, group.version,
 // transaction.version, share.version, eligible.leader.replicas.version)

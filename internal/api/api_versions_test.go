@@ -85,8 +85,8 @@ func TestApiVersionsFeatures(t *testing.T) {
 		software string
 		want     string
 	}{
-		{4, "test", "error 0 supported metadata.version[1,2] finalized metadata.version[2,2] epoch 5 zk false"},
-		{3, "test", "error 0 supported metadata.version[1,2] finalized metadata.version[2,2] epoch 5 zk false"},
+		{4, "test", "error 0 supported metadata.version[1,3] finalized metadata.version[2,2] epoch 5 zk false"},
+		{3, "test", "error 0 supported metadata.version[1,3] finalized metadata.version[2,2] epoch 5 zk false"},
 		{3, "-bad-", "error 42 supported finalized epoch -1 zk false"},
 		{2, "", "error 0 supported finalized epoch -1 zk false"},
 	} {

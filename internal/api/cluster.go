@@ -75,7 +75,7 @@ func (h *Handler) awaitTopics(ctx context.Context, names []string) *metadata.Ima
 // when it is not that controller itself (KIP-590's forwarding; samsa has
 // no principals yet, so the request travels as is rather than in an
 // Envelope).
-var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 55: true}
+var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 45: true, 46: true, 55: true}
 
 // forward answers req with the active controller's answer. A controller
 // that cannot be reached within the request's time answers every part of
@@ -156,6 +156,12 @@ func errorResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 		return resp
 	case *kmsg.ElectLeadersRequest:
 		return electLeadersError(r, code.Code, nil)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return alterReassignmentsError(r, code.Code, nil)
+	case *kmsg.ListPartitionReassignmentsRequest:
+		resp := r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+		resp.ErrorCode = code.Code
+		return resp
 	case *kmsg.AlterPartitionRequest:
 		resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
 		resp.ErrorCode = code.Code
@@ -195,6 +201,10 @@ func NotController(resp kmsg.Response) bool {
 	case *kmsg.ElectLeadersResponse:
 		// v0 has no top-level code; its partitions carry it.
 		return r.ErrorCode == nc || len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 && r.Topics[0].Partitions[0].ErrorCode == nc
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		return r.ErrorCode == nc
+	case *kmsg.ListPartitionReassignmentsResponse:
+		return r.ErrorCode == nc
 	case *kmsg.FetchResponse:
 		return r.ErrorCode == nc
 	}

@@ -100,6 +100,7 @@ func FuzzHandle(f *testing.F) {
 	elect.ElectionType = 1
 	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: topic, Partitions: []int32{0, 1, -1}}}
 	seed(elect, 2)
+	seedReassignments(seed, topic)
 
 	fuzzHandler(f, newTestHandler(f, f.TempDir()), Versions())
 }
@@ -143,7 +144,27 @@ func FuzzHandleController(f *testing.F) {
 	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "fuzz2", Partitions: []int32{0, 5}}}
 	seed(elect, 2)
 	seed(kmsg.NewPtrElectLeadersRequest(), 0) // null topics: every partition
+	seedReassignments(seed, "fuzz2")
 	fuzzHandler(f, newTestControllerHandler(f, f.TempDir()), ControllerVersions())
+}
+
+// seedReassignments seeds AlterPartitionReassignments (a move, a cancel,
+// invalid lists, an unknown partition) and ListPartitionReassignments (all,
+// and named partitions) for topic.
+func seedReassignments(seed func(kmsg.Request, int16), topic string) {
+	alter := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	alter.TimeoutMillis = 100
+	alter.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: topic, Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{
+		{Partition: 0, Replicas: []int32{1}}, {Partition: 1}, {Partition: 0, Replicas: []int32{}},
+		{Partition: 1, Replicas: []int32{1, 1, -1}}, {Partition: -1, Replicas: []int32{1}},
+	}}}
+	seed(alter, 0)
+	alter.AllowReplicationFactorChange = false
+	seed(alter, 1)
+	seed(kmsg.NewPtrListPartitionReassignmentsRequest(), 0) // null topics: all
+	list := kmsg.NewPtrListPartitionReassignmentsRequest()
+	list.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{{Topic: topic, Partitions: []int32{0, -1, 1 << 30}}}
+	seed(list, 0)
 }
 
 // fuzzHandler runs every body kmsg decodes for a served key and version

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,6 +27,8 @@ func adminWait(req kmsg.Request) time.Duration {
 	case *kmsg.DeleteTopicsRequest:
 		ms = r.TimeoutMillis
 	case *kmsg.CreatePartitionsRequest:
+		ms = r.TimeoutMillis
+	case *kmsg.AlterPartitionAssignmentsRequest:
 		ms = r.TimeoutMillis
 	}
 	if ms <= 0 {
@@ -82,8 +85,37 @@ func applied(img *metadata.Image, req kmsg.Request, resp kmsg.Response) bool {
 				return false
 			}
 		}
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		ar, ok := req.(*kmsg.AlterPartitionAssignmentsRequest)
+		if !ok || r.ErrorCode != 0 {
+			return true
+		}
+		for i, t := range r.Topics {
+			for j, p := range t.Partitions {
+				if p.ErrorCode != 0 || i >= len(ar.Topics) || j >= len(ar.Topics[i].Partitions) {
+					continue
+				}
+				if !reassignmentApplied(img, t.Topic, p.Partition, ar.Topics[i].Partitions[j].Replicas) {
+					return false
+				}
+			}
+		}
 	}
 	return true
+}
+
+// reassignmentApplied reports whether img shows partition's reassignment
+// to target started (or already done), or its cancellation (target nil).
+func reassignmentApplied(img *metadata.Image, topic string, partition int32, target []int32) bool {
+	t := img.Topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return false
+	}
+	p := t.Partitions[partition]
+	if target == nil {
+		return !p.Reassigning()
+	}
+	return slices.Equal(p.Target(), target)
 }
 
 // awaitApplied waits until this node's subscribers have acted on an image

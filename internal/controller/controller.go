@@ -613,17 +613,8 @@ func (c *Controller) assign(img *metadata.Image, pl *clusterPlacement, s TopicSp
 func checkAssignment(img *metadata.Image, explicit [][]int32, first int32, rf int) ([][]int32, error) {
 	out := make([][]int32, len(explicit))
 	for i, rs := range explicit {
-		if len(rs) == 0 {
-			return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
-		}
-		sorted := slices.Sorted(slices.Values(rs))
-		for j, id := range sorted {
-			if _, ok := img.Brokers[id]; !ok {
-				return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
-			}
-			if j > 0 && id == sorted[j-1] {
-				return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
-			}
+		if err := checkReplicaList(img, rs); err != nil {
+			return nil, err
 		}
 		if rf >= 0 && len(rs) != rf {
 			return nil, errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), "+
@@ -636,6 +627,26 @@ func checkAssignment(img *metadata.Image, explicit [][]int32, first int32, rf in
 		out[i] = slices.Clone(rs)
 	}
 	return out, nil
+}
+
+// checkReplicaList checks one explicit replica list as KRaft's
+// validateManualPartitionAssignment does (for new partitions and for
+// reassignments alike): non-empty, of registered brokers (fenced ones
+// too), none twice.
+func checkReplicaList(img *metadata.Image, rs []int32) error {
+	if len(rs) == 0 {
+		return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
+	}
+	sorted := slices.Sorted(slices.Values(rs))
+	for j, id := range sorted {
+		if _, ok := img.Brokers[id]; !ok {
+			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+		}
+		if j > 0 && id == sorted[j-1] {
+			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
+		}
+	}
+	return nil
 }
 
 // DeleteTopics deletes topics by name (ids zero) or id; errs[i] answers names[i]/ids[i].

@@ -226,12 +226,24 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 			continue
 		}
 		if !slices.Equal(r.NewISR, p.ISR) {
-			rec := metadata.Record{PartitionChange: &metadata.PartitionChange{TopicID: t.ID, Partition: p.Index, ISR: slices.Clone(r.NewISR)}}
+			// The ISR may complete a reassignment, and that may move
+			// the leadership (buildChange).
+			ch := buildChange(next, t.ID, p, changeTarget{isr: slices.Clone(r.NewISR)}, electOnline)
+			if ch == nil {
+				return nil, errorf(kerr.UnknownServerError, "%s-%d: ISR %v changes nothing", t.Name, p.Index, r.NewISR)
+			}
+			rec := metadata.Record{PartitionChange: ch}
 			if next, err = next.Apply(next.Offset+1, rec); err != nil {
 				return nil, errorf(kerr.UnknownServerError, "%v", err)
 			}
 			recs = append(recs, rec)
 			p = next.ByID[t.ID].Partitions[p.Index]
+			if ch.Leader != nil {
+				// KRaft answers so: the state changed, but the sender
+				// no longer leads; it learns the rest from the metadata.
+				out[i].Err = errorf(kerr.NewLeaderElected, "%s-%d: the ISR change completed a reassignment that moved the leadership to %d", t.Name, p.Index, p.Leader)
+				continue
+			}
 		}
 		out[i] = PartitionISRResult{Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch}
 	}

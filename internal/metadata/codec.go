@@ -45,11 +45,22 @@ const (
 	typeFeatureLevel
 )
 
-// recordVersions is the newest payload version of each type this build reads.
+// recordVersions is the newest payload version of each type this build
+// reads. PartitionChange version 1 adds Adding and Removing.
 var recordVersions = map[recordType]uint8{
 	typeRegisterBroker: 0, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
 	typeSetTopicConfig: 0, typeProducerIDs: 0, typeSetBrokerConfig: 0, typeBootstrap: 0,
-	typeBrokerChange: 0, typePartitionChange: 0, typeFeatureLevel: 0,
+	typeBrokerChange: 0, typePartitionChange: 1, typeFeatureLevel: 0,
+}
+
+// version is the payload version r is encoded at: the oldest that holds
+// what it carries, so a node of an older build reads every record it
+// could understand, and stops (ErrUnknownRecord) only at one it could not.
+func (r Record) version() uint8 {
+	if c := r.PartitionChange; c != nil && (c.Adding != nil || c.Removing != nil) {
+		return 1
+	}
+	return 0
 }
 
 // ErrUnknownRecord is wrapped by DecodeEntry for a record type or version
@@ -140,7 +151,7 @@ func EncodeEntry(recs []Record) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("metadata: encode record %d: %w", i, err)
 		}
-		buf = append(buf, byte(t), recordVersions[t])
+		buf = append(buf, byte(t), r.version())
 		buf = binary.AppendUvarint(buf, uint64(len(js)))
 		buf = append(buf, js...)
 	}
@@ -183,12 +194,24 @@ func DecodeEntry(b []byte) ([]Record, error) {
 		if err := strictUnmarshal(payload, r.target(t)); err != nil {
 			return nil, fmt.Errorf("metadata: entry: record %d (type %d): %w", i, t, err)
 		}
+		if c := r.PartitionChange; c != nil {
+			// An empty list reads as absent, as the encoder (omitempty)
+			// writes it, so a record decodes to what encoding it gives.
+			c.ISR, c.Replicas, c.Adding, c.Removing = nilIfEmpty(c.ISR), nilIfEmpty(c.Replicas), nilIfEmpty(c.Adding), nilIfEmpty(c.Removing)
+		}
 		recs = append(recs, r)
 	}
 	if len(b) != 0 {
 		return nil, fmt.Errorf("metadata: entry: %d trailing bytes", len(b))
 	}
 	return recs, nil
+}
+
+func nilIfEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 func firstByte(b []byte) any {
@@ -292,6 +315,10 @@ func DecodeSnapshot(b []byte, controllerID int32) (*Image, error) {
 			if p.Index != int32(i) {
 				return nil, fmt.Errorf("metadata: snapshot: topic %q partition %d at position %d", t.Name, p.Index, i)
 			}
+			if err := validReassignment(p.Replicas, p.Adding, p.Removing); err != nil {
+				return nil, fmt.Errorf("metadata: snapshot: topic %q partition %d: %w", t.Name, i, err)
+			}
+			t.Partitions[i].Adding, t.Partitions[i].Removing = nilIfEmpty(p.Adding), nilIfEmpty(p.Removing)
 		}
 		if t.Configs == nil {
 			t.Configs = map[string]string{}

@@ -1,7 +1,10 @@
 package metadata
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"reflect"
 	"testing"
 )
@@ -18,6 +21,7 @@ func sampleRecords() []Record {
 		{BrokerChange: &BrokerChange{NodeID: 1, Epoch: 2, Fenced: &no}},
 		{CreateTopic: &CreateTopic{Name: "t", ID: UUID{9}, Replicas: [][]int32{{1, 2}, {2, 1}}, Configs: map[string]string{"a": "b"}}},
 		{PartitionChange: &PartitionChange{TopicID: UUID{9}, Partition: 0, Leader: &leader, ISR: []int32{2}}},
+		{PartitionChange: &PartitionChange{TopicID: UUID{9}, Partition: 1, Replicas: []int32{3, 2, 1}, Adding: []int32{3}, Removing: []int32{1}}},
 		{AddPartitions: &AddPartitions{ID: UUID{9}, Replicas: [][]int32{{1}}}},
 		{SetTopicConfig: &SetTopicConfig{ID: UUID{9}, Configs: map[string]string{"x": "y"}}},
 		{ProducerIDs: &ProducerIDs{NodeID: 1, First: 0, Size: 1000}},
@@ -62,6 +66,11 @@ func TestApplyClusterRecords(t *testing.T) {
 	if p.Leader != 2 || p.LeaderEpoch != 1 || p.PartitionEpoch != 1 || !reflect.DeepEqual(p.ISR, []int32{2}) || !reflect.DeepEqual(p.Replicas, []int32{1, 2}) {
 		t.Fatalf("partition 0 = %+v", p)
 	}
+	p1 := im.Topics["t"].Partitions[1]
+	if !reflect.DeepEqual(p1.Replicas, []int32{3, 2, 1}) || !reflect.DeepEqual(p1.Adding, []int32{3}) ||
+		!reflect.DeepEqual(p1.Removing, []int32{1}) || !reflect.DeepEqual(p1.Target(), []int32{3, 2}) || p1.PartitionEpoch != 1 {
+		t.Fatalf("partition 1 = %+v", p1)
+	}
 	// A change for an earlier incarnation is a no-op.
 	yes := true
 	next, err := im.Apply(20, Record{BrokerChange: &BrokerChange{NodeID: 1, Epoch: 1, Fenced: &yes}})
@@ -91,6 +100,87 @@ func TestApplyClusterRecords(t *testing.T) {
 	snap[len(snap)/2] ^= 1
 	if _, err := DecodeSnapshot(snap, 1); err == nil {
 		t.Fatal("corrupt snapshot accepted")
+	}
+}
+
+// TestPartitionChangeReassignment: Adding and Removing go with Replicas —
+// a replica change restates them (absent: none), an ISR change keeps
+// them — and must name replicas, once.
+func TestPartitionChangeReassignment(t *testing.T) {
+	t.Parallel()
+	im, err := Empty("", 1).Apply(0, Record{CreateTopic: &CreateTopic{Name: "t", ID: UUID{9}, Replicas: [][]int32{{1, 2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(c PartitionChange) (Partition, error) {
+		t.Helper()
+		c.TopicID = UUID{9}
+		next, err := im.Apply(im.Offset+1, Record{PartitionChange: &c})
+		if err == nil {
+			im = next
+		}
+		return im.Topics["t"].Partitions[0], err
+	}
+	p, err := apply(PartitionChange{Replicas: []int32{3, 1, 2}, Adding: []int32{3}, Removing: []int32{2}})
+	if err != nil || !p.Reassigning() || !reflect.DeepEqual(p.Target(), []int32{3, 1}) {
+		t.Fatalf("start: %+v %v", p, err)
+	}
+	p, err = apply(PartitionChange{ISR: []int32{1, 2, 3}})
+	if err != nil || !reflect.DeepEqual(p.Adding, []int32{3}) || !reflect.DeepEqual(p.Removing, []int32{2}) {
+		t.Fatalf("an ISR change dropped the reassignment: %+v %v", p, err)
+	}
+	p, err = apply(PartitionChange{Replicas: []int32{3, 1}, ISR: []int32{1, 3}})
+	if err != nil || p.Reassigning() || p.Adding != nil || p.Removing != nil || p.PartitionEpoch != 3 || p.LeaderEpoch != 0 {
+		t.Fatalf("complete: %+v %v", p, err)
+	}
+	for _, bad := range []PartitionChange{
+		{Adding: []int32{3}},
+		{Replicas: []int32{1, 2}, Adding: []int32{3}},
+		{Replicas: []int32{1, 2}, Adding: []int32{1}, Removing: []int32{1}},
+		{Replicas: []int32{1, 2}, Removing: []int32{2, 2}},
+	} {
+		if _, err := apply(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// TestPartitionChangeVersions: a partition change is encoded at version 0
+// unless it carries a reassignment (version 1), so older nodes read every
+// record they can; entries and snapshots written before version 1 existed
+// still decode.
+func TestPartitionChangeVersions(t *testing.T) {
+	t.Parallel()
+	plain, _ := EncodeEntry([]Record{{PartitionChange: &PartitionChange{TopicID: UUID{9}, ISR: []int32{1}}}})
+	re, _ := EncodeEntry([]Record{{PartitionChange: &PartitionChange{TopicID: UUID{9}, Replicas: []int32{2, 1}, Adding: []int32{2}}}})
+	if plain[3] != 0 || re[3] != 1 {
+		t.Fatalf("versions %d and %d, want 0 and 1", plain[3], re[3])
+	}
+	// Bytes of a samsa build before reassignment: a partition change
+	// setting the replicas, and a snapshot of one topic.
+	old := []byte{entryFormat, 1, byte(typePartitionChange), 0}
+	js := `{"topicId":[9,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"partition":0,"replicas":[2,1]}`
+	old = append(append(old, byte(len(js))), js...)
+	recs, err := DecodeEntry(old)
+	if err != nil || !reflect.DeepEqual(recs, []Record{{PartitionChange: &PartitionChange{TopicID: UUID{9}, Replicas: []int32{2, 1}}}}) {
+		t.Fatalf("old entry: %+v %v", recs, err)
+	}
+	body := `{"clusterId":"c","offset":3,"brokers":null,"topics":[{"Name":"t","ID":[9,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"Internal":false,` +
+		`"Partitions":[{"Index":0,"Leader":1,"LeaderEpoch":0,"PartitionEpoch":0,"Replicas":[1,2],"ISR":[1,2]}],"Configs":{}}],` +
+		`"nextProducerId":0,"defaultBrokerConfigs":{},"brokerConfigs":{},"features":{"metadata.version":2}}`
+	snap := append(append(append([]byte(nil), snapshotMagic...), snapshotFormat), body...)
+	snap = binary.BigEndian.AppendUint32(snap, crc32.Checksum(snap, castagnoli))
+	im, err := DecodeSnapshot(snap, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := im.Topics["t"].Partitions[0]; p.Reassigning() || !reflect.DeepEqual(p.Replicas, []int32{1, 2}) {
+		t.Fatalf("old snapshot: %+v", p)
+	}
+	// The same image encodes as it did: no reassignment, no new fields.
+	again, err := im.EncodeSnapshot()
+	if err != nil || !bytes.Equal(again, snap) {
+		t.Fatalf("re-encoded old snapshot differs: %v\n%s\n%s", err, again, snap)
 	}
 }
 
@@ -126,6 +216,9 @@ func FuzzDecodeEntry(f *testing.F) {
 	b, _ := EncodeEntry(sampleRecords())
 	f.Add(b)
 	f.Add([]byte{entryFormat, 1, 1, 0, 2, '{', '}'})
+	// A version-1 partition change with empty lists, which read as absent.
+	pc := `{"topicId":[9,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"partition":0,"replicas":[2,1],"adding":[],"removing":[1],"isr":[]}`
+	f.Add(append([]byte{entryFormat, 1, byte(typePartitionChange), 1, byte(len(pc))}, pc...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		recs, err := DecodeEntry(b)
 		if err != nil {
@@ -160,6 +253,11 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	}
 	snap, _ := im.EncodeSnapshot()
 	f.Add(snap)
+	// A reassignment naming a replica the partition does not have.
+	im, _ = im.Apply(100, Record{PartitionChange: &PartitionChange{TopicID: UUID{9}, Partition: 0, Replicas: []int32{1, 2}, Adding: []int32{2}}})
+	bad, _ := im.EncodeSnapshot()
+	bad = bytes.Replace(bad[:len(bad)-4], []byte(`"Adding":[2]`), []byte(`"Adding":[7]`), 1)
+	f.Add(binary.BigEndian.AppendUint32(bad, crc32.Checksum(bad, castagnoli)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		img, err := DecodeSnapshot(b, 1)
 		if err != nil {

@@ -8,6 +8,7 @@ package metadata
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"slices"
 	"sort"
 )
 
@@ -66,6 +67,31 @@ type Partition struct {
 	PartitionEpoch int32
 	Replicas       []int32
 	ISR            []int32
+	// Adding and Removing are the replicas a reassignment in progress
+	// adds and removes (KIP-455), both nil when none is: Replicas is then
+	// the target followed by the replicas being removed. Absent from
+	// snapshots written before metadata.version 3, which decode as none.
+	Adding   []int32 `json:",omitempty"`
+	Removing []int32 `json:",omitempty"`
+}
+
+// Reassigning reports whether a reassignment of p is in progress.
+func (p Partition) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// Target is the replica set p will have once its reassignment completes:
+// Replicas without the ones being removed (Replicas itself when none is
+// in progress).
+func (p Partition) Target() []int32 {
+	if len(p.Removing) == 0 {
+		return p.Replicas
+	}
+	out := make([]int32, 0, len(p.Replicas)-len(p.Removing))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.Removing, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Topic is a topic and its partitions. Partitions[i].Index == i.
@@ -106,10 +132,11 @@ const MetadataVersionFeature = "metadata.version"
 // MinMetadataVersion and MaxMetadataVersion are the oldest and newest
 // metadata.version this build reads: 1 is the single-node records, 2 adds
 // the cluster records (Bootstrap, BrokerChange, PartitionChange,
-// FeatureLevel). These levels are samsa's own, not Kafka's.
+// FeatureLevel), 3 the reassignment fields of PartitionChange (Adding,
+// Removing). These levels are samsa's own, not Kafka's.
 const (
 	MinMetadataVersion = 1
-	MaxMetadataVersion = 2
+	MaxMetadataVersion = 3
 )
 
 // LiveBrokerIDs returns the ids of the unfenced brokers not shutting down, sorted.

@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // Record is one change to the metadata image. Exactly one field is set.
@@ -56,12 +57,24 @@ type BrokerChange struct {
 // PartitionChangeRecord), so both are derived, never carried: an ISR-only
 // change (AlterPartition) moves the partition epoch alone, as KRaft does
 // from metadata.version 3.6 (KAFKA-15021). An ISR is never empty.
+//
+// Adding and Removing (a reassignment in progress, KIP-455: the replicas
+// being added and removed, all of them in Replicas) go with Replicas: a
+// change that sets Replicas restates them, absent meaning none, so a
+// completed or cancelled reassignment clears them; a change without
+// Replicas keeps them. (KRaft's record carries them separately, with null
+// for "unchanged"; the codec's omitempty cannot tell an empty list from
+// an absent one.) They were added in metadata.version 3; a record that
+// has them is encoded as version 1 of its type, so an older node stops at
+// it instead of misreading it.
 type PartitionChange struct {
 	TopicID   UUID    `json:"topicId"`
 	Partition int32   `json:"partition"`
 	Leader    *int32  `json:"leader,omitempty"`
 	ISR       []int32 `json:"isr,omitempty"`
 	Replicas  []int32 `json:"replicas,omitempty"`
+	Adding    []int32 `json:"adding,omitempty"`
+	Removing  []int32 `json:"removing,omitempty"`
 }
 
 // SetBrokerConfig replaces the dynamic broker configs of one level: the
@@ -163,11 +176,16 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 			// an ISR (its last member stays).
 			return im, fmt.Errorf("metadata: partition change %s/%d: empty ISR", c.TopicID, c.Partition)
 		}
+		if err := checkReassignment(c); err != nil {
+			return im, fmt.Errorf("metadata: partition change %s/%d: %w", c.TopicID, c.Partition, err)
+		}
 		t := *old
 		t.Partitions = append([]Partition(nil), old.Partitions...)
 		p := &t.Partitions[c.Partition]
 		if c.Replicas != nil {
 			p.Replicas = append([]int32(nil), c.Replicas...)
+			p.Adding = cloneOrNil(c.Adding)
+			p.Removing = cloneOrNil(c.Removing)
 		}
 		if c.ISR != nil {
 			p.ISR = append([]int32(nil), c.ISR...)
@@ -283,6 +301,40 @@ func (im *Image) putTopic(prev *Image, t *Topic) {
 	im.ByID = maps.Clone(prev.ByID)
 	im.Topics[t.Name] = t
 	im.ByID[t.ID] = t
+}
+
+// checkReassignment checks a change's Adding and Removing: only with
+// Replicas, each a set of its members, and no replica in both. (An image
+// whose Adding or Removing names a replica outside Replicas would make a
+// broker follow a partition it is not a replica of.)
+func checkReassignment(c *PartitionChange) error {
+	if c.Replicas == nil {
+		if c.Adding != nil || c.Removing != nil {
+			return fmt.Errorf("adding or removing replicas without the replica set")
+		}
+		return nil
+	}
+	return validReassignment(c.Replicas, c.Adding, c.Removing)
+}
+
+// validReassignment checks that adding and removing name replicas only,
+// none twice.
+func validReassignment(replicas, adding, removing []int32) error {
+	seen := make(map[int32]bool, len(adding)+len(removing))
+	for _, id := range append(slices.Clone(adding), removing...) {
+		if seen[id] || !slices.Contains(replicas, id) {
+			return fmt.Errorf("replica %d is added or removed twice, or is not a replica", id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+func cloneOrNil(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func appendPartitions(ps []Partition, replicas [][]int32) []Partition {

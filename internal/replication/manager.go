@@ -305,11 +305,6 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		}
 	}
 	m.mu.Unlock()
-	for _, t := range gone {
-		for i := range t.partitions {
-			m.fetchers.remove(log.TopicPartition{Topic: t.name, Partition: int32(i)})
-		}
-	}
 	var moved []string
 	for _, t := range gone {
 		moved = append(moved, m.retireTopic(t)...)
@@ -349,9 +344,13 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 	cfg := m.cfg.Resolve(t.Configs)
 	configChanged := reresolve || prev != nil && !sameConfigs(prev.Configs, t.Configs)
 	opened := make([]*partition.Partition, len(t.Partitions))
+	var removed []int
 	var openErr error
 	for i, p := range t.Partitions {
 		if !contains(p.Replicas, m.cfg.NodeID) {
+			if i < len(have) && have[i] != nil {
+				removed = append(removed, i) // reassigned away
+			}
 			continue
 		}
 		if i < len(have) && have[i] != nil {
@@ -387,8 +386,21 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 			tr.partitions[i] = part
 		}
 	}
+	for _, i := range removed {
+		tr.partitions[i] = nil
+	}
 	m.err = cmp.Or(m.err, openErr)
 	m.mu.Unlock()
+	// A replica reassigned away goes as a deleted topic's do: out of the
+	// maps first (lookups answer NOT_LEADER_OR_FOLLOWER), its fetcher
+	// stopped, then closed and moved away for the deleter.
+	var moved []string
+	for _, i := range removed {
+		if dir, ok := m.retire(t.Name, int32(i), have[i]); ok {
+			moved = append(moved, dir)
+		}
+	}
+	m.queueRemoval(moved)
 	// Roles after installing: a follower's fetcher looks the replica up.
 	for i, part := range opened {
 		if part != nil {
@@ -469,18 +481,31 @@ func (m *Manager) retireTopic(t *topicReplicas) []string {
 		if p == nil {
 			continue
 		}
-		p.CloseForDelete()
-		dir, err := m.moveAway(m.dir(t.name, int32(i)))
-		if err != nil {
-			// The directory keeps its name: the next start removes it
-			// (removeStrayDirs), and a topic created again under this
-			// name moves it away first (open).
-			m.log.Error("cannot move a deleted partition's directory away", "topic", t.name, "partition", i, "err", err)
-			continue
+		if dir, ok := m.retire(t.name, int32(i), p); ok {
+			moved = append(moved, dir)
 		}
-		moved = append(moved, dir)
 	}
 	return moved
+}
+
+// retire stops the fetcher of a replica this node no longer hosts (its
+// topic deleted, or the partition reassigned away), already out of the
+// maps, closes it and moves its directory away; it returns where to.
+func (m *Manager) retire(topic string, idx int32, p *partition.Partition) (string, bool) {
+	m.fetchers.remove(log.TopicPartition{Topic: topic, Partition: idx})
+	p.CloseForDelete()
+	dir, err := m.moveAway(m.dir(topic, idx))
+	if err != nil {
+		// The directory keeps its name: the next start removes it
+		// (removeStrayDirs), and a replica or topic created again under
+		// this name moves it away first (open) when it is another
+		// topic's; a replica of the same topic reassigned back here
+		// reuses it, and catches up from where it is.
+		m.log.Error("cannot move a removed partition's directory away", "topic", topic, "partition", idx, "err", err)
+		return "", false
+	}
+	m.log.Info("removed a replica this broker no longer hosts", "topic", topic, "partition", idx)
+	return dir, true
 }
 
 // deleteSuffix ends the name of a directory waiting for removal:
