@@ -290,22 +290,30 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			// to describe topics may lack, and a broker may not serve
 			// DescribeLogDirs: a failure is shown, not fatal, and
 			// brokers that did answer still fill in their partitions.
-			var set kadm.TopicsSet
+			// Only leaders are asked, as only their sizes are shown: a
+			// follower that is down or stalled does not hold this up.
+			byLeader := map[int32]kadm.TopicsSet{}
+			set := kadm.TopicsSet{}
 			for _, name := range known {
-				for p := range tds[name].Partitions {
+				for p, pd := range tds[name].Partitions {
 					set.Add(name, p)
+					if pd.Leader >= 0 {
+						ls := byLeader[pd.Leader]
+						if ls == nil {
+							ls = kadm.TopicsSet{}
+							byLeader[pd.Leader] = ls
+						}
+						ls.Add(name, p)
+					}
 				}
 			}
-			var sizes kadm.DescribedAllLogDirs
-			var sizesErr error
+			sizes, sizesErr := leaderSizes(ctx, adm, byLeader)
 			// Reassignments in progress come from the controller, which
 			// a user may not be allowed to ask (ALTER on the cluster is
 			// not needed, DESCRIBE is): shown, not fatal, as sizes.
 			var moves kadm.ListPartitionReassignmentsResponses
 			var movesErr error
 			if len(set) > 0 { // an empty set would ask for every partition
-				sizes, sizesErr = adm.DescribeAllLogDirs(ctx, set)
-				sizesErr = dropOfflineBrokers(ctx, adm, sizesErr)
 				moves, movesErr = adm.ListPartitionReassignments(ctx, set)
 			}
 
@@ -356,33 +364,34 @@ func listOffsets(ctx context.Context, list func(context.Context, ...string) (kad
 	return l, nil
 }
 
-// dropOfflineBrokers removes from a DescribeLogDirs error the shards meant
-// for brokers that are not live (a replica's broker that is shut down):
-// they cannot answer, and their partitions' sizes come from the leaders.
-func dropOfflineBrokers(ctx context.Context, adm *kadm.Client, err error) error {
-	var se *kadm.ShardErrors
-	if !errors.As(err, &se) {
-		return err
+// leaderSizes asks each leader for the sizes of the partitions it leads,
+// all at once; the brokers that answered fill in their partitions and the
+// failures are joined into one error.
+func leaderSizes(ctx context.Context, adm *kadm.Client, byLeader map[int32]kadm.TopicsSet) (kadm.DescribedAllLogDirs, error) {
+	type answer struct {
+		broker int32
+		dirs   kadm.DescribedLogDirs
+		err    error
 	}
-	brokers, berr := adm.ListBrokers(ctx)
-	if berr != nil {
-		return err
+	answers := make(chan answer, len(byLeader))
+	for b, set := range byLeader {
+		go func() {
+			dirs, err := adm.DescribeBrokerLogDirs(ctx, b, set)
+			answers <- answer{b, dirs, err}
+		}()
 	}
-	live := map[int32]bool{}
-	for _, b := range brokers {
-		live[b.NodeID] = true
-	}
-	kept := *se
-	kept.Errs = nil
-	for _, e := range se.Errs {
-		if live[e.Broker.NodeID] {
-			kept.Errs = append(kept.Errs, e)
+	sizes := kadm.DescribedAllLogDirs{}
+	var errs []error
+	for range byLeader {
+		a := <-answers
+		if a.err != nil {
+			errs = append(errs, fmt.Errorf("broker %d: %w", a.broker, a.err))
+			continue
 		}
+		sizes[a.broker] = a.dirs
 	}
-	if len(kept.Errs) == 0 {
-		return nil
-	}
-	return &kept
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return sizes, errors.Join(errs...)
 }
 
 // writeTopicDescription prints one topic as kafka-topics --describe does,
