@@ -45,6 +45,16 @@ func (s *sessions) reset(img *metadata.Image, deadline time.Time) {
 	}
 }
 
+// shorten moves a live broker's inherited deadline earlier, to deadline,
+// unless a heartbeat has reached this controller since.
+func (s *sessions) shorten(id int32, deadline time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.deadline[id]; ok && !s.heard[id] && deadline.Before(d) {
+		s.deadline[id] = deadline
+	}
+}
+
 func (s *sessions) touch(id int32, deadline time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -124,6 +124,10 @@ type Controller struct {
 	// sessions tracks broker heartbeats on the active controller.
 	sessions *sessions
 
+	// prevLeader is the last Raft leader other than this node that this
+	// node saw, or -1.
+	prevLeader atomic.Int32
+
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -217,7 +221,14 @@ func Open(cfg Config) (*Controller, error) {
 	if c.progress != nil {
 		c.progress.node.Store(c.raft)
 	}
-	c.wg.Add(2)
+	c.prevLeader.Store(-1)
+	leaders := make(chan raft.Observation, 8)
+	c.raft.RegisterObserver(raft.NewObserver(leaders, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	}))
+	c.wg.Add(3)
+	go c.watchLeaders(leaders)
 	go c.watchLeadership(notify)
 	go c.snapshotter()
 	return c, nil
@@ -300,18 +311,66 @@ func (c *Controller) watchLeadership(notify <-chan bool) {
 				continue
 			}
 			c.sessions.reset(c.Image(), time.Now().Add(c.cfg.SessionTimeout))
+			c.shortenPrevLeaderSession()
 			c.active.Store(true)
 			if err := c.initLog(); err != nil {
 				c.log.Warn("controller: bootstrap records not committed", "err", err)
 			}
 			c.log.Info("became the active controller", "node_id", c.cfg.NodeID, "metadata_offset", c.Image().Offset)
 			stopSessions = make(chan struct{})
-			c.every(stopSessions, max(c.cfg.SessionTimeout/8, 10*time.Millisecond), c.fenceExpired)
+			c.every(stopSessions, min(max(c.cfg.SessionTimeout/8, 10*time.Millisecond), 250*time.Millisecond), c.fenceExpired)
 			if c.cfg.LeaderImbalanceCheckInterval > 0 {
 				c.every(stopSessions, c.cfg.LeaderImbalanceCheckInterval, c.balanceLeaders)
 			}
 		}
 	}
+}
+
+// watchLeaders remembers the last Raft leader other than this node.
+func (c *Controller) watchLeaders(leaders <-chan raft.Observation) {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case o := <-leaders:
+			lo := o.Data.(raft.LeaderObservation)
+			if id, err := strconv.Atoi(string(lo.LeaderID)); err == nil && int32(id) != c.cfg.NodeID {
+				c.prevLeader.Store(int32(id))
+			}
+		}
+	}
+}
+
+// shortenPrevLeaderSession dates the session of the broker on the node that
+// led the quorum before this one from the last time this node heard from
+// that leader, rather than from now. A new active controller gives every
+// broker a full session, as Kafka's does, since it cannot know when their
+// last heartbeats reached the old one; but a combined node that was
+// controller and broker at once heartbeated to itself, so when it dies its
+// session would otherwise only start to run out after the election, and
+// its partitions would wait an election timeout longer for new leaders
+// than any other broker's. Raft's last contact with that leader bounds its
+// broker's liveness from below. The deadline never comes sooner than half
+// a session from now, so a live broker (a leader that lost its quorum only)
+// has time to find this controller and heartbeat.
+func (c *Controller) shortenPrevLeaderSession() {
+	prev := c.prevLeader.Load()
+	if prev < 0 {
+		return
+	}
+	if b, ok := c.Image().Brokers[prev]; !ok || b.Fenced {
+		return
+	}
+	last := c.raft.LastContact()
+	if last.IsZero() {
+		return
+	}
+	deadline := last.Add(c.cfg.SessionTimeout)
+	if floor := time.Now().Add(c.cfg.SessionTimeout / 2); deadline.Before(floor) {
+		deadline = floor
+	}
+	c.sessions.shorten(prev, deadline)
 }
 
 // every runs fn every interval on its own goroutine while this node stays
