@@ -50,6 +50,7 @@ import (
 
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 )
@@ -69,15 +70,6 @@ type Metadata interface {
 // Replicas gives the local replicas (replication.Manager).
 type Replicas interface {
 	Partition(topic string, index int32) *partition.Partition
-}
-
-// Log is the part of a partition replica the coordinator uses: appends of
-// its own record batches, and reads when loading.
-type Log interface {
-	Append(batch []byte) (partition.AppendResult, error)
-	Read(offset, maxBytes int64, minOne, readCommitted bool) (partition.ReadResult, error)
-	LogStartOffset() int64
-	HighWatermark() int64
 }
 
 // Options are what a caller may inject besides the broker config.
@@ -101,6 +93,7 @@ type settings struct {
 	retentionCheck       time.Duration
 	maxMetadataBytes     int
 	newMemberJoinTimeout time.Duration
+	commitTimeout        time.Duration
 }
 
 // newMemberJoinTimeout bounds how long a new member's first JoinGroup may
@@ -122,6 +115,7 @@ func settingsFrom(b *config.Broker) settings {
 		retentionCheck:       time.Duration(b.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
 		maxMetadataBytes:     int(b.OffsetMetadataMaxBytes),
 		newMemberJoinTimeout: newMemberJoinTimeout,
+		commitTimeout:        ms(b.OffsetsCommitTimeoutMs),
 	}
 }
 
@@ -150,12 +144,15 @@ type Coordinator struct {
 	createErr string     // the last creation failure logged; under createMu
 }
 
-// shard is one __consumer_offsets partition this node leads, and its groups.
+// shard is one __consumer_offsets partition this node leads, in one leader
+// epoch, and its groups.
 type shard struct {
 	index   int32
+	epoch   int32
 	topicID metadata.UUID
-	log     Log
-	cancel  context.CancelFunc // stops its loader
+	log     coordinator.Partition
+	w       *coordinator.Writer // appends in epoch; completes writes once committed
+	cancel  context.CancelFunc  // stops its loader and its writer
 
 	mu       sync.Mutex
 	loaded   bool // replayed; groups may be served
@@ -249,55 +246,63 @@ func (c *Coordinator) enter() bool {
 }
 
 // onImage keeps the shards in line with the partitions of __consumer_offsets
-// this node leads: new ones are loaded, lost ones unloaded. It runs under the
-// controller's lock, so it only starts work and never waits for it.
+// this node leads: new leaderships are loaded, lost ones unloaded, and a new
+// leader epoch of a partition this node still leads is unloaded and loaded
+// again, as Kafka does (the log may have been truncated and rewritten in
+// between, and the old shard's writes are fenced by its epoch). It runs
+// under the controller's lock, so it only starts and cancels work and
+// never waits for it.
 func (c *Coordinator) onImage(_, next *metadata.Image) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
-	t := next.Topics[TopicName]
-	if t == nil {
+	if t := next.Topics[TopicName]; t == nil {
 		c.numPartitions = 0
 	} else {
 		c.numPartitions = int32(len(t.Partitions))
 	}
+	led := coordinator.Elections(next, TopicName, c.cfg.nodeID)
 	for idx, s := range c.shards {
-		if t == nil || s.topicID != t.ID || int(idx) >= len(t.Partitions) || t.Partitions[idx].Leader != c.cfg.nodeID {
+		if e, ok := led[idx]; !ok || e.Epoch != s.epoch || e.TopicID != s.topicID {
 			delete(c.shards, idx)
 			c.unload(s)
 		}
 	}
-	if t == nil {
-		return
-	}
-	for _, p := range t.Partitions {
-		if p.Leader != c.cfg.nodeID || c.shards[p.Index] != nil {
+	for idx, e := range led {
+		if c.shards[idx] != nil {
 			continue
 		}
-		part := c.reps.Partition(TopicName, p.Index)
+		part := c.reps.Partition(TopicName, idx)
 		if part == nil {
 			// The replica failed to open (the replica manager logged
 			// why); its groups answer NOT_COORDINATOR.
-			c.log.Error("no local replica of a led __consumer_offsets partition", "partition", p.Index)
+			c.log.Error("no local replica of a led __consumer_offsets partition", "partition", idx)
 			continue
 		}
 		ctx, cancel := context.WithCancel(c.ctx)
-		s := &shard{index: p.Index, topicID: t.ID, log: part, cancel: cancel, groups: map[string]*group{}}
-		c.shards[p.Index] = s
+		s := &shard{index: idx, epoch: e.Epoch, topicID: e.TopicID, log: part,
+			w: coordinator.NewWriter(part, e.Epoch), cancel: cancel, groups: map[string]*group{}}
+		c.shards[idx] = s
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.load(ctx, s)
+			if c.load(ctx, s) {
+				s.w.Run(ctx)
+			}
 		}()
 	}
 }
 
-// unload gives up a shard: its groups are dropped and their parked requests
+// unload gives up a shard: its writer stops (pending writes fail with
+// NOT_COORDINATOR), its groups are dropped and their parked requests
 // answered with NOT_COORDINATOR, so clients look the coordinator up again.
 func (c *Coordinator) unload(s *shard) {
 	s.cancel()
+	if s.w != nil {
+		s.w.Stop()
+	}
 	s.mu.Lock()
 	s.unloaded = true
 	groups := s.groups

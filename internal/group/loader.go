@@ -9,13 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
 const (
-	// loadChunk is how much of the partition one read returns (Kafka's
-	// offsets.load.buffer.size); a larger batch is still read whole.
-	loadChunk = 5 << 20
 	// loadRetry is the pause before loading a partition again after a
 	// read failure; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
 	loadRetry = 5 * time.Second
@@ -23,26 +21,34 @@ const (
 	maxRecordBytes = 64 << 20
 )
 
-// load replays a shard's partition, then serves its groups. It retries
-// until it succeeds or the shard is unloaded.
-func (c *Coordinator) load(ctx context.Context, s *shard) {
+// load replays a shard's partition to its log end, waits until the high
+// watermark covers it, then serves its groups (coordinator.Load), and
+// reports whether it did. It retries a read failure until it succeeds or
+// the shard is unloaded; a shard whose leadership ended before it loaded
+// stays loading until the image that ends it unloads it.
+func (c *Coordinator) load(ctx context.Context, s *shard) bool {
 	for {
 		start := time.Now()
-		st, err := readPartition(ctx, s.log, c.log.Warn)
+		st := newLoadState()
+		err := coordinator.Load(ctx, s.log, s.epoch, func(b []byte, h record.Header) { st.replayBatch(b, h, c.log.Warn) })
 		if err == nil {
 			groups := st.groups(c, s)
 			n := len(groups) // the map is the shard's once activated
 			c.activate(s, groups)
-			c.log.Info("loaded groups", "partition", s.index, "groups", n, "took", time.Since(start).Round(time.Millisecond))
-			return
+			c.log.Info("loaded groups", "partition", s.index, "leader_epoch", s.epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
+		}
+		if errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.FencedLeaderEpoch) {
+			c.log.Info("leadership of "+TopicName+" partition ended while loading", "partition", s.index, "leader_epoch", s.epoch, "err", err)
+			return false
 		}
 		c.log.Error("cannot load "+TopicName+" partition; retrying", "partition", s.index, "err", err, "retry_in", loadRetry)
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(loadRetry):
 		}
 	}
@@ -95,54 +101,12 @@ func (st *loadState) see(id string) {
 	st.order = append(st.order, id)
 }
 
-// readPartition reads log from its start to the high watermark and
-// replays every record. Batches that cannot be decoded are skipped with a
-// warning (never trusted, never fatal); a read error fails the load.
-func readPartition(ctx context.Context, log Log, warn func(string, ...any)) (*loadState, error) {
+// readPartition replays log from its start to its end.
+func readPartition(ctx context.Context, log coordinator.Partition, warn func(string, ...any)) (*loadState, error) {
 	st := newLoadState()
-	off := log.LogStartOffset()
-	end := log.HighWatermark()
-	buf := make([]byte, 0, 64<<10)
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		res, err := log.Read(off, loadChunk, true, false)
-		if errors.Is(err, kerr.OffsetOutOfRange) && res.LogStartOffset > off {
-			off = res.LogStartOffset // retention or compaction moved the start
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		n := res.Slice.Len
-		if n == 0 {
-			break
-		}
-		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		_, err = res.Slice.File.ReadAt(buf, res.Slice.Pos)
-		res.Slice.Release()
-		if err != nil {
-			return nil, fmt.Errorf("group: read %s at offset %d: %w", TopicName, off, err)
-		}
-		batches, _ := record.SplitBatches(buf) // a partial batch at the end is read next time
-		if len(batches) == 0 {
-			return nil, fmt.Errorf("group: no whole batch in %d bytes at offset %d", n, off)
-		}
-		for _, b := range batches {
-			h, err := record.ParseHeader(b)
-			if err != nil {
-				return nil, fmt.Errorf("group: batch at offset %d: %w", off, err)
-			}
-			if h.LastOffset() < off {
-				continue // the read may start inside an older batch's range
-			}
-			off = h.LastOffset() + 1
-			st.replayBatch(b, h, warn)
-		}
+	err := coordinator.ReadLog(ctx, log, log.LogStartOffset(), log.LogEndOffset(), func(b []byte, h record.Header) { st.replayBatch(b, h, warn) })
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
 }
