@@ -31,6 +31,11 @@ type batchMeta struct {
 type producerEntry struct {
 	epoch   int16
 	batches []batchMeta // oldest first, at most maxCachedBatches
+	// lastTimestamp is the max timestamp of the producer's last batch
+	// (Kafka's ProducerStateEntry.lastTimestamp), by which the entry
+	// expires; -1 when unknown (an entry read from a snapshot without
+	// batches).
+	lastTimestamp int64
 }
 
 // producerState is guarded by Log.mu.
@@ -113,6 +118,7 @@ func (ps *producerState) apply(h *record.Header) {
 		e = &producerEntry{epoch: h.ProducerEpoch}
 		ps.producers[h.ProducerID] = e
 	}
+	e.lastTimestamp = h.MaxTimestamp
 	if h.ProducerEpoch != e.epoch {
 		e.epoch = h.ProducerEpoch
 		e.batches = e.batches[:0]
@@ -131,6 +137,21 @@ func (ps *producerState) apply(h *record.Header) {
 		lastOffset:  h.LastOffset(),
 		timestamp:   h.MaxTimestamp,
 	})
+}
+
+// expire forgets the producers whose last batch is older than expiration
+// at now (ms), as Kafka's removeExpiredProducers (producer.id.expiration.ms,
+// KIP-854 made it apply to idempotent producers too): a later batch of such
+// a producer is treated as a new producer's. It returns how many went.
+func (ps *producerState) expire(now, expiration int64) int {
+	n := 0
+	for id, e := range ps.producers {
+		if now-e.lastTimestamp >= expiration {
+			delete(ps.producers, id)
+			n++
+		}
+	}
+	return n
 }
 
 // Snapshot file `<offset, 20 digits>.snapshot`: the producer state after
@@ -218,6 +239,10 @@ func decodeProducerState(b []byte, offset int64) (*producerState, error) {
 				timestamp:   int64(binary.BigEndian.Uint64(body[24:])),
 			})
 			body = body[snapBatchSize:]
+		}
+		e.lastTimestamp = -1
+		if n > 0 {
+			e.lastTimestamp = e.batches[n-1].timestamp
 		}
 		if _, dup := ps.producers[id]; dup {
 			return nil, fmt.Errorf("%w: producer %d twice", errBadSnapshot, id)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestAddSequence(t *testing.T) {
@@ -201,5 +202,40 @@ func FuzzProducerSnapshot(f *testing.F) {
 		if again := got.encode(7); !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs")
 		}
+	})
+}
+
+// TestExpireProducers: producer.id.expiration.ms forgets a producer whose
+// last batch's timestamp is that old, and only it; a retry of its batch is
+// then a new producer's (OUT_OF_ORDER_SEQUENCE_NUMBER unless it starts at
+// sequence 0), as in Kafka. The state after expiry survives a restart.
+func TestExpireProducers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{}, nil, nil)
+	const hour = int64(3600_000)
+	for _, s := range []spec{
+		{records: 2, pid: 1, idem: true, seq: 0, ts: baseTS}, // producer 1: last write at baseTS+1
+		{records: 1, pid: 2, idem: true, seq: 0, ts: baseTS}, // producer 2: written again later
+		{records: 1, pid: 2, idem: true, seq: 1, ts: baseTS + 2*hour},
+	} {
+		if _, err := l.Append(buildBatch(s), AppendOptions{LogAppendTime: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+	if n := l.ExpireProducers(at(baseTS+hour), time.Hour); n != 0 {
+		t.Fatalf("expired %d producers before an hour passed", n)
+	}
+	if n := l.ExpireProducers(at(baseTS+1+hour), time.Hour); n != 1 {
+		t.Fatalf("expired %d producers, want 1", n)
+	}
+	l.Close()
+	l = openLog(t, dir, Config{}, nil, nil)
+	defer l.Close()
+	runSteps(t, l, []idemStep{
+		{"expired producer's retry", 1, 0, 0, 2, nil, 4, false}, // sequence 0 again: a new producer
+		{"live producer's retry", 2, 0, 1, 1, nil, 3, true},
+		{"live producer's gap", 2, 0, 3, 1, ErrOutOfOrderSequence, 0, false},
 	})
 }

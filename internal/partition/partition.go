@@ -561,6 +561,12 @@ func (p *Partition) wake(sets ...map[chan<- struct{}]struct{}) {
 	}
 }
 
+// ExpireProducers forgets the producers that have not written for
+// expiration (producer.id.expiration.ms); see log.ExpireProducers.
+func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int {
+	return p.log.ExpireProducers(now, expiration)
+}
+
 // Flush fsyncs the log.
 func (p *Partition) Flush() error { return p.log.Flush() }
 
