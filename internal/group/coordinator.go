@@ -5,13 +5,19 @@
 //
 // A group lives on one partition of __consumer_offsets, chosen by Kafka's
 // rule abs(javaHashCode(groupID)) % partitions, and this node coordinates the
-// groups of the partitions it leads. Every change that must survive a restart
-// is appended to that partition as kmsg's OffsetCommitKey/Value and
-// GroupMetadataKey/Value records (the formats Kafka writes, so Kafka's tools
-// read them) before it is applied in memory and answered. When this node
-// becomes leader of a partition (at start, or when the topic is created), the
-// partition is read from its start and replayed; meanwhile its groups answer
-// COORDINATOR_LOAD_IN_PROGRESS.
+// groups of the partitions it leads, one shard per partition and leader
+// epoch, run by the coordinator runtime (package coordinator). Every change
+// that must survive a restart is appended to that partition as kmsg's
+// OffsetCommitKey/Value and GroupMetadataKey/Value records (the formats
+// Kafka writes, so Kafka's tools read them), fenced by the shard's leader
+// epoch, and applied in memory and answered once the high watermark covers
+// it (group.write), so the groups' state is always the replay of the
+// committed log. When this node becomes leader of a partition (at start,
+// when the topic is created, on a failover, or in a new leader epoch), the
+// partition is replayed from its start to its log end, and served once the
+// high watermark covers that; meanwhile its groups answer
+// COORDINATOR_LOAD_IN_PROGRESS. When it stops leading, the shard is
+// unloaded and its groups answer NOT_COORDINATOR.
 //
 // # Concurrency
 //
@@ -23,15 +29,19 @@
 // Lock order (never acquire leftwards while holding a lock to the right):
 //
 //	controller.mu (held while onImage runs) → Coordinator.mu → shard.mu →
-//	group.mu → partition.mu (Append)
+//	group.mu → coordinator.Writer.mu → partition.mu (Append)
 //
-// In particular nothing takes Coordinator.mu or shard.mu while holding a
-// group's mutex: a group that must leave its shard's map is marked Dead under
-// its own lock and unlinked after that lock is released (removeGroup).
+// A write's completion runs on the shard's writer goroutine with no lock
+// held and takes group.mu itself; no lock is held while a request waits
+// for its write to be committed. Nothing takes Coordinator.mu or shard.mu
+// while holding a group's mutex: a group that must leave its shard's map is
+// marked Dead under its own lock and unlinked after that lock is released
+// (removeGroup).
 //
 // # Ownership of goroutines and timers
 //
-// The coordinator owns its loader goroutines, the retention sweep timer and
+// The coordinator owns its loader and writer goroutines (one per shard,
+// stopped when the shard is unloaded), the retention sweep timer and
 // every member, join and sync timer. All of them run through afterFunc or go
 // under c.wg, and Close cancels the loaders, stops the timers, answers every
 // parked JoinGroup/SyncGroup with NOT_COORDINATOR and waits for c.wg.
