@@ -3,13 +3,17 @@
 // __consumer_offsets) uses, and the transaction coordinator (on
 // __transaction_state) is meant to. A coordinator keeps its state as
 // records in the partitions of its internal topic and serves the keys of
-// each partition this broker leads, as one shard per partition:
+// each partition this broker leads, as one shard per partition. Runtime is
+// the one interface a coordinator uses: it plugs in Hooks (make a shard's
+// state, load it, unload it) and calls OnImage from its metadata
+// subscription, Lookup on its request path, and each shard's Writer for
+// its records.
 //
 //   - Elections says which partitions of the topic this broker leads, and
 //     in which leader epoch. A shard belongs to one (partition, epoch): a
 //     new epoch, even with this broker still the leader, is a new shard
 //     (Kafka reloads too), since the log may have been truncated and
-//     rewritten in between. The coordinator diffs Elections against its
+//     rewritten in between. Runtime.OnImage diffs Elections against the
 //     shards on every metadata image, and only starts or cancels work
 //     there: the image's delivery must never wait.
 //   - Load, on the shard's own goroutine, waits until the replica leads in

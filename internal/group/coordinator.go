@@ -40,10 +40,11 @@
 //
 // # Ownership of goroutines and timers
 //
-// The coordinator owns its loader and writer goroutines (one per shard,
-// stopped when the shard is unloaded), the retention sweep timer and
+// The coordinator owns its runtime, which owns the shards' loader and
+// writer goroutines (one per shard, stopped when the shard is unloaded),
+// and the retention sweep timer and
 // every member, join and sync timer. All of them run through afterFunc or go
-// under c.wg, and Close cancels the loaders, stops the timers, answers every
+// under c.wg, and Close stops the runtime, stops the timers, answers every
 // parked JoinGroup/SyncGroup with NOT_COORDINATOR and waits for c.wg.
 package group
 
@@ -139,30 +140,24 @@ type Coordinator struct {
 	log   *slog.Logger
 	clock Clock
 
-	ctx    context.Context // cancelled by Close; parent of the loaders
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // loaders and timer callbacks in flight
+	// rt runs the shards: one per partition of __consumer_offsets this
+	// node leads, loaded and unloaded as the metadata says.
+	rt *coordinator.Runtime[*shard]
+	wg sync.WaitGroup // timer callbacks in flight
 
-	mu            sync.RWMutex
-	started       bool
-	closed        bool
-	numPartitions int32 // partitions of the existing topic; 0 while it does not exist
-	shards        map[int32]*shard
-	sweep         Timer
+	mu      sync.RWMutex
+	started bool
+	closed  bool
+	sweep   Timer
 
 	createMu  sync.Mutex // one creation of the topic at a time
 	createErr string     // the last creation failure logged; under createMu
 }
 
-// shard is one __consumer_offsets partition this node leads, in one leader
-// epoch, and its groups.
+// shard is the groups of one __consumer_offsets partition this node leads,
+// in one leader epoch (rt: its partition, epoch and writer).
 type shard struct {
-	index   int32
-	epoch   int32
-	topicID metadata.UUID
-	log     coordinator.Partition
-	w       *coordinator.Writer // appends in epoch; completes writes once committed
-	cancel  context.CancelFunc  // stops its loader and its writer
+	rt *coordinator.Shard
 
 	mu       sync.Mutex
 	loaded   bool // replayed; groups may be served
@@ -174,12 +169,11 @@ type shard struct {
 // local replicas are open.
 func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinator {
 	c := &Coordinator{
-		cfg:    settingsFrom(b),
-		md:     md,
-		reps:   reps,
-		log:    opts.Logger,
-		clock:  opts.Clock,
-		shards: map[int32]*shard{},
+		cfg:   settingsFrom(b),
+		md:    md,
+		reps:  reps,
+		log:   opts.Logger,
+		clock: opts.Clock,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -188,7 +182,23 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 	if c.clock == nil {
 		c.clock = wallClock{}
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.rt = coordinator.NewRuntime(coordinator.RuntimeConfig[*shard]{
+		Topic:  TopicName,
+		NodeID: c.cfg.nodeID,
+		Replica: func(index int32) coordinator.Partition {
+			if p := c.reps.Partition(TopicName, index); p != nil {
+				return p
+			}
+			return nil // not a typed nil in the interface
+		},
+		Hooks: coordinator.Hooks[*shard]{
+			New:    func(sh *coordinator.Shard) *shard { return &shard{rt: sh, groups: map[string]*group{}} },
+			Load:   c.load,
+			Unload: func(_ *coordinator.Shard, s *shard) { c.unload(s) },
+		},
+		Logger:       c.log,
+		RetryBackoff: loadRetry,
+	})
 	return c
 }
 
@@ -217,16 +227,11 @@ func (c *Coordinator) Close() error {
 		return nil
 	}
 	c.closed = true
-	shards := c.shards
-	c.shards = map[int32]*shard{}
 	if c.sweep != nil {
 		c.sweep.Stop()
 	}
 	c.mu.Unlock()
-	c.cancel()
-	for _, s := range shards {
-		c.unload(s)
-	}
+	c.rt.Close()
 	c.wg.Wait()
 	return nil
 }
@@ -256,63 +261,20 @@ func (c *Coordinator) enter() bool {
 }
 
 // onImage keeps the shards in line with the partitions of __consumer_offsets
-// this node leads: new leaderships are loaded, lost ones unloaded, and a new
-// leader epoch of a partition this node still leads is unloaded and loaded
-// again, as Kafka does (the log may have been truncated and rewritten in
-// between, and the old shard's writes are fenced by its epoch). It runs
-// under the controller's lock, so it only starts and cancels work and
-// never waits for it.
+// this node leads (coordinator.Runtime.OnImage): new leaderships are
+// loaded, lost ones unloaded, and a new leader epoch of a partition this
+// node still leads is unloaded and loaded again, as Kafka does (the log may
+// have been truncated and rewritten in between, and the old shard's writes
+// are fenced by its epoch). It runs under the controller's lock, so it
+// only starts and cancels work and never waits for it.
 func (c *Coordinator) onImage(_, next *metadata.Image) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	if t := next.Topics[TopicName]; t == nil {
-		c.numPartitions = 0
-	} else {
-		c.numPartitions = int32(len(t.Partitions))
-	}
-	led := coordinator.Elections(next, TopicName, c.cfg.nodeID)
-	for idx, s := range c.shards {
-		if e, ok := led[idx]; !ok || e.Epoch != s.epoch || e.TopicID != s.topicID {
-			delete(c.shards, idx)
-			c.unload(s)
-		}
-	}
-	for idx, e := range led {
-		if c.shards[idx] != nil {
-			continue
-		}
-		part := c.reps.Partition(TopicName, idx)
-		if part == nil {
-			// The replica failed to open (the replica manager logged
-			// why); its groups answer NOT_COORDINATOR.
-			c.log.Error("no local replica of a led __consumer_offsets partition", "partition", idx)
-			continue
-		}
-		ctx, cancel := context.WithCancel(c.ctx)
-		s := &shard{index: idx, epoch: e.Epoch, topicID: e.TopicID, log: part,
-			w: coordinator.NewWriter(part, e.Epoch), cancel: cancel, groups: map[string]*group{}}
-		c.shards[idx] = s
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if c.load(ctx, s) {
-				s.w.Run(ctx)
-			}
-		}()
-	}
+	c.rt.OnImage(next)
 }
 
 // unload gives up a shard: its writer stops (pending writes fail with
 // NOT_COORDINATOR), its groups are dropped and their parked requests
 // answered with NOT_COORDINATOR, so clients look the coordinator up again.
 func (c *Coordinator) unload(s *shard) {
-	s.cancel()
-	if s.w != nil {
-		s.w.Stop()
-	}
 	s.mu.Lock()
 	s.unloaded = true
 	groups := s.groups
@@ -383,9 +345,8 @@ func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (meta
 // serves reports whether this node has a shard (loaded or loading) for
 // partition index.
 func (c *Coordinator) serves(index int32) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.shards[index] != nil
+	_, err := c.rt.Lookup(func(int32) int32 { return index })
+	return err == nil
 }
 
 // createTopic creates __consumer_offsets through the controller, compacted
@@ -430,19 +391,7 @@ var errGroupNotFound = errors.New("group: no such group")
 
 // shardFor returns the shard coordinating groupID, or NOT_COORDINATOR.
 func (c *Coordinator) shardFor(groupID string) (*shard, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	if c.numPartitions == 0 {
-		return nil, kerr.NotCoordinator
-	}
-	s := c.shards[PartitionFor(groupID, c.numPartitions)]
-	if s == nil {
-		return nil, kerr.NotCoordinator
-	}
-	return s, nil
+	return c.rt.Lookup(func(partitions int32) int32 { return PartitionFor(groupID, partitions) })
 }
 
 // acquire returns groupID's group with its mutex held, creating it (Empty)
@@ -497,12 +446,10 @@ func (c *Coordinator) removeGroup(g *group) {
 // loadedShards returns the shards serving groups, and whether any is still
 // loading.
 func (c *Coordinator) loadedShards() (shards []*shard, loading bool, err error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
+	if c.rt.Closed() {
 		return nil, false, kerr.CoordinatorNotAvailable
 	}
-	for _, s := range c.shards {
+	for _, s := range c.rt.States() {
 		s.mu.Lock()
 		if s.loaded && !s.unloaded {
 			shards = append(shards, s)

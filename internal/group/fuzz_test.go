@@ -148,9 +148,8 @@ func newMemCoordinator(tb testing.TB) (*Coordinator, *shard, *fakeClock, *memLog
 	clock := newFakeClock()
 	c := New(fuzzConfig(tb), nil, nil, Options{Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	ml := &memLog{}
-	s := &shard{log: ml, w: coordinator.NewWriter(ml, 0), loaded: true, groups: map[string]*group{}, cancel: func() {}}
-	c.numPartitions = 1
-	c.shards[0] = s
+	s := &shard{rt: &coordinator.Shard{Log: ml, Writer: coordinator.NewWriter(ml, 0)}, loaded: true, groups: map[string]*group{}}
+	c.rt.Install(s.rt, s, 1)
 	return c, s, clock, ml
 }
 

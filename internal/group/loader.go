@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/coordinator"
@@ -22,36 +21,20 @@ const (
 )
 
 // load replays a shard's partition to its log end, waits until the high
-// watermark covers it, then serves its groups (coordinator.Load), and
-// reports whether it did. It retries a read failure until it succeeds or
-// the shard is unloaded; a shard whose leadership ended before it loaded
-// stays loading until the image that ends it unloads it.
-func (c *Coordinator) load(ctx context.Context, s *shard) bool {
-	for {
-		start := time.Now()
-		st := newLoadState()
-		err := coordinator.Load(ctx, s.log, s.epoch, func(b []byte, h record.Header) { st.replayBatch(b, h, c.log.Warn) })
-		if err == nil {
-			groups := st.groups(c, s)
-			n := len(groups) // the map is the shard's once activated
-			c.activate(s, groups)
-			c.log.Info("loaded groups", "partition", s.index, "leader_epoch", s.epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.FencedLeaderEpoch) {
-			c.log.Info("leadership of "+TopicName+" partition ended while loading", "partition", s.index, "leader_epoch", s.epoch, "err", err)
-			return false
-		}
-		c.log.Error("cannot load "+TopicName+" partition; retrying", "partition", s.index, "err", err, "retry_in", loadRetry)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(loadRetry):
-		}
+// watermark covers it (coordinator.Load), then serves its groups. The
+// runtime retries a failure until the shard is unloaded.
+func (c *Coordinator) load(ctx context.Context, sh *coordinator.Shard, s *shard) error {
+	start := time.Now()
+	st := newLoadState()
+	err := coordinator.Load(ctx, sh.Log, sh.Epoch, func(b []byte, h record.Header) { st.replayBatch(b, h, c.log.Warn) })
+	if err != nil {
+		return err
 	}
+	groups := st.groups(c, s)
+	n := len(groups) // the map is the shard's once activated
+	c.activate(s, groups)
+	c.log.Info("loaded groups", "partition", sh.Index, "leader_epoch", sh.Epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // activate makes a loaded shard serve its groups: members of a Stable group

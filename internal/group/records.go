@@ -121,7 +121,7 @@ func (g *group) write(recs []record.Record, apply func(err error)) (*coordinator
 	if err != nil {
 		return nil, fmt.Errorf("group: encode records: %w: %w", err, kerr.MessageTooLarge)
 	}
-	wr, err := g.shard.w.Append(batch, func(err error) {
+	wr, err := g.shard.rt.Writer.Append(batch, func(err error) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.pendingWrites--
@@ -130,7 +130,7 @@ func (g *group) write(recs []record.Record, apply func(err error)) (*coordinator
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.index, err)
+		return nil, fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.rt.Index, err)
 	}
 	if wr.Inline() {
 		if apply != nil {
