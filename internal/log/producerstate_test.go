@@ -2,9 +2,13 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math"
 	"os"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -172,8 +176,8 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 func TestSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
 	ps := newProducerState()
-	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}}
-	ps.producers[-5] = &producerEntry{epoch: -1}
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}, lastTimestamp: 100, coordinatorEpoch: 3, txnFirstOffset: 12}
+	ps.producers[-5] = newProducerEntry(-1)
 	b := ps.encode(42)
 	got, err := decodeProducerState(b, 42)
 	if err != nil {
@@ -181,6 +185,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if again := got.encode(42); !bytes.Equal(again, b) {
 		t.Fatal("re-encoding differs")
+	}
+	if !reflect.DeepEqual(got, ps) {
+		t.Fatalf("decoded %+v, want %+v", got.producers[1], ps.producers[1])
 	}
 	if _, err := decodeProducerState(b, 43); !errors.Is(err, errBadSnapshot) {
 		t.Fatalf("wrong offset accepted: %v", err)
@@ -194,15 +201,69 @@ func FuzzProducerSnapshot(f *testing.F) {
 	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}}}
 	f.Add(ps.encode(7))
 	f.Add([]byte{})
+	f.Add(encodeV1(ps, 7))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeProducerState(b, 7)
 		if err != nil {
 			return
 		}
-		if again := got.encode(7); !bytes.Equal(again, b) {
+		again := got.encode(7)
+		if b[1] == snapshotVersion && !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs")
 		}
+		// A version 1 snapshot is written back as the current version,
+		// which holds the same state.
+		back, err := decodeProducerState(again, 7)
+		if err != nil || !reflect.DeepEqual(back, got) {
+			t.Fatalf("re-encoded state differs: %v", err)
+		}
 	})
+}
+
+// encodeV1 is the version 1 snapshot encoding, which lacks the entries'
+// last timestamp and transaction fields.
+func encodeV1(ps *producerState, offset int64) []byte {
+	var ids []int64
+	for id := range ps.producers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b := binary.BigEndian.AppendUint16(nil, 1)
+	b = binary.BigEndian.AppendUint64(b, uint64(offset))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		e := ps.producers[id]
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = append(b, byte(len(e.batches)))
+		for _, m := range e.batches {
+			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
+			b = binary.BigEndian.AppendUint32(b, uint32(m.lastSeq))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.firstOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.lastOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.timestamp))
+		}
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// TestSnapshotV1: a snapshot written before version 2 still loads: each
+// producer takes its last batch's timestamp and no transaction.
+func TestSnapshotV1(t *testing.T) {
+	t.Parallel()
+	ps := newProducerState()
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}}
+	ps.producers[3] = &producerEntry{epoch: 0}
+	got, err := decodeProducerState(encodeV1(ps, 42), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newProducerState()
+	want.producers[1] = &producerEntry{epoch: 2, batches: ps.producers[1].batches, lastTimestamp: 100, coordinatorEpoch: -1, txnFirstOffset: -1}
+	want.producers[3] = newProducerEntry(0)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %+v, %+v; want %+v, %+v", got.producers[1], got.producers[3], want.producers[1], want.producers[3])
+	}
 }
 
 // TestExpireProducers: producer.id.expiration.ms forgets a producer whose
