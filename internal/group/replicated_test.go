@@ -56,12 +56,15 @@ func (m *staticMetadata) Subscribe(fn func(prev, next *metadata.Image)) {
 	fn(metadata.Empty("replicated-test", 1), m.img)
 }
 
+// publish delivers next to the subscribers, one delivery at a time (the
+// test's goroutine is the only publisher).
 func (m *staticMetadata) publish(next *metadata.Image) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	prev := m.img
 	m.img = next
-	for _, fn := range m.subs {
+	subs := m.subs
+	m.mu.Unlock()
+	for _, fn := range subs {
 		fn(prev, next)
 	}
 }
@@ -233,5 +236,43 @@ func TestCommitLeaderEpochChange(t *testing.T) {
 	wantCode(t, "commit in epoch 1", recv(t, next), nil)
 	if got := e.fetched("g"); got != 6 {
 		t.Fatalf("offset %d, want 6", got)
+	}
+}
+
+// TestDeleteGroupWithPendingCommit: a group deleted while a commit of it
+// waits for replication is gone for good: its tombstones cover the
+// pending commit, so neither the commit's completion nor a reload from the
+// log brings the offset back.
+func TestDeleteGroupWithPendingCommit(t *testing.T) {
+	t.Parallel()
+	e := newReplicatedEnv(t)
+	commit := answer(e.c.StartCommitOffsets(commitReq("g", 5)))
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.c.DeleteGroups([]string{"g"})[0] }()
+	// The deletion waits for its tombstones, which follow the commit.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.c.DescribeGroup("g").State != "Dead" {
+		if time.Now().After(deadline) {
+			t.Fatal("group not deleted within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pending(t, commit)
+	e.replicate()
+	wantCode(t, "commit", recv(t, commit), nil)
+	if err := recv(t, deleted); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if got := e.fetched("g"); got != -1 {
+		t.Fatalf("offset %d after the delete, want none", got)
+	}
+	if _, err := e.p.MakeLeader(1, []int32{1, 2}, []int32{1, 2}, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.md.publish(e.md.image(1))
+	e.replicate()
+	e.waitLoaded()
+	if got := e.fetched("g"); got != -1 {
+		t.Fatalf("offset %d after a reload, want none", got)
 	}
 }
