@@ -276,3 +276,47 @@ func TestDeleteGroupWithPendingCommit(t *testing.T) {
 		t.Fatalf("offset %d after a reload, want none", got)
 	}
 }
+
+// TestSyncGroupWaitsForReplication: the leader's assignment is handed out,
+// and the group becomes Stable, only once its GroupMetadata record is
+// replicated; if the leadership ends first, the members are answered
+// NOT_COORDINATOR and find the new coordinator.
+func TestSyncGroupWaitsForReplication(t *testing.T) {
+	t.Parallel()
+	e := newReplicatedEnv(t, "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100")
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Version = 3 // no MEMBER_ID_REQUIRED round trip
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "g", 10000, 10000
+	join.ProtocolType = "consumer"
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: sub(nil, "t")}}
+	jr := recv(t, e.c.JoinGroup(join, Client{ID: "c", Host: "/127.0.0.1"}))
+	wantCode(t, "join", jr.ErrorCode, nil)
+	syncReq := func() *kmsg.SyncGroupRequest {
+		r := kmsg.NewPtrSyncGroupRequest()
+		r.Group, r.MemberID, r.Generation = "g", jr.MemberID, jr.Generation
+		r.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: jr.MemberID, MemberAssignment: []byte("a1")}}
+		return r
+	}
+	sync := e.c.SyncGroup(syncReq())
+	pending(t, sync)
+	if st := e.c.DescribeGroup("g").State; st != "CompletingRebalance" {
+		t.Fatalf("state %s while the assignment is replicated", st)
+	}
+	e.replicate()
+	sr := recv(t, sync)
+	wantCode(t, "sync", sr.ErrorCode, nil)
+	if string(sr.MemberAssignment) != "a1" || e.c.DescribeGroup("g").State != "Stable" {
+		t.Fatalf("assignment %q, state %s", sr.MemberAssignment, e.c.DescribeGroup("g").State)
+	}
+
+	// A rejoin starts generation 2; its assignment is pending when the
+	// partition moves to epoch 1.
+	jr = recv(t, e.c.JoinGroup(func() *kmsg.JoinGroupRequest { r := *join; r.MemberID = jr.MemberID; return &r }(), Client{ID: "c", Host: "/127.0.0.1"}))
+	wantCode(t, "rejoin", jr.ErrorCode, nil)
+	sync = e.c.SyncGroup(syncReq())
+	pending(t, sync)
+	if _, err := e.p.MakeLeader(1, []int32{1, 2}, []int32{1, 2}, 1); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "sync across the epoch change", recv(t, sync).ErrorCode, kerr.NotCoordinator)
+}
