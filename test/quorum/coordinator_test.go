@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,4 +373,160 @@ func partitionFor(group string, partitions int32) int32 {
 		h = -h
 	}
 	return h % partitions
+}
+
+// TestCoordinatorKillDuringCommits: an admin client commits ever larger
+// offsets for a group (OffsetCommit without a generation, as tools do)
+// while the node coordinating it is killed, and goes on committing to the
+// new coordinator. Every acknowledged commit is larger than the ones
+// before it; OffsetFetch after the kill returns at least the last one
+// acknowledged (before or after the kill), and in the end exactly the
+// last one acknowledged. (Followers fetch within milliseconds here, so
+// this checks the failover path with writes in flight; that a commit is
+// not acknowledged before it is replicated is checked deterministically by
+// the group package's TestCommitWaitsForReplication.)
+func TestCoordinatorKillDuringCommits(t *testing.T) {
+	const (
+		topic = "ledger"
+		group = "auditors"
+	)
+	nodes := startCombined(t, 3, coordSets...)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, nd := range nodes {
+		seeds = append(seeds, nd.Addr)
+	}
+	client := func(seeds []string) *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DialTimeout(2*time.Second),
+			kgo.RequestTimeoutOverhead(5*time.Second), kgo.RetryTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return kadm.NewClient(cl)
+	}
+	adm := client(seeds)
+	poll(t, ctx, func() error {
+		res, err := adm.CreateTopic(ctx, 1, 3, nil, topic)
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	})
+	var victim int32
+	poll(t, ctx, func() error {
+		r := client(seeds).FindGroupCoordinators(ctx, group)[group]
+		victim = r.NodeID
+		return r.Err
+	})
+	var survivors []string
+	for i, nd := range nodes {
+		if int32(i+1) != victim {
+			survivors = append(survivors, nd.Addr)
+		}
+	}
+
+	// commit retries value on fresh clients until it is acknowledged.
+	commit := func(seeds []string, value int64) {
+		poll(t, ctx, func() error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var os kadm.Offsets
+			os.Add(kadm.Offset{Topic: topic, Partition: 0, At: value, LeaderEpoch: -1})
+			resp, err := client(seeds).CommitOffsets(cctx, group, os)
+			if err == nil {
+				err = resp.Error()
+			}
+			return err
+		})
+	}
+	fetch := func(seeds []string) (int64, error) {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := client(seeds).FetchOffsets(fctx, group)
+		if err != nil {
+			return -1, err
+		}
+		o, ok := resp.Lookup(topic, 0)
+		if !ok {
+			return -1, nil
+		}
+		return o.At, o.Err
+	}
+
+	var acked int64
+	for v := int64(1); v <= 20; v++ {
+		commit(seeds, v)
+		acked = v
+	}
+	// Kill the coordinator with commits in flight: a goroutine keeps
+	// committing (errors are expected) while the node dies; the kill
+	// comes after its first acknowledged commit.
+	var inflight sync.WaitGroup
+	var maxAcked atomic.Int64
+	maxAcked.Store(acked)
+	stop, first := make(chan struct{}), make(chan struct{})
+	inflight.Add(1)
+	go func() {
+		defer inflight.Done()
+		cl := client(seeds)
+		for v := int64(1000); ; v++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var os kadm.Offsets
+			os.Add(kadm.Offset{Topic: topic, Partition: 0, At: v, LeaderEpoch: -1})
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			resp, err := cl.CommitOffsets(cctx, group, os)
+			cancel()
+			if err == nil && resp.Error() == nil {
+				if maxAcked.Swap(v) < 1000 {
+					close(first)
+				}
+			}
+		}
+	}()
+	select {
+	case <-first:
+	case <-ctx.Done():
+		t.Fatal("no commit acknowledged by the committer")
+	}
+	nodes[victim-1].Kill()
+	// Commits go on against the dead node and then the new coordinator,
+	// until one is acknowledged after the kill.
+	atKill := maxAcked.Load()
+	poll(t, ctx, func() error {
+		if v := maxAcked.Load(); v <= atKill {
+			return fmt.Errorf("last acknowledged %d, as at the kill", v)
+		}
+		return nil
+	})
+	close(stop)
+	inflight.Wait()
+	acked = maxAcked.Load()
+
+	var got int64
+	poll(t, ctx, func() (err error) {
+		got, err = fetch(survivors)
+		if err == nil && got < 0 {
+			err = errors.New("no offset")
+		}
+		return err
+	})
+	if got < acked {
+		t.Fatalf("after the kill: offset %d, below the acknowledged %d", got, acked)
+	}
+	t.Logf("last acknowledged %d; the new coordinator has %d", acked, got)
+	last := max(got, 5000) + 1
+	commit(survivors, last)
+	poll(t, ctx, func() error {
+		v, err := fetch(survivors)
+		if err == nil && v != last {
+			err = fmt.Errorf("offset %d, want %d", v, last)
+		}
+		return err
+	})
 }
