@@ -28,15 +28,18 @@
 //
 // Lock order (never acquire leftwards while holding a lock to the right):
 //
-//	controller.mu (held while onImage runs) → Coordinator.mu → shard.mu →
-//	group.mu → coordinator.Writer.mu → partition.mu (Append)
+//	controller.mu (held while onImage runs) → coordinator.Runtime.mu
+//	(held while a shard is unloaded) → shard.mu → group.mu →
+//	coordinator.Writer.mu → partition.mu (Append)
+//
+// Coordinator.mu guards only the start, the close and the sweep timer.
 //
 // A write's completion runs on the shard's writer goroutine with no lock
 // held and takes group.mu itself; no lock is held while a request waits
-// for its write to be committed. Nothing takes Coordinator.mu or shard.mu
-// while holding a group's mutex: a group that must leave its shard's map is
-// marked Dead under its own lock and unlinked after that lock is released
-// (removeGroup).
+// for its write to be committed. Nothing takes Coordinator.mu, Runtime.mu
+// or shard.mu while holding a group's mutex: a group that must leave its
+// shard's map is marked Dead under its own lock and unlinked after that
+// lock is released (removeGroup).
 //
 // # Ownership of goroutines and timers
 //
