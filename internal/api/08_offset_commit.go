@@ -38,5 +38,11 @@ func (h *Handler) offsetCommit(_ context.Context, req *wire.Request) wire.Pendin
 		}
 		return respond(req, resp)
 	}
-	return respond(req, h.Groups.CommitOffsets(r))
+	// The commit is appended now, in request order; the answer waits for
+	// its replication (offsets.commit.timeout.ms at most), outside every
+	// lock of the coordinator.
+	wait := h.Groups.StartCommitOffsets(r)
+	return func(ctx context.Context) wire.Response {
+		return wire.Response{Msg: versioned(req, wait(ctx))}
+	}
 }

@@ -288,6 +288,13 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	go b.everyPartition(flushInterval(cfg.LogFlushSchedulerIntervalMs), "flush", (*partition.Partition).FlushIfDue)
 	go b.everyPartition(time.Duration(cfg.LogRetentionCheckIntervalMs)*time.Millisecond, "retention",
 		func(p *partition.Partition) error { _, err := p.DeleteOldSegments(time.Now()); return err })
+	// producer.id.expiration.ms, checked every 10 minutes (Kafka's
+	// producer.id.expiration.check.interval.ms default; not configurable).
+	b.loops.Add(1)
+	go b.everyPartition(producerExpirationCheck, "producer expiration", func(p *partition.Partition) error {
+		p.ExpireProducers(time.Now(), time.Duration(b.Config().ProducerIDExpirationMs)*time.Millisecond)
+		return nil
+	})
 	// The log cleaner: one loop (log.cleaner.threads > 1 runs as 1), every
 	// log.cleaner.backoff.ms; a pass runs only where compaction is due.
 	if cfg.CleanerEnable && cfg.CleanerThreads > 0 {
@@ -305,6 +312,9 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		"advertised", net.JoinHostPort(b.host, strconv.Itoa(int(b.port))), "data_dir", cfg.DataDir)
 	return nil
 }
+
+// producerExpirationCheck is how often expired producers are forgotten.
+const producerExpirationCheck = 10 * time.Minute
 
 // groupMetadata is what the group coordinator reads and asks: this node's
 // metadata view, and topic creation through the active controller.

@@ -5,13 +5,19 @@
 //
 // A group lives on one partition of __consumer_offsets, chosen by Kafka's
 // rule abs(javaHashCode(groupID)) % partitions, and this node coordinates the
-// groups of the partitions it leads. Every change that must survive a restart
-// is appended to that partition as kmsg's OffsetCommitKey/Value and
-// GroupMetadataKey/Value records (the formats Kafka writes, so Kafka's tools
-// read them) before it is applied in memory and answered. When this node
-// becomes leader of a partition (at start, or when the topic is created), the
-// partition is read from its start and replayed; meanwhile its groups answer
-// COORDINATOR_LOAD_IN_PROGRESS.
+// groups of the partitions it leads, one shard per partition and leader
+// epoch, run by the coordinator runtime (package coordinator). Every change
+// that must survive a restart is appended to that partition as kmsg's
+// OffsetCommitKey/Value and GroupMetadataKey/Value records (the formats
+// Kafka writes, so Kafka's tools read them), fenced by the shard's leader
+// epoch, and applied in memory and answered once the high watermark covers
+// it (group.write), so the groups' state is always the replay of the
+// committed log. When this node becomes leader of a partition (at start,
+// when the topic is created, on a failover, or in a new leader epoch), the
+// partition is replayed from its start to its log end, and served once the
+// high watermark covers that; meanwhile its groups answer
+// COORDINATOR_LOAD_IN_PROGRESS. When it stops leading, the shard is
+// unloaded and its groups answer NOT_COORDINATOR.
 //
 // # Concurrency
 //
@@ -22,18 +28,26 @@
 //
 // Lock order (never acquire leftwards while holding a lock to the right):
 //
-//	controller.mu (held while onImage runs) → Coordinator.mu → shard.mu →
-//	group.mu → partition.mu (Append)
+//	controller.mu (held while onImage runs) → coordinator.Runtime.mu
+//	(held while a shard is unloaded) → shard.mu → group.mu →
+//	coordinator.Writer.mu → partition.mu (Append)
 //
-// In particular nothing takes Coordinator.mu or shard.mu while holding a
-// group's mutex: a group that must leave its shard's map is marked Dead under
-// its own lock and unlinked after that lock is released (removeGroup).
+// Coordinator.mu guards only the start, the close and the sweep timer.
+//
+// A write's completion runs on the shard's writer goroutine with no lock
+// held and takes group.mu itself; no lock is held while a request waits
+// for its write to be committed. Nothing takes Coordinator.mu, Runtime.mu
+// or shard.mu while holding a group's mutex: a group that must leave its
+// shard's map is marked Dead under its own lock and unlinked after that
+// lock is released (removeGroup).
 //
 // # Ownership of goroutines and timers
 //
-// The coordinator owns its loader goroutines, the retention sweep timer and
+// The coordinator owns its runtime, which owns the shards' loader and
+// writer goroutines (one per shard, stopped when the shard is unloaded),
+// and the retention sweep timer and
 // every member, join and sync timer. All of them run through afterFunc or go
-// under c.wg, and Close cancels the loaders, stops the timers, answers every
+// under c.wg, and Close stops the runtime, stops the timers, answers every
 // parked JoinGroup/SyncGroup with NOT_COORDINATOR and waits for c.wg.
 package group
 
@@ -50,6 +64,7 @@ import (
 
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 )
@@ -69,15 +84,6 @@ type Metadata interface {
 // Replicas gives the local replicas (replication.Manager).
 type Replicas interface {
 	Partition(topic string, index int32) *partition.Partition
-}
-
-// Log is the part of a partition replica the coordinator uses: appends of
-// its own record batches, and reads when loading.
-type Log interface {
-	Append(batch []byte) (partition.AppendResult, error)
-	Read(offset, maxBytes int64, minOne, readCommitted bool) (partition.ReadResult, error)
-	LogStartOffset() int64
-	HighWatermark() int64
 }
 
 // Options are what a caller may inject besides the broker config.
@@ -101,6 +107,7 @@ type settings struct {
 	retentionCheck       time.Duration
 	maxMetadataBytes     int
 	newMemberJoinTimeout time.Duration
+	commitTimeout        time.Duration
 }
 
 // newMemberJoinTimeout bounds how long a new member's first JoinGroup may
@@ -122,6 +129,7 @@ func settingsFrom(b *config.Broker) settings {
 		retentionCheck:       time.Duration(b.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
 		maxMetadataBytes:     int(b.OffsetMetadataMaxBytes),
 		newMemberJoinTimeout: newMemberJoinTimeout,
+		commitTimeout:        ms(b.OffsetsCommitTimeoutMs),
 	}
 }
 
@@ -135,27 +143,24 @@ type Coordinator struct {
 	log   *slog.Logger
 	clock Clock
 
-	ctx    context.Context // cancelled by Close; parent of the loaders
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // loaders and timer callbacks in flight
+	// rt runs the shards: one per partition of __consumer_offsets this
+	// node leads, loaded and unloaded as the metadata says.
+	rt *coordinator.Runtime[*shard]
+	wg sync.WaitGroup // timer callbacks in flight
 
-	mu            sync.RWMutex
-	started       bool
-	closed        bool
-	numPartitions int32 // partitions of the existing topic; 0 while it does not exist
-	shards        map[int32]*shard
-	sweep         Timer
+	mu      sync.RWMutex
+	started bool
+	closed  bool
+	sweep   Timer
 
 	createMu  sync.Mutex // one creation of the topic at a time
 	createErr string     // the last creation failure logged; under createMu
 }
 
-// shard is one __consumer_offsets partition this node leads, and its groups.
+// shard is the groups of one __consumer_offsets partition this node leads,
+// in one leader epoch (rt: its partition, epoch and writer).
 type shard struct {
-	index   int32
-	topicID metadata.UUID
-	log     Log
-	cancel  context.CancelFunc // stops its loader
+	rt *coordinator.Shard
 
 	mu       sync.Mutex
 	loaded   bool // replayed; groups may be served
@@ -167,12 +172,11 @@ type shard struct {
 // local replicas are open.
 func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinator {
 	c := &Coordinator{
-		cfg:    settingsFrom(b),
-		md:     md,
-		reps:   reps,
-		log:    opts.Logger,
-		clock:  opts.Clock,
-		shards: map[int32]*shard{},
+		cfg:   settingsFrom(b),
+		md:    md,
+		reps:  reps,
+		log:   opts.Logger,
+		clock: opts.Clock,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -181,7 +185,23 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 	if c.clock == nil {
 		c.clock = wallClock{}
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.rt = coordinator.NewRuntime(coordinator.RuntimeConfig[*shard]{
+		Topic:  TopicName,
+		NodeID: c.cfg.nodeID,
+		Replica: func(index int32) coordinator.Partition {
+			if p := c.reps.Partition(TopicName, index); p != nil {
+				return p
+			}
+			return nil // not a typed nil in the interface
+		},
+		Hooks: coordinator.Hooks[*shard]{
+			New:    func(sh *coordinator.Shard) *shard { return &shard{rt: sh, groups: map[string]*group{}} },
+			Load:   c.load,
+			Unload: func(_ *coordinator.Shard, s *shard) { c.unload(s) },
+		},
+		Logger:       c.log,
+		RetryBackoff: loadRetry,
+	})
 	return c
 }
 
@@ -210,16 +230,11 @@ func (c *Coordinator) Close() error {
 		return nil
 	}
 	c.closed = true
-	shards := c.shards
-	c.shards = map[int32]*shard{}
 	if c.sweep != nil {
 		c.sweep.Stop()
 	}
 	c.mu.Unlock()
-	c.cancel()
-	for _, s := range shards {
-		c.unload(s)
-	}
+	c.rt.Close()
 	c.wg.Wait()
 	return nil
 }
@@ -249,55 +264,20 @@ func (c *Coordinator) enter() bool {
 }
 
 // onImage keeps the shards in line with the partitions of __consumer_offsets
-// this node leads: new ones are loaded, lost ones unloaded. It runs under the
-// controller's lock, so it only starts work and never waits for it.
+// this node leads (coordinator.Runtime.OnImage): new leaderships are
+// loaded, lost ones unloaded, and a new leader epoch of a partition this
+// node still leads is unloaded and loaded again, as Kafka does (the log may
+// have been truncated and rewritten in between, and the old shard's writes
+// are fenced by its epoch). It runs under the controller's lock, so it
+// only starts and cancels work and never waits for it.
 func (c *Coordinator) onImage(_, next *metadata.Image) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	t := next.Topics[TopicName]
-	if t == nil {
-		c.numPartitions = 0
-	} else {
-		c.numPartitions = int32(len(t.Partitions))
-	}
-	for idx, s := range c.shards {
-		if t == nil || s.topicID != t.ID || int(idx) >= len(t.Partitions) || t.Partitions[idx].Leader != c.cfg.nodeID {
-			delete(c.shards, idx)
-			c.unload(s)
-		}
-	}
-	if t == nil {
-		return
-	}
-	for _, p := range t.Partitions {
-		if p.Leader != c.cfg.nodeID || c.shards[p.Index] != nil {
-			continue
-		}
-		part := c.reps.Partition(TopicName, p.Index)
-		if part == nil {
-			// The replica failed to open (the replica manager logged
-			// why); its groups answer NOT_COORDINATOR.
-			c.log.Error("no local replica of a led __consumer_offsets partition", "partition", p.Index)
-			continue
-		}
-		ctx, cancel := context.WithCancel(c.ctx)
-		s := &shard{index: p.Index, topicID: t.ID, log: part, cancel: cancel, groups: map[string]*group{}}
-		c.shards[p.Index] = s
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.load(ctx, s)
-		}()
-	}
+	c.rt.OnImage(next)
 }
 
-// unload gives up a shard: its groups are dropped and their parked requests
+// unload gives up a shard: its writer stops (pending writes fail with
+// NOT_COORDINATOR), its groups are dropped and their parked requests
 // answered with NOT_COORDINATOR, so clients look the coordinator up again.
 func (c *Coordinator) unload(s *shard) {
-	s.cancel()
 	s.mu.Lock()
 	s.unloaded = true
 	groups := s.groups
@@ -368,9 +348,8 @@ func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (meta
 // serves reports whether this node has a shard (loaded or loading) for
 // partition index.
 func (c *Coordinator) serves(index int32) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.shards[index] != nil
+	_, err := c.rt.Lookup(func(int32) int32 { return index })
+	return err == nil
 }
 
 // createTopic creates __consumer_offsets through the controller, compacted
@@ -415,19 +394,7 @@ var errGroupNotFound = errors.New("group: no such group")
 
 // shardFor returns the shard coordinating groupID, or NOT_COORDINATOR.
 func (c *Coordinator) shardFor(groupID string) (*shard, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	if c.numPartitions == 0 {
-		return nil, kerr.NotCoordinator
-	}
-	s := c.shards[PartitionFor(groupID, c.numPartitions)]
-	if s == nil {
-		return nil, kerr.NotCoordinator
-	}
-	return s, nil
+	return c.rt.Lookup(func(partitions int32) int32 { return PartitionFor(groupID, partitions) })
 }
 
 // acquire returns groupID's group with its mutex held, creating it (Empty)
@@ -482,12 +449,10 @@ func (c *Coordinator) removeGroup(g *group) {
 // loadedShards returns the shards serving groups, and whether any is still
 // loading.
 func (c *Coordinator) loadedShards() (shards []*shard, loading bool, err error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
+	if c.rt.Closed() {
 		return nil, false, kerr.CoordinatorNotAvailable
 	}
-	for _, s := range c.shards {
+	for _, s := range c.rt.States() {
 		s.mu.Lock()
 		if s.loaded && !s.unloaded {
 			shards = append(shards, s)

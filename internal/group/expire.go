@@ -3,6 +3,7 @@ package group
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
@@ -84,6 +85,9 @@ func (g *group) expire(now int64) bool {
 			continue
 		}
 		for p, o := range ps {
+			if g.pendingOffsets[topicPartition{t, p}] > 0 {
+				continue // committed again, not yet replicated
+			}
 			expired := now-base(o) >= retention
 			if o.expireTime >= 0 {
 				expired = now >= o.expireTime
@@ -94,25 +98,36 @@ func (g *group) expire(now int64) bool {
 			}
 		}
 	}
+	// A group with writes in flight is not deleted: a pending commit
+	// would outlive its group.
 	allGone := len(gone) == g.offsetCount()
-	deleteGroup := allGone && g.state == stateEmpty
+	deleteGroup := allGone && g.state == stateEmpty && g.pendingWrites == 0
 	if deleteGroup {
 		recs = append(recs, record.Record{Key: groupKey(g.id)})
 	}
 	if len(recs) == 0 {
 		return false
 	}
-	if err := g.appendRecords(recs); err != nil {
-		g.c.log.Warn("cannot write expired offsets", "group", g.id, "err", err)
+	warn := func(err error) { g.c.log.Warn("cannot write expired offsets", "group", g.id, "err", err) }
+	_, err := g.write(recs, func(err error) {
+		if !coordinator.Applied(err) {
+			warn(err)
+			return
+		}
+		for _, x := range gone {
+			g.deleteOffset(x.topic, x.part)
+		}
+		if len(gone) > 0 {
+			g.c.log.Info("expired committed offsets", "group", g.id, "partitions", len(gone))
+		}
+	})
+	if err != nil {
+		warn(err)
 		return false
 	}
-	for _, x := range gone {
-		g.deleteOffset(x.topic, x.part)
-	}
-	if len(gone) > 0 {
-		g.c.log.Info("expired committed offsets", "group", g.id, "partitions", len(gone))
-	}
 	if deleteGroup {
+		// Dead at once, as DeleteGroups (see tombstone).
+		clear(g.offsets)
 		g.c.log.Info("deleted empty group without offsets", "group", g.id)
 		g.shutdown(kerr.CoordinatorNotAvailable.Code)
 		return true

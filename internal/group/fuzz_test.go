@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/record"
@@ -77,14 +78,15 @@ func (g *group) invariants() error {
 
 func equalCounts(a, b map[string]int) bool { return reflect.DeepEqual(a, b) }
 
-// memLog is an in-memory Log that keeps what is appended.
+// memLog is an in-memory partition, the only replica, that keeps what is
+// appended: every write commits as it is appended.
 type memLog struct {
 	mu      sync.Mutex
 	batches [][]byte
 	next    int64
 }
 
-func (l *memLog) Append(batch []byte) (partition.AppendResult, error) {
+func (l *memLog) AppendAsLeader(_ int32, batch []byte, _ int16) (partition.AppendResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := slices.Clone(batch)
@@ -99,11 +101,14 @@ func (l *memLog) Append(batch []byte) (partition.AppendResult, error) {
 	return res, nil
 }
 
-func (l *memLog) Read(int64, int64, bool, bool) (partition.ReadResult, error) {
+func (l *memLog) Committed(int32, int64) (bool, error) { return true, nil }
+func (l *memLog) CheckLeader(int32) error              { return nil }
+func (l *memLog) AddWaiter(chan<- struct{}) func()     { return func() {} }
+func (l *memLog) ReadForFollower(int64, int64, bool) (partition.ReadResult, error) {
 	return partition.ReadResult{}, errors.New("memLog: not readable")
 }
 func (l *memLog) LogStartOffset() int64 { return 0 }
-func (l *memLog) HighWatermark() int64 {
+func (l *memLog) LogEndOffset() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.next
@@ -143,9 +148,8 @@ func newMemCoordinator(tb testing.TB) (*Coordinator, *shard, *fakeClock, *memLog
 	clock := newFakeClock()
 	c := New(fuzzConfig(tb), nil, nil, Options{Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	ml := &memLog{}
-	s := &shard{log: ml, loaded: true, groups: map[string]*group{}, cancel: func() {}}
-	c.numPartitions = 1
-	c.shards[0] = s
+	s := &shard{rt: &coordinator.Shard{Log: ml, Writer: coordinator.NewWriter(ml, 0)}, loaded: true, groups: map[string]*group{}}
+	c.rt.Install(s.rt, s, 1)
 	return c, s, clock, ml
 }
 
@@ -243,7 +247,7 @@ func FuzzLoadRecords(f *testing.F) {
 		before := describeAll(groups)
 		for _, g := range groups {
 			g.mu.Lock()
-			if err := g.persistMetadata(nil); err != nil {
+			if err := g.persistMetadata(nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			g.mu.Unlock()

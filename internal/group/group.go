@@ -131,6 +131,16 @@ type group struct {
 	syncSeq   uint64
 
 	offsets map[string]map[int32]offset
+	// pendingOffsets counts the offset commits appended and not yet
+	// committed, per partition: a deletion tombstones them too.
+	pendingOffsets map[topicPartition]int
+	// pendingWrites counts the group's writes not yet completed.
+	pendingWrites int
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
 }
 
 type pendingMember struct{ timer Timer }
@@ -149,6 +159,8 @@ func newGroup(c *Coordinator, s *shard, id string) *group {
 		pendingSync: map[string]struct{}{},
 		supported:   map[string]int{},
 		offsets:     map[string]map[int32]offset{},
+
+		pendingOffsets: map[topicPartition]int{},
 	}
 }
 

@@ -405,10 +405,16 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	idx := PartitionFor("x", 3)
-	e.c.mu.Lock()
-	s := e.c.shards[idx]
-	e.c.shards[idx] = &shard{index: idx, groups: map[string]*group{}, cancel: func() {}} // loading
-	e.c.mu.Unlock()
+	s, err := e.c.rt.Lookup(func(int32) int32 { return idx })
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(loaded, unloaded bool) {
+		s.mu.Lock()
+		s.loaded, s.unloaded = loaded, unloaded
+		s.mu.Unlock()
+	}
+	set(false, false) // loading
 	m := e.member("x")
 	wantCode(t, "join while loading", recv(t, m.joinAsync()).ErrorCode, kerr.CoordinatorLoadInProgress)
 	m.id = "someone"
@@ -419,14 +425,10 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	if d := e.c.DescribeGroup("x"); d.ErrorCode != kerr.CoordinatorLoadInProgress.Code {
 		t.Fatalf("describe while loading: %v", d.ErrorCode)
 	}
-	e.c.mu.Lock()
-	delete(e.c.shards, idx)
-	e.c.mu.Unlock()
+	set(true, true) // given up
 	wantCode(t, "join elsewhere", recv(t, e.member("x").joinAsync()).ErrorCode, kerr.NotCoordinator)
 	wantCode(t, "sync elsewhere", recv(t, m.syncAsync(nil)).ErrorCode, kerr.NotCoordinator)
-	e.c.mu.Lock()
-	e.c.shards[idx] = s
-	e.c.mu.Unlock()
+	set(true, false)
 }
 
 // TestCloseAnswersParkedRequests: a JoinGroup parked in a rebalance is

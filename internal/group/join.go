@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 )
 
 // Client identifies where a request came from, for DescribeGroups.
@@ -113,7 +115,7 @@ func withReason(ours, client string) string {
 // dropIfUnused marks Dead a group that a failed JoinGroup created and left
 // with nothing in it, so that bad requests do not accumulate empty groups.
 func (g *group) dropIfUnused() bool {
-	if g.state != stateEmpty || g.generation != 0 || len(g.members) > 0 || len(g.pendingJoin) > 0 || len(g.offsets) > 0 {
+	if g.state != stateEmpty || g.generation != 0 || len(g.members) > 0 || len(g.pendingJoin) > 0 || len(g.offsets) > 0 || g.pendingWrites > 0 {
 		return false
 	}
 	g.transition(stateDead)
@@ -300,9 +302,11 @@ func (g *group) replaceStatic(oldID, newID string, p joinParams, ch chan *kmsg.J
 			g.maybePrepareRebalanceOrCompleteJoin("static member " + *p.instanceID + " rejoined with other protocols")
 			return
 		}
-		if err := g.persistMetadata(nil); err != nil {
+		gen := g.generation
+		failed := func(err error) {
 			// Revert, so the group keeps what the log says and the
 			// old member id stays valid; this request gets the error.
+			ch := nm.joinCh
 			nm.joinCh = nil
 			g.awaitingJoin--
 			g.updateMember(nm, joinParams{protocols: oldProtocols, rebalance: oldRebalance, session: oldSession}, nil)
@@ -312,23 +316,37 @@ func (g *group) replaceStatic(oldID, newID string, p joinParams, ch chan *kmsg.J
 			r.ProtocolType, r.Protocol = strPtr(g.protocolType), strPtr(g.protocol)
 			r.LeaderID = currentLeader
 			ch <- r
-			return
 		}
-		if p.version >= 9 {
-			// KIP-814: a static leader learns it leads, with the
-			// members, but keeps the current assignment.
-			isLeader := g.leader == newID
-			r := g.joinResponse(newID, isLeader)
-			r.SkipAssignment = isLeader
+		err := g.persistMetadata(nil, func(err error) {
+			// While the write was pending, the member's JoinGroup
+			// stayed parked; a rebalance that began meanwhile, or the
+			// group's end, answers it on its own path.
+			if !nm.awaitingJoin() || g.state != stateStable || g.generation != gen || g.members[newID] != nm {
+				return
+			}
+			if !coordinator.Applied(err) {
+				failed(err)
+				return
+			}
+			if p.version >= 9 {
+				// KIP-814: a static leader learns it leads, with
+				// the members, but keeps the current assignment.
+				isLeader := g.leader == newID
+				r := g.joinResponse(newID, isLeader)
+				r.SkipAssignment = isLeader
+				g.completeJoin(nm, r)
+				return
+			}
+			// Older clients would compute a new assignment if told
+			// they lead, which would need a rebalance to distribute:
+			// name the old leader id so that the member simply syncs.
+			r := g.joinResponse(newID, false)
+			r.LeaderID = currentLeader
 			g.completeJoin(nm, r)
-			return
+		})
+		if err != nil {
+			failed(err)
 		}
-		// Older clients would compute a new assignment if told they
-		// lead, which would need a rebalance to distribute: name the
-		// old leader id so that the member simply syncs.
-		r := g.joinResponse(newID, false)
-		r.LeaderID = currentLeader
-		g.completeJoin(nm, r)
 	case stateCompletingRebalance:
 		// The leader may already be assigning with the old member id,
 		// which would leave the new id without an assignment.
@@ -456,8 +474,16 @@ func (g *group) completeJoinPhase() {
 		// Nobody to answer; record the empty generation. A failure
 		// leaves the previous generation in the log, whose members
 		// then simply time out after a restart.
-		if err := g.persistMetadata(nil); err != nil {
-			g.c.log.Warn("cannot write empty group metadata", "group", g.id, "generation", g.generation, "err", err)
+		gen := g.generation
+		warn := func(err error) {
+			g.c.log.Warn("cannot write empty group metadata", "group", g.id, "generation", gen, "err", err)
+		}
+		if err := g.persistMetadata(nil, func(err error) {
+			if !coordinator.Applied(err) {
+				warn(err)
+			}
+		}); err != nil {
+			warn(err)
 		}
 		return
 	}

@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
 const (
-	// loadChunk is how much of the partition one read returns (Kafka's
-	// offsets.load.buffer.size); a larger batch is still read whole.
-	loadChunk = 5 << 20
 	// loadRetry is the pause before loading a partition again after a
 	// read failure; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
 	loadRetry = 5 * time.Second
@@ -23,29 +20,21 @@ const (
 	maxRecordBytes = 64 << 20
 )
 
-// load replays a shard's partition, then serves its groups. It retries
-// until it succeeds or the shard is unloaded.
-func (c *Coordinator) load(ctx context.Context, s *shard) {
-	for {
-		start := time.Now()
-		st, err := readPartition(ctx, s.log, c.log.Warn)
-		if err == nil {
-			groups := st.groups(c, s)
-			n := len(groups) // the map is the shard's once activated
-			c.activate(s, groups)
-			c.log.Info("loaded groups", "partition", s.index, "groups", n, "took", time.Since(start).Round(time.Millisecond))
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		c.log.Error("cannot load "+TopicName+" partition; retrying", "partition", s.index, "err", err, "retry_in", loadRetry)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(loadRetry):
-		}
+// load replays a shard's partition to its log end, waits until the high
+// watermark covers it (coordinator.Load), then serves its groups. The
+// runtime retries a failure until the shard is unloaded.
+func (c *Coordinator) load(ctx context.Context, sh *coordinator.Shard, s *shard) error {
+	start := time.Now()
+	st := newLoadState()
+	err := coordinator.Load(ctx, sh.Log, sh.Epoch, func(b []byte, h record.Header) { st.replayBatch(b, h, c.log.Warn) })
+	if err != nil {
+		return err
 	}
+	groups := st.groups(c, s)
+	n := len(groups) // the map is the shard's once activated
+	c.activate(s, groups)
+	c.log.Info("loaded groups", "partition", sh.Index, "leader_epoch", sh.Epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // activate makes a loaded shard serve its groups: members of a Stable group
@@ -95,54 +84,12 @@ func (st *loadState) see(id string) {
 	st.order = append(st.order, id)
 }
 
-// readPartition reads log from its start to the high watermark and
-// replays every record. Batches that cannot be decoded are skipped with a
-// warning (never trusted, never fatal); a read error fails the load.
-func readPartition(ctx context.Context, log Log, warn func(string, ...any)) (*loadState, error) {
+// readPartition replays log from its start to its end.
+func readPartition(ctx context.Context, log coordinator.Partition, warn func(string, ...any)) (*loadState, error) {
 	st := newLoadState()
-	off := log.LogStartOffset()
-	end := log.HighWatermark()
-	buf := make([]byte, 0, 64<<10)
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		res, err := log.Read(off, loadChunk, true, false)
-		if errors.Is(err, kerr.OffsetOutOfRange) && res.LogStartOffset > off {
-			off = res.LogStartOffset // retention or compaction moved the start
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		n := res.Slice.Len
-		if n == 0 {
-			break
-		}
-		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		_, err = res.Slice.File.ReadAt(buf, res.Slice.Pos)
-		res.Slice.Release()
-		if err != nil {
-			return nil, fmt.Errorf("group: read %s at offset %d: %w", TopicName, off, err)
-		}
-		batches, _ := record.SplitBatches(buf) // a partial batch at the end is read next time
-		if len(batches) == 0 {
-			return nil, fmt.Errorf("group: no whole batch in %d bytes at offset %d", n, off)
-		}
-		for _, b := range batches {
-			h, err := record.ParseHeader(b)
-			if err != nil {
-				return nil, fmt.Errorf("group: batch at offset %d: %w", off, err)
-			}
-			if h.LastOffset() < off {
-				continue // the read may start inside an older batch's range
-			}
-			off = h.LastOffset() + 1
-			st.replayBatch(b, h, warn)
-		}
+	err := coordinator.ReadLog(ctx, log, log.LogStartOffset(), log.LogEndOffset(), func(b []byte, h record.Header) { st.replayBatch(b, h, warn) })
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -1,26 +1,40 @@
 package group
 
 import (
+	"context"
 	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
-// CommitOffsets handles an OffsetCommit request of any version (v1's
-// per-partition commit timestamp, v2-v4's retention time, v6's leader
-// epoch, v7's instance id). The offsets are appended to the group's
-// partition before they are applied and answered.
+// CommitOffsets handles an OffsetCommit request and waits for its answer
+// (StartCommitOffsets).
 func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
-	resp := kmsg.NewPtrOffsetCommitResponse()
+	return c.StartCommitOffsets(req)(context.Background())
+}
+
+// StartCommitOffsets handles an OffsetCommit request of any version (v1's
+// per-partition commit timestamp, v2-v4's retention time, v6's leader
+// epoch, v7's instance id): it validates the commit and appends the
+// offsets to the group's partition, and returns the wait for the answer.
+// The offsets are applied to the group (and so visible to OffsetFetch)
+// once the high watermark covers them, and the answer waits for that, at
+// most offsets.commit.timeout.ms, with no lock held; on a single replica
+// the answer is ready at once. A commit that times out is answered
+// COORDINATOR_NOT_AVAILABLE (Kafka's translation of REQUEST_TIMED_OUT),
+// and is still applied if it commits later.
+func (c *Coordinator) StartCommitOffsets(req *kmsg.OffsetCommitRequest) func(context.Context) *kmsg.OffsetCommitResponse {
 	codes := make([][]int16, len(req.Topics))
 	for i, t := range req.Topics {
 		codes[i] = make([]int16, len(t.Partitions))
 	}
-	defer func() {
+	answer := func() *kmsg.OffsetCommitResponse {
+		resp := kmsg.NewPtrOffsetCommitResponse()
 		for i, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
 			rt.Topic = t.Topic
@@ -31,7 +45,9 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}()
+		return resp
+	}
+	ready := func(context.Context) *kmsg.OffsetCommitResponse { return answer() }
 	// Partitions of unknown topics are refused first, as Kafka's request
 	// handler does before the coordinator sees the request.
 	img := c.md.Image()
@@ -46,7 +62,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 			valid++
 		}
 	}
-	failAll := func(code int16) *kmsg.OffsetCommitResponse {
+	failAll := func(code int16) func(context.Context) *kmsg.OffsetCommitResponse {
 		for i := range codes {
 			for j := range codes[i] {
 				if codes[i][j] == 0 {
@@ -54,10 +70,10 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 				}
 			}
 		}
-		return resp
+		return ready
 	}
 	if valid == 0 {
-		return resp
+		return ready
 	}
 	// An empty group id is a valid group for commits, fetches, describes
 	// and deletes: old consumers with group.id="" committed under it, and
@@ -68,13 +84,16 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 	if err != nil {
 		return failAll(codeOf(err, kerr.IllegalGeneration))
 	}
-	defer g.mu.Unlock()
-	if err := g.validateCommit(req.MemberID, req.InstanceID, req.Generation); err != nil {
-		code := err.(*kerr.Error).Code
-		if g.dropIfUnused() {
-			defer c.removeGroup(g)
+	unlock := func() {
+		drop := g.dropIfUnused()
+		g.mu.Unlock()
+		if drop {
+			c.removeGroup(g)
 		}
-		return failAll(code)
+	}
+	if err := g.validateCommit(req.MemberID, req.InstanceID, req.Generation); err != nil {
+		unlock()
+		return failAll(err.(*kerr.Error).Code)
 	}
 
 	now := c.nowMs()
@@ -111,26 +130,57 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 			recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p.Partition), Value: offsetValue(o)})
 		}
 	}
-	if len(recs) > 0 {
-		if err := g.appendRecords(recs); err != nil {
-			c.log.Warn("cannot write offset commit", "group", g.id, "err", err)
+	if len(recs) == 0 {
+		unlock()
+		return ready
+	}
+	for _, p := range todo {
+		g.pendingOffsets[topicPartition{p.topic, p.part}]++
+	}
+	wr, err := g.write(recs, func(err error) {
+		for _, p := range todo {
+			g.donePendingOffset(p.topic, p.part)
+		}
+		if !coordinator.Applied(err) || g.state == stateDead {
+			// Not committed; or committed, then the group was deleted
+			// (its tombstones covered these offsets) or unloaded.
+			return
+		}
+		for _, p := range todo {
+			g.setOffset(p.topic, p.part, p.o)
+		}
+	})
+	if err != nil {
+		for _, p := range todo {
+			g.donePendingOffset(p.topic, p.part)
+		}
+		unlock()
+		c.log.Warn("cannot write offset commit", "group", g.id, "err", err)
+		code := offsetAppendCode(err)
+		for _, p := range todo {
+			codes[p.i][p.j] = code
+		}
+		return ready
+	}
+	unlock()
+	return func(ctx context.Context) *kmsg.OffsetCommitResponse {
+		if err := c.wait(ctx, wr); err != nil {
+			c.log.Warn("offset commit not replicated", "group", req.Group, "err", err)
 			code := offsetAppendCode(err)
 			for _, p := range todo {
 				codes[p.i][p.j] = code
 			}
-			if g.dropIfUnused() {
-				defer c.removeGroup(g)
-			}
-			return resp
 		}
+		return answer()
 	}
-	for _, p := range todo {
-		g.setOffset(p.topic, p.part, p.o)
+}
+
+// donePendingOffset counts off a completed commit of one partition.
+func (g *group) donePendingOffset(topic string, partition int32) {
+	k := topicPartition{topic, partition}
+	if g.pendingOffsets[k]--; g.pendingOffsets[k] <= 0 {
+		delete(g.pendingOffsets, k)
 	}
-	if g.dropIfUnused() {
-		defer c.removeGroup(g)
-	}
-	return resp
 }
 
 // validateCommit is Kafka's check of who may commit: anyone while the group
@@ -264,14 +314,14 @@ func (c *Coordinator) DeleteOffsets(groupID string, topics []TopicPartitions) ([
 		}
 		return nil, err
 	}
-	defer g.mu.Unlock()
 	if g.state != stateEmpty && g.protocolType != consumerProtocolType {
+		g.mu.Unlock()
 		return nil, kerr.NonEmptyGroup
 	}
 	img := c.md.Image()
 	out := make([]PartitionError, 0, len(topics))
 	var recs []record.Record
-	var del []PartitionError
+	var del []topicPartition
 	for _, t := range topics {
 		for _, p := range t.Partitions {
 			pe := PartitionError{Topic: t.Topic, Partition: p}
@@ -281,26 +331,39 @@ func (c *Coordinator) DeleteOffsets(groupID string, topics []TopicPartitions) ([
 			case g.state != stateEmpty && g.isSubscribed(t.Topic):
 				pe.Code = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[t.Topic][p]; ok {
+				// A commit still pending is deleted too: its tombstone
+				// follows it in the log.
+				_, ok := g.offsets[t.Topic][p]
+				if ok || g.pendingOffsets[topicPartition{t.Topic, p}] > 0 {
 					recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p)})
-					del = append(del, pe)
+					del = append(del, topicPartition{t.Topic, p})
 				}
 			}
 			out = append(out, pe)
 		}
 	}
-	if len(recs) > 0 {
-		if err := g.appendRecords(recs); err != nil {
-			code := offsetAppendCode(err)
-			for i := range out {
-				if out[i].Code == 0 {
-					out[i].Code = code
-				}
-			}
-			return out, nil
+	if len(recs) == 0 {
+		g.mu.Unlock()
+		return out, nil
+	}
+	wr, err := g.write(recs, func(err error) {
+		if !coordinator.Applied(err) {
+			return
 		}
 		for _, d := range del {
-			g.deleteOffset(d.Topic, d.Partition)
+			g.deleteOffset(d.topic, d.partition)
+		}
+	})
+	g.mu.Unlock()
+	if err == nil {
+		err = c.wait(context.Background(), wr)
+	}
+	if err != nil {
+		code := offsetAppendCode(err)
+		for i := range out {
+			if out[i].Code == 0 {
+				out[i].Code = code
+			}
 		}
 	}
 	return out, nil
@@ -327,31 +390,44 @@ func (c *Coordinator) deleteGroup(id string) error {
 		g.mu.Unlock()
 		return kerr.NonEmptyGroup
 	}
-	if err := g.tombstone(); err != nil {
-		g.mu.Unlock()
+	wr, err := g.tombstone()
+	g.mu.Unlock()
+	if err != nil {
 		return kerr.ErrorForCode(groupAppendCode(err))
 	}
-	g.mu.Unlock()
 	c.removeGroup(g)
+	if err := c.wait(context.Background(), wr); err != nil {
+		return kerr.ErrorForCode(groupAppendCode(err))
+	}
 	return nil
 }
 
-// tombstone writes tombstones for the group's offsets and its metadata,
-// and marks it Dead.
-func (g *group) tombstone() error {
+// tombstone writes tombstones for the group's offsets (those of pending
+// commits too) and its metadata, and marks it Dead at once, as Kafka does:
+// no member may join a group being deleted. If the tombstones do not
+// commit, they are still in this leader's log, which either commits them
+// later or loses them with its leadership, and the next leader loads the
+// group from its own log.
+func (g *group) tombstone() (*coordinator.Write, error) {
 	var recs []record.Record
 	for t, ps := range g.offsets {
 		for p := range ps {
 			recs = append(recs, record.Record{Key: offsetKey(g.id, t, p)})
 		}
 	}
+	for k := range g.pendingOffsets {
+		if _, ok := g.offsets[k.topic][k.partition]; !ok {
+			recs = append(recs, record.Record{Key: offsetKey(g.id, k.topic, k.partition)})
+		}
+	}
 	recs = append(recs, record.Record{Key: groupKey(g.id)})
-	if err := g.appendRecords(recs); err != nil {
-		return err
+	wr, err := g.write(recs, nil)
+	if err != nil {
+		return nil, err
 	}
 	clear(g.offsets)
 	g.shutdown(kerr.CoordinatorNotAvailable.Code)
-	return nil
+	return wr, nil
 }
 
 // DescribeGroup answers DescribeGroups for one group. A group that does not

@@ -1,13 +1,14 @@
 package group
 
 import (
+	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/record"
 )
 
@@ -90,17 +91,23 @@ func (g *group) groupValue(assign map[string][]byte) []byte {
 	return v.AppendTo(nil)
 }
 
-// persistMetadata appends the group's metadata record. Callers hold g.mu.
-func (g *group) persistMetadata(assign map[string][]byte) error {
-	return g.appendRecords([]record.Record{{Key: groupKey(g.id), Value: g.groupValue(assign)}})
+// persistMetadata writes the group's metadata record (see write).
+func (g *group) persistMetadata(assign map[string][]byte, apply func(err error)) error {
+	_, err := g.write([]record.Record{{Key: groupKey(g.id), Value: g.groupValue(assign)}}, apply)
+	return err
 }
 
-// appendRecords appends recs to the group's partition as one uncompressed,
-// non-idempotent batch; the log assigns the offsets. On one node the batch
-// is committed when Append returns. (With replication, the caller must
-// also wait for the high watermark before applying, as Kafka's coordinator
-// does; offsets.commit.timeout.ms bounds that wait.)
-func (g *group) appendRecords(recs []record.Record) error {
+// write appends recs to the group's partition as one uncompressed,
+// non-idempotent batch (acks=all, in the shard's leader epoch) and calls
+// apply, with g.mu held, once the batch is committed or has failed:
+// coordinator.Applied(err) says whether it is in the committed log, and so
+// whether apply must apply it to the group. apply runs before write
+// returns when the append committed the batch (a single replica), else
+// later from the shard's writer, after every earlier write of the shard;
+// so the group's state is the replay of the committed log, in log order.
+// An error means nothing was appended, and apply is not called. apply may
+// be nil. Callers hold g.mu.
+func (g *group) write(recs []record.Record, apply func(err error)) (*coordinator.Write, error) {
 	now := g.c.nowMs()
 	for i := range recs {
 		recs[i].OffsetDelta = int32(i)
@@ -112,38 +119,44 @@ func (g *group) appendRecords(recs []record.Record) error {
 		BaseTimestamp: now,
 	})
 	if err != nil {
-		return fmt.Errorf("group: encode records: %w: %w", err, kerr.MessageTooLarge)
+		return nil, fmt.Errorf("group: encode records: %w: %w", err, kerr.MessageTooLarge)
 	}
-	if _, err := g.shard.log.Append(batch); err != nil {
-		return fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.index, err)
+	wr, err := g.shard.rt.Writer.Append(batch, func(err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.pendingWrites--
+		if apply != nil {
+			apply(err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.rt.Index, err)
 	}
-	return nil
+	if wr.Inline() {
+		if apply != nil {
+			apply(wr.Err())
+		}
+	} else {
+		g.pendingWrites++
+	}
+	return wr, nil
 }
 
-// appendCode maps an append failure as Kafka's coordinator does, so that
-// clients see a coordinator error they know how to handle (find the
-// coordinator again, retry) instead of a log error.
-func appendCode(err error, tooLarge *kerr.Error) int16 {
-	var ke *kerr.Error
-	if !errors.As(err, &ke) {
-		return kerr.NotCoordinator.Code // an I/O failure: KAFKA_STORAGE_ERROR's mapping
-	}
-	switch ke {
-	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
-		return kerr.CoordinatorNotAvailable.Code
-	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
-		return kerr.NotCoordinator.Code
-	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
-		return tooLarge.Code
-	}
-	return ke.Code
+// wait waits, at most offsets.commit.timeout.ms, for a write to complete,
+// and returns its error, nil once committed. Called without g.mu.
+func (c *Coordinator) wait(ctx context.Context, wr *coordinator.Write) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.commitTimeout)
+	defer cancel()
+	return coordinator.Wait(ctx, wr)
 }
 
 // groupAppendCode is the code of a failed group metadata write.
-func groupAppendCode(err error) int16 { return appendCode(err, kerr.UnknownServerError) }
+func groupAppendCode(err error) int16 { return coordinator.ErrorCode(err, kerr.UnknownServerError) }
 
 // offsetAppendCode is the code of a failed offset commit write.
-func offsetAppendCode(err error) int16 { return appendCode(err, kerr.InvalidCommitOffsetSize) }
+func offsetAppendCode(err error) int16 {
+	return coordinator.ErrorCode(err, kerr.InvalidCommitOffsetSize)
+}
 
 // recordKind classifies a record key by its version prefix.
 func recordKind(key []byte) (int16, bool) {

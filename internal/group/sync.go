@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 )
 
 // SyncGroup handles a SyncGroup request of any version. Followers of a
@@ -87,17 +89,33 @@ func (g *group) applyAssignment(req *kmsg.SyncGroupRequest) {
 			assign[id] = []byte{}
 		}
 	}
-	if err := g.persistMetadata(assign); err != nil {
+	gen := g.generation
+	failed := func(err error) {
 		g.c.log.Warn("cannot write group assignment", "group", g.id, "generation", g.generation, "err", err)
 		g.resetAndPropagateAssignmentWithError(groupAppendCode(err))
 		g.maybePrepareRebalanceOrCompleteJoin("cannot store the assignment")
-		return
 	}
-	for id, m := range g.members {
-		m.assignment = assign[id]
+	// The group stays CompletingRebalance until the assignment is
+	// committed; if it moved on meanwhile (a member left, a rebalance
+	// began, a retried SyncGroup of the leader completed it first), the
+	// path that moved it answered the members.
+	err := g.persistMetadata(assign, func(err error) {
+		if g.state != stateCompletingRebalance || g.generation != gen {
+			return
+		}
+		if !coordinator.Applied(err) {
+			failed(err)
+			return
+		}
+		for id, m := range g.members {
+			m.assignment = assign[id]
+		}
+		g.propagateAssignment(0)
+		g.transition(stateStable)
+	})
+	if err != nil {
+		failed(err)
 	}
-	g.propagateAssignment(0)
-	g.transition(stateStable)
 }
 
 // propagateAssignment answers every waiting SyncGroup with the member's

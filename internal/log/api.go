@@ -28,7 +28,6 @@ type Config struct {
 	// Preallocate is preallocate: reserve a segment's whole segment.bytes
 	// on disk when its first batch is appended, instead of in steps.
 	Preallocate bool
-	// MaxProducerIDExpirationMs etc. come later.
 }
 
 // Options open a log.

@@ -360,6 +360,16 @@ func (l *Log) SetConfig(c Config) {
 	l.mu.Unlock()
 }
 
+// ExpireProducers forgets the idempotent producers whose last batch's
+// timestamp is expiration or more before now (producer.id.expiration.ms),
+// and returns how many. A retry of such a producer's old batch is then no
+// longer recognised as a duplicate, as in Kafka.
+func (l *Log) ExpireProducers(now time.Time, expiration time.Duration) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.producers.expire(now.UnixMilli(), expiration.Milliseconds())
+}
+
 // Close flushes, writes producer-state snapshots and the clean-shutdown
 // marker, and closes all files. Slices still held keep their segment's
 // files open until released. Deleted segments still waiting out

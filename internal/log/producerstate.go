@@ -31,6 +31,21 @@ type batchMeta struct {
 type producerEntry struct {
 	epoch   int16
 	batches []batchMeta // oldest first, at most maxCachedBatches
+	// lastTimestamp is the max timestamp of the producer's last batch
+	// (Kafka's ProducerStateEntry.lastTimestamp), by which the entry
+	// expires; -1 when unknown.
+	lastTimestamp int64
+	// For transactions (Kafka's coordinatorEpoch and
+	// currentTxnFirstOffset): the epoch of the transaction coordinator
+	// that wrote the producer's last marker, and the first offset of its
+	// open transaction; -1 when none. Kept in snapshots; nothing sets
+	// them before the transaction coordinator exists.
+	coordinatorEpoch int32
+	txnFirstOffset   int64
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, lastTimestamp: -1, coordinatorEpoch: -1, txnFirstOffset: -1}
 }
 
 // producerState is guarded by Log.mu.
@@ -110,9 +125,10 @@ func (ps *producerState) check(h *record.Header) (*batchMeta, error) {
 func (ps *producerState) apply(h *record.Header) {
 	e := ps.producers[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		ps.producers[h.ProducerID] = e
 	}
+	e.lastTimestamp = h.MaxTimestamp
 	if h.ProducerEpoch != e.epoch {
 		e.epoch = h.ProducerEpoch
 		e.batches = e.batches[:0]
@@ -133,21 +149,43 @@ func (ps *producerState) apply(h *record.Header) {
 	})
 }
 
+// expire forgets the producers whose last batch is older than expiration
+// at now (ms), as Kafka's removeExpiredProducers (producer.id.expiration.ms,
+// KIP-854 made it apply to idempotent producers too): a later batch of such
+// a producer is treated as a new producer's. A producer with an open
+// transaction never expires. It returns how many went.
+func (ps *producerState) expire(now, expiration int64) int {
+	n := 0
+	for id, e := range ps.producers {
+		if e.txnFirstOffset < 0 && now-e.lastTimestamp >= expiration {
+			delete(ps.producers, id)
+			n++
+		}
+	}
+	return n
+}
+
 // Snapshot file `<offset, 20 digits>.snapshot`: the producer state after
 // every batch below offset. Big endian:
 //
-//	version   uint16 (1)
+//	version   uint16 (2; 1 is read too)
 //	offset    int64
 //	count     uint32
-//	count × { producerID int64, epoch int16, n uint8,
+//	count × { producerID int64, epoch int16,
+//	          v2: lastTimestamp int64, coordinatorEpoch int32, txnFirstOffset int64,
+//	          n uint8,
 //	          n × { firstSeq int32, lastSeq int32, firstOffset int64,
 //	                lastOffset int64, timestamp int64 } }
 //	crc32c    uint32 over all the bytes before it
+//
+// Version 1 lacks the three fields of version 2: an entry read from it
+// takes its last batch's timestamp (or -1) and no transaction.
 const (
 	snapshotSuffix  = ".snapshot"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	snapBatchSize   = 4 + 4 + 8 + 8 + 8
-	snapEntrySize   = 8 + 2 + 1
+	snapEntrySizeV1 = 8 + 2 + 1
+	snapEntrySize   = 8 + 2 + 8 + 4 + 8 + 1
 )
 
 func (ps *producerState) encode(offset int64) []byte {
@@ -164,6 +202,9 @@ func (ps *producerState) encode(offset int64) []byte {
 		e := ps.producers[id]
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTimestamp))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordinatorEpoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirstOffset))
 		b = append(b, byte(len(e.batches)))
 		for _, m := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
@@ -186,26 +227,37 @@ func decodeProducerState(b []byte, offset int64) (*producerState, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: crc mismatch", errBadSnapshot)
 	}
-	if v := binary.BigEndian.Uint16(body); v != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d", errBadSnapshot, v)
+	version := binary.BigEndian.Uint16(body)
+	entrySize := snapEntrySize
+	switch version {
+	case 1:
+		entrySize = snapEntrySizeV1
+	case snapshotVersion:
+	default:
+		return nil, fmt.Errorf("%w: version %d", errBadSnapshot, version)
 	}
 	if off := int64(binary.BigEndian.Uint64(body[2:])); off != offset {
 		return nil, fmt.Errorf("%w: holds offset %d, named %d", errBadSnapshot, off, offset)
 	}
 	count := binary.BigEndian.Uint32(body[10:])
 	body = body[14:]
-	if uint64(count) > uint64(len(body)/snapEntrySize) {
+	if uint64(count) > uint64(len(body)/entrySize) {
 		return nil, fmt.Errorf("%w: %d producers in %d bytes", errBadSnapshot, count, len(body))
 	}
 	ps := newProducerState()
 	for range count {
-		if len(body) < snapEntrySize {
+		if len(body) < entrySize {
 			return nil, fmt.Errorf("%w: truncated", errBadSnapshot)
 		}
 		id := int64(binary.BigEndian.Uint64(body))
-		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(body[8:]))}
-		n := int(body[10])
-		body = body[snapEntrySize:]
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(body[8:])))
+		if version >= 2 {
+			e.lastTimestamp = int64(binary.BigEndian.Uint64(body[10:]))
+			e.coordinatorEpoch = int32(binary.BigEndian.Uint32(body[18:]))
+			e.txnFirstOffset = int64(binary.BigEndian.Uint64(body[22:]))
+		}
+		n := int(body[entrySize-1])
+		body = body[entrySize:]
 		if n > maxCachedBatches || len(body) < n*snapBatchSize {
 			return nil, fmt.Errorf("%w: producer %d: %d batches", errBadSnapshot, id, n)
 		}
@@ -218,6 +270,9 @@ func decodeProducerState(b []byte, offset int64) (*producerState, error) {
 				timestamp:   int64(binary.BigEndian.Uint64(body[24:])),
 			})
 			body = body[snapBatchSize:]
+		}
+		if version == 1 && n > 0 {
+			e.lastTimestamp = e.batches[n-1].timestamp
 		}
 		if _, dup := ps.producers[id]; dup {
 			return nil, fmt.Errorf("%w: producer %d twice", errBadSnapshot, id)

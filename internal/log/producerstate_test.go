@@ -2,10 +2,15 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math"
 	"os"
+	"reflect"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestAddSequence(t *testing.T) {
@@ -171,8 +176,8 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 func TestSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
 	ps := newProducerState()
-	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}}
-	ps.producers[-5] = &producerEntry{epoch: -1}
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}, lastTimestamp: 100, coordinatorEpoch: 3, txnFirstOffset: 12}
+	ps.producers[-5] = newProducerEntry(-1)
 	b := ps.encode(42)
 	got, err := decodeProducerState(b, 42)
 	if err != nil {
@@ -180,6 +185,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if again := got.encode(42); !bytes.Equal(again, b) {
 		t.Fatal("re-encoding differs")
+	}
+	if !reflect.DeepEqual(got, ps) {
+		t.Fatalf("decoded %+v, want %+v", got.producers[1], ps.producers[1])
 	}
 	if _, err := decodeProducerState(b, 43); !errors.Is(err, errBadSnapshot) {
 		t.Fatalf("wrong offset accepted: %v", err)
@@ -193,13 +201,102 @@ func FuzzProducerSnapshot(f *testing.F) {
 	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}}}
 	f.Add(ps.encode(7))
 	f.Add([]byte{})
+	f.Add(encodeV1(ps, 7))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeProducerState(b, 7)
 		if err != nil {
 			return
 		}
-		if again := got.encode(7); !bytes.Equal(again, b) {
+		again := got.encode(7)
+		if b[1] == snapshotVersion && !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs")
 		}
+		// A version 1 snapshot is written back as the current version,
+		// which holds the same state.
+		back, err := decodeProducerState(again, 7)
+		if err != nil || !reflect.DeepEqual(back, got) {
+			t.Fatalf("re-encoded state differs: %v", err)
+		}
+	})
+}
+
+// encodeV1 is the version 1 snapshot encoding, which lacks the entries'
+// last timestamp and transaction fields.
+func encodeV1(ps *producerState, offset int64) []byte {
+	var ids []int64
+	for id := range ps.producers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b := binary.BigEndian.AppendUint16(nil, 1)
+	b = binary.BigEndian.AppendUint64(b, uint64(offset))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		e := ps.producers[id]
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = append(b, byte(len(e.batches)))
+		for _, m := range e.batches {
+			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
+			b = binary.BigEndian.AppendUint32(b, uint32(m.lastSeq))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.firstOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.lastOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.timestamp))
+		}
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// TestSnapshotV1: a snapshot written before version 2 still loads: each
+// producer takes its last batch's timestamp and no transaction.
+func TestSnapshotV1(t *testing.T) {
+	t.Parallel()
+	ps := newProducerState()
+	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}}
+	ps.producers[3] = &producerEntry{epoch: 0}
+	got, err := decodeProducerState(encodeV1(ps, 42), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newProducerState()
+	want.producers[1] = &producerEntry{epoch: 2, batches: ps.producers[1].batches, lastTimestamp: 100, coordinatorEpoch: -1, txnFirstOffset: -1}
+	want.producers[3] = newProducerEntry(0)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %+v, %+v; want %+v, %+v", got.producers[1], got.producers[3], want.producers[1], want.producers[3])
+	}
+}
+
+// TestExpireProducers: producer.id.expiration.ms forgets a producer whose
+// last batch's timestamp is that old, and only it; a retry of its batch is
+// then a new producer's (OUT_OF_ORDER_SEQUENCE_NUMBER unless it starts at
+// sequence 0), as in Kafka. The state after expiry survives a restart.
+func TestExpireProducers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{}, nil, nil)
+	const hour = int64(3600_000)
+	for _, s := range []spec{
+		{records: 2, pid: 1, idem: true, seq: 0, ts: baseTS}, // producer 1: last write at baseTS+1
+		{records: 1, pid: 2, idem: true, seq: 0, ts: baseTS}, // producer 2: written again later
+		{records: 1, pid: 2, idem: true, seq: 1, ts: baseTS + 2*hour},
+	} {
+		if _, err := l.Append(buildBatch(s), AppendOptions{LogAppendTime: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+	if n := l.ExpireProducers(at(baseTS+hour), time.Hour); n != 0 {
+		t.Fatalf("expired %d producers before an hour passed", n)
+	}
+	if n := l.ExpireProducers(at(baseTS+1+hour), time.Hour); n != 1 {
+		t.Fatalf("expired %d producers, want 1", n)
+	}
+	l.Close()
+	l = openLog(t, dir, Config{}, nil, nil)
+	defer l.Close()
+	runSteps(t, l, []idemStep{
+		{"expired producer's retry", 1, 0, 0, 2, nil, 4, false}, // sequence 0 again: a new producer
+		{"live producer's retry", 2, 0, 1, 1, nil, 3, true},
+		{"live producer's gap", 2, 0, 3, 1, ErrOutOfOrderSequence, 0, false},
 	})
 }

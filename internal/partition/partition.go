@@ -247,6 +247,24 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) { return p.Append
 // res.LastOffset). A replica that does not lead answers
 // NOT_LEADER_OR_FOLLOWER.
 func (p *Partition) AppendAcks(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendLeader(batch, acks, -1)
+}
+
+// AppendAsLeader is AppendAcks for a coordinator's own records: the batch
+// is appended only if this replica still leads in epoch, the leader epoch
+// the coordinator loaded its state in. A replica that no longer leads, or
+// leads in another epoch, answers NOT_LEADER_OR_FOLLOWER (which a
+// coordinator answers as NOT_COORDINATOR); the check and the append are
+// one step under the appender lock, so no role change falls between them.
+func (p *Partition) AppendAsLeader(epoch int32, batch []byte, acks int16) (AppendResult, error) {
+	if epoch < 0 {
+		return AppendResult{}, fmt.Errorf("partition %s-%d: leader epoch %d: %w", p.Topic, p.Index, epoch, kerr.InvalidRequest)
+	}
+	return p.appendLeader(batch, acks, epoch)
+}
+
+// appendLeader appends a batch as leader; epoch >= 0 requires that epoch.
+func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendResult, error) {
 	cfg := p.cfg.Load()
 	now := p.now().UnixMilli()
 	vo := record.ValidateOptions{
@@ -284,7 +302,7 @@ func (p *Partition) AppendAcks(batch []byte, acks int16) (AppendResult, error) {
 	}
 
 	p.mu.Lock()
-	epoch, err := p.checkAppend(acks)
+	epoch, err = p.checkAppend(acks, epoch)
 	if err != nil {
 		p.mu.Unlock()
 		return AppendResult{}, err
@@ -313,13 +331,17 @@ func (p *Partition) AppendAcks(batch []byte, acks int16) (AppendResult, error) {
 }
 
 // checkAppend says whether a producer's batch may be appended, and in which
-// leader epoch. Caller holds mu, so the epoch holds until it appended.
-func (p *Partition) checkAppend(acks int16) (int32, error) {
+// leader epoch; want >= 0 is the only epoch allowed. Caller holds mu, so
+// the epoch holds until it appended.
+func (p *Partition) checkAppend(acks int16, want int32) (int32, error) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	st := &p.st
 	if st.closed || st.role != RoleLeader {
 		return 0, p.errNotLeader("not the leader")
+	}
+	if cur := p.leaderEpoch.Load(); want >= 0 && cur != want {
+		return 0, p.errNotLeader(fmt.Sprintf("leads in epoch %d, not %d", cur, want))
 	}
 	if acks == -1 && len(st.isr) < p.effectiveMinISR() {
 		return 0, fmt.Errorf("partition %s-%d: ISR %v is smaller than min.insync.replicas %d: %w",
@@ -537,6 +559,12 @@ func (p *Partition) wake(sets ...map[chan<- struct{}]struct{}) {
 			}
 		}
 	}
+}
+
+// ExpireProducers forgets the producers that have not written for
+// expiration (producer.id.expiration.ms); see log.ExpireProducers.
+func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int {
+	return p.log.ExpireProducers(now, expiration)
 }
 
 // Flush fsyncs the log.

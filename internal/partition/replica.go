@@ -550,6 +550,13 @@ func (p *Partition) WaitCommitted(ctx context.Context, epoch int32, offset int64
 	}
 }
 
+// Committed is WaitCommitted's check without the wait: done is false while
+// the high watermark has not passed offset and this replica still leads in
+// epoch; once done, err is WaitCommitted's answer.
+func (p *Partition) Committed(epoch int32, offset int64) (done bool, err error) {
+	return p.committed(epoch, offset)
+}
+
 func (p *Partition) committed(epoch int32, offset int64) (bool, error) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
