@@ -38,12 +38,14 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -368,6 +370,38 @@ func (l *Log) ExpireProducers(now time.Time, expiration time.Duration) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.producers.expire(now.UnixMilli(), expiration.Milliseconds())
+}
+
+// ProducerInfo is one producer's state in a log, as DescribeProducers
+// reports it.
+type ProducerInfo struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	// LastSequence is the last sequence of the producer's last batch;
+	// LastTimestamp that batch's max timestamp (-1: unknown).
+	LastSequence  int32
+	LastTimestamp int64
+	// CoordinatorEpoch and TxnStartOffset describe an open transaction
+	// (-1: none).
+	CoordinatorEpoch int32
+	TxnStartOffset   int64
+}
+
+// Producers lists the producers this log keeps state for, by producer id.
+func (l *Log) Producers() []ProducerInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]ProducerInfo, 0, len(l.producers.producers))
+	for id, e := range l.producers.producers {
+		pi := ProducerInfo{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp,
+			CoordinatorEpoch: e.coordinatorEpoch, TxnStartOffset: e.txnFirstOffset}
+		if n := len(e.batches); n > 0 {
+			pi.LastSequence = e.batches[n-1].lastSeq
+		}
+		out = append(out, pi)
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out
 }
 
 // Close flushes, writes producer-state snapshots and the clean-shutdown

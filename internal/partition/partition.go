@@ -567,6 +567,9 @@ func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int
 	return p.log.ExpireProducers(now, expiration)
 }
 
+// Producers lists the producers the log keeps state for.
+func (p *Partition) Producers() []log.ProducerInfo { return p.log.Producers() }
+
 // Flush fsyncs the log.
 func (p *Partition) Flush() error { return p.log.Flush() }
 

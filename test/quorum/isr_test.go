@@ -22,7 +22,8 @@ import (
 // lag check removes it, not fencing: no Offline field), growing back when
 // the follower catches up after SIGCONT, and a preferred-leader election
 // moving leadership back to the first replica after a controlled shutdown
-// had moved it away. Every acknowledged record is then read back.
+// had moved it away. Every acknowledged record is then read back, and the
+// leader describes the producer (DescribeProducers).
 func TestISRShrinkExpandAndPreferredElection(t *testing.T) {
 	const topic = "isr"
 	nodes := startCombined(t, 3,
@@ -173,5 +174,28 @@ func TestISRShrinkExpandAndPreferredElection(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("read back %v, want %v", got, want)
+	}
+
+	// DescribeProducers: the leader (node 1 again) knows the one
+	// idempotent producer and its last sequence, replicated through every
+	// leader change above; a follower refuses, as Kafka's do.
+	describeProducers := func(addr string) kmsg.DescribeProducersResponseTopicPartition {
+		req := kmsg.NewPtrDescribeProducersRequest()
+		rt := kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp, err := dial(t, addr).request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0]
+	}
+	lp := describeProducers(nodes[0].Addr)
+	if lp.ErrorCode != 0 || len(lp.ActiveProducers) != 1 || lp.ActiveProducers[0].LastSequence != int32(acked-1) ||
+		lp.ActiveProducers[0].ProducerEpoch != 0 || lp.ActiveProducers[0].CurrentTxnStartOffset != -1 {
+		t.Fatalf("DescribeProducers on the leader: %+v, want one producer at sequence %d", lp, acked-1)
+	}
+	if fp := describeProducers(nodes[1].Addr); fp.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("DescribeProducers on a follower: error %d, want NOT_LEADER_OR_FOLLOWER", fp.ErrorCode)
 	}
 }
