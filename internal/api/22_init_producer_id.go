@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,6 +19,9 @@ import (
 )
 
 func init() { register(22, 0, 5, (*Handler).initProducerID) }
+
+// producerIDWait bounds how long InitProducerId waits for a new block.
+const producerIDWait = 5 * time.Second
 
 // ProducerIDBlock is how many ids one metadata commit reserves.
 const ProducerIDBlock = 1000
@@ -56,9 +60,16 @@ func (h *Handler) initProducerID(ctx context.Context, req *wire.Request) wire.Pe
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return respond(req, resp)
 	}
-	id, err := h.pid.get(ctx)
+	// A new block needs the active controller, which may be moving: the
+	// wait is bounded and its failure answered COORDINATOR_LOAD_IN_PROGRESS,
+	// as Kafka's broker answers while its next block is not there, so the
+	// client retries. Any other code would fail the producer's records.
+	gctx, cancel := context.WithTimeout(ctx, producerIDWait)
+	defer cancel()
+	id, err := h.pid.get(gctx)
 	if err != nil {
-		resp.ErrorCode = h.code(err)
+		h.log.Warn("no producer id block from the controller", "err", err)
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		return respond(req, resp)
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0

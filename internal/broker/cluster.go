@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,15 +33,23 @@ type ctlClient struct {
 	// (a long poll, an admin timeout); see tryTimeout.
 	try time.Duration
 
-	mu       sync.Mutex
-	cl       *kgo.Client
-	seeds    []*kgo.Broker
-	next     int          // the voter that answered last
-	activeID atomic.Int32 // -1: unknown
+	mu    sync.Mutex
+	cl    *kgo.Client
+	seeds []*kgo.Broker
+	next  int // the voter to try first: the one that answered last
+	// localIndex is this node's place among voters (a combined node), or
+	// 0 when it is none.
+	localIndex int
+	activeID   atomic.Int32 // -1: unknown
 }
 
 func newCtlClient(local *controller.Controller, voters []controller.Voter, node int32, sessionTimeout time.Duration, log *slog.Logger) *ctlClient {
 	c := &ctlClient{local: local, voters: voters, node: node, try: tryTimeout(sessionTimeout), log: log}
+	for i, v := range voters {
+		if v.ID == node {
+			c.localIndex = i
+		}
+	}
 	c.activeID.Store(-1)
 	return c
 }
@@ -123,9 +132,14 @@ func (c *ctlClient) Forward(ctx context.Context, req kmsg.Request) (kmsg.Respons
 		c.mu.Lock()
 		start := c.next
 		c.mu.Unlock()
+		if c.localActive() != nil {
+			// The local controller's own listener answers at once,
+			// whichever voter answered last.
+			start = c.localIndex
+		}
 		for k := range seeds {
 			i := (start + k) % len(seeds)
-			resp, err := seeds[i].Request(ctx, req)
+			resp, err := seeds[i].Request(ctx, shallowCopy(req))
 			if err == nil && !api.NotController(resp) {
 				c.mu.Lock()
 				c.next = i
@@ -138,6 +152,13 @@ func (c *ctlClient) Forward(ctx context.Context, req kmsg.Request) (kmsg.Respons
 			} else {
 				last = kerr.NotController
 			}
+			// The next request starts after a voter that failed, so a
+			// paused old controller costs one try, not one per request.
+			c.mu.Lock()
+			if c.next == i {
+				c.next = (i + 1) % len(seeds)
+			}
+			c.mu.Unlock()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("broker: no active controller answered: %w", errors.Join(ctx.Err(), last))
 			}
@@ -149,6 +170,17 @@ func (c *ctlClient) Forward(ctx context.Context, req kmsg.Request) (kmsg.Respons
 		}
 		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// shallowCopy is a copy of req's top-level fields: a kgo client sets the
+// version of the request it sends, possibly after Forward gave up on it
+// (a try timed out, the caller's context ended), while the caller and the
+// next try still read it.
+func shallowCopy(req kmsg.Request) kmsg.Request {
+	v := reflect.ValueOf(req).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	return c.Interface().(kmsg.Request)
 }
 
 // call runs local on the local active controller, or forwards, until

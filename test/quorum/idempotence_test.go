@@ -70,6 +70,7 @@ func TestIdempotentProducerLeaderKill(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var done atomic.Int64
+	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for i := range n {
 		v := fmt.Sprintf("v%05d", i)
@@ -81,6 +82,8 @@ func TestIdempotentProducerLeaderKill(t *testing.T) {
 				mu.Lock()
 				acked[v] = true
 				mu.Unlock()
+			} else {
+				firstErr.CompareAndSwap(nil, err.Error())
 			}
 		})
 		if i == n/3 {
@@ -90,7 +93,7 @@ func TestIdempotentProducerLeaderKill(t *testing.T) {
 	}
 	wg.Wait()
 	if len(acked) == 0 {
-		t.Fatal("no record acknowledged")
+		t.Fatalf("no record acknowledged; first error: %v", firstErr.Load())
 	}
 	t.Logf("killed leader %d; %d of %d records acknowledged", leader, len(acked), n)
 
