@@ -6,7 +6,8 @@
 //
 //   - produce 1 KB records with acks=all to topics of replication factor 1
 //     and 3 (min.insync.replicas=2), with 1 and 8 partitions, and the CPU
-//     that all three nodes together spend per GB produced;
+//     that all three nodes together spend per GB produced, after an
+//     unmeasured run of the same size that warms the JVM's JIT;
 //   - failover: a producer (franz-go, acks=all, one record in flight) writes
 //     to a partition of replication factor 3; its leader is killed with
 //     SIGKILL, and the time from the kill to the first acknowledgement of a
@@ -76,6 +77,10 @@ func main() {
 		for i := range kinds {
 			k := kinds[(i+r)%len(kinds)] // alternate who goes first
 			c := k.start(filepath.Join(work, fmt.Sprintf("%s-%d", k.name, r)))
+			// An unmeasured run first: a JVM compiles its hot paths in
+			// the first seconds, and both clusters open their files.
+			c.createTopic("warmup", 4, 3)
+			perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
 			for _, p := range parts {
 				for _, rf := range []int{1, 3} {
 					w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
