@@ -85,9 +85,9 @@ type fetchTarget struct {
 type fetchPlan struct {
 	replica      int32 // the follower fetching, or -1 for a consumer
 	replicaEpoch int64 // the follower's broker epoch (v15+), -1 unknown
-	body    fetchBody
-	targets []fetchTarget
-	session sessionRequest // targets[i] reads session.parts[i]
+	body         fetchBody
+	targets      []fetchTarget
+	session      sessionRequest // targets[i] reads session.parts[i]
 }
 
 // planFetch resolves the partitions to read against the metadata image.

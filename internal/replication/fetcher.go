@@ -230,10 +230,10 @@ type fetcher struct {
 	node        int32
 	brokerEpoch func() int64
 	key         fetcherKey
-	addr string
-	cfg  FetchConfig
-	log  *slog.Logger
-	cl   *kgo.Client
+	addr        string
+	cfg         FetchConfig
+	log         *slog.Logger
+	cl          *kgo.Client
 
 	mu    sync.Mutex
 	parts map[log.TopicPartition]*fetchPart
