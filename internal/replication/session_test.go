@@ -11,7 +11,9 @@ import (
 	"github.com/samsa-kafka/samsa/internal/log"
 )
 
-func tpOf(topic string, p int32) log.TopicPartition { return log.TopicPartition{Topic: topic, Partition: p} }
+func tpOf(topic string, p int32) log.TopicPartition {
+	return log.TopicPartition{Topic: topic, Partition: p}
+}
 
 // TestFollowerSession walks a follower's session through its life: a full
 // fetch, incremental fetches that carry only what changed, partitions
