@@ -63,7 +63,7 @@ func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 		plan.replica, plan.replicaEpoch = r.ReplicaState.ID, r.ReplicaState.Epoch
 	}
 	if plan.replica >= 0 {
-		h.followerFetches.count(r, sr)
+		h.followerFetches.count(r, req.Version, sr)
 	}
 	return func(ctx context.Context) wire.Response {
 		return h.runFetch(ctx, r, plan)

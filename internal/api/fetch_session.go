@@ -301,16 +301,20 @@ func (fs *fetchSessions) sent(s *fetchSession, parts []sessionPartition, told []
 // with the partitions the incremental requests named. A follower in a
 // session names a partition only when its fetch state changed, so in a
 // quiet cluster IncrementalPartitions grows by one per follower and append.
+// BelowV15 counts the follower fetches of a version before ReplicaState.
 type FollowerFetchStats struct {
-	Full, Incremental, IncrementalPartitions int64
+	Full, Incremental, IncrementalPartitions, BelowV15 int64
 }
 
 type followerFetchStats struct {
-	full, incremental, incrementalParts atomic.Int64
+	full, incremental, incrementalParts, belowV15 atomic.Int64
 }
 
-// count records follower fetch r, resolved as sr.
-func (s *followerFetchStats) count(r *kmsg.FetchRequest, sr sessionRequest) {
+// count records follower fetch r of version v, resolved as sr.
+func (s *followerFetchStats) count(r *kmsg.FetchRequest, v int16, sr sessionRequest) {
+	if v < 15 {
+		s.belowV15.Add(1)
+	}
 	if !sr.incremental {
 		s.full.Add(1)
 		return
@@ -326,5 +330,6 @@ func (s *followerFetchStats) count(r *kmsg.FetchRequest, sr sessionRequest) {
 // FollowerFetchStats reports the follower fetches this handler served.
 func (h *Handler) FollowerFetchStats() FollowerFetchStats {
 	s := &h.followerFetches
-	return FollowerFetchStats{Full: s.full.Load(), Incremental: s.incremental.Load(), IncrementalPartitions: s.incrementalParts.Load()}
+	return FollowerFetchStats{Full: s.full.Load(), Incremental: s.incremental.Load(), IncrementalPartitions: s.incrementalParts.Load(),
+		BelowV15: s.belowV15.Load()}
 }

@@ -19,7 +19,7 @@ import (
 // record to each of k partitions makes the followers' fetches name exactly
 // 2k partitions in all (each of the two followers names each partition
 // once, with its new fetch offset), in incremental fetches only, instead
-// of every partition on every fetch.
+// of every partition on every fetch. Every follower fetch is v15+.
 func TestFollowerFetchSessions(t *testing.T) {
 	const (
 		name       = "many"
@@ -84,6 +84,7 @@ func TestFollowerFetchSessions(t *testing.T) {
 			sum.Full += s.Full
 			sum.Incremental += s.Incremental
 			sum.IncrementalPartitions += s.IncrementalPartitions
+			sum.BelowV15 += s.BelowV15
 		}
 		return sum
 	}
@@ -100,6 +101,9 @@ func TestFollowerFetchSessions(t *testing.T) {
 	}
 	if before.Full == 0 || before.Incremental == 0 {
 		t.Fatalf("before: %+v; want full fetches that opened sessions, then incremental ones", before)
+	}
+	if after.BelowV15 != 0 {
+		t.Fatalf("%d follower fetches below v15 (no ReplicaState); followers must fetch at v15+", after.BelowV15)
 	}
 	if after.Full != before.Full {
 		t.Fatalf("full follower fetches went from %d to %d: a session was lost", before.Full, after.Full)
