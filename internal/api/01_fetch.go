@@ -5,15 +5,21 @@ package api
 // v4 isolation level and last stable offset; v5 log start offset; v7 fetch
 // sessions (KIP-227, fetch_session.go); v9 current leader epoch (KIP-320); v11 rack (KIP-392); v12
 // flexible and last fetched epoch; v13 topic ids instead of names
-// (KIP-516); v15 replica state in place of the replica id.
+// (KIP-516); v15 replica state in place of the replica id (KIP-903: the
+// follower's id and broker epoch); v16 leader endpoints (KIP-951).
 //
 // A fetch with a replica id >= 0 is a follower's (Kafka's
 // Partition.fetchRecords for a follower): it must reach the leader in the
 // follower's epoch, reads to the log end rather than the high watermark,
 // is answered with a DivergingEpoch when the follower's LastFetchedEpoch
 // and offset are not on the leader's epoch history (KIP-595), records the
-// follower's position (which may advance the high watermark and wake
-// acks=all producers and consumers) and long-polls on the log end.
+// follower's position and broker epoch (which may advance the high
+// watermark and wake acks=all producers and consumers; a fetch from an
+// older incarnation than the live one is NOT_LEADER_OR_FOLLOWER) and
+// long-polls on the log end. Followers fetch in sessions like consumers
+// (fetch_session.go): an incremental response still names every partition
+// whose high watermark or log start moved, which is how a follower learns
+// them.
 //
 // Record batches are returned exactly as stored, as file regions that the
 // connection writes with sendfile. The first partition with data returns
@@ -52,9 +58,12 @@ func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 		sr.parts = requestPartitions(r, false)
 	}
 	plan := h.planFetch(req.Version, sr)
-	plan.replica = r.ReplicaID
+	plan.replica, plan.replicaEpoch = r.ReplicaID, -1
 	if req.Version >= 15 {
-		plan.replica = r.ReplicaState.ID
+		plan.replica, plan.replicaEpoch = r.ReplicaState.ID, r.ReplicaState.Epoch
+	}
+	if plan.replica >= 0 {
+		h.followerFetches.count(r, req.Version, sr)
 	}
 	return func(ctx context.Context) wire.Response {
 		return h.runFetch(ctx, r, plan)
@@ -74,10 +83,11 @@ type fetchTarget struct {
 }
 
 type fetchPlan struct {
-	replica int32 // the follower fetching, or -1 for a consumer
-	body    fetchBody
-	targets []fetchTarget
-	session sessionRequest // targets[i] reads session.parts[i]
+	replica      int32 // the follower fetching, or -1 for a consumer
+	replicaEpoch int64 // the follower's broker epoch (v15+), -1 unknown
+	body         fetchBody
+	targets      []fetchTarget
+	session      sessionRequest // targets[i] reads session.parts[i]
 }
 
 // planFetch resolves the partitions to read against the metadata image.
@@ -209,7 +219,7 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 		}
 		p := tg.p
 		if plan.replica >= 0 {
-			if h.readForFollower(plan.replica, tg, fp, &total, limit, &slices) {
+			if h.readForFollower(plan.replica, plan.replicaEpoch, tg, fp, &total, limit, &slices) {
 				failed = true
 			}
 			continue
@@ -301,7 +311,7 @@ func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
 // divergence). Kafka's Partition.fetchRecords: the epoch
 // check, the divergence check on LastFetchedEpoch, the read to the log
 // end, then the follower's new position.
-func (h *Handler) readForFollower(replica int32, tg *fetchTarget, fp *fetchPartition, total *int64, limit int64, releases *[]func()) bool {
+func (h *Handler) readForFollower(replica int32, replicaEpoch int64, tg *fetchTarget, fp *fetchPartition, total *int64, limit int64, releases *[]func()) bool {
 	p := tg.p
 	fail := func(err error) bool {
 		fp.errorCode = h.code(err)
@@ -333,7 +343,12 @@ func (h *Handler) readForFollower(replica int32, tg *fetchTarget, fp *fetchParti
 		}
 	}
 	// The high watermark may move: the response carries the new one.
-	h.Replicas.FollowerFetched(p, replica, tg.offset, time.Now())
+	if err := h.Replicas.FollowerFetched(p, replica, replicaEpoch, tg.offset, time.Now()); err != nil {
+		if res.Slice.Len > 0 {
+			res.Slice.Release()
+		}
+		return fail(err)
+	}
 	fp.errorCode = 0
 	fp.highWatermark, fp.lastStable, fp.logStart = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
 	if res.Slice.Len > 0 {

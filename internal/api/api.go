@@ -64,7 +64,8 @@ type Handler struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	sessions *fetchSessions // KIP-227 fetch sessions
+	sessions        *fetchSessions // KIP-227 fetch sessions
+	followerFetches followerFetchStats
 }
 
 // New returns the API handler.

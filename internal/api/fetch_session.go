@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -293,4 +294,42 @@ func (fs *fetchSessions) sent(s *fetchSession, parts []sessionPartition, told []
 		}
 	}
 	s.parts = append(kept, back...)
+}
+
+// FollowerFetchStats counts the follower fetches a leader served since it
+// started: full ones (no session, or opening one) and incremental ones,
+// with the partitions the incremental requests named. A follower in a
+// session names a partition only when its fetch state changed, so in a
+// quiet cluster IncrementalPartitions grows by one per follower and append.
+// BelowV15 counts the follower fetches of a version before ReplicaState.
+type FollowerFetchStats struct {
+	Full, Incremental, IncrementalPartitions, BelowV15 int64
+}
+
+type followerFetchStats struct {
+	full, incremental, incrementalParts, belowV15 atomic.Int64
+}
+
+// count records follower fetch r of version v, resolved as sr.
+func (s *followerFetchStats) count(r *kmsg.FetchRequest, v int16, sr sessionRequest) {
+	if v < 15 {
+		s.belowV15.Add(1)
+	}
+	if !sr.incremental {
+		s.full.Add(1)
+		return
+	}
+	s.incremental.Add(1)
+	n := 0
+	for _, t := range r.Topics {
+		n += len(t.Partitions)
+	}
+	s.incrementalParts.Add(int64(n))
+}
+
+// FollowerFetchStats reports the follower fetches this handler served.
+func (h *Handler) FollowerFetchStats() FollowerFetchStats {
+	s := &h.followerFetches
+	return FollowerFetchStats{Full: s.full.Load(), Incremental: s.incremental.Load(), IncrementalPartitions: s.incrementalParts.Load(),
+		BelowV15: s.belowV15.Load()}
 }

@@ -90,6 +90,14 @@ func FuzzHandle(f *testing.F) {
 	freq.MaxWaitMillis = 1
 	freq.Topics = []kmsg.FetchRequestTopic{{Topic: topic, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 0, PartitionMaxBytes: 1 << 20}}}}
 	seed(freq, 12)
+	// A follower's fetch in a session (v15: ReplicaState, topic ids).
+	ffreq := kmsg.NewPtrFetchRequest()
+	ffreq.MaxWaitMillis = 1
+	ffreq.ReplicaState.ID, ffreq.ReplicaState.Epoch = 2, 7
+	ffreq.SessionID, ffreq.SessionEpoch = 0, 0
+	ffreq.Topics = []kmsg.FetchRequestTopic{{TopicID: [16]byte{1}, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 0, LastFetchedEpoch: -1, PartitionMaxBytes: 1 << 20}}}}
+	ffreq.ForgottenTopics = []kmsg.FetchRequestForgottenTopic{{TopicID: [16]byte{1}, Partitions: []int32{1}}}
+	seed(ffreq, 15)
 	lreq := kmsg.NewPtrListOffsetsRequest()
 	lreq.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: topic, Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, Timestamp: -3}}}}
 	seed(lreq, 8)

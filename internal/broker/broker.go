@@ -240,6 +240,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 			Backoff:          time.Duration(cfg.ReplicaFetchBackoffMs) * time.Millisecond,
 			NumFetchers:      int(cfg.NumReplicaFetchers),
 		},
+		BrokerEpoch:    b.client.brokerEpoch,
 		AlterPartition: b.client.AlterPartition,
 	})
 	b.pub.Subscribe(b.replicas.Apply)
@@ -443,6 +444,10 @@ func (b *Broker) applyDynamic(prev, next *metadata.Image) {
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
+
+// FollowerFetchStats reports the follower fetches this broker served as a
+// leader (full and incremental, KIP-227).
+func (b *Broker) FollowerFetchStats() api.FollowerFetchStats { return b.api.FollowerFetchStats() }
 
 // Server exposes the connection layer (its Stats in tests).
 func (b *Broker) Server() *server.Server { return b.srv }

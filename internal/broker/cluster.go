@@ -51,8 +51,12 @@ func newCtlClient(local *controller.Controller, voters []controller.Voter, node 
 		}
 	}
 	c.activeID.Store(-1)
+	c.epoch.Store(-1)
 	return c
 }
+
+// brokerEpoch is this broker's epoch, -1 until it registered.
+func (c *ctlClient) brokerEpoch() int64 { return c.epoch.Load() }
 
 func (c *ctlClient) close() {
 	c.mu.Lock()
@@ -473,9 +477,12 @@ func (c *ctlClient) AlterPartition(ctx context.Context, r controller.PartitionIS
 		t.Topic, t.TopicID = r.Topic, r.TopicID
 		p := kmsg.NewAlterPartitionRequestTopicPartition()
 		p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR = r.Partition, r.LeaderEpoch, r.PartitionEpoch, r.NewISR
-		for _, id := range r.NewISR {
+		for i, id := range r.NewISR {
 			m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
 			m.BrokerID, m.BrokerEpoch = id, -1
+			if i < len(r.NewISREpochs) {
+				m.BrokerEpoch = r.NewISREpochs[i]
+			}
 			p.NewEpochISR = append(p.NewEpochISR, m)
 		}
 		t.Partitions = append(t.Partitions, p)

@@ -102,6 +102,8 @@ type Partition struct {
 	localID  int32
 	lagMax   time.Duration
 	eligible func(id int32) bool
+	// brokerEpoch is a live broker's registered epoch, -1 unknown.
+	brokerEpoch func(id int32) int64
 
 	mu sync.Mutex // the appender lock (see the package comment)
 
@@ -133,6 +135,12 @@ type ReplicaOptions struct {
 	// the high watermark while outside it: registered, not fenced, not in
 	// controlled shutdown (KRaft's rule). Nil: every replica is.
 	Eligible func(id int32) bool
+	// BrokerEpoch is the registered epoch of a live broker (unfenced, not
+	// in controlled shutdown) in the latest metadata, -1 when it is not
+	// live (KIP-903): a follower's fetch from an older incarnation is
+	// refused, and a follower joins the ISR only with the epoch it
+	// fetched with. Nil: no epoch is checked.
+	BrokerEpoch func(id int32) int64
 }
 
 // defaultLagTimeMax is Kafka's replica.lag.time.max.ms.
@@ -169,7 +177,7 @@ func OpenReplica(dir, topic string, index int32, cfg Config, ro ReplicaOptions, 
 		return nil, fmt.Errorf("partition %s-%d: %w", topic, index, err)
 	}
 	p := &Partition{Topic: topic, Index: index, log: l, now: opts.Now, logger: opts.Logger,
-		localID: ro.LocalID, lagMax: ro.LagTimeMax, eligible: ro.Eligible,
+		localID: ro.LocalID, lagMax: ro.LagTimeMax, eligible: ro.Eligible, brokerEpoch: ro.BrokerEpoch,
 		hwWaiters: map[chan<- struct{}]struct{}{}, leoWaiters: map[chan<- struct{}]struct{}{}}
 	if p.now == nil {
 		p.now = time.Now
@@ -179,6 +187,9 @@ func OpenReplica(dir, topic string, index int32, cfg Config, ro ReplicaOptions, 
 	}
 	if p.lagMax <= 0 {
 		p.lagMax = defaultLagTimeMax
+	}
+	if p.brokerEpoch == nil {
+		p.brokerEpoch = func(int32) int64 { return -1 }
 	}
 	if p.eligible == nil {
 		p.eligible = func(int32) bool { return true }

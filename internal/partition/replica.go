@@ -88,6 +88,9 @@ type follower struct {
 	// lastCaughtUp is the latest time t at which the follower had
 	// fetched up to the leader's log end as of t.
 	lastCaughtUp time.Time
+	// brokerEpoch is the broker epoch of its latest fetch (Fetch v15+
+	// ReplicaState, KIP-903); -1 unknown or not sent.
+	brokerEpoch int64
 }
 
 // caughtUp is Kafka's isCaughtUp: at the leader's log end, or caught up
@@ -100,6 +103,7 @@ func (f *follower) caughtUp(leaderEnd int64, now time.Time, lagMax time.Duration
 type FollowerState struct {
 	LogEndOffset int64 // -1 until it fetched in this leadership
 	LastCaughtUp time.Time
+	BrokerEpoch  int64 // of its latest fetch; -1 unknown
 }
 
 func later(a, b time.Time) time.Time {
@@ -204,7 +208,7 @@ func (p *Partition) MakeLeader(epoch int32, isr, replicas []int32, partitionEpoc
 		switch {
 		case fresh && (!wasLeader || f == nil):
 			// Kafka's resetReplicaState for a new leader: nothing known.
-			f = &follower{leo: -1, lastFetchLEO: -1}
+			f = &follower{leo: -1, lastFetchLEO: -1, brokerEpoch: -1}
 			if inISR {
 				f.lastCaughtUp = now
 			}
@@ -215,7 +219,7 @@ func (p *Partition) MakeLeader(epoch int32, isr, replicas []int32, partitionEpoc
 				f.lastFetchTime, f.lastCaughtUp = now, now
 			}
 		case f == nil:
-			f = &follower{leo: -1}
+			f = &follower{leo: -1, brokerEpoch: -1}
 		}
 		st.followers[id] = f
 	}
@@ -328,7 +332,7 @@ func (p *Partition) Follower(id int32) (FollowerState, bool) {
 	if f == nil {
 		return FollowerState{}, false
 	}
-	return FollowerState{LogEndOffset: f.leo, LastCaughtUp: f.lastCaughtUp}, true
+	return FollowerState{LogEndOffset: f.leo, LastCaughtUp: f.lastCaughtUp, BrokerEpoch: f.brokerEpoch}, true
 }
 
 // effectiveMinISR is min.insync.replicas bounded by the replication
@@ -346,13 +350,30 @@ func (p *Partition) effectiveMinISR() int {
 // (Kafka's lastCaughtUpTimeMs rule, so a follower chasing a busy leader
 // still counts as caught up).
 func (p *Partition) UpdateFollower(replicaID int32, fetchOffset int64, now time.Time) bool {
+	advanced, _ := p.UpdateFollowerFetch(replicaID, -1, fetchOffset, now)
+	return advanced
+}
+
+// UpdateFollowerFetch is UpdateFollower for a fetch that carries the
+// follower's broker epoch (Fetch v15+ ReplicaState; -1: not sent), which
+// the leader records for the ISR it proposes (KIP-903). A fetch from an
+// older incarnation of the follower than the live one the metadata knows
+// is refused with NOT_LEADER_OR_FOLLOWER and recorded not at all, as
+// Kafka's Replica.updateFetchStateOrThrow refuses it: it may come from a
+// broker that restarted and lost what it had acknowledged.
+func (p *Partition) UpdateFollowerFetch(replicaID int32, brokerEpoch int64, fetchOffset int64, now time.Time) (bool, error) {
+	if cur := p.brokerEpoch(replicaID); brokerEpoch != -1 && cur > brokerEpoch {
+		return false, fmt.Errorf("partition %s-%d: fetch from replica %d with broker epoch %d, the live one is %d: %w",
+			p.Topic, p.Index, replicaID, brokerEpoch, cur, kerr.NotLeaderForPartition)
+	}
 	p.stateMu.Lock()
 	st := &p.st
 	f := st.followers[replicaID]
 	if st.closed || st.role != RoleLeader || f == nil {
 		p.stateMu.Unlock()
-		return false
+		return false, nil
 	}
+	f.brokerEpoch = brokerEpoch
 	leo := p.log.EndOffset()
 	switch {
 	case fetchOffset >= leo:
@@ -368,7 +389,7 @@ func (p *Partition) UpdateFollower(replicaID int32, fetchOffset int64, now time.
 	if advanced {
 		p.wakeHW()
 	}
-	return advanced
+	return advanced, nil
 }
 
 // maybeIncrementHW moves a leader's high watermark up to the smallest log
@@ -453,11 +474,22 @@ func (p *Partition) SetFollowerHW(hw int64) error {
 // broker). Call it after UpdateFollower (expansion) and periodically
 // (shrinking).
 func (p *Partition) ISRChange(now time.Time, lagMax time.Duration) ([]int32, bool) {
+	isr, _, ok := p.ISRProposal(now, lagMax)
+	return isr, ok
+}
+
+// ISRProposal is ISRChange with the broker epoch of each member of the
+// proposed ISR, for AlterPartition v3's NewIsrWithEpochs (KIP-903): a
+// follower's as its latest fetch carried it (-1 unknown), and -1 for this
+// replica (the caller knows its own). A follower joins only if that epoch
+// is -1 or its live one, as Kafka's isReplicaIsrEligible requires: one
+// that fetched as an earlier incarnation must fetch again first.
+func (p *Partition) ISRProposal(now time.Time, lagMax time.Duration) ([]int32, []int64, bool) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	st := &p.st
 	if st.closed || st.role != RoleLeader || st.pending != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	leo := p.log.EndOffset()
 	keep := make([]int32, 0, len(st.isr))
@@ -469,7 +501,7 @@ func (p *Partition) ISRChange(now time.Time, lagMax time.Duration) ([]int32, boo
 	}
 	if len(keep) < len(st.isr) {
 		st.pending = &isrChange{isr: keep, added: -1}
-		return slices.Clone(keep), true
+		return slices.Clone(keep), p.memberEpochs(keep), true
 	}
 	hw := p.hw.Load().Offset
 	for _, id := range st.replicas {
@@ -477,13 +509,26 @@ func (p *Partition) ISRChange(now time.Time, lagMax time.Duration) ([]int32, boo
 		if id == p.localID || f == nil || slices.Contains(st.isr, id) {
 			continue
 		}
-		if f.leo >= hw && f.leo >= st.epochStart && p.eligible(id) {
+		if f.leo >= hw && f.leo >= st.epochStart && p.eligible(id) && (f.brokerEpoch == -1 || f.brokerEpoch == p.brokerEpoch(id)) {
 			next := append(slices.Clone(st.isr), id)
 			st.pending = &isrChange{isr: next, added: id}
-			return slices.Clone(next), true
+			return slices.Clone(next), p.memberEpochs(next), true
 		}
 	}
-	return nil, false
+	return nil, nil, false
+}
+
+// memberEpochs is the broker epoch of each member of isr, as ISRProposal
+// reports them. Caller holds stateMu.
+func (p *Partition) memberEpochs(isr []int32) []int64 {
+	epochs := make([]int64, len(isr))
+	for i, id := range isr {
+		epochs[i] = -1
+		if f := p.st.followers[id]; f != nil && id != p.localID {
+			epochs[i] = f.brokerEpoch
+		}
+	}
+	return epochs
 }
 
 // PendingISR is the ISR change in flight, if any.

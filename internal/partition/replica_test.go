@@ -531,6 +531,69 @@ func TestISRExpansionNeedsLeaderEpoch(t *testing.T) {
 	}
 }
 
+// TestISRBrokerEpochs (KIP-903): the leader records each follower's
+// broker epoch from its fetches and names it in the ISR it proposes; a
+// fetch from an older incarnation than the live one is refused and not
+// recorded, and a follower whose last fetch came from another incarnation
+// than the live one does not join the ISR until it fetches as the live
+// one.
+func TestISRBrokerEpochs(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	live := map[int32]int64{2: 20, 3: 30}
+	var mu sync.Mutex
+	epochOf := func(id int32) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		if e, ok := live[id]; ok {
+			return e
+		}
+		return -1
+	}
+	p := replica(t, t.TempDir(), ReplicaOptions{LocalID: 1, HighWatermark: -1, BrokerEpoch: epochOf}, defaults(), clk)
+	mustLead(t, p, 1, []int32{1, 2}, []int32{1, 2, 3}, 0)
+	produce(t, p, clk, 4, 1)
+
+	if _, err := p.UpdateFollowerFetch(2, 19, 4, clk.now()); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("fetch from an old incarnation: %v", err)
+	}
+	if fs, _ := p.Follower(2); fs.BrokerEpoch != -1 || fs.LogEndOffset != -1 {
+		t.Fatalf("old incarnation's fetch recorded: %+v", fs)
+	}
+	if _, err := p.UpdateFollowerFetch(2, 20, 4, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	// 3 fetched as incarnation 29, then restarted as 30 (the metadata
+	// says so) and has not fetched since: it stays out.
+	mu.Lock()
+	live[3] = 29
+	mu.Unlock()
+	if _, err := p.UpdateFollowerFetch(3, 29, 4, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	live[3] = 30
+	mu.Unlock()
+	if isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute); ok {
+		t.Fatalf("expanded with a follower of a stale incarnation: %v %v", isr, epochs)
+	}
+	if _, err := p.UpdateFollowerFetch(3, 30, 4, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute)
+	if !ok || !slices.Equal(isr, []int32{1, 2, 3}) || !slices.Equal(epochs, []int64{-1, 20, 30}) {
+		t.Fatalf("expand: %v %v %v; want [1 2 3] [-1 20 30]", isr, epochs, ok)
+	}
+	// A follower that sends no epoch (-1) is eligible, as in Kafka.
+	p.AbortISRChange()
+	if _, err := p.UpdateFollowerFetch(3, -1, 4, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	if isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute); !ok || !slices.Equal(isr, []int32{1, 2, 3}) || !slices.Equal(epochs, []int64{-1, 20, -1}) {
+		t.Fatalf("expand with no epoch: %v %v %v", isr, epochs, ok)
+	}
+}
+
 // TestFollower: a follower appends what its leader wrote, in its epoch
 // only, takes its high watermark from the leader (clamped to its log end,
 // up or down), and truncates.

@@ -3,10 +3,14 @@ package replication
 // Follower fetchers: Kafka's ReplicaFetcherManager and ReplicaFetcherThread.
 // A follower replica is fetched by one fetcher per (leader, fetcher index),
 // num.replica.fetchers per leader, the index a hash of the partition as
-// Kafka's getFetcherId. Each fetcher is one goroutine sending Fetch v12
-// (ReplicaID, LastFetchedEpoch, DivergingEpoch) to the leader's client
-// listener with a franz-go client, appending what it gets and taking the
-// leader's high watermark.
+// Kafka's getFetcherId. Each fetcher is one goroutine sending Fetch to the
+// leader's client listener with a franz-go client, appending what it gets
+// and taking the leader's high watermark. It sends the highest version both
+// sides serve up to maxFetchVersion (v15+ as Kafka's followers: the replica
+// id and this broker's epoch in ReplicaState, KIP-903; topics by id,
+// KIP-516; LastFetchedEpoch and DivergingEpoch from v12, KIP-595), in a
+// fetch session (KIP-227, session.go), so that a follower of many
+// partitions sends, and its leader reads, only what changed.
 //
 // Membership changes only in Apply (add, remove, setBrokers), which never
 // waits for the network: it edits a fetcher's partition set under the
@@ -33,9 +37,12 @@ import (
 	"github.com/samsa-kafka/samsa/internal/partition"
 )
 
-// fetchVersion is the Fetch version followers send: v12 is the first with
-// LastFetchedEpoch and DivergingEpoch, and names topics (v13 ids).
-const fetchVersion = 12
+// maxFetchVersion is the highest Fetch version followers send, the highest
+// samsa's leader serves (api/01_fetch.go); the client negotiates down to
+// the leader's. v12 is the first with LastFetchedEpoch and DivergingEpoch;
+// a request carries topic names and ids, replica id and ReplicaState, and
+// the encoder writes what its version has.
+const maxFetchVersion = 16
 
 // FetchConfig is the replica.fetch.* configuration.
 type FetchConfig struct {
@@ -77,9 +84,10 @@ type fetcherKey struct {
 // fetchers is the set of fetchers of one broker. Locks: fetchers.mu →
 // fetcher.mu.
 type fetchers struct {
-	node int32
-	cfg  FetchConfig
-	log  *slog.Logger
+	node        int32
+	brokerEpoch func() int64 // this broker's epoch, -1 unknown
+	cfg         FetchConfig
+	log         *slog.Logger
 
 	mu      sync.Mutex
 	closed  bool
@@ -88,8 +96,11 @@ type fetchers struct {
 	where   map[log.TopicPartition]fetcherKey
 }
 
-func newFetchers(node int32, cfg FetchConfig, logger *slog.Logger) *fetchers {
-	return &fetchers{node: node, cfg: cfg.withDefaults(), log: logger,
+func newFetchers(node int32, brokerEpoch func() int64, cfg FetchConfig, logger *slog.Logger) *fetchers {
+	if brokerEpoch == nil {
+		brokerEpoch = func() int64 { return -1 }
+	}
+	return &fetchers{node: node, brokerEpoch: brokerEpoch, cfg: cfg.withDefaults(), log: logger,
 		addrs: map[int32]string{}, running: map[fetcherKey]*fetcher{}, where: map[log.TopicPartition]fetcherKey{}}
 }
 
@@ -127,7 +138,7 @@ func (fs *fetchers) setBrokers(img *metadata.Image) {
 			}
 			nf := fs.start(k, a)
 			for tp, fp := range parts {
-				nf.add(tp, fp.part, fp.epoch)
+				nf.add(tp, fp.topicID, fp.part, fp.epoch)
 			}
 			continue
 		}
@@ -136,7 +147,7 @@ func (fs *fetchers) setBrokers(img *metadata.Image) {
 }
 
 func (fs *fetchers) start(k fetcherKey, addr string) *fetcher {
-	f := newFetcher(fs.node, k, addr, fs.cfg, fs.log)
+	f := newFetcher(fs.node, fs.brokerEpoch, k, addr, fs.cfg, fs.log)
 	fs.running[k] = f
 	return f
 }
@@ -149,10 +160,11 @@ func (fs *fetchers) has(tp log.TopicPartition, leader int32) bool {
 	return ok && k.leader == leader
 }
 
-// add makes tp fetched from leader in epoch (moving it from another
-// fetcher if needed). A leader with no known address is skipped: the
-// next image that registers it adds the partition again.
-func (fs *fetchers) add(tp log.TopicPartition, leader, epoch int32, p *partition.Partition) {
+// add makes tp (of the topic with topicID) fetched from leader in epoch
+// (moving it from another fetcher if needed). A leader with no known
+// address is skipped: the next image that registers it adds the partition
+// again.
+func (fs *fetchers) add(tp log.TopicPartition, topicID metadata.UUID, leader, epoch int32, p *partition.Partition) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.closed {
@@ -169,7 +181,7 @@ func (fs *fetchers) add(tp log.TopicPartition, leader, epoch int32, p *partition
 	if f == nil {
 		f = fs.start(k, addr)
 	}
-	f.add(tp, p, epoch)
+	f.add(tp, topicID, p, epoch)
 	fs.where[tp] = k
 }
 
@@ -207,36 +219,40 @@ func (fs *fetchers) close() {
 
 // fetchPart is one partition a fetcher fetches.
 type fetchPart struct {
-	part  *partition.Partition
-	epoch int32     // the leader epoch it follows in
-	until time.Time // backed off until then
+	part    *partition.Partition
+	topicID metadata.UUID
+	epoch   int32     // the leader epoch it follows in
+	until   time.Time // backed off until then
 }
 
 // fetcher is one fetcher goroutine and its partitions.
 type fetcher struct {
-	node int32
-	key  fetcherKey
-	addr string
-	cfg  FetchConfig
-	log  *slog.Logger
-	cl   *kgo.Client
+	node        int32
+	brokerEpoch func() int64
+	key         fetcherKey
+	addr        string
+	cfg         FetchConfig
+	log         *slog.Logger
+	cl          *kgo.Client
 
 	mu    sync.Mutex
 	parts map[log.TopicPartition]*fetchPart
+
+	session followerSession // the fetcher goroutine's only
 
 	wake   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func newFetcher(node int32, k fetcherKey, addr string, cfg FetchConfig, logger *slog.Logger) *fetcher {
+func newFetcher(node int32, brokerEpoch func() int64, k fetcherKey, addr string, cfg FetchConfig, logger *slog.Logger) *fetcher {
 	vs := kversion.Stable()
-	vs.SetMaxKeyVersion(1, fetchVersion)
+	vs.SetMaxKeyVersion(1, maxFetchVersion)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs),
 		kgo.ClientID("samsa-replica-fetcher-"+strconv.Itoa(int(node))),
 		kgo.FetchMaxBytes(cfg.ResponseMaxBytes), kgo.BrokerMaxReadBytes(cfg.ResponseMaxBytes+(1<<20)))
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fetcher{node: node, key: k, addr: addr, cfg: cfg,
+	f := &fetcher{node: node, brokerEpoch: brokerEpoch, key: k, addr: addr, cfg: cfg,
 		log:   logger.With("fetcher_leader", k.leader, "fetcher_index", k.index),
 		cl:    cl,
 		parts: map[log.TopicPartition]*fetchPart{}, wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
@@ -257,9 +273,9 @@ func (f *fetcher) signal() {
 	}
 }
 
-func (f *fetcher) add(tp log.TopicPartition, p *partition.Partition, epoch int32) {
+func (f *fetcher) add(tp log.TopicPartition, topicID metadata.UUID, p *partition.Partition, epoch int32) {
 	f.mu.Lock()
-	f.parts[tp] = &fetchPart{part: p, epoch: epoch}
+	f.parts[tp] = &fetchPart{part: p, topicID: topicID, epoch: epoch}
 	f.mu.Unlock()
 	f.signal()
 }
@@ -358,34 +374,15 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 }
 
-// fetchOnce sends one Fetch for ready and handles the answer.
+// fetchOnce sends one Fetch for ready, in the fetcher's session, and
+// handles the answer.
 func (f *fetcher) fetchOnce(ctx context.Context, ready map[log.TopicPartition]*fetchPart) error {
-	req := kmsg.NewPtrFetchRequest()
-	req.Version = fetchVersion
-	req.ReplicaID = f.node
-	req.MaxWaitMillis = int32(f.cfg.MaxWait / time.Millisecond)
-	req.MinBytes = f.cfg.MinBytes
-	req.MaxBytes = f.cfg.ResponseMaxBytes
-	req.SessionEpoch = -1 // a full fetch, no session
-	byTopic := map[string]int{}
+	want := make(map[log.TopicPartition]partFetchState, len(ready))
 	for tp, fp := range ready {
-		i, ok := byTopic[tp.Topic]
-		if !ok {
-			t := kmsg.NewFetchRequestTopic()
-			t.Topic = tp.Topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			byTopic[tp.Topic] = i
-		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = tp.Partition
-		rp.CurrentLeaderEpoch = fp.epoch
-		rp.FetchOffset = fp.part.LogEndOffset()
-		rp.LastFetchedEpoch = fp.part.LatestEpoch()
-		rp.LogStartOffset = fp.part.LogStartOffset()
-		rp.PartitionMaxBytes = f.cfg.MaxBytes
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		want[tp] = fp.state(f.cfg.MaxBytes)
 	}
+	sf := f.session.build(want)
+	req := buildFetchRequest(sf, f.node, f.brokerEpoch(), f.cfg)
 	rctx, cancel := context.WithTimeout(ctx, f.cfg.MaxWait+30*time.Second)
 	defer cancel()
 	seeds := f.cl.SeedBrokers()
@@ -395,15 +392,33 @@ func (f *fetcher) fetchOnce(ctx context.Context, ready map[log.TopicPartition]*f
 	br := seeds[0]
 	kresp, err := br.Request(rctx, req)
 	if err != nil {
+		f.session.failed()
 		return err
 	}
 	resp := kresp.(*kmsg.FetchResponse)
-	if resp.ErrorCode != 0 {
-		return kerr.ErrorForCode(resp.ErrorCode)
+	f.session.answered(sf, resp.ErrorCode, resp.SessionID)
+	switch err := kerr.ErrorForCode(resp.ErrorCode); {
+	case err == nil:
+	case errors.Is(err, kerr.FetchSessionIDNotFound), errors.Is(err, kerr.InvalidFetchSessionEpoch),
+		errors.Is(err, kerr.FetchSessionTopicIDError):
+		// The session is gone or out of step: the next fetch, at once,
+		// is full and starts a new one (a full fetch never meets these).
+		f.log.Info("follower's fetch session reset", "addr", f.addr, "err", err)
+		return nil
+	default:
+		return err
+	}
+	byID := map[[16]byte]string{}
+	for tp, fp := range ready {
+		byID[[16]byte(fp.topicID)] = tp.Topic
 	}
 	for _, t := range resp.Topics {
+		name := t.Topic
+		if resp.GetVersion() >= 13 {
+			name = byID[t.TopicID]
+		}
 		for _, rp := range t.Partitions {
-			tp := log.TopicPartition{Topic: t.Topic, Partition: rp.Partition}
+			tp := log.TopicPartition{Topic: name, Partition: rp.Partition}
 			fp := ready[tp]
 			if fp == nil || !f.live(tp, fp) {
 				continue
@@ -415,6 +430,54 @@ func (f *fetcher) fetchOnce(ctx context.Context, ready map[log.TopicPartition]*f
 		}
 	}
 	return nil
+}
+
+// state is what a fetch says about fp now.
+func (fp *fetchPart) state(maxBytes int32) partFetchState {
+	return partFetchState{TopicID: [16]byte(fp.topicID), FetchOffset: fp.part.LogEndOffset(), LogStartOffset: fp.part.LogStartOffset(),
+		CurrentEpoch: fp.epoch, LastFetchedEpoch: fp.part.LatestEpoch(), MaxBytes: maxBytes}
+}
+
+// buildFetchRequest is the Fetch for sf from follower node of broker epoch
+// brokerEpoch. It carries every field of every version the client may
+// negotiate (topic names and ids, the replica id at the top and in
+// ReplicaState); kmsg writes those of the version sent.
+func buildFetchRequest(sf *sessionFetch, node int32, brokerEpoch int64, cfg FetchConfig) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = maxFetchVersion
+	req.ReplicaID = node
+	req.ReplicaState.ID, req.ReplicaState.Epoch = node, brokerEpoch
+	req.MaxWaitMillis = int32(cfg.MaxWait / time.Millisecond)
+	req.MinBytes = cfg.MinBytes
+	req.MaxBytes = cfg.ResponseMaxBytes
+	req.SessionID, req.SessionEpoch = sf.SessionID, sf.SessionEpoch
+	for _, tp := range sf.Send {
+		st := sf.want[tp]
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.Topic {
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic, t.TopicID = tp.Topic, st.TopicID
+			req.Topics = append(req.Topics, t)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = tp.Partition
+		rp.CurrentLeaderEpoch = st.CurrentEpoch
+		rp.FetchOffset = st.FetchOffset
+		rp.LastFetchedEpoch = st.LastFetchedEpoch
+		rp.LogStartOffset = st.LogStartOffset
+		rp.PartitionMaxBytes = st.MaxBytes
+		t := &req.Topics[len(req.Topics)-1]
+		t.Partitions = append(t.Partitions, rp)
+	}
+	for _, tp := range sf.Forget {
+		if n := len(req.ForgottenTopics); n == 0 || req.ForgottenTopics[n-1].Topic != tp.Topic {
+			ft := kmsg.NewFetchRequestForgottenTopic()
+			ft.Topic, ft.TopicID = tp.Topic, sf.forgetIDs[tp.Topic]
+			req.ForgottenTopics = append(req.ForgottenTopics, ft)
+		}
+		ft := &req.ForgottenTopics[len(req.ForgottenTopics)-1]
+		ft.Partitions = append(ft.Partitions, tp.Partition)
+	}
+	return req
 }
 
 // handle applies one partition of a fetch response to the follower.

@@ -47,6 +47,11 @@ type Config struct {
 	HWCheckpointInterval time.Duration
 	// Fetch configures the follower fetchers.
 	Fetch FetchConfig
+	// BrokerEpoch is this broker's epoch (its registration's), -1 until
+	// registered: followers send it in their fetches' ReplicaState, and a
+	// leader names it for itself in the ISR it proposes (KIP-903). Nil:
+	// always -1.
+	BrokerEpoch func() int64
 	// AlterPartition sends a leader's ISR change to the active
 	// controller; nil on a node that never leads a replicated partition
 	// (tests). Its error is a failure to reach the controller.
@@ -75,8 +80,8 @@ type Manager struct {
 
 	deleter *deleter
 
-	hws  map[log.TopicPartition]int64   // the checkpoint read at the start; guarded by applyMu
-	live atomic.Pointer[map[int32]bool] // live brokers of the latest image (ISR eligibility)
+	hws  map[log.TopicPartition]int64    // the checkpoint read at the start; guarded by applyMu
+	live atomic.Pointer[map[int32]int64] // live brokers of the latest image and their epochs (ISR eligibility)
 
 	fetchers *fetchers
 	stop     chan struct{}
@@ -109,7 +114,7 @@ func New(cfg Config) *Manager {
 	}
 	m.hws = hws
 	m.stop = make(chan struct{})
-	m.fetchers = newFetchers(cfg.NodeID, cfg.Fetch, m.log)
+	m.fetchers = newFetchers(cfg.NodeID, m.brokerEpoch, cfg.Fetch, m.log)
 	if cfg.HWCheckpointInterval > 0 {
 		m.every(cfg.HWCheckpointInterval, m.checkpoint)
 	}
@@ -153,12 +158,26 @@ func (m *Manager) expireISR() {
 	}
 }
 
-// FollowerFetched records a follower's fetch from offset on the leader p
-// (which may advance the high watermark, waking acks=all producers and
-// consumers), then checks whether the follower joins the ISR.
-func (m *Manager) FollowerFetched(p *partition.Partition, replica int32, offset int64, now time.Time) {
-	p.UpdateFollower(replica, offset, now)
+// FollowerFetched records a follower's fetch from offset, made with broker
+// epoch brokerEpoch (-1 unknown), on the leader p (which may advance the
+// high watermark, waking acks=all producers and consumers), then checks
+// whether the follower joins the ISR. The error is NOT_LEADER_OR_FOLLOWER
+// for a fetch from an older incarnation of the follower
+// (partition.UpdateFollowerFetch).
+func (m *Manager) FollowerFetched(p *partition.Partition, replica int32, brokerEpoch, offset int64, now time.Time) error {
+	if _, err := p.UpdateFollowerFetch(replica, brokerEpoch, offset, now); err != nil {
+		return err
+	}
 	m.maybeChangeISR(p.Topic, p)
+	return nil
+}
+
+// brokerEpoch is this broker's epoch, -1 unknown.
+func (m *Manager) brokerEpoch() int64 {
+	if m.cfg.BrokerEpoch == nil {
+		return -1
+	}
+	return m.cfg.BrokerEpoch()
 }
 
 // maybeChangeISR proposes the ISR change p wants, if any, to the
@@ -169,12 +188,15 @@ func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
 	if m.cfg.AlterPartition == nil {
 		return
 	}
-	isr, ok := p.ISRChange(time.Now(), m.lagTimeMax())
+	isr, epochs, ok := p.ISRProposal(time.Now(), m.lagTimeMax())
 	if !ok {
 		return
 	}
+	if i := slices.Index(isr, m.cfg.NodeID); i >= 0 {
+		epochs[i] = m.brokerEpoch()
+	}
 	req := controller.PartitionISRRequest{Topic: topic, Partition: p.Index,
-		LeaderEpoch: p.LeaderEpoch(), PartitionEpoch: p.PartitionEpoch(), NewISR: isr}
+		LeaderEpoch: p.LeaderEpoch(), PartitionEpoch: p.PartitionEpoch(), NewISR: isr, NewISREpochs: epochs}
 	if tr := m.topicByName(topic); tr != nil {
 		req.TopicID = tr.id
 	}
@@ -197,6 +219,12 @@ func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
 			// the metadata says what happened (SetISR, MakeLeader).
 			m.log.Warn("cannot send an ISR change", "topic", topic, "partition", p.Index, "isr", isr, "err", err)
 		case errors.Is(res.Err, kerr.OperationNotAttempted), errors.Is(res.Err, kerr.IneligibleReplica):
+			// A member is fenced, shutting down or of another broker
+			// epoch than its fetches said (it restarted and may have
+			// lost what it had): drop the change; the next fetch or
+			// ISR check proposes again, with what the leader then
+			// knows (Kafka's handleAlterPartitionError).
+			m.log.Info("ISR change refused, retried later", "topic", topic, "partition", p.Index, "isr", isr, "err", res.Err)
 			p.AbortISRChange()
 		case res.Err != nil:
 			// INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH, ...: the
@@ -241,7 +269,21 @@ func (m *Manager) CheckpointHWs() error {
 
 func (m *Manager) eligible(id int32) bool {
 	live := m.live.Load()
-	return live != nil && (*live)[id]
+	if live == nil {
+		return false
+	}
+	_, ok := (*live)[id]
+	return ok
+}
+
+// liveEpoch is live broker id's registered epoch, -1 when not live.
+func (m *Manager) liveEpoch(id int32) int64 {
+	if live := m.live.Load(); live != nil {
+		if e, ok := (*live)[id]; ok {
+			return e
+		}
+	}
+	return -1
 }
 
 // Partition returns the local replica of topic/partition, or nil.
@@ -279,9 +321,9 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		return
 	}
 	first := len(prev.Topics) == 0 && prev.Offset == -1
-	live := map[int32]bool{}
+	live := map[int32]int64{}
 	for _, id := range next.LiveBrokerIDs() {
-		live[id] = true
+		live[id] = next.Brokers[id].Epoch
 	}
 	m.live.Store(&live)
 	m.fetchers.setBrokers(next)
@@ -358,7 +400,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 				have[i].SetConfig(cfg)
 			}
 			if prev == nil || i >= len(prev.Partitions) || !samePartition(prev.Partitions[i], p) {
-				m.applyRole(t.Name, have[i], p)
+				m.applyRole(t.Name, t.ID, have[i], p)
 			}
 			continue
 		}
@@ -404,7 +446,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 	// Roles after installing: a follower's fetcher looks the replica up.
 	for i, part := range opened {
 		if part != nil {
-			m.applyRole(t.Name, part, t.Partitions[i])
+			m.applyRole(t.Name, t.ID, part, t.Partitions[i])
 		}
 	}
 }
@@ -413,7 +455,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 // and adds it to or removes it from the follower fetchers. MakeLeader and
 // MakeFollower ignore a state older than the replica's; the same
 // leadership again only updates the ISR.
-func (m *Manager) applyRole(topic string, part *partition.Partition, p metadata.Partition) {
+func (m *Manager) applyRole(topic string, topicID metadata.UUID, part *partition.Partition, p metadata.Partition) {
 	tp := log.TopicPartition{Topic: topic, Partition: p.Index}
 	if p.Leader == m.cfg.NodeID {
 		m.fetchers.remove(tp)
@@ -428,7 +470,7 @@ func (m *Manager) applyRole(topic string, part *partition.Partition, p metadata.
 		return
 	}
 	if changed || !m.fetchers.has(tp, p.Leader) {
-		m.fetchers.add(tp, p.Leader, p.LeaderEpoch, part)
+		m.fetchers.add(tp, topicID, p.Leader, p.LeaderEpoch, part)
 	}
 }
 
@@ -459,7 +501,7 @@ func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Co
 	if !ok {
 		hw = -1 // unknown: the log start until the leader says
 	}
-	ro := partition.ReplicaOptions{LocalID: m.cfg.NodeID, HighWatermark: hw, LagTimeMax: m.cfg.LagTimeMax, Eligible: m.eligible}
+	ro := partition.ReplicaOptions{LocalID: m.cfg.NodeID, HighWatermark: hw, LagTimeMax: m.cfg.LagTimeMax, Eligible: m.eligible, BrokerEpoch: m.liveEpoch}
 	part, err := partition.OpenReplica(dir, t.Name, p.Index, cfg, ro, m.cfg.LogOptions)
 	if err != nil {
 		return nil, err
