@@ -104,25 +104,42 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "samsa")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		args := []string{"build", "-o", binPath}
-		if raceBuild {
-			// Tests run with -race start race-enabled brokers too, so
-			// fault scenarios check the broker for data races.
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./cmd/samsa")...)
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = build(binPath)
 	})
 	if buildErr != nil {
 		t.Fatalf("cluster: %v", buildErr)
 	}
 	return binPath
+}
+
+// BinaryWithTags builds the samsa binary with build tags (a planted bug,
+// say) into a directory of the test's, and returns its path.
+func BinaryWithTags(t testing.TB, tags ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "samsa")
+	if err := build(path, "-tags", strings.Join(tags, ",")); err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	return path
+}
+
+// build runs go build of ./cmd/samsa into path with extra flags.
+func build(path string, flags ...string) error {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	args := append([]string{"build", "-o", path}, flags...)
+	if raceBuild {
+		// Tests run with -race start race-enabled brokers too, so
+		// fault scenarios check the broker for data races.
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/samsa")...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // Process is a samsa node running as a child process.
@@ -132,6 +149,7 @@ type Process struct {
 	// Addr is the client listener's address; "" on a controller-only node,
 	// which serves no clients.
 	Addr string
+	bin  string // "" is Binary's
 	args []string
 	cmd  *exec.Cmd
 	// exited is closed once the process has been waited for; waitErr is
@@ -147,7 +165,14 @@ type Process struct {
 // (--process-roles controller) serves its controller listener.
 func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
-	p := &Process{t: t, Dir: dir, args: args}
+	return StartBinary(t, "", dir, args...)
+}
+
+// StartBinary is StartProcess of the samsa binary at bin (one from
+// BinaryWithTags); "" is Binary's.
+func StartBinary(t testing.TB, bin, dir string, args ...string) *Process {
+	t.Helper()
+	p := &Process{t: t, Dir: dir, bin: bin, args: args}
 	p.start()
 	t.Cleanup(func() {
 		select {
@@ -187,7 +212,11 @@ func (p *Process) startOnce() bool {
 	p.Addr = ln.Addr().String()
 	ln.Close()
 	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir}, p.args...)
-	p.cmd = exec.Command(Binary(p.t), args...)
+	bin := p.bin
+	if bin == "" {
+		bin = Binary(p.t)
+	}
+	p.cmd = exec.Command(bin, args...)
 	if p.log != nil {
 		p.checkRaces() // the previous run's log is replaced
 	}
