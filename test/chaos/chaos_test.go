@@ -155,4 +155,3 @@ func stableEnds(ctx context.Context, c *chaosCluster, topic string) (map[int32]i
 		}
 	}
 }
-

@@ -33,8 +33,8 @@ const sessionTimeout = 3 * time.Second
 type node struct {
 	id     int
 	proc   *cluster.Process
-	client *Proxy // in front of the client listener (advertised)
-	ctl    *Proxy // in front of the controller listener (the voter address)
+	client *Proxy      // in front of the client listener (advertised)
+	ctl    *Proxy      // in front of the controller listener (the voter address)
 	direct *kgo.Client // a client whose requests go to this node only
 
 	mu     sync.Mutex
