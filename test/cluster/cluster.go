@@ -23,6 +23,7 @@ import (
 
 	"github.com/samsa-kafka/samsa/internal/broker"
 	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/log"
 )
 
 // Broker is an in-process broker started by Start.
@@ -31,6 +32,7 @@ type Broker struct {
 	Dir       string
 	sets      []string
 	overrides map[string]string
+	fs        log.FS // nil: the OS's
 	t         testing.TB
 }
 
@@ -44,11 +46,12 @@ func Start(t testing.TB, sets ...string) *Broker {
 // StartIn is Start on an existing data dir (to restart on the same data).
 func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 	t.Helper()
-	return startNode(t, dir, map[string]string{"listeners": "127.0.0.1:0"}, sets)
+	return startNode(t, dir, nil, map[string]string{"listeners": "127.0.0.1:0"}, sets)
 }
 
-// startNode starts an in-process node on dir with overrides (beating sets).
-func startNode(t testing.TB, dir string, overrides map[string]string, sets []string) *Broker {
+// startNode starts an in-process node on dir with overrides (beating sets),
+// its logs on fs (nil: the OS's).
+func startNode(t testing.TB, dir string, fs log.FS, overrides map[string]string, sets []string) *Broker {
 	t.Helper()
 	overrides["log.dirs"] = dir
 	cfg, err := config.Load("", sets, overrides)
@@ -60,11 +63,11 @@ func startNode(t testing.TB, dir string, overrides map[string]string, sets []str
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	b, err := broker.Start(cfg, broker.Options{Logger: logger})
+	b, err := broker.Start(cfg, broker.Options{Logger: logger, LogFS: fs})
 	if err != nil {
 		t.Fatalf("cluster: start broker: %v", err)
 	}
-	br := &Broker{Broker: b, Dir: dir, sets: sets, overrides: overrides, t: t}
+	br := &Broker{Broker: b, Dir: dir, sets: sets, overrides: overrides, fs: fs, t: t}
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { br.stop() }) })
 	return br
@@ -85,7 +88,7 @@ func (b *Broker) Restart() *Broker {
 	if err := b.Broker.Shutdown(ctx); err != nil {
 		b.t.Fatalf("cluster: shutdown: %v", err)
 	}
-	return startNode(b.t, b.Dir, b.overrides, b.sets)
+	return startNode(b.t, b.Dir, b.fs, b.overrides, b.sets)
 }
 
 var (
