@@ -102,7 +102,7 @@ func TestFsyncFailure(t *testing.T) {
 			// on the other replicas, within the deadline; then keep
 			// taking them.
 			acked, tries := 0, 0
-			deadline := time.Now().Add(45 * time.Second)
+			deadline := time.Now().Add(20 * time.Second)
 			for acked < 200 && time.Now().Before(deadline) {
 				acked += batch()
 				tries++
@@ -159,7 +159,7 @@ func TestFsyncFailure(t *testing.T) {
 				// KAFKA_STORAGE_ERROR until it restarts; nothing tells
 				// the controller, so leadership never moves. Kafka takes
 				// the log dir offline (with one dir, the broker halts).
-				t.Skipf("KNOWN GAP: the partition took %d acknowledged records in 45 s after node %d's disk failed: not available on the other replicas (leader %d, ISR %v)",
+				t.Skipf("KNOWN GAP: the partition took %d acknowledged records in 20 s after node %d's disk failed: not available on the other replicas (leader %d, ISR %v)",
 					acked, id, p.Leader, p.ISR)
 			}
 		})
