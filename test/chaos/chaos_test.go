@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -128,30 +129,66 @@ func settle(ctx context.Context, c *chaosCluster, w *workload) (Report, error) {
 	return Check(h), nil
 }
 
-// stableEnds polls the end offsets (high watermarks) of topic until two
-// answers in a row agree: with producers stopped and every ISR full, the
-// followers' fetches have moved each high watermark to the log end.
+// stableEnds polls the end offsets (high watermarks) of topic until every
+// replica of each partition holds the same number of bytes and two
+// answers in a row agree: with producers stopped, the followers have
+// fetched the leader's whole log and their next fetches moved the high
+// watermark to its end (a new leader's high watermark lags until they
+// fetch, and reading only to a lagging one would report false losses).
 func stableEnds(ctx context.Context, c *chaosCluster, topic string) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var prev map[int32]int64
 	for {
-		lo, err := c.adm.ListEndOffsets(ctx, topic)
+		err := sameSizes(ctx, c, topic)
+		var ends map[int32]int64
 		if err == nil {
-			err = lo.Error()
-		}
-		if err == nil {
-			ends := map[int32]int64{}
-			lo.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
-			if prev != nil && maps.Equal(prev, ends) {
-				return ends, nil
+			var lo kadm.ListedOffsets
+			lo, err = c.adm.ListEndOffsets(ctx, topic)
+			if err == nil {
+				err = lo.Error()
 			}
-			prev = ends
+			if err == nil {
+				ends = map[int32]int64{}
+				lo.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+				if prev != nil && maps.Equal(prev, ends) {
+					return ends, nil
+				}
+			}
 		}
+		prev = ends
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("end offsets never settled (last %v, %v): %w", prev, err, ctx.Err())
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// sameSizes fails unless every replica of each partition of topic holds
+// the same number of bytes (DescribeLogDirs of every broker).
+func sameSizes(ctx context.Context, c *chaosCluster, topic string) error {
+	dirs, err := c.adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		return err
+	}
+	sizes := map[int32][]int64{}
+	for b, ds := range dirs {
+		if err := ds.Error(); err != nil {
+			return fmt.Errorf("broker %d: %w", b, err)
+		}
+		ds.Each(func(d kadm.DescribedLogDir) {
+			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+				if p.Topic == topic {
+					sizes[p.Partition] = append(sizes[p.Partition], p.Size)
+				}
+			})
+		})
+	}
+	for p, ss := range sizes {
+		if len(ss) != 3 || slices.Min(ss) != slices.Max(ss) {
+			return fmt.Errorf("partition %d: replica sizes %v", p, ss)
+		}
+	}
+	return nil
 }

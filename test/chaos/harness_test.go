@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -57,7 +58,7 @@ type chaosCluster struct {
 // broker is live.
 func startCluster(t *testing.T, n int, bin string, extra ...string) *chaosCluster {
 	t.Helper()
-	c := startClusterNoWait(t, n, bin, extra...)
+	c := launch(t, n, bin, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c.poll(ctx, "every broker live", func() error { return c.allLive(ctx) })
@@ -85,7 +86,9 @@ func (c *chaosCluster) allLive(ctx context.Context) error {
 	return nil
 }
 
-func startClusterNoWait(t *testing.T, n int, bin string, extra ...string) *chaosCluster {
+// launch starts the nodes and their proxies without waiting for the
+// cluster to form.
+func launch(t *testing.T, n int, bin string, extra ...string) *chaosCluster {
 	t.Helper()
 	c := &chaosCluster{t: t, net: NewNetwork()}
 	t.Cleanup(c.net.Close)
@@ -128,7 +131,10 @@ func startClusterNoWait(t *testing.T, n int, bin string, extra ...string) *chaos
 		}
 	})
 	var err error
-	c.cl, err = kgo.NewClient(kgo.SeedBrokers(c.seeds...), kgo.DialTimeout(2*time.Second), kgo.RequestTimeoutOverhead(3*time.Second))
+	// A short metadata min age: the admin client's Metadata answers
+	// (leaders, ISRs) must be fresh, not kgo's cache.
+	c.cl, err = kgo.NewClient(kgo.SeedBrokers(c.seeds...), kgo.DialTimeout(2*time.Second),
+		kgo.RequestTimeoutOverhead(3*time.Second), kgo.MetadataMinAge(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +146,12 @@ func startClusterNoWait(t *testing.T, n int, bin string, extra ...string) *chaos
 // freePort is a loopback address whose port the OS just handed out.
 func freePort(t *testing.T) string {
 	t.Helper()
-	p, err := NewNetwork().Listen(0, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := p.Addr()
-	p.n.Close()
-	return addr
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // createTopic creates topic with partitions of replication factor 3 and
