@@ -123,11 +123,7 @@ func launch(t *testing.T, n int, bin string, extra ...string) *chaosCluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, nd := range c.nodes {
-				lines := strings.Split(strings.TrimSpace(nd.proc.Log()), "\n")
-				lines = lines[max(0, len(lines)-80):]
-				t.Logf("node %d log (last %d lines):\n%s", nd.id, len(lines), strings.Join(lines, "\n"))
-			}
+			c.logTails(80)
 		}
 	})
 	var err error
@@ -360,4 +356,19 @@ func (c *chaosCluster) ids(except ...int) []int {
 		}
 	}
 	return out
+}
+
+// logTails logs the last n lines of every node's log, leaving out Raft's
+// complaints about unreachable peers (the faults make plenty).
+func (c *chaosCluster) logTails(n int) {
+	for _, nd := range c.nodes {
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(nd.proc.Log()), "\n") {
+			if !strings.Contains(l, "component=raft") {
+				lines = append(lines, l)
+			}
+		}
+		lines = lines[max(0, len(lines)-n):]
+		c.t.Logf("node %d log (last %d lines):\n%s", nd.id, len(lines), strings.Join(lines, "\n"))
+	}
 }

@@ -45,6 +45,9 @@ type nemesis struct {
 	counts map[string]int
 	// verbose logs each fault as it is injected (go test -v).
 	verbose bool
+	// stuck counts recovery waits that timed out: the cluster did not
+	// become healthy within 30 s of a healed fault.
+	stuck int
 }
 
 func newNemesis(t *testing.T, c *chaosCluster, seed uint64, topic string, parts int32) *nemesis {
@@ -206,6 +209,10 @@ func (n *nemesis) run(ctx context.Context, count int, duration time.Duration) {
 		if n.rng.IntN(5) > 0 {
 			if err := n.c.healthy(ctx, n.topic, 30*time.Second, false); err != nil {
 				n.logf("recovery: %v", err)
+				n.stuck++
+				if n.verbose && n.stuck <= 3 {
+					n.c.logTails(40)
+				}
 			}
 		}
 		n.sleep(ctx, n.between(0, 1500*time.Millisecond))
@@ -231,5 +238,5 @@ func (n *nemesis) summary() string {
 		}
 	}
 	slices.Sort(parts)
-	return fmt.Sprintf("faults injected: %d (%s)", total, strings.Join(parts, ", "))
+	return fmt.Sprintf("faults injected: %d (%s); recovery waits that timed out: %d", total, strings.Join(parts, ", "), n.stuck)
 }
