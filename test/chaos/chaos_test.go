@@ -40,13 +40,13 @@ func seed(t *testing.T) uint64 {
 // TestChaos3 runs the fault schedule against three combined nodes.
 func TestChaos3(t *testing.T) {
 	t.Parallel()
-	runChaos(t, 3, 8)
+	runChaos(t, 3, 14)
 }
 
 // TestChaos5 runs it against five.
 func TestChaos5(t *testing.T) {
 	t.Parallel()
-	runChaos(t, 5, 4)
+	runChaos(t, 5, 8)
 }
 
 const (
