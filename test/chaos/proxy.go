@@ -20,7 +20,7 @@ import (
 type Network struct {
 	mu      sync.Mutex
 	owners  *owners
-	cuts    map[pair]Mode
+	cuts    map[dir]Mode
 	links   map[*link]struct{}
 	proxies []*Proxy
 	closed  bool
@@ -51,15 +51,8 @@ func (m Mode) String() string {
 	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// pair is an unordered pair of node ids, a < b.
-type pair struct{ a, b int }
-
-func mkpair(a, b int) pair {
-	if a > b {
-		a, b = b, a
-	}
-	return pair{a, b}
-}
+// dir is a direction: connections dialed by node from to node to.
+type dir struct{ from, to int }
 
 // link is one proxied connection: from a node (0: a client) to node to.
 type link struct {
@@ -91,7 +84,7 @@ func (l *link) blackholed() bool {
 
 // NewNetwork returns a network with no proxies and no cuts.
 func NewNetwork() *Network {
-	return &Network{owners: newOwners(), cuts: map[pair]Mode{}, links: map[*link]struct{}{}}
+	return &Network{owners: newOwners(), cuts: map[dir]Mode{}, links: map[*link]struct{}{}}
 }
 
 // Proxy is the front of one listener of one node.
@@ -239,17 +232,26 @@ func (n *Network) cutLocked(from, to int) Mode {
 	if from == 0 || from == to {
 		return 0
 	}
-	return n.cuts[mkpair(from, to)]
+	return n.cuts[dir{from, to}]
 }
 
 // Cut cuts the link between nodes a and b in both directions.
 func (n *Network) Cut(a, b int, mode Mode) {
+	n.CutDialed(a, b, mode)
+	n.CutDialed(b, a, mode)
+}
+
+// CutDialed cuts only the connections that node from dials to node to:
+// a one-way cut, since samsa's connections each carry one kind of
+// traffic (a Raft leader dials its followers to append; a broker dials
+// the active controller to heartbeat).
+func (n *Network) CutDialed(from, to int, mode Mode) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p := mkpair(a, b)
-	n.cuts[p] = mode
+	d := dir{from, to}
+	n.cuts[d] = mode
 	for l := range n.links {
-		if mkpair(l.from, l.to) != p || l.from == 0 {
+		if (dir{l.from, l.to}) != d || l.from == 0 {
 			continue
 		}
 		switch mode {
