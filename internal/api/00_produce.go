@@ -77,7 +77,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 			sp.BaseOffset = last.BaseOffset
 			sp.LogAppendTime = last.LogAppendTime
 			sp.LogStartOffset = last.LogStartOffset
-			if r.Acks == -1 {
+			if r.Acks == -1 && !plantedAckEarly {
 				// sp stays valid: st.Partitions' array is shared with the
 				// copy appended to resp.Topics below.
 				waits = append(waits, awaiting{topic: rt.Topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp})

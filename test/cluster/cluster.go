@@ -23,6 +23,7 @@ import (
 
 	"github.com/samsa-kafka/samsa/internal/broker"
 	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/log"
 )
 
 // Broker is an in-process broker started by Start.
@@ -31,6 +32,7 @@ type Broker struct {
 	Dir       string
 	sets      []string
 	overrides map[string]string
+	fs        log.FS // nil: the OS's
 	t         testing.TB
 }
 
@@ -44,11 +46,12 @@ func Start(t testing.TB, sets ...string) *Broker {
 // StartIn is Start on an existing data dir (to restart on the same data).
 func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 	t.Helper()
-	return startNode(t, dir, map[string]string{"listeners": "127.0.0.1:0"}, sets)
+	return startNode(t, dir, nil, map[string]string{"listeners": "127.0.0.1:0"}, sets)
 }
 
-// startNode starts an in-process node on dir with overrides (beating sets).
-func startNode(t testing.TB, dir string, overrides map[string]string, sets []string) *Broker {
+// startNode starts an in-process node on dir with overrides (beating sets),
+// its logs on fs (nil: the OS's).
+func startNode(t testing.TB, dir string, fs log.FS, overrides map[string]string, sets []string) *Broker {
 	t.Helper()
 	overrides["log.dirs"] = dir
 	cfg, err := config.Load("", sets, overrides)
@@ -60,11 +63,11 @@ func startNode(t testing.TB, dir string, overrides map[string]string, sets []str
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	b, err := broker.Start(cfg, broker.Options{Logger: logger})
+	b, err := broker.Start(cfg, broker.Options{Logger: logger, LogFS: fs})
 	if err != nil {
 		t.Fatalf("cluster: start broker: %v", err)
 	}
-	br := &Broker{Broker: b, Dir: dir, sets: sets, overrides: overrides, t: t}
+	br := &Broker{Broker: b, Dir: dir, sets: sets, overrides: overrides, fs: fs, t: t}
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { br.stop() }) })
 	return br
@@ -85,7 +88,7 @@ func (b *Broker) Restart() *Broker {
 	if err := b.Broker.Shutdown(ctx); err != nil {
 		b.t.Fatalf("cluster: shutdown: %v", err)
 	}
-	return startNode(b.t, b.Dir, b.overrides, b.sets)
+	return startNode(b.t, b.Dir, b.fs, b.overrides, b.sets)
 }
 
 var (
@@ -104,25 +107,42 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "samsa")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		args := []string{"build", "-o", binPath}
-		if raceBuild {
-			// Tests run with -race start race-enabled brokers too, so
-			// fault scenarios check the broker for data races.
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./cmd/samsa")...)
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = build(binPath)
 	})
 	if buildErr != nil {
 		t.Fatalf("cluster: %v", buildErr)
 	}
 	return binPath
+}
+
+// BinaryWithTags builds the samsa binary with build tags (a planted bug,
+// say) into a directory of the test's, and returns its path.
+func BinaryWithTags(t testing.TB, tags ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "samsa")
+	if err := build(path, "-tags", strings.Join(tags, ",")); err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	return path
+}
+
+// build runs go build of ./cmd/samsa into path with extra flags.
+func build(path string, flags ...string) error {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	args := append([]string{"build", "-o", path}, flags...)
+	if raceBuild {
+		// Tests run with -race start race-enabled brokers too, so
+		// fault scenarios check the broker for data races.
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/samsa")...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // Process is a samsa node running as a child process.
@@ -132,6 +152,7 @@ type Process struct {
 	// Addr is the client listener's address; "" on a controller-only node,
 	// which serves no clients.
 	Addr string
+	bin  string // "" is Binary's
 	args []string
 	cmd  *exec.Cmd
 	// exited is closed once the process has been waited for; waitErr is
@@ -147,7 +168,14 @@ type Process struct {
 // (--process-roles controller) serves its controller listener.
 func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
-	p := &Process{t: t, Dir: dir, args: args}
+	return StartBinary(t, "", dir, args...)
+}
+
+// StartBinary is StartProcess of the samsa binary at bin (one from
+// BinaryWithTags); "" is Binary's.
+func StartBinary(t testing.TB, bin, dir string, args ...string) *Process {
+	t.Helper()
+	p := &Process{t: t, Dir: dir, bin: bin, args: args}
 	p.start()
 	t.Cleanup(func() {
 		select {
@@ -187,7 +215,11 @@ func (p *Process) startOnce() bool {
 	p.Addr = ln.Addr().String()
 	ln.Close()
 	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir}, p.args...)
-	p.cmd = exec.Command(Binary(p.t), args...)
+	bin := p.bin
+	if bin == "" {
+		bin = Binary(p.t)
+	}
+	p.cmd = exec.Command(bin, args...)
 	if p.log != nil {
 		p.checkRaces() // the previous run's log is replaced
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samsa-kafka/samsa/internal/log"
 )
 
 // StartQuorum runs n combined broker+controller nodes in-process, node ids
@@ -14,6 +16,15 @@ import (
 // is registered and unfenced. sets apply to every node.
 func StartQuorum(t testing.TB, n int, sets ...string) []*Broker {
 	t.Helper()
+	return StartQuorumFS(t, make([]log.FS, n), sets...)
+}
+
+// StartQuorumFS is StartQuorum of len(fss) nodes, node i+1 keeping its
+// logs on fss[i] (nil: the OS's), so a fault test can break one replica's
+// disk (log.FaultFS).
+func StartQuorumFS(t testing.TB, fss []log.FS, sets ...string) []*Broker {
+	t.Helper()
+	n := len(fss)
 	// The controller ports must be known before any node starts (they are
 	// the voters); the OS picks them, and a port taken meanwhile by another
 	// socket makes that node's start fail loudly.
@@ -32,7 +43,7 @@ func StartQuorum(t testing.TB, n int, sets ...string) []*Broker {
 	}
 	nodes := make([]*Broker, n)
 	for i := range nodes {
-		nodes[i] = startNode(t, t.TempDir(), map[string]string{
+		nodes[i] = startNode(t, t.TempDir(), fss[i], map[string]string{
 			"node.id":                  fmt.Sprint(i + 1),
 			"listeners":                "PLAINTEXT://127.0.0.1:0,CONTROLLER://" + ctl[i],
 			"controller.quorum.voters": strings.Join(voters, ","),
