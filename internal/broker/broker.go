@@ -225,11 +225,17 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	// configuration it publishes for the same image.
 	b.pub.Subscribe(b.applyDynamic)
 	b.replicas = replication.New(replication.Config{
-		NodeID:               cfg.NodeID,
-		DataDir:              cfg.DataDir,
-		Logger:               b.log,
-		Resolve:              func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
-		LogOptions:           log.Options{FS: b.fs, Logger: b.log},
+		NodeID:  cfg.NodeID,
+		DataDir: cfg.DataDir,
+		Logger:  b.log,
+		Resolve: func(o map[string]string) partition.Config { return partitionConfig(b.Config().ResolveTopic(o)) },
+		LogOptions: log.Options{FS: b.fs, Logger: b.log, OnFailure: func(dir string, err error) {
+			// samsa has one log dir, and Kafka stops a broker whose
+			// last log dir failed rather than lead partitions it can
+			// no longer write; cmd/samsa shuts down on this (moving
+			// leaderships to the ISR first) and exits non-zero.
+			b.fatal(fmt.Errorf("broker: the log in %s failed, and this broker has no other log dir: %w", dir, err))
+		}},
 		LagTimeMax:           time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
 		HWCheckpointInterval: time.Duration(cfg.ReplicaHWCheckpointMs) * time.Millisecond,
 		Fetch: replication.FetchConfig{

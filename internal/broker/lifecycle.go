@@ -82,9 +82,21 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 		if rep.Fenced {
 			wait = fencedInterval
 		} else {
+			// Ready once this node acts on an image that has it
+			// unfenced. The wait runs beside the heartbeats, never in
+			// their way: fenced again before its image showed the
+			// unfencing (cut off from the controller just then), the
+			// node gets both records at once, and only heartbeats can
+			// unfence it again.
 			b.readyOnce.Do(func() {
-				b.awaitOwnImage(ctx, func(br metadata.Broker) bool { return !br.Fenced })
-				close(b.ready)
+				b.loops.Add(1)
+				go func() {
+					defer b.loops.Done()
+					b.awaitOwnImage(ctx, func(br metadata.Broker) bool { return !br.Fenced })
+					if ctx.Err() == nil {
+						close(b.ready)
+					}
+				}()
 			})
 			wait = interval
 		}

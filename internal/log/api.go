@@ -41,6 +41,10 @@ type Options struct {
 	// removal of deleted segments; tests inject a fake clock. It must not
 	// call f before it returns.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// OnFailure, when set, is called once, from the failing write, when
+	// the log fails (ErrFailed): an fsync or a write that could not be
+	// undone. It must not call back into the log.
+	OnFailure func(dir string, err error)
 }
 
 // Position is an offset together with where it sits in the log: the base

@@ -87,11 +87,12 @@ func (c Config) withDefaults() Config {
 
 // Log is one partition's log: an ordered set of segments in one directory.
 type Log struct {
-	dir    string
-	fs     FS
-	logger *slog.Logger
-	now    func() time.Time
-	after  func(time.Duration, func()) func() bool
+	dir       string
+	fs        FS
+	logger    *slog.Logger
+	onFailure func(dir string, err error)
+	now       func() time.Time
+	after     func(time.Duration, func()) func() bool
 
 	mu        sync.Mutex
 	cfg       Config         // guarded by mu
@@ -154,6 +155,9 @@ func (l *Log) setFatal(err error) error {
 	}
 	if l.fatal.CompareAndSwap(nil, fe) {
 		l.logger.Error("log failed; refusing writes until reopened", "dir", l.dir, "err", err)
+		if l.onFailure != nil {
+			l.onFailure(l.dir, fe)
+		}
 	}
 	return fe
 }

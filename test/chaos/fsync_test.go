@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -18,7 +19,9 @@ import (
 // quorum under acks=all load: every fsync of its segment files fails
 // (flush.messages=1 makes every append fsync, on followers too). Every
 // record acknowledged before and after the fault must be in the final
-// read, and the partition must keep taking writes on the other replicas.
+// read, the broken node must report its failed log as fatal (and is shut
+// down on it, as cmd/samsa does), and the partition must keep taking
+// writes on the other replicas.
 func TestFsyncFailure(t *testing.T) {
 	t.Parallel()
 	for _, victim := range []string{"follower", "leader"} {
@@ -95,6 +98,22 @@ func TestFsyncFailure(t *testing.T) {
 			if victim == "follower" {
 				id = before.Replicas[slices.IndexFunc(before.Replicas, func(r int32) bool { return r != before.Leader })]
 			}
+			// The broken node reports its failed log (Fatal) and is
+			// shut down on it, as cmd/samsa does: one log dir, and
+			// Kafka stops a broker whose last log dir failed.
+			stopped := make(chan error, 1)
+			go func() {
+				select {
+				case err := <-nodes[id-1].Fatal():
+					t.Logf("node %d: fatal: %v", id, err)
+					sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer scancel()
+					_ = nodes[id-1].Shutdown(sctx)
+					stopped <- err
+				case <-ctx.Done():
+					stopped <- ctx.Err()
+				}
+			}()
 			fss[id-1].InjectSync(".log", nil)
 			t.Logf("every fsync of a segment on node %d (the %s; leader %d, ISR %v) fails from now", id, victim, before.Leader, before.ISR)
 
@@ -154,13 +173,11 @@ func TestFsyncFailure(t *testing.T) {
 			}
 			fss[id-1].ClearFaults()
 			if unavailable {
-				// A known gap (docs/reliability.md): a leader whose log
-				// failed keeps leading and refuses every write with
-				// KAFKA_STORAGE_ERROR until it restarts; nothing tells
-				// the controller, so leadership never moves. Kafka takes
-				// the log dir offline (with one dir, the broker halts).
-				t.Skipf("KNOWN GAP: the partition took %d acknowledged records in 20 s after node %d's disk failed: not available on the other replicas (leader %d, ISR %v)",
+				t.Errorf("the partition took %d acknowledged records in 20 s after node %d's disk failed: not available on the other replicas (leader %d, ISR %v)",
 					acked, id, p.Leader, p.ISR)
+			}
+			if err := <-stopped; !errors.Is(err, log.ErrFailed) {
+				t.Errorf("node %d: fatal error %v, want its failed log (log.ErrFailed)", id, err)
 			}
 		})
 	}
