@@ -110,20 +110,8 @@ func TestCoordinatorFailover(t *testing.T) {
 		}
 		return out
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addrs(0)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	minISR := "2"
-	poll(t, ctx, func() error {
-		res, err := adm.CreateTopic(ctx, parts, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
-		if err == nil {
-			err = res.Err
-		}
-		return err
-	})
+	adm := newAdmin(t, addrs(0))
+	createTopic(t, ctx, adm, topic, parts, 3, "2")
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addrs(0)...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
 	if err != nil {
 		t.Fatal(err)
@@ -393,10 +381,7 @@ func TestCoordinatorKillDuringCommits(t *testing.T) {
 	nodes := startCombined(t, 3, coordSets...)
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	var seeds []string
-	for _, nd := range nodes {
-		seeds = append(seeds, nd.Addr)
-	}
+	seeds := clientAddrs(nodes)
 	client := func(seeds []string) *kadm.Client {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DialTimeout(2*time.Second),
 			kgo.RequestTimeoutOverhead(5*time.Second), kgo.RetryTimeout(5*time.Second))

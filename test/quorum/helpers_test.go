@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -430,4 +431,38 @@ func retriable(err error) bool {
 		return ke.Retriable || ke == kerr.NotController || ke == kerr.RequestTimedOut
 	}
 	return true // transport errors: the broker went away
+}
+
+// clientAddrs lists the client addresses of nodes.
+func clientAddrs(nodes []*cluster.Process) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// newAdmin is an admin client over seeds, closed when the test ends.
+func newAdmin(t *testing.T, seeds []string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// createTopic creates topic with min.insync.replicas minISR, retrying
+// while the cluster is still settling (a quorum forming, brokers not all
+// registered yet).
+func createTopic(t *testing.T, ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16, minISR string) {
+	t.Helper()
+	poll(t, ctx, func() error {
+		res, err := adm.CreateTopic(ctx, partitions, rf, map[string]*string{"min.insync.replicas": &minISR}, topic)
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	})
 }

@@ -28,24 +28,9 @@ func TestIdempotentProducerLeaderKill(t *testing.T) {
 	nodes := startCombined(t, 3, "--set", "replica.lag.time.max.ms=3000", "--set", "replica.fetch.wait.max.ms=100")
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	var seeds []string
-	for _, nd := range nodes {
-		seeds = append(seeds, nd.Addr)
-	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	minISR := "2"
-	poll(t, ctx, func() error {
-		res, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
-		if err == nil {
-			err = res.Err
-		}
-		return err
-	})
+	seeds := clientAddrs(nodes)
+	adm := newAdmin(t, seeds)
+	createTopic(t, ctx, adm, topic, 1, 3, "2")
 	var leader int32 = -1
 	poll(t, ctx, func() error {
 		md, err := adm.Metadata(ctx, topic)

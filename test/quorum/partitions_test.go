@@ -21,24 +21,9 @@ func TestCreatePartitionsReplicated(t *testing.T) {
 	nodes := startCombined(t, 3, "--set", "replica.fetch.wait.max.ms=200")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, n.Addr)
-	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	minISR := "3"
-	poll(t, ctx, func() error {
-		res, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
-		if err == nil {
-			err = res.Err
-		}
-		return err
-	})
+	addrs := clientAddrs(nodes)
+	adm := newAdmin(t, addrs)
+	createTopic(t, ctx, adm, topic, 1, 3, "3")
 	poll(t, ctx, func() error {
 		res, err := adm.UpdatePartitions(ctx, 3, topic)
 		if err == nil {

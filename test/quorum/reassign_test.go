@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -35,24 +34,9 @@ func TestReassignPartition(t *testing.T) {
 	nodes := startCombined(t, 4, "--set", "replica.lag.time.max.ms=3000", "--set", "replica.fetch.wait.max.ms=200")
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, n.Addr)
-	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	minISR := "2"
-	poll(t, ctx, func() error {
-		res, err := adm.CreateTopic(ctx, 1, 2, map[string]*string{"min.insync.replicas": &minISR}, topic)
-		if err == nil {
-			err = res.Err
-		}
-		return err
-	})
+	addrs := clientAddrs(nodes)
+	adm := newAdmin(t, addrs)
+	createTopic(t, ctx, adm, topic, 1, 2, "2")
 	ds := dialAll(t, nodes)
 	state := func(d *direct) (partView, error) {
 		v, err := d.metadata(ctx)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -31,20 +30,8 @@ func TestReplicationKillLeader(t *testing.T) {
 		}
 		return out
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	minISR := "2"
-	poll(t, ctx, func() error {
-		res, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
-		if err == nil {
-			err = res.Err
-		}
-		return err
-	})
+	adm := newAdmin(t, addrs())
+	createTopic(t, ctx, adm, topic, 1, 3, "2")
 	all := []int32{1, 2, 3}
 	ds := dialAll(t, nodes)
 	state := func(d *direct) (partView, error) {

@@ -87,10 +87,7 @@ func testControlledShutdown(t *testing.T, nodes []*cluster.Process, victimIsCont
 	}
 	t.Logf("victim %d (active controller %d) leads partitions %v", victim, active, led)
 
-	var addrs []string
-	for _, p := range nodes {
-		addrs = append(addrs, p.Addr)
-	}
+	addrs := clientAddrs(nodes)
 	pr := startProducer(t, addrs, len(before.Topics[shutdownTopic].Partitions))
 	defer pr.stop()
 	// Every partition produces before the shutdown starts.
