@@ -48,6 +48,7 @@ func main() {
 	failovers := flag.Int("failovers", 20, "failover tries per cluster, spread over the rounds")
 	partitions := flag.String("partitions", "1,8", "comma-separated partition counts of the produce topics")
 	classpath := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "file holding Apache Kafka's runtime classpath; empty or missing: samsa alone")
+	produce := flag.Bool("produce", true, "run the produce workloads (false: failovers only)")
 	warmGiB := flag.Int("warm-gib", 3, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
 	flag.Parse()
 
@@ -79,9 +80,14 @@ func main() {
 			c := k.start(filepath.Join(work, fmt.Sprintf("%s-%d", k.name, r)))
 			// An unmeasured run first: a JVM compiles its hot paths in
 			// the first seconds, and both clusters open their files.
-			c.createTopic("warmup", 4, 3)
-			perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
+			if *produce {
+				c.createTopic("warmup", 4, 3)
+				perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
+			}
 			for _, p := range parts {
+				if !*produce {
+					break
+				}
 				for _, rf := range []int{1, 3} {
 					w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
 					topic := fmt.Sprintf("p%d-rf%d", p, rf)
@@ -98,9 +104,11 @@ func main() {
 			if r < *failovers%*rounds {
 				tries++
 			}
-			for _, d := range c.failovers(tries) {
-				res.add(k.name, "failover", map[string]float64{"seconds": d.Seconds()})
-				fmt.Fprintf(os.Stderr, "round %d %s failover: %v\n", r, k.name, d.Round(time.Millisecond))
+			for _, f := range c.failovers(tries) {
+				res.add(k.name, "failover", map[string]float64{"seconds": f.ack.Seconds()})
+				res.add(k.name, "election", map[string]float64{"seconds": f.leader.Seconds()})
+				fmt.Fprintf(os.Stderr, "round %d %s failover: new leader after %v, first ack after %v\n", r, k.name,
+					f.leader.Round(time.Millisecond), f.ack.Round(time.Millisecond))
 			}
 			c.stop()
 		}
@@ -346,9 +354,13 @@ func (c *cluster) leaderOf(topic string, partition int32) int32 {
 	return leader
 }
 
-// failovers runs n failover tries on a fresh single-partition topic and
-// returns how long each took.
-func (c *cluster) failovers(n int) []time.Duration {
+// failover is one try: from the kill to a survivor's metadata naming a
+// new leader, and to the first acknowledgement of a record sent after the
+// kill.
+type failover struct{ leader, ack time.Duration }
+
+// failovers runs n failover tries on a fresh single-partition topic.
+func (c *cluster) failovers(n int) []failover {
 	if n == 0 {
 		return nil
 	}
@@ -356,7 +368,7 @@ func (c *cluster) failovers(n int) []time.Duration {
 	c.createTopic(topic, 1, 3)
 	p := startProducer(c.bootstrap(), topic)
 	defer p.close()
-	var out []time.Duration
+	var out []failover
 	for i := 0; i < n; i++ {
 		c.waitISR(topic, 1, 3)
 		p.waitAckAfter(time.Now(), 60*time.Second)
@@ -365,8 +377,9 @@ func (c *cluster) failovers(n int) []time.Duration {
 		benchutil.Must(node.Process.Signal(syscall.SIGKILL))
 		killed := time.Now()
 		_ = node.Wait()
+		elected := c.newLeaderSeen(topic, victim%3+1, victim)
 		ack := p.waitAckAfter(killed, 120*time.Second)
-		out = append(out, ack.Sub(killed))
+		out = append(out, failover{leader: elected.Sub(killed), ack: ack.Sub(killed)})
 		c.startNode(int(victim))
 		benchutil.WaitListening(fmt.Sprintf("127.0.0.1:%d", c.ports.client[victim-1]), 120*time.Second)
 	}
@@ -375,4 +388,32 @@ func (c *cluster) failovers(n int) []time.Duration {
 		fmt.Fprintf(os.Stderr, "%s: %d failover records failed\n", c.kind.name, p.failed())
 	}
 	return out
+}
+
+// newLeaderSeen polls broker survivor's own metadata every 10 ms until it
+// names a leader of partition 0 of topic other than old, and returns when.
+func (c *cluster) newLeaderSeen(topic string, survivor, old int32) time.Time {
+	br := c.cl.Broker(int(survivor))
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := br.Request(ctx, req)
+		cancel()
+		if err == nil {
+			for _, t := range resp.(*kmsg.MetadataResponse).Topics {
+				for _, p := range t.Partitions {
+					if p.Partition == 0 && p.Leader >= 0 && p.Leader != old {
+						return time.Now()
+					}
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	benchutil.Must(fmt.Errorf("broker %d never named a new leader", survivor))
+	return time.Time{}
 }
