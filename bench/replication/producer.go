@@ -155,6 +155,9 @@ func (r results) report(kinds []kind, parts []int) {
 		for _, rf := range []int{1, 3} {
 			w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
 			for _, k := range kinds {
+				if len(r[k.name][w]) == 0 {
+					continue // not run (-produce=false)
+				}
 				fmt.Printf("| %s | %s | %.0f | %.1f | %.2f |\n", w, k.name,
 					benchutil.Median(r.values(k.name, w, "mb_per_sec")),
 					benchutil.Median(r.values(k.name, w, "latency_p99_ms")),
