@@ -9,14 +9,12 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -67,18 +65,7 @@ func main() {
 			benchutil.Must(cmd.Start())
 			benchutil.WaitListening(addr, 30*time.Second)
 			perf := func(args ...string) result {
-				out := benchutil.Output(samsaBin, append(append([]string{}, args...), "--brokers", addr, "--json")...)
-				var res result
-				lines := strings.Split(strings.TrimSpace(out), "\n")
-				raw := map[string]any{}
-				benchutil.Must(json.Unmarshal([]byte(lines[len(lines)-1]), &raw))
-				res = result{}
-				for k, v := range raw {
-					if f, ok := v.(float64); ok {
-						res[k] = f
-					}
-				}
-				return res
+				return benchutil.PerfResult(samsaBin, append(args, "--brokers", addr)...)
 			}
 			topic := func(name string) {
 				benchutil.Run(samsaBin, "topic", "create", name, "--partitions", strconv.Itoa(*partitions), "--brokers", addr)

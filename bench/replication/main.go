@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -118,10 +119,8 @@ func main() {
 
 // perfProduce runs `samsa perf produce` and returns its JSON summary.
 func perfProduce(bin, bootstrap, topic string, n int) map[string]float64 {
-	out := benchutil.Output(bin, "perf", "produce", "--brokers", bootstrap, "--topic", topic,
-		"--num-records", strconv.Itoa(n), "--record-size", "1000", "--acks", "all", "--json")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	return parseJSONNumbers(lines[len(lines)-1])
+	return benchutil.PerfResult(bin, "perf", "produce", "--brokers", bootstrap, "--topic", topic,
+		"--num-records", strconv.Itoa(n), "--record-size", "1000", "--acks", "all")
 }
 
 // kind is a broker implementation that can start a 3-node cluster.
@@ -305,7 +304,7 @@ func (c *cluster) createTopic(name string, partitions, rf int) {
 		if err != nil {
 			return err
 		}
-		if r.Err != nil && !errors.Is(r.Err, kerrTopicExists) {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
 			return r.Err
 		}
 		return nil

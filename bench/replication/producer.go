@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,13 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-kafka/samsa/bench/internal/benchutil"
 )
-
-var kerrTopicExists = kerr.TopicAlreadyExists
 
 // producer sends one record at a time (acks=all, idempotent, franz-go's
 // defaults otherwise) and remembers when each was sent and acknowledged.
@@ -116,18 +112,6 @@ func poll(limit time.Duration, f func(ctx context.Context) error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func parseJSONNumbers(line string) map[string]float64 {
-	raw := map[string]any{}
-	benchutil.Must(json.Unmarshal([]byte(line), &raw))
-	out := map[string]float64{}
-	for k, v := range raw {
-		if f, ok := v.(float64); ok {
-			out[k] = f
-		}
-	}
-	return out
 }
 
 // results are runs by cluster kind and workload.

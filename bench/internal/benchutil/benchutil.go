@@ -5,6 +5,7 @@ package benchutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -90,6 +91,22 @@ func Output(name string, args ...string) string {
 		Must(fmt.Errorf("%s %v: %w\n%s", name, args, err, out))
 	}
 	return string(out)
+}
+
+// PerfResult runs `samsa perf` (bin, args; --json is added) and returns the
+// numbers of the JSON summary it prints on its last line.
+func PerfResult(bin string, args ...string) map[string]float64 {
+	out := Output(bin, append(append([]string{}, args...), "--json")...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	raw := map[string]any{}
+	Must(json.Unmarshal([]byte(lines[len(lines)-1]), &raw))
+	res := map[string]float64{}
+	for k, v := range raw {
+		if f, ok := v.(float64); ok {
+			res[k] = f
+		}
+	}
+	return res
 }
 
 // Median is the middle of xs (the upper middle for an even count), 0 for none.
