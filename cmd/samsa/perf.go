@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/perf"
 )
@@ -118,32 +118,37 @@ func (e *errorCounter) add(err error) {
 func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string) error {
 	ctx, cancel := cf.adminContext(cmd)
 	defer cancel()
-	// kadm on the command's own client; not closed here, since closing a
-	// kadm client closes the kgo client under it.
 	//
 	// In a cluster a topic just created through one broker reaches the
 	// others' metadata a moment later, so an unknown topic is asked about
-	// again for up to topicPropagation before it counts as missing.
-	adm := kadm.NewClient(cl)
+	// again for up to topicPropagation before it counts as missing. The
+	// request goes out each time: kadm's metadata calls answer from
+	// franz-go's cache, which would repeat the first answer.
 	unknownUntil := time.Now().Add(topicPropagation)
 	for {
-		tds, err := adm.ListTopics(ctx, topic)
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
-		td, ok := tds[topic]
-		if !ok {
-			td.Err = kerr.UnknownTopicOrPartition
+		terr := error(kerr.UnknownTopicOrPartition)
+		for _, t := range resp.Topics {
+			if t.Topic != nil && *t.Topic == topic {
+				terr = kerr.ErrorForCode(t.ErrorCode)
+			}
 		}
-		if errors.Is(td.Err, kerr.UnknownTopicOrPartition) && time.Now().Before(unknownUntil) {
+		if errors.Is(terr, kerr.UnknownTopicOrPartition) && time.Now().Before(unknownUntil) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 				continue
 			}
 		}
-		if td.Err != nil {
-			return fmt.Errorf("topic %q: %w", topic, td.Err)
+		if terr != nil {
+			return fmt.Errorf("topic %q: %w", topic, terr)
 		}
 		return nil
 	}
