@@ -355,15 +355,11 @@ func (c *Controller) watchLeaders(leaders <-chan raft.Observation) {
 // a session from now, so a live broker (a leader that lost its quorum only)
 // has time to find this controller and heartbeat.
 func (c *Controller) shortenPrevLeaderSession() {
+	// Only a session the reset gave (a registered, unfenced broker) is
+	// shortened: sessions.shorten ignores any other id.
 	prev := c.prevLeader.Load()
-	if prev < 0 {
-		return
-	}
-	if b, ok := c.Image().Brokers[prev]; !ok || b.Fenced {
-		return
-	}
 	last := c.raft.LastContact()
-	if last.IsZero() {
+	if prev < 0 || last.IsZero() {
 		return
 	}
 	deadline := last.Add(c.cfg.SessionTimeout)
