@@ -492,3 +492,11 @@ func containsFold(list []string, s string) bool {
 	}
 	return false
 }
+
+// CompleteTxn ends the transactional offset commits of producer pid on
+// partition index of __consumer_offsets: on commit they become the
+// group's committed offsets, on abort they are dropped. The markers path
+// calls it once the marker is committed in that partition.
+//
+// TODO(txn groups): a stub until TxnOffsetCommit exists.
+func (c *Coordinator) CompleteTxn(index int32, pid int64, commit bool) {}

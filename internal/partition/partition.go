@@ -615,3 +615,11 @@ func (p *Partition) markClosed() {
 	p.st.closed = true
 	p.stateMu.Unlock()
 }
+
+// OngoingTxn reports whether producer pid has a transaction open in this
+// partition (a transactional batch appended and no marker after it), so a
+// produce of its next transactional batch needs no verification with the
+// transaction coordinator (KIP-890).
+//
+// TODO(txn storage): a stub until the log tracks open transactions.
+func (p *Partition) OngoingTxn(pid int64) bool { return false }
