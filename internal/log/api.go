@@ -63,6 +63,11 @@ type AppendOptions struct {
 	// LogAppendTime, when >= 0, makes the batch a LogAppendTime batch with
 	// this max timestamp (the CRC is recomputed).
 	LogAppendTime int64
+	// Coordinator marks a coordinator's own batch (Kafka's
+	// AppendOrigin.COORDINATOR): a batch with a producer id and no
+	// sequence (a transactional offset commit) is accepted without the
+	// sequence checks a client's batch gets; the epoch is still checked.
+	Coordinator bool
 }
 
 // AppendResult tells where a batch went.

@@ -86,7 +86,7 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 		return res, false, err
 	}
 	if h.ProducerID >= 0 {
-		dup, err := l.producers.check(h)
+		dup, err := l.producers.check(h, opts.Coordinator)
 		if err != nil {
 			return res, false, err
 		}

@@ -67,10 +67,12 @@ func addSequence(seq, delta int32) int32 {
 }
 
 // check decides whether the batch h (ProducerID >= 0) may be appended. It
-// returns the original batch when h repeats one of the last five.
-func (ps *producerState) check(h *record.Header) (*batchMeta, error) {
+// returns the original batch when h repeats one of the last five. A
+// coordinator's batch without a sequence (coordinator) is checked for its
+// epoch only.
+func (ps *producerState) check(h *record.Header, coordinator bool) (*batchMeta, error) {
 	e := ps.producers[h.ProducerID]
-	if h.IsControl() {
+	if h.IsControl() || coordinator && h.BaseSequence == record.NoSequence {
 		// Transaction markers come from the coordinator and carry no
 		// sequence; only a stale epoch is refused.
 		if e != nil && h.ProducerEpoch < e.epoch {

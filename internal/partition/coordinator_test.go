@@ -120,3 +120,29 @@ func TestIdempotenceAcrossLeaderChange(t *testing.T) {
 		t.Fatalf("next batch: %+v, %v; want appended at %d", res, err, end)
 	}
 }
+
+// A coordinator's transactional batch carries a producer id and no
+// sequence (Kafka's TxnOffsetCommit records); a client's may not.
+func TestAppendAsLeaderNoSequence(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := replica(t, t.TempDir(), ReplicaOptions{LocalID: 1, HighWatermark: -1}, defaults(), clk)
+	mustLead(t, p, 3, []int32{1}, []int32{1}, 0)
+	b := func() []byte {
+		data, err := record.BuildBatch(record.CodecNone, 0, []record.Record{{Key: []byte("k"), Value: []byte("v")}},
+			record.BuildOptions{ProducerID: 9, ProducerEpoch: 2, BaseSequence: record.NoSequence, Attributes: record.AttrTransactional, BaseTimestamp: clk.now().UnixMilli()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if _, err := p.AppendAcks(b(), 1); !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("client batch without sequence: %v, want INVALID_RECORD", err)
+	}
+	for i := range 2 {
+		res, err := p.AppendAsLeader(3, b(), -1)
+		if err != nil || res.BaseOffset != int64(i) {
+			t.Fatalf("coordinator batch %d: %+v, %v", i, res, err)
+		}
+	}
+}

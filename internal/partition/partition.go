@@ -282,6 +282,7 @@ func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendR
 		MaxDecompressedBytes: decompressBound(cfg.MaxMessageBytes),
 		MaxBatchBytes:        int(cfg.MaxMessageBytes),
 		RequireKeys:          cfg.Compact,
+		Coordinator:          epoch >= 0,
 	}
 	if !cfg.LogAppendTime {
 		// CreateTime: every record's timestamp is checked against
@@ -303,7 +304,9 @@ func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendR
 				p.Topic, p.Index, len(batch), cfg.MaxMessageBytes, kerr.MessageTooLarge)
 		}
 	}
-	opts := log.AppendOptions{LogAppendTime: -1}
+	// A coordinator's own batch (AppendAsLeader) may carry a producer id
+	// without a sequence: a transactional offset commit.
+	opts := log.AppendOptions{LogAppendTime: -1, Coordinator: epoch >= 0}
 	if cfg.LogAppendTime {
 		opts.LogAppendTime = now
 	} else if info.Header.MaxTimestamp != info.MaxTimestamp {

@@ -30,6 +30,9 @@ type ValidateOptions struct {
 	Now                  int64
 	TimestampBeforeMaxMs int64
 	TimestampAfterMaxMs  int64
+	// Coordinator validates a coordinator's own batch: a producer id
+	// without a sequence (a transactional offset commit) is allowed.
+	Coordinator bool
 }
 
 // BatchInfo is what Validate learned about a batch.
@@ -97,7 +100,7 @@ func Validate(b []byte, opts ValidateOptions) (BatchInfo, error) {
 	if crc != h.CRC {
 		return info, corrupt("CRC 0x%08x, computed 0x%08x", h.CRC, crc)
 	}
-	if err := validateHeader(&h); err != nil {
+	if err := validateHeader(&h, opts.Coordinator); err != nil {
 		return info, err
 	}
 	records := b[HeaderSize:]
@@ -230,7 +233,7 @@ func validateFraming(b []byte, opts ValidateOptions) (Header, error) {
 }
 
 // validateHeader applies LogValidator's batch checks for client data.
-func validateHeader(h *Header) error {
+func validateHeader(h *Header, coordinator bool) error {
 	if c := h.Codec(); c > CodecZstd {
 		return unsupportedCodec(c)
 	}
@@ -253,7 +256,7 @@ func validateHeader(h *Header) error {
 	if h.IsControl() {
 		return invalid("clients may not write control batches")
 	}
-	if h.ProducerID >= 0 && h.BaseSequence < 0 {
+	if h.ProducerID >= 0 && h.BaseSequence < 0 && !coordinator {
 		return invalid("producer id %d with base sequence %d", h.ProducerID, h.BaseSequence)
 	}
 	return nil
