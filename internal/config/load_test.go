@@ -406,6 +406,8 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"transaction.state.log.segment.bytes", "1", "0", "must be at least 1", nil},
 		{"transaction.max.timeout.ms", "1", "0", "must be at least 1", nil},
 		{"transactional.id.expiration.ms", "1", "0", "must be at least 1", nil},
+		{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "1", "0", "must be at least 1", nil},
+		{"transaction.remove.expired.transaction.cleanup.interval.ms", "1", "0", "must be at least 1", nil},
 		{"producer.id.expiration.ms", "1", "0", "must be at least 1", nil},
 		{"authorizer.class.name", "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "samsa has no authorizer", nil},
 		{"super.users", "User:admin", "admin", `principal "admin" must be Type:name`, nil},
