@@ -60,6 +60,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -155,7 +156,8 @@ type Coordinator struct {
 	tv      func() int16
 
 	rt     *coordinator.Runtime[*shard]
-	ctx    context.Context // ends at Close: marker senders, waits
+	img    atomic.Pointer[metadata.Image] // the last image delivered
+	ctx    context.Context                // ends at Close: marker senders, waits
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // marker senders and timer callbacks
 
@@ -321,7 +323,19 @@ func (c *Coordinator) Close() error {
 // onImage keeps the shards in line with the partitions of
 // __transaction_state this node leads (coordinator.Runtime.OnImage). It
 // runs under the controller's lock, so it only starts and cancels work.
-func (c *Coordinator) onImage(_, next *metadata.Image) { c.rt.OnImage(next) }
+func (c *Coordinator) onImage(_, next *metadata.Image) {
+	c.img.Store(next)
+	c.rt.OnImage(next)
+}
+
+// image is the metadata the coordinator acts on: the last image delivered
+// to it (the one its shards follow), the controller's before the first.
+func (c *Coordinator) image() *metadata.Image {
+	if img := c.img.Load(); img != nil {
+		return img
+	}
+	return c.md.Image()
+}
 
 // unload gives up a shard: its writer is already stopped (pending writes
 // fail with NOT_COORDINATOR), its marker senders stop, and its ids are

@@ -139,6 +139,23 @@ func (f *fakeMarkers) snapshot() []markerCall {
 	return slices.Clone(f.calls)
 }
 
+// fakePeers answers requests to other brokers with answer.
+type fakePeers struct {
+	mu     sync.Mutex
+	nodes  []int32
+	reqs   []kmsg.Request
+	answer func(node int32, req kmsg.Request) (kmsg.Response, error)
+}
+
+func (f *fakePeers) Request(_ context.Context, node int32, req kmsg.Request) (kmsg.Response, error) {
+	f.mu.Lock()
+	f.nodes = append(f.nodes, node)
+	f.reqs = append(f.reqs, req)
+	answer := f.answer
+	f.mu.Unlock()
+	return answer(node, req)
+}
+
 // answerAll answers every partition of req with code.
 func answerAll(req *kmsg.WriteTxnMarkersRequest, code int16) *kmsg.WriteTxnMarkersResponse {
 	resp := kmsg.NewPtrWriteTxnMarkersResponse()
@@ -165,6 +182,7 @@ type env struct {
 	sets    []string
 	clock   *fakeClock
 	markers *fakeMarkers
+	peers   *fakePeers
 	cfg     *config.Broker
 	ctl     *controller.OneNode
 	reps    *replication.Manager
@@ -181,7 +199,7 @@ var defaultSets = []string{
 
 func newEnv(t *testing.T, sets ...string) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), sets: append(slices.Clone(defaultSets), sets...), clock: newFakeClock(), markers: &fakeMarkers{}}
+	e := &env{t: t, dir: t.TempDir(), sets: append(slices.Clone(defaultSets), sets...), clock: newFakeClock(), markers: &fakeMarkers{}, peers: &fakePeers{}}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -218,7 +236,7 @@ func (e *env) open() {
 	e.c = New(cfg, e.ctl, e.reps, Options{
 		Clock: e.clock, Logger: slog.New(slog.DiscardHandler),
 		ProducerIDs: NewProducerIDs(cfg.NodeID, e.ctl.AllocateProducerIDs),
-		Markers:     e.markers, MarkerBackoff: time.Millisecond,
+		Markers:     e.markers, Peers: e.peers, MarkerBackoff: time.Millisecond,
 	})
 	e.c.Start()
 	if _, err := e.c.FindCoordinator(context.Background(), "any"); err != nil {

@@ -179,7 +179,7 @@ func (c *Coordinator) sendMarkers(s *shard, job markerJob) bool {
 // live leader (none elected, the broker fenced or unknown) or whose topic
 // is gone are returned apart.
 func (c *Coordinator) leadersOf(parts map[TopicPartition]struct{}) (map[int32][]TopicPartition, map[TopicPartition]struct{}) {
-	img := c.md.Image()
+	img := c.image()
 	byNode := map[int32][]TopicPartition{}
 	unknown := map[TopicPartition]struct{}{}
 	for tp := range parts {
@@ -200,7 +200,7 @@ func (c *Coordinator) leadersOf(parts map[TopicPartition]struct{}) (map[int32][]
 
 // topicGone reports whether tp's topic (or the partition) no longer exists.
 func (c *Coordinator) topicGone(tp TopicPartition) bool {
-	t := c.md.Image().Topics[tp.Topic]
+	t := c.image().Topics[tp.Topic]
 	return t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions)
 }
 

@@ -66,7 +66,7 @@ func (c *Coordinator) verifyRemote(ctx context.Context, id string, producerID in
 		}
 		return out
 	}
-	img := c.md.Image()
+	img := c.image()
 	t := img.Topics[TopicName]
 	if t == nil || len(t.Partitions) == 0 {
 		return all(kerr.CoordinatorNotAvailable)
@@ -153,7 +153,7 @@ func (c *Coordinator) VerifyTxn(ctx context.Context, transactionalID string, pro
 // offsets.topic.num.partitions, which it will be created with.
 func (c *Coordinator) OffsetsPartition(groupID string) int32 {
 	n := c.cfg.offsetsPartitions
-	if t := c.md.Image().Topics[group.TopicName]; t != nil && len(t.Partitions) > 0 {
+	if t := c.image().Topics[group.TopicName]; t != nil && len(t.Partitions) > 0 {
 		n = int32(len(t.Partitions))
 	}
 	return group.PartitionFor(groupID, n)
