@@ -95,6 +95,7 @@ func (c *Coordinator) sendMarkers(s *shard, job markerJob) bool {
 		remaining[tp] = struct{}{}
 	}
 	backoff := c.backoff
+	var quiet logOnce
 	for len(remaining) > 0 {
 		if s.ctx.Err() != nil {
 			return false
@@ -123,7 +124,7 @@ func (c *Coordinator) sendMarkers(s *shard, job markerJob) bool {
 		done := map[TopicPartition]bool{}
 		for a := range answers {
 			if a.err != nil {
-				if s.ctx.Err() == nil {
+				if s.ctx.Err() == nil && quiet.due(a.err.Error()) {
 					c.log.Info("transaction markers not written; retrying", "transactional_id", job.id, "node", a.node, "err", a.err)
 				}
 				continue
@@ -148,8 +149,10 @@ func (c *Coordinator) sendMarkers(s *shard, job markerJob) bool {
 					done[tp] = true
 				case retriableMarkerError(err):
 				default:
-					c.log.Warn("unexpected transaction marker error; retrying", "transactional_id", job.id,
-						"topic", tp.Topic, "partition", tp.Partition, "err", err)
+					if quiet.due(err.Error()) {
+						c.log.Warn("unexpected transaction marker error; retrying", "transactional_id", job.id,
+							"topic", tp.Topic, "partition", tp.Partition, "err", err)
+					}
 				}
 			}
 		}
@@ -332,4 +335,20 @@ func (c *Coordinator) sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// logOnce keeps a retry loop from logging the same failure on every
+// round: a message is due when it differs from the last one logged, or
+// a minute after it.
+type logOnce struct {
+	last string
+	at   time.Time
+}
+
+func (l *logOnce) due(msg string) bool {
+	if msg == l.last && time.Since(l.at) < time.Minute {
+		return false
+	}
+	l.last, l.at = msg, time.Now()
+	return true
 }
