@@ -48,7 +48,7 @@ func (m *okMarkers) WriteTxnMarkers(_ context.Context, _ int32, req *kmsg.WriteT
 // newTxnHandler is a handler with a group and a transaction coordinator,
 // as the broker wires them, with __transaction_state loaded and a topic
 // "t" of 2 partitions.
-func newTxnHandler(t *testing.T) *Handler {
+func newTxnHandler(t testing.TB) *Handler {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Load("", []string{"offsets.topic.num.partitions=4", "transaction.state.log.num.partitions=4",
@@ -82,13 +82,13 @@ func newTxnHandler(t *testing.T) *Handler {
 	for _, kt := range []int8{0, 1} {
 		fc := kmsg.NewPtrFindCoordinatorRequest()
 		fc.CoordinatorKey, fc.CoordinatorType = "x", kt
-		if r := call[*kmsg.FindCoordinatorResponse](t, h, fc, 3); r.ErrorCode != 0 || r.NodeID != cfg.NodeID || r.Port != 9092 {
+		if r := callTB[*kmsg.FindCoordinatorResponse](t, h, fc, 3); r.ErrorCode != 0 || r.NodeID != cfg.NodeID || r.Port != 9092 {
 			t.Fatalf("find coordinator type %d: %+v", kt, r)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if r := call[*kmsg.ListTransactionsResponse](t, h, kmsg.NewPtrListTransactionsRequest(), 0); r.ErrorCode == 0 {
+		if r := callTB[*kmsg.ListTransactionsResponse](t, h, kmsg.NewPtrListTransactionsRequest(), 0); r.ErrorCode == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -99,14 +99,27 @@ func newTxnHandler(t *testing.T) *Handler {
 	return h
 }
 
+// callTB is call for any testing.TB (fuzz targets set up with one).
+func callTB[R kmsg.Response](t testing.TB, h *Handler, req kmsg.Request, v int16) R {
+	t.Helper()
+	req.SetVersion(v)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp := h.Handle(ctx, &wire.Request{Key: req.Key(), Version: v, Msg: req, Conn: &wire.ConnInfo{}})(ctx)
+	if resp.Msg == nil {
+		t.Fatalf("key %d v%d: no response", req.Key(), v)
+	}
+	return resp.Msg.(R)
+}
+
 // initTxn runs InitProducerId for id at version v and returns the answer.
-func initTxn(t *testing.T, h *Handler, id string, v int16, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
+func initTxn(t testing.TB, h *Handler, id string, v int16, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
 	t.Helper()
 	r := kmsg.NewPtrInitProducerIDRequest()
 	r.TransactionalID = &id
 	r.TransactionTimeoutMillis = 30000
 	r.ProducerID, r.ProducerEpoch = pid, epoch
-	return call[*kmsg.InitProducerIDResponse](t, h, r, v)
+	return callTB[*kmsg.InitProducerIDResponse](t, h, r, v)
 }
 
 func addParts(t *testing.T, h *Handler, v int16, id string, pid int64, epoch int16, topic string, parts ...int32) *kmsg.AddPartitionsToTxnResponse {
@@ -329,12 +342,16 @@ func TestEndTxnAPI(t *testing.T) {
 // txnBatch is a transactional batch of producer pid at epoch, sequence seq.
 func txnBatch(t *testing.T, pid int64, epoch int16, seq int32) []byte {
 	t.Helper()
+	return fuzzTxnBatch(pid, epoch, seq)
+}
+
+func fuzzTxnBatch(pid int64, epoch int16, seq int32) []byte {
 	b, err := record.BuildBatch(record.CodecNone, 0, []record.Record{{Key: []byte("k"), Value: []byte("v")}}, record.BuildOptions{
 		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, BaseTimestamp: time.Now().UnixMilli(),
 		Attributes: record.AttrTransactional,
 	})
 	if err != nil {
-		t.Fatal(err)
+		panic(err) // one small uncompressed record always encodes
 	}
 	return b
 }
