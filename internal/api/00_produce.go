@@ -1,11 +1,14 @@
 package api
 
-// Produce, versions 3-11.
+// Produce, versions 3-12.
 //
 // v3 is the first with record batch v2 only (and transactional ids); v5
 // adds the log start offset; v8 per-record errors and an error message
-// (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 is
-// v10 again. acks=-1 waits for the high watermark to pass the batch.
+// (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 may
+// answer TRANSACTION_ABORTABLE; v12 comes from clients of transaction
+// version 2, whose transactional batches add their partition to the
+// transaction (KIP-890 part 2). acks=-1 waits for the high watermark to
+// pass the batch.
 //
 // A topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION and nothing is
 // created: Kafka auto-creates topics only from Metadata requests, which
@@ -37,7 +40,7 @@ import (
 )
 
 func init() {
-	register(0, 3, 11, (*Handler).produce)
+	register(0, 3, 12, (*Handler).produce)
 	// librdkafka before 2.11 only compresses with gzip, snappy or lz4 when
 	// the broker lists Produce v0, so Kafka 4 advertises v0 while refusing
 	// v0-2 requests (KAFKA-18659); so does samsa.
@@ -77,7 +80,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 				err = refuse // the whole request fails, as Kafka's error response does
 			}
 			if err == nil {
-				if d := h.deferTxn(rt.Topic, rp.Partition, p, hdr, rp.Records, sp); d != nil {
+				if d := h.deferTxn(req.Version, rt.Topic, rp.Partition, p, hdr, rp.Records, sp); d != nil {
 					later = append(later, d)
 					continue
 				}

@@ -1,12 +1,15 @@
 package api
 
 // The transactional path of Produce: the transactional id a transactional
-// batch requires, and KIP-890 part 1's verification.
+// batch requires, KIP-890 part 1's verification, and part 2's implicit
+// addition of the partition to the transaction (Produce v12+).
 //
 // A transactional batch for a partition where its producer has no
 // transaction open yet (Partition.OngoingTxn) is appended only once the
 // transaction coordinator says the partition was added to the producer's
-// transaction at that epoch: otherwise a late retry of a batch from an
+// transaction at that epoch (from v12 the coordinator adds it: the
+// partition leader sends AddPartitionsToTxn v4+ without VerifyOnly, as
+// Kafka's does for clients of transaction version 2): otherwise a late retry of a batch from an
 // ended (or timed out) transaction would open a transaction that no
 // marker ever ends, which holds every read_committed consumer of the
 // partition at its last stable offset forever (a hanging transaction).
@@ -44,10 +47,39 @@ type txnOrderKey struct {
 }
 
 // txnOrder queues the appends of a producer to a partition while some of
-// them wait for a verification.
+// them wait for a verification, and remembers the epoch each was last
+// added to a transaction at (see added).
 type txnOrder struct {
 	mu    sync.Mutex
 	tails map[txnOrderKey]chan struct{} // the last queued append of each key, closed once done
+	added map[txnOrderKey]int16
+}
+
+// maxAdded bounds the epochs remembered; past it they are forgotten at
+// once, which costs a verification each, never a wrong answer.
+const maxAdded = 1 << 16
+
+// addedAt reports whether the coordinator added k's partition to the
+// transaction of k's producer at epoch (Produce v12+, KIP-890 part 2).
+// Under transaction version 2 the epoch bumps at every end, so a
+// transaction left open in the partition at another epoch is the previous
+// one, whose marker is still on its way: a batch of the next transaction
+// must not join it unverified, however open the partition's transaction
+// looks.
+func (o *txnOrder) addedAt(k txnOrderKey, epoch int16) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.added[k]
+	return ok && e == epoch
+}
+
+func (o *txnOrder) setAdded(k txnOrderKey, epoch int16) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.added == nil || len(o.added) >= maxAdded {
+		o.added = map[txnOrderKey]int16{}
+	}
+	o.added[k] = epoch
 }
 
 // join queues an append for k when it must wait (it needs verifying) or
@@ -117,15 +149,15 @@ func (h *Handler) refuseTransactional(r *kmsg.ProduceRequest) error {
 	return nil
 }
 
-// deferTxn queues a transactional batch whose partition needs verifying,
-// or that must wait behind one that does; nil when the batch may be
-// appended at once.
-func (h *Handler) deferTxn(topic string, index int32, p *partition.Partition, hdr record.Header, records []byte, sp *kmsg.ProduceResponseTopicPartition) *deferredAppend {
+// deferTxn queues a transactional batch whose partition needs verifying
+// (or, from v12, adding to the transaction), or that must wait behind one
+// that does; nil when the batch may be appended at once.
+func (h *Handler) deferTxn(version int16, topic string, index int32, p *partition.Partition, hdr record.Header, records []byte, sp *kmsg.ProduceResponseTopicPartition) *deferredAppend {
 	if h.Txns == nil || !hdr.IsTransactional() || hdr.IsControl() {
 		return nil
 	}
 	k := txnOrderKey{topic: topic, partition: index, producerID: hdr.ProducerID}
-	verify := !p.OngoingTxn(hdr.ProducerID)
+	verify := !p.OngoingTxn(hdr.ProducerID) || (version >= 12 && !h.txnOrder.addedAt(k, hdr.ProducerEpoch))
 	prev, done, queued := h.txnOrder.join(k, verify)
 	if !queued {
 		return nil
@@ -154,7 +186,7 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 			case <-ctx.Done():
 			}
 		}()
-		verdict = h.Txns.Verify(ctx, *r.TransactionID, ds[0].key.producerID, ds[0].epoch, ask, false)
+		verdict = h.Txns.Verify(ctx, *r.TransactionID, ds[0].key.producerID, ds[0].epoch, ask, version >= 12)
 		cancel()
 	}
 	var waits []awaiting
@@ -166,6 +198,9 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 		var err error
 		if d.verify {
 			err = produceVerifyError(verdict[txn.TopicPartition{Topic: d.key.topic, Partition: d.key.partition}], version)
+			if err == nil && version >= 12 {
+				h.txnOrder.setAdded(d.key, d.epoch)
+			}
 		}
 		if err == nil {
 			last, err = d.p.AppendAcks(d.records, r.Acks)

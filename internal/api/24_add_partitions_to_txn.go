@@ -135,7 +135,13 @@ func (h *Handler) addTxnPartitions(version int16, t kmsg.AddPartitionsToTxnReque
 		}
 		return func(context.Context) map[txn.TopicPartition]int16 { return out }
 	}
-	pending := h.Txns.AddPartitions(t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts)
+	// v4+ additions come from partition leaders adding implicitly for a
+	// client of transaction version 2 (KIP-890 part 2).
+	var clientTV int16
+	if version >= 4 {
+		clientTV = 2
+	}
+	pending := h.Txns.AddPartitions(t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts, clientTV)
 	return func(ctx context.Context) map[txn.TopicPartition]int16 {
 		return all(txnCode(h, pending(ctx), version < 2))
 	}

@@ -1,10 +1,12 @@
 package api
 
-// EndTxn, versions 0-4.
+// EndTxn, versions 0-5.
 //
 // v1 is v0 again; v2 answers PRODUCER_FENCED (below it,
 // INVALID_PRODUCER_EPOCH); v3 is flexible; v4 is v3 again (it may answer
-// TRANSACTION_ABORTABLE). The answer comes once the decision
+// TRANSACTION_ABORTABLE); v5 comes from clients of transaction version 2
+// (KIP-890 part 2): every end bumps the epoch, and the answer carries the
+// producer id and epoch to continue with. The answer comes once the decision
 // (PrepareCommit or PrepareAbort) is committed in __transaction_state;
 // the markers are written to the transaction's partitions after it, as
 // Kafka does. A retry of an end that is decided or done is
@@ -18,7 +20,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
-func init() { register(26, 0, 4, (*Handler).endTxn) }
+func init() { register(26, 0, 5, (*Handler).endTxn) }
 
 func (h *Handler) endTxn(_ context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.EndTxnRequest)

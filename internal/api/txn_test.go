@@ -431,3 +431,45 @@ func TestProduceTransactionalOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionVersion2 (KIP-890 part 2): Produce v12 adds its partition
+// to the transaction itself; EndTxn v5 bumps the epoch and answers the
+// producer id and epoch to continue with; the next transaction's batches
+// (at the new epoch) are added again once the previous one is complete.
+func TestTransactionVersion2(t *testing.T) {
+	t.Parallel()
+	h := newTxnHandler(t)
+	a := initTxn(t, h, "tx", 5, -1, -1)
+	pid := a.ProducerID
+	id := "tx"
+	code := func(r *kmsg.ProduceResponse) int16 { return r.Topics[0].Partitions[0].ErrorCode }
+	if r := call[*kmsg.ProduceResponse](t, h, produceReq(&id, "t", 0, txnBatch(t, pid, 0, 0)), 12); code(r) != 0 {
+		t.Fatalf("v12 produce: %v", kerr.ErrorForCode(code(r)))
+	}
+	dr := kmsg.NewPtrDescribeTransactionsRequest()
+	dr.TransactionalIDs = []string{"tx"}
+	if d := call[*kmsg.DescribeTransactionsResponse](t, h, dr, 0).TransactionStates[0]; d.State != "Ongoing" || len(d.Topics) != 1 {
+		t.Fatalf("describe after the produce: %+v", d)
+	}
+	end := endTxn(t, h, 5, "tx", pid, 0, true)
+	if end.ErrorCode != 0 || end.ProducerID != pid || end.ProducerEpoch != 1 {
+		t.Fatalf("EndTxn v5: %+v", end)
+	}
+	// Until the previous transaction's markers are written, the addition
+	// is CONCURRENT_TRANSACTIONS at the coordinator, NOT_ENOUGH_REPLICAS
+	// (retriable) to the producer.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := code(call[*kmsg.ProduceResponse](t, h, produceReq(&id, "t", 0, txnBatch(t, pid, 1, 0)), 12))
+		if c == 0 {
+			break
+		}
+		if c != kerr.NotEnoughReplicas.Code || time.Now().After(deadline) {
+			t.Fatalf("v12 produce of the next transaction: %v", kerr.ErrorForCode(c))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if r := call[*kmsg.ProduceResponse](t, h, produceReq(&id, "t", 1, txnBatch(t, pid, 0, 0)), 12); code(r) != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("v12 produce at the old epoch: %v", kerr.ErrorForCode(code(r)))
+	}
+}

@@ -391,9 +391,9 @@ func (c *Controller) every(stop <-chan struct{}, interval time.Duration, fn func
 }
 
 // initLog commits what a fresh (or older) metadata log lacks: the cluster
-// id, and metadata.version at this build's level; and the elections this
-// controller's view asks for (its static unclean.leader.election.enable
-// may differ from its predecessor's).
+// id, metadata.version at this build's level and transaction.version; and
+// the elections this controller's view asks for (its static
+// unclean.leader.election.enable may differ from its predecessor's).
 func (c *Controller) initLog() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -408,6 +408,13 @@ func (c *Controller) initLog() error {
 	}
 	if img.Features[metadata.MetadataVersionFeature] < metadata.MaxMetadataVersion {
 		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: metadata.MaxMetadataVersion}})
+	}
+	if _, ok := img.Features[metadata.TransactionVersionFeature]; !ok {
+		// A new cluster runs transactions at the highest level, as
+		// Kafka 4's does; so does one formed before samsa had
+		// transactions, which never ran one. A level once finalized
+		// stays.
+		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.TransactionVersionFeature, Level: metadata.MaxTransactionVersion}})
 	}
 	_, err := c.commitElecting(recs)
 	return err

@@ -37,11 +37,14 @@ func (c *Coordinator) abortTimedOut() {
 			}
 			c.log.Info("aborting a transaction past its timeout", "transactional_id", m.id, "producer_id", m.producerID,
 				"producer_epoch", m.epoch, "timeout_ms", m.timeoutMs)
-			_, err := c.transition(s, m, c.fenceTransit(m, now), func(applied bool, _ error) {
-				if applied {
-					c.startMarkers(s, m)
-				}
-			})
+			t, err := c.fenceTransit(m, now)
+			if err == nil {
+				_, err = c.transition(s, m, t, func(applied bool, _ error) {
+					if applied {
+						c.startMarkers(s, m)
+					}
+				})
+			}
 			if err != nil {
 				c.log.Warn("cannot abort a timed-out transaction; the next sweep retries", "transactional_id", m.id, "err", err)
 			}

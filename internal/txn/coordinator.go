@@ -106,8 +106,8 @@ type Options struct {
 	// MarkerBackoff is the first pause before markers that failed are sent
 	// again; it doubles up to a second (100 ms when zero).
 	MarkerBackoff time.Duration
-	// TransactionVersion is the finalized transaction.version (phase 2
-	// of KIP-890); nil reads 0.
+	// TransactionVersion replaces the finalized transaction.version the
+	// coordinator reads from its metadata image (tests).
 	TransactionVersion func() int16
 }
 
@@ -153,7 +153,7 @@ type Coordinator struct {
 	markers MarkerSender
 	peers   Peers
 	backoff time.Duration
-	tv      func() int16
+	tv      func() int16 // nil: the image's transaction.version
 
 	rt     *coordinator.Runtime[*shard]
 	img    atomic.Pointer[metadata.Image] // the last image delivered
@@ -210,9 +210,6 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 	}
 	if c.markers == nil {
 		c.markers = PeerMarkers(c.peers)
-	}
-	if c.tv == nil {
-		c.tv = func() int16 { return 0 }
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.rt = coordinator.NewRuntime(coordinator.RuntimeConfig[*shard]{
@@ -326,6 +323,16 @@ func (c *Coordinator) Close() error {
 func (c *Coordinator) onImage(_, next *metadata.Image) {
 	c.img.Store(next)
 	c.rt.OnImage(next)
+}
+
+// transactionVersion is the cluster's finalized transaction.version
+// (KIP-890), which the coordinator's own aborts (fences, timeouts) run
+// with, as Kafka's do.
+func (c *Coordinator) transactionVersion() int16 {
+	if c.tv != nil {
+		return c.tv()
+	}
+	return c.image().Features[metadata.TransactionVersionFeature]
 }
 
 // image is the metadata the coordinator acts on: the last image delivered

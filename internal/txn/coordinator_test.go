@@ -85,8 +85,8 @@ func TestZombieFencing(t *testing.T) {
 	v = e.c.VerifyPartitions("tx", fresh.pid, fresh.epoch, []TopicPartition{tp("t", 0), tp("t", 1)})
 	wantErr(t, "fresh verify added", v[tp("t", 0)], nil)
 	wantErr(t, "fresh verify not added", v[tp("t", 1)], kerr.TransactionAbortable)
-	wantErr(t, "another producer id", e.c.AddPartitions("tx", fresh.pid+100, fresh.epoch, []TopicPartition{tp("t", 0)})(bg), kerr.InvalidProducerIDMapping)
-	wantErr(t, "unknown id", e.c.AddPartitions("nope", fresh.pid, fresh.epoch, []TopicPartition{tp("t", 0)})(bg), kerr.InvalidProducerIDMapping)
+	wantErr(t, "another producer id", e.c.AddPartitions("tx", fresh.pid+100, fresh.epoch, []TopicPartition{tp("t", 0)}, 0)(bg), kerr.InvalidProducerIDMapping)
+	wantErr(t, "unknown id", e.c.AddPartitions("nope", fresh.pid, fresh.epoch, []TopicPartition{tp("t", 0)}, 0)(bg), kerr.InvalidProducerIDMapping)
 	// Verify: each partition leader's verification in process
 	// translates PRODUCER_FENCED into INVALID_PRODUCER_EPOCH.
 	got := e.c.Verify(bg, "tx", zombie.pid, zombie.epoch, []TopicPartition{tp("t", 0)}, false)

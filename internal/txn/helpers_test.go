@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,6 +184,7 @@ type env struct {
 	clock   *fakeClock
 	markers *fakeMarkers
 	peers   *fakePeers
+	tv      atomic.Int32 // the transaction version the coordinator runs at; 0: the image's
 	cfg     *config.Broker
 	ctl     *controller.OneNode
 	reps    *replication.Manager
@@ -237,6 +239,12 @@ func (e *env) open() {
 		Clock: e.clock, Logger: slog.New(slog.DiscardHandler),
 		ProducerIDs: NewProducerIDs(cfg.NodeID, e.ctl.AllocateProducerIDs),
 		Markers:     e.markers, Peers: e.peers, MarkerBackoff: time.Millisecond,
+		TransactionVersion: func() int16 {
+			if v := e.tv.Load(); v != 0 {
+				return int16(v)
+			}
+			return e.ctl.Image().Features[metadata.TransactionVersionFeature]
+		},
 	})
 	e.c.Start()
 	if _, err := e.c.FindCoordinator(context.Background(), "any"); err != nil {
@@ -344,7 +352,7 @@ func (p *producer) mustInit() {
 }
 
 func (p *producer) add(parts ...TopicPartition) error {
-	return p.e.c.AddPartitions(p.id, p.pid, p.epoch, parts)(bg)
+	return p.e.c.AddPartitions(p.id, p.pid, p.epoch, parts, 0)(bg)
 }
 
 func (p *producer) end(commit bool) ProducerIDAndEpoch {

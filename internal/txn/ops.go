@@ -114,7 +114,10 @@ func (c *Coordinator) initLocked(s *shard, m *txnMeta, timeoutMs int32, producer
 		// Abort the transaction with a bumped epoch, which fences its
 		// producer; the epoch is never handed out: the producer's retry
 		// bumps it again once the abort is complete.
-		t := c.fenceTransit(m, now)
+		t, err := c.fenceTransit(m, now)
+		if err != nil {
+			return ready(failed(err))
+		}
 		wr, err := c.transition(s, m, t, func(applied bool, _ error) {
 			if applied {
 				c.startMarkers(s, m)
@@ -168,16 +171,34 @@ func validProducer(m *txnMeta, producerID int64, epoch int16) bool {
 
 // fenceTransit is the abort of a transaction on behalf of the coordinator
 // (a new InitProducerId during it, or its timeout): PrepareAbort with the
-// epoch bumped, so that its producer is fenced at every partition the
-// markers reach, and no previous epoch a retry could name.
-func (c *Coordinator) fenceTransit(m *txnMeta, now int64) transit {
-	return m.prepareEnd(false, m.epoch+1, noEpoch, m.clientTV, noProducerID, now)
+// epoch bumped once, so that its producer is fenced at every partition the
+// markers reach. It runs at the cluster's transaction version, as Kafka's
+// does: below 2 no previous epoch is left that a retry could name; at 2
+// the previous epoch is kept (a timed-out producer's retry of
+// InitProducerId is recognised), and an exhausted epoch moves the id to a
+// new producer id once the markers are written. Callers hold s.mu.
+func (c *Coordinator) fenceTransit(m *txnMeta, now int64) (transit, error) {
+	if c.transactionVersion() < 2 {
+		return m.prepareEnd(false, m.epoch+1, noEpoch, 0, noProducerID, now), nil
+	}
+	next := noProducerID
+	if epochExhausted(m.epoch) {
+		pid, err := c.nextProducerID(c.ctx)
+		if err != nil {
+			return transit{}, err
+		}
+		next = pid
+	}
+	return m.prepareEnd(false, m.epoch+1, m.epoch, 2, next, now), nil
 }
 
 // AddPartitions is AddPartitionsToTxn (and AddOffsetsToTxn's offsets
 // partition): the partitions join the transaction, which starts if none
-// was open. The error is nil once the addition is committed.
-func (c *Coordinator) AddPartitions(id string, producerID int64, epoch int16, parts []TopicPartition) Pending[error] {
+// was open. clientTV is 2 for KIP-890 part 2's implicit additions (a
+// partition leader's AddPartitionsToTxn v4+ for a Produce v12+, a
+// TxnOffsetCommit v5+), which the transaction's end then runs at. The
+// error is nil once the addition is committed.
+func (c *Coordinator) AddPartitions(id string, producerID int64, epoch int16, parts []TopicPartition, clientTV int16) Pending[error] {
 	if id == "" {
 		return ready[error](kerr.InvalidRequest)
 	}
@@ -197,7 +218,7 @@ func (c *Coordinator) AddPartitions(id string, producerID int64, epoch int16, pa
 	case m.state == Ongoing && m.hasAll(parts):
 		return ready[error](nil)
 	}
-	wr, err := c.transition(s, m, m.addPartitions(parts, c.nowMs()), nil)
+	wr, err := c.transition(s, m, m.addPartitions(parts, clientTV, c.nowMs()), nil)
 	if err != nil {
 		return ready(writeError(err))
 	}
@@ -215,12 +236,11 @@ func (m *txnMeta) hasAll(parts []TopicPartition) bool {
 
 // EndTxn is EndTxn (Kafka's endTransaction from a client): in an ongoing
 // transaction it writes the decision, answers once it is committed, and
-// sends the markers in the background; a retry of the same end (the
-// decision written, or completed) is CONCURRENT_TRANSACTIONS or NONE, the
-// other end INVALID_TXN_STATE. clientTV is the transaction version the
-// client runs: 2 from EndTxn v5 (KIP-890 part 2), where every end bumps
-// the epoch and the answer carries the producer id and epoch to continue
-// with.
+// sends the markers in the background; a retry of an end already decided
+// or done is CONCURRENT_TRANSACTIONS or NONE, the other end
+// INVALID_TXN_STATE. clientTV is the transaction version the request runs:
+// 2 from EndTxn v5 (KIP-890 part 2), where every end bumps the epoch and
+// the answer carries the producer id and epoch to continue with.
 func (c *Coordinator) EndTxn(id string, producerID int64, epoch int16, commit bool, clientTV int16) Pending[ProducerIDAndEpoch] {
 	if id == "" {
 		return ready(failed(kerr.InvalidRequest))
@@ -234,88 +254,19 @@ func (c *Coordinator) EndTxn(id string, producerID int64, epoch int16, commit bo
 	if m == nil {
 		return ready(failed(kerr.InvalidProducerIDMapping))
 	}
-	v2 := m.clientTV >= 2
-	// Under transaction version 2 the epoch bumps on every end, so the
-	// same epoch means the next transaction; a retry names the epoch
-	// before the bump (or, after an exhausted epoch moved the id to a
-	// new producer id, the last epoch of the previous one).
-	retryOnOverflow := v2 && m.prevProducerID == producerID && epoch == math.MaxInt16-1 && m.epoch == 0
-	retryOnBump := v2 && m.epoch == epoch+1
-	var validEpoch bool
-	switch {
-	case !v2:
-		validEpoch = epoch == m.epoch
-	case m.state == PrepareCommit || m.state == PrepareAbort:
-		validEpoch = retryOnBump
-	case m.state == CompleteCommit || m.state == CompleteAbort:
-		validEpoch = retryOnBump || retryOnOverflow
-	default:
-		validEpoch = epoch == m.epoch
-	}
-	switch {
-	case m.producerID != producerID && !retryOnOverflow:
-		return ready(failed(kerr.InvalidProducerIDMapping))
-	case !validEpoch:
-		return ready(failed(kerr.ProducerFenced))
-	case m.pending != nil:
-		return ready(failed(kerr.ConcurrentTransactions))
-	}
-	sameEnd := func(completed bool) Pending[ProducerIDAndEpoch] {
-		if completed {
-			return ready(ProducerIDAndEpoch{ProducerID: m.producerID, Epoch: m.epoch})
-		}
-		return ready(failed(kerr.ConcurrentTransactions))
-	}
-	switch m.state {
-	case Ongoing:
-	case Empty:
-		if !commit && clientTV >= 2 {
-			// KIP-890 part 2: aborting with nothing added still
-			// bumps the epoch, so a client may abort blindly.
-			break
-		}
-		return ready(failed(kerr.InvalidTxnState))
-	case CompleteCommit:
-		if commit {
-			return sameEnd(true)
-		}
-		return ready(failed(kerr.InvalidTxnState))
-	case CompleteAbort:
-		if !commit {
-			return sameEnd(true)
-		}
-		return ready(failed(kerr.InvalidTxnState))
-	case PrepareCommit:
-		if commit {
-			return sameEnd(false)
-		}
-		return ready(failed(kerr.InvalidTxnState))
-	case PrepareAbort:
-		if !commit {
-			return sameEnd(false)
-		}
-		return ready(failed(kerr.InvalidTxnState))
-	default:
-		c.log.Error("transactional id in a state EndTxn cannot leave", "transactional_id", id, "state", m.state)
-		return ready(failed(kerr.UnknownServerError))
-	}
-	newEpoch, lastEpoch, next := m.epoch, m.lastEpoch, noProducerID
+	var decide endDecision
 	if clientTV >= 2 {
-		newEpoch, lastEpoch = m.epoch+1, m.epoch
-		if epochExhausted(m.epoch) {
-			// The bumped epoch is the last one: the id moves to a new
-			// producer id once the markers (at this epoch) are written.
-			pid, err := c.nextProducerID(c.ctx)
-			if err != nil {
-				return ready(failed(err))
-			}
-			next = pid
-		}
+		decide = c.endV2(m, producerID, epoch, commit)
+	} else {
+		decide = endV1(m, producerID, epoch, commit, c.nowMs())
 	}
-	t := m.prepareEnd(commit, newEpoch, lastEpoch, clientTV, next, c.nowMs())
-	if m.state == Empty {
-		t.startMs = -1
+	switch {
+	case decide.err != nil:
+		return ready(failed(decide.err))
+	case decide.done:
+		return ready(ProducerIDAndEpoch{ProducerID: m.producerID, Epoch: m.epoch})
 	}
+	t := decide.t
 	wr, err := c.transition(s, m, t, func(applied bool, _ error) {
 		if applied {
 			c.startMarkers(s, m)
@@ -329,10 +280,118 @@ func (c *Coordinator) EndTxn(id string, producerID int64, epoch int16, commit bo
 			return failed(err)
 		}
 		if t.nextProducerID != noProducerID {
+			// The markers carry the last epoch of this producer id;
+			// the producer continues with the next one.
 			return ProducerIDAndEpoch{ProducerID: t.nextProducerID, Epoch: 0}
 		}
 		return ProducerIDAndEpoch{ProducerID: t.producerID, Epoch: t.epoch}
 	}
+}
+
+// endDecision is what an EndTxn decides: an error, a retry answered as
+// done (the current producer id and epoch), or the decision to write.
+type endDecision struct {
+	err  error
+	done bool
+	t    transit
+}
+
+// endV1 decides an EndTxn of the original protocol (Kafka's
+// endTransactionWithTV1): the epoch must be the current one.
+func endV1(m *txnMeta, producerID int64, epoch int16, commit bool, now int64) endDecision {
+	switch {
+	case m.producerID != producerID:
+		return endDecision{err: kerr.InvalidProducerIDMapping}
+	case epoch != m.epoch:
+		return endDecision{err: kerr.ProducerFenced}
+	case m.pending != nil:
+		return endDecision{err: kerr.ConcurrentTransactions}
+	}
+	switch {
+	case m.state == Ongoing:
+		return endDecision{t: m.prepareEnd(commit, m.epoch, m.lastEpoch, 0, noProducerID, now)}
+	case m.state == CompleteCommit && commit, m.state == CompleteAbort && !commit:
+		return endDecision{done: true}
+	case m.state == PrepareCommit && commit, m.state == PrepareAbort && !commit:
+		return endDecision{err: kerr.ConcurrentTransactions}
+	}
+	return endDecision{err: kerr.InvalidTxnState}
+}
+
+// endV2 decides an EndTxn of transaction version 2 (Kafka's
+// endTransaction above TV1). The epoch bumps on every end, so the epoch
+// the request names tells a retry from the next transaction's end:
+//
+//	state           abort, retry  abort, current  commit, retry  commit, current
+//	Empty           fenced        bump (empty)    fenced         INVALID_TXN_STATE
+//	CompleteAbort   NONE          bump (empty)    INVALID        INVALID_TXN_STATE
+//	CompleteCommit  INVALID       bump (empty)    NONE           INVALID_TXN_STATE
+//
+// where a retry names the epoch before the bump (or, after an exhausted
+// epoch moved the id to a new producer id, the last epoch of the previous
+// one), and "bump (empty)" aborts a transaction with no partitions, so
+// that a client may abort blindly.
+func (c *Coordinator) endV2(m *txnMeta, producerID int64, epoch int16, commit bool) endDecision {
+	retryOnOverflow := m.prevProducerID == producerID && epoch == math.MaxInt16-1 && m.epoch == 0
+	retryOnBump := m.epoch == epoch+1
+	retry := retryOnBump || retryOnOverflow
+	var validEpoch bool
+	switch m.state {
+	case PrepareCommit, PrepareAbort:
+		validEpoch = retryOnBump
+	case CompleteCommit, CompleteAbort:
+		validEpoch = retry || epoch == m.epoch
+	default:
+		validEpoch = epoch == m.epoch
+	}
+	switch {
+	case m.producerID != producerID && !retryOnOverflow:
+		return endDecision{err: kerr.InvalidProducerIDMapping}
+	case !validEpoch:
+		return endDecision{err: kerr.ProducerFenced}
+	case m.pending != nil:
+		return endDecision{err: kerr.ConcurrentTransactions}
+	}
+	bump := func(empty bool) endDecision {
+		next := noProducerID
+		if epochExhausted(m.epoch) {
+			// The bumped epoch is the last one of this producer id:
+			// the id moves to a new one once the markers are written.
+			pid, err := c.nextProducerID(c.ctx)
+			if err != nil {
+				return endDecision{err: err}
+			}
+			next = pid
+		}
+		now := c.nowMs()
+		t := m.prepareEnd(commit, m.epoch+1, m.epoch, 2, next, now)
+		if empty {
+			// A transaction without partitions starts as it ends.
+			t.startMs = now
+		}
+		return endDecision{t: t}
+	}
+	switch m.state {
+	case Ongoing:
+		return bump(false)
+	case Empty:
+		if !commit {
+			return bump(true)
+		}
+	case CompleteCommit, CompleteAbort:
+		sameEnd := commit == (m.state == CompleteCommit)
+		switch {
+		case retry && sameEnd:
+			return endDecision{done: true}
+		case !retry && !commit:
+			return bump(true)
+		}
+	case PrepareCommit, PrepareAbort:
+		if commit == (m.state == PrepareCommit) {
+			return endDecision{err: kerr.ConcurrentTransactions}
+		}
+	}
+	return endDecision{err: kerr.InvalidTxnState}
 }
 
 // VerifyPartitions answers a partition leader's verification (KIP-890

@@ -179,7 +179,7 @@ func TestTransitionsWaitForReplication(t *testing.T) {
 	if res.Err != nil || res.Epoch != 0 {
 		t.Fatalf("init: %+v", res)
 	}
-	add := async(e.c.AddPartitions("tx", res.ProducerID, 0, []TopicPartition{tp("t", 0)}))
+	add := async(e.c.AddPartitions("tx", res.ProducerID, 0, []TopicPartition{tp("t", 0)}, 0))
 	notYet(t, add)
 	if s := e.c.Describe("tx").State; s != "Empty" {
 		t.Fatalf("state %s before the addition is committed", s)
@@ -217,7 +217,7 @@ func TestDecisionSurvivesLeaderChange(t *testing.T) {
 	init := async(e.c.InitProducerID(bg, "tx", 10000, -1, -1))
 	e.replicate()
 	res := recv(t, init)
-	add := async(e.c.AddPartitions("tx", res.ProducerID, 0, []TopicPartition{tp("t", 0)}))
+	add := async(e.c.AddPartitions("tx", res.ProducerID, 0, []TopicPartition{tp("t", 0)}, 0))
 	e.replicate()
 	wantErr(t, "add", recv(t, add), nil)
 	end := async(e.c.EndTxn("tx", res.ProducerID, 0, true, 0))

@@ -131,12 +131,11 @@ func (m *txnMeta) base(to State, now int64) transit {
 
 // initTransit is InitProducerId's transition to Empty with epoch (and
 // producerID): no partitions, no start, the new timeout, and the previous
-// producer id recorded. The client's transaction version goes back to 0
-// until its next EndTxn says otherwise, as in Kafka.
+// producer id recorded.
 func (m *txnMeta) initTransit(producerID int64, epoch, lastEpoch int16, timeoutMs int32, now int64) transit {
 	return transit{
 		state: Empty, producerID: producerID, prevProducerID: m.producerID, nextProducerID: noProducerID,
-		epoch: epoch, lastEpoch: lastEpoch, timeoutMs: timeoutMs, startMs: -1, updateMs: now,
+		epoch: epoch, lastEpoch: lastEpoch, timeoutMs: timeoutMs, startMs: -1, updateMs: now, clientTV: m.clientTV,
 	}
 }
 
@@ -172,10 +171,12 @@ func (m *txnMeta) rotate(producerID int64, timeoutMs int32, now int64, recordLas
 	return m.initTransit(producerID, 0, last, timeoutMs, now)
 }
 
-// addPartitions is the transition to Ongoing with parts added; a new
-// transaction starts its clock now.
-func (m *txnMeta) addPartitions(parts []TopicPartition, now int64) transit {
+// addPartitions is the transition to Ongoing with parts added, by a
+// client of transaction version clientTV (2 for KIP-890's implicit
+// additions); a new transaction starts its clock now.
+func (m *txnMeta) addPartitions(parts []TopicPartition, clientTV int16, now int64) transit {
 	t := m.base(Ongoing, now)
+	t.clientTV = clientTV
 	set := make(map[TopicPartition]struct{}, len(m.partitions)+len(parts))
 	for tp := range m.partitions {
 		set[tp] = struct{}{}
@@ -211,7 +212,10 @@ func (m *txnMeta) prepareEnd(commit bool, epoch, lastEpoch int16, clientTV int16
 
 // prepareComplete is the transition once every marker is written. Under
 // transaction version 2 an exhausted epoch moves the id to the next
-// producer id now that the markers carry the old one.
+// producer id at epoch 0 now that the markers carry the old one; the last
+// epoch stays the one the client last saw (the epoch before the bump), so
+// that its retries are recognised, and the previous producer id is the
+// one it used.
 func (m *txnMeta) prepareComplete(now int64) transit {
 	to := CompleteAbort
 	if m.state == PrepareCommit {
@@ -219,12 +223,10 @@ func (m *txnMeta) prepareComplete(now int64) transit {
 	}
 	t := m.base(to, now)
 	t.partitions = nil
+	t.prevProducerID = m.producerID
 	t.nextProducerID = noProducerID
-	if m.clientTV >= 2 {
-		t.prevProducerID, t.lastEpoch = m.producerID, m.epoch
-		if m.nextProducerID != noProducerID {
-			t.producerID, t.epoch = m.nextProducerID, 0
-		}
+	if m.clientTV >= 2 && m.nextProducerID != noProducerID {
+		t.producerID, t.epoch = m.nextProducerID, 0
 	}
 	return t
 }

@@ -37,7 +37,7 @@ func (c *Coordinator) Verify(ctx context.Context, id string, producerID int64, e
 	var out map[TopicPartition]error
 	if _, err := c.shardFor(id); err == nil {
 		if add {
-			err := c.AddPartitions(id, producerID, epoch, parts)(ctx)
+			err := c.AddPartitions(id, producerID, epoch, parts, 2)(ctx)
 			out = make(map[TopicPartition]error, len(parts))
 			for _, tp := range parts {
 				out[tp] = err
@@ -163,5 +163,5 @@ func (c *Coordinator) OffsetsPartition(groupID string) int32 {
 // joins the transaction, so that the transaction's offset commits are
 // completed by its markers.
 func (c *Coordinator) AddOffsets(id string, producerID int64, epoch int16, groupID string) Pending[error] {
-	return c.AddPartitions(id, producerID, epoch, []TopicPartition{{Topic: group.TopicName, Partition: c.OffsetsPartition(groupID)}})
+	return c.AddPartitions(id, producerID, epoch, []TopicPartition{{Topic: group.TopicName, Partition: c.OffsetsPartition(groupID)}}, 0)
 }
