@@ -92,6 +92,12 @@ type AppendResult struct {
 var (
 	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	// ErrInvalidTxnState: a non-transactional batch from a producer whose
+	// transaction is open in the partition (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("log: invalid transaction state")
+	// ErrCoordinatorFenced: a marker from an older transaction coordinator
+	// epoch than the producer's last marker (TRANSACTION_COORDINATOR_FENCED).
+	ErrCoordinatorFenced = errors.New("log: transaction coordinator fenced")
 	ErrClosed               = errors.New("log: closed")
 	// ErrFailed: an earlier I/O failure (a failed fsync, a write that could
 	// not be undone) left the files in doubt; the log refuses writes until

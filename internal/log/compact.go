@@ -513,7 +513,7 @@ func (l *Log) completeSwaps() error {
 			return fmt.Errorf("log: completing the compaction of segment %d: range file: %v", base, err)
 		}
 		for _, e := range ents {
-			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suffix := range segmentSuffixes {
 				if b, ok := parseBaseName(e.Name(), suffix); ok && b >= base && b < end {
 					if err := removeIfExists(l.fs, filepath.Join(l.dir, e.Name())); err != nil {
 						return err
@@ -521,7 +521,7 @@ func (l *Log) completeSwaps() error {
 				}
 			}
 		}
-		for _, suffix := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix} {
 			p := filepath.Join(l.dir, segmentFileName(base, suffix))
 			if err := l.fs.Rename(p+swapSuffix, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("log: completing the compaction of segment %d: %w", base, err)
