@@ -98,7 +98,7 @@ var (
 	// ErrCoordinatorFenced: a marker from an older transaction coordinator
 	// epoch than the producer's last marker (TRANSACTION_COORDINATOR_FENCED).
 	ErrCoordinatorFenced = errors.New("log: transaction coordinator fenced")
-	ErrClosed               = errors.New("log: closed")
+	ErrClosed            = errors.New("log: closed")
 	// ErrFailed: an earlier I/O failure (a failed fsync, a write that could
 	// not be undone) left the files in doubt; the log refuses writes until
 	// it is reopened, which recovers it. Kafka takes the log dir offline.
