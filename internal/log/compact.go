@@ -417,9 +417,9 @@ func (f *filter) batch(b []byte, h *record.Header) (out []byte, removed, tombsto
 // producers are inside an aborted transaction, whose records go, and
 // whether a marker's transaction still had batches before it.
 type txnTracker struct {
-	pending   []AbortedTxn                // not begun yet, by ascending first offset
-	aborted   map[int64]*abortedInPass    // producer → its aborted transaction under way
-	committed map[int64]bool              // producers with batches of a transaction that is not aborted
+	pending   []AbortedTxn             // not begun yet, by ascending first offset
+	aborted   map[int64]*abortedInPass // producer → its aborted transaction under way
+	committed map[int64]bool           // producers with batches of a transaction that is not aborted
 }
 
 type abortedInPass struct {
