@@ -547,15 +547,15 @@ func TestCompactTransactions(t *testing.T) {
 	l := openLog(t, dir, cfg, nil, clk)
 	steps := [][]byte{
 		keyedBatch(t, record.CodecNone, baseTS, kv{key: "k1", value: "v0"}, kv{key: "k2", value: "v0"}), // 0, 1
-		keyedTxn(t, 1, 0, kv{key: "k1", value: "A"}),                                                   // 2
-		keyedTxn(t, 2, 0, kv{key: "k2", value: "B"}, kv{key: "k3", value: "B"}),                        // 3, 4
-		markerBatch(1, 0, 0, true),                                                                     // 5
-		markerBatch(2, 0, 0, false),                                                                    // 6
-		keyedTxn(t, 2, 2, kv{key: "k4", value: "B2"}),                                                  // 7
-		keyedTxn(t, 3, 0, kv{key: "k5", value: "C"}),                                                   // 8: open
-		markerBatch(2, 0, 0, true),                                                                     // 9
-		keyedBatch(t, record.CodecNone, baseTS, kv{key: "filler", value: "1"}),                         // 10
-		keyedBatch(t, record.CodecNone, baseTS, kv{key: "filler", value: "2"}),                         // 11
+		keyedTxn(t, 1, 0, kv{key: "k1", value: "A"}),                                                    // 2
+		keyedTxn(t, 2, 0, kv{key: "k2", value: "B"}, kv{key: "k3", value: "B"}),                         // 3, 4
+		markerBatch(1, 0, 0, true),                                             // 5
+		markerBatch(2, 0, 0, false),                                            // 6
+		keyedTxn(t, 2, 2, kv{key: "k4", value: "B2"}),                          // 7
+		keyedTxn(t, 3, 0, kv{key: "k5", value: "C"}),                           // 8: open
+		markerBatch(2, 0, 0, true),                                             // 9
+		keyedBatch(t, record.CodecNone, baseTS, kv{key: "filler", value: "1"}), // 10
+		keyedBatch(t, record.CodecNone, baseTS, kv{key: "filler", value: "2"}), // 11
 	}
 	for i, b := range steps {
 		appendAt(t, l, b, []int64{0, 2, 3, 5, 6, 7, 8, 9, 10, 11}[i])
