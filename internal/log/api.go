@@ -127,6 +127,8 @@ type ReadResult struct {
 	Slice Slice // Len 0 when there is nothing to read
 	// FirstBatchOffset is the base offset of the first batch in Slice.
 	FirstBatchOffset int64
+
+	segBase int64 // the base offset of Slice's segment
 }
 
 // ErrOffsetOutOfRange: the offset is below the log start or above the end.

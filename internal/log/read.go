@@ -102,6 +102,7 @@ func (l *Log) Read(offset int64, maxBytes int64, upTo Position, minOne bool) (Re
 			return ReadResult{
 				Slice:            Slice{File: s.log, Pos: pos, Len: n, release: sync.OnceFunc(s.unpin)},
 				FirstBatchOffset: h.BaseOffset,
+				segBase:          s.base,
 			}, nil
 		}
 		if upTo.SegmentBase == s.base {
@@ -183,4 +184,41 @@ func (l *Log) MaxTimestampBatch() ([]byte, error) {
 		return nil, fmt.Errorf("log: %v: no batch at offset %d, which holds the max timestamp %d", best, mark.offset, mark.ts)
 	}
 	return best.readBatch(pos, h.Size())
+}
+
+// AbortedTxnsRead returns the aborted transactions a read_committed
+// consumer needs with r, a Read from fetchOffset bounded by upTo: those
+// that overlap [fetchOffset, upper), upper being an offset at or above the
+// last one r's bytes can hold (Kafka's fetchUpperBoundOffset): the first
+// batch the offset index places at or after the slice's end, else the next
+// segment's base, never above upTo.
+func (l *Log) AbortedTxnsRead(fetchOffset int64, r ReadResult, upTo Position) ([]AbortedTxn, error) {
+	if r.Slice.Len == 0 {
+		return nil, nil
+	}
+	upper := upTo.Offset
+	next, err := l.pinFirstAfter(r.segBase, nil)
+	if err != nil {
+		return nil, err
+	}
+	if next != nil {
+		upper = min(upper, next.base)
+		next.unpin()
+	}
+	s, err := l.pinFloor(r.segBase)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		rel, ok, err := s.offIdx.firstAtOrAfter(r.Slice.Pos + r.Slice.Len)
+		base := s.base
+		s.unpin()
+		if err != nil {
+			return nil, err
+		}
+		if ok && base == r.segBase {
+			upper = min(upper, base+rel)
+		}
+	}
+	return l.AbortedTxns(fetchOffset, upper)
 }
