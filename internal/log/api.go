@@ -128,7 +128,7 @@ type ReadResult struct {
 	// FirstBatchOffset is the base offset of the first batch in Slice.
 	FirstBatchOffset int64
 
-	segBase int64 // the base offset of Slice's segment
+	seg *segment // Slice's segment, pinned by the Slice
 }
 
 // ErrOffsetOutOfRange: the offset is below the log start or above the end.

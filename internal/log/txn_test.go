@@ -667,3 +667,78 @@ func FuzzTxnIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestAbortedTxnsRead: a read_committed read gets the aborted transactions
+// up to the first batch past its bytes (the offset index's upper bound),
+// not those that begin later.
+func TestAbortedTxnsRead(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, t.TempDir(), Config{IndexIntervalBytes: 1}, nil, nil)
+	defer l.Close()
+	steps := [][]byte{
+		txnData(1, 0, 0, 1), txnData(2, 0, 0, 1), markerBatch(1, 0, 0, false), // 0, 1, 2
+		buildBatch(spec{}), buildBatch(spec{}), txnData(3, 0, 0, 1), // 3, 4, 5
+		markerBatch(2, 0, 0, false), markerBatch(3, 0, 0, false), // 6, 7
+	}
+	sizes := make([]int64, len(steps))
+	for i, b := range steps {
+		sizes[i] = int64(len(b))
+		appendAt(t, l, b, int64(i))
+	}
+	a := AbortedTxn{ProducerID: 1, FirstOffset: 0, LastOffset: 2, LastStableOffset: 1}
+	b := AbortedTxn{ProducerID: 2, FirstOffset: 1, LastOffset: 6, LastStableOffset: 5}
+	c := AbortedTxn{ProducerID: 3, FirstOffset: 5, LastOffset: 7, LastStableOffset: 8}
+	for _, tc := range []struct {
+		from     int64
+		maxBytes int64
+		want     []AbortedTxn
+	}{
+		{0, sizes[0] + sizes[1], []AbortedTxn{a, b}},
+		{3, sizes[3] + sizes[4], []AbortedTxn{b}},
+		{5, sizes[5], []AbortedTxn{b, c}},
+		{0, 1 << 20, []AbortedTxn{a, b, c}},
+	} {
+		r, err := l.Read(tc.from, tc.maxBytes, l.EndPosition(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.AbortedTxnsRead(tc.from, r, l.EndPosition())
+		r.Slice.Release()
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Fatalf("read from %d, %d bytes: aborted %+v (%v), want %+v", tc.from, tc.maxBytes, got, err, tc.want)
+		}
+	}
+}
+
+// TestRetentionRemovesTxnIndex: a segment deleted by retention or a moved
+// log start takes its abort index file and entries with it.
+func TestRetentionRemovesTxnIndex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{SegmentBytes: 1}, nil, nil)
+	defer l.Close()
+	for i, b := range [][]byte{txnData(1, 0, 0, 1), markerBatch(1, 0, 0, false), txnData(1, 0, 1, 1), markerBatch(1, 0, 0, false), buildBatch(spec{})} {
+		appendAt(t, l, b, int64(i))
+	}
+	exists := func(base int64) bool {
+		_, err := os.Stat(filepath.Join(dir, segmentFileName(base, txnIndexSuffix)))
+		return err == nil
+	}
+	if !exists(1) || !exists(3) {
+		t.Fatal("abort index files missing")
+	}
+	if err := l.SetStartOffset(2); err != nil {
+		t.Fatal(err)
+	}
+	wantAborted(t, l, 0, 5, AbortedTxn{ProducerID: 1, FirstOffset: 2, LastOffset: 3, LastStableOffset: 4})
+	if exists(1) || !exists(3) {
+		t.Fatalf("after DeleteRecords: segment 1's file %v, segment 3's %v", exists(1), exists(3))
+	}
+	if n, err := l.DeleteOldSegments(time.UnixMilli(baseTS), -1, 0, l.EndOffset()); err != nil || n != 3 {
+		t.Fatalf("retention deleted %d segments: %v", n, err)
+	}
+	wantAborted(t, l, 0, 5)
+	if exists(3) {
+		t.Fatal("segment 3's abort index survived retention")
+	}
+}
