@@ -110,6 +110,12 @@ type Log struct {
 
 	epochs *epochCache
 
+	// hw is the partition's high watermark as last reported
+	// (UpdateHighWatermark), -1 before; txns the transactions as the
+	// appender last published them (txn.go).
+	hw   atomic.Int64
+	txns atomic.Pointer[txnView]
+
 	cleanMu     sync.Mutex              // serialises Compact passes; taken before mu
 	compactHook func(step string) error // tests: stop a pass at a step (compact.go)
 	// ckptMu guards the cleaner checkpoint file; taken after mu. truncGen
