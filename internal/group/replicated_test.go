@@ -146,7 +146,7 @@ func commitReq(group string, off int64) *kmsg.OffsetCommitRequest {
 
 func (e *replicatedEnv) fetched(group string) int64 {
 	e.t.Helper()
-	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: "t", Partitions: []int32{0}}})
+	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: "t", Partitions: []int32{0}}}, false)
 	if err != nil {
 		e.t.Fatal(err)
 	}
