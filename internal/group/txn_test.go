@@ -255,7 +255,7 @@ func TestTxnOffsetsReload(t *testing.T) {
 	e.txnCommit(txnReq("g1", 2, map[int32]int64{1: 20})) // aborts
 	e.txnCommit(txnReq("g2", 3, map[int32]int64{0: 30})) // stays open
 	e.txnCommit(txnReq("g3", 4, map[int32]int64{0: 40})) // commits, but...
-	e.commit("g3", 0, 41)                                 // ...a newer record wins
+	e.commit("g3", 0, 41)                                // ...a newer record wins
 	e.txnCommit(txnReq("g2", 3, map[int32]int64{1: 31})) // the open one again
 	e.c.CompleteTxn(0, 1, true)
 	e.c.CompleteTxn(0, 2, false)
