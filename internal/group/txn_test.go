@@ -413,6 +413,14 @@ func TestTxnOffsetCommitValidation(t *testing.T) {
 	wantCodes(t, "fenced instance", codes(r), map[string]*kerr.Error{"t/0": kerr.FencedInstanceID})
 	r.MemberID = s.id
 	wantCodes(t, "static member", codes(r), map[string]*kerr.Error{"t/0": nil})
+
+	// The log fences a producer's older epoch: nothing is written.
+	r = txnReq("fenced", 20, map[int32]int64{0: 4})
+	r.ProducerEpoch = 2
+	wantCodes(t, "producer epoch 2", codes(r), map[string]*kerr.Error{"t/0": nil})
+	r = txnReq("fenced", 20, map[int32]int64{1: 5})
+	wantCodes(t, "stale producer epoch", codes(r), map[string]*kerr.Error{"t/1": kerr.InvalidProducerEpoch})
+	wantFetched(t, "fenced commit", fetchOne(t, e.c, "fenced", 1, true), none(1))
 }
 
 // TestTxnVerification: the transaction coordinator's verification runs
