@@ -120,7 +120,8 @@ func (g *group) write(recs []record.Record, apply func(err error)) (*coordinator
 // transactional batch carries the producer's id and epoch and no sequence,
 // as Kafka's coordinator writes a TxnOffsetCommit: the log checks its
 // epoch against the producer's, and the transaction's marker later ends
-// it in this partition.
+// it in this partition. Such a batch is counted in flight in the shard's
+// shardTxns until its apply settles it (applyTxnOffsets), which it must.
 func (g *group) writeAt(recs []record.Record, txn *producer, apply func(err error, base int64)) (*coordinator.Write, error) {
 	now := g.c.nowMs()
 	for i := range recs {
