@@ -94,3 +94,54 @@ func fuzzTxnReplayOnce(t *testing.T, ops []byte) {
 		t.Fatalf("live %v\nreplayed %v", live, replayed)
 	}
 }
+
+// FuzzLoadTxnRecords: whatever key and value bytes a transactional batch
+// of __consumer_offsets holds, its replay and its marker's never crash the
+// loader, and the loaded groups keep their invariants: a pending offset
+// only under a producer that has some, ended by the marker.
+func FuzzLoadTxnRecords(f *testing.F) {
+	ov := offsetValue(offset{offset: 5, leaderEpoch: 2, metadata: "m", commitTime: 1, expireTime: -1})
+	f.Add(offsetKey("g", "t", 0), ov, true, false)
+	f.Add(offsetKey("g", "t", 0), ov, false, true)
+	f.Add(offsetKey("g", "t", 0), []byte(nil), true, true)
+	f.Add(groupKey("g"), []byte{0, 3}, false, false)
+	f.Add([]byte{0, 1, 0}, []byte{0, 3, 0, 0}, true, true)
+	f.Fuzz(func(t *testing.T, key, value []byte, commit, marker bool) {
+		c, s, _, ml := newMemCoordinator(t)
+		defer c.Close()
+		batch, err := record.BuildBatch(record.CodecNone, 0, []record.Record{{Key: nonNil(key), Value: value}},
+			record.BuildOptions{ProducerID: 5, ProducerEpoch: 1, BaseSequence: -1, Attributes: record.AttrTransactional, BaseTimestamp: 1})
+		if err != nil {
+			return
+		}
+		if _, err := ml.AppendAsLeader(0, batch, -1); err != nil {
+			t.Fatal(err)
+		}
+		if marker {
+			if _, err := ml.AppendAsLeader(0, record.BuildMarker(record.Marker{ProducerID: 5, ProducerEpoch: 1, Commit: commit}), -1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		groups := ml.replayAll().groups(c, s)
+		c.activate(s, groups)
+		for id, g := range groups {
+			g.mu.Lock()
+			err := g.invariants()
+			for pid, ps := range g.txnOffsets {
+				if pid != 5 || len(ps) == 0 || marker {
+					err = fmt.Errorf("pending offsets %v of producer %d (marker %v)", ps, pid, marker)
+				}
+			}
+			g.mu.Unlock()
+			if err != nil {
+				t.Fatalf("loaded group %q: %v", id, err)
+			}
+		}
+		// The marker's end, sent again, changes nothing.
+		before := viewOf(groups)
+		c.CompleteTxn(0, 5, commit)
+		if marker && !reflect.DeepEqual(viewOf(groups), before) {
+			t.Fatalf("a repeated marker changed %v into %v", before, viewOf(groups))
+		}
+	})
+}
