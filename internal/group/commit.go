@@ -107,7 +107,7 @@ func (c *Coordinator) startCommit(cr *offsetCommit) func(context.Context) {
 			p.code = kerr.OffsetMetadataTooLarge.Code
 			continue
 		}
-		if p.o.commitTime < 0 {
+		if p.o.commitTime == -1 {
 			p.o.commitTime = now
 		}
 		todo = append(todo, i)
