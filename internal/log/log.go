@@ -17,6 +17,7 @@
 //	               segment.
 //	index.mu       one per index file; lookups shared, the appender
 //	               exclusively for the moment it adds or cuts entries.
+//	txnIndex.mu    one per segment's aborted transactions, the same way.
 //	epochCache.mu  leaf.
 //	Log.delMu      leaf: the retired segments waiting out
 //	               file.delete.delay.ms (see retention.go).
@@ -26,7 +27,8 @@
 // the size the appender published, which it publishes only after the
 // bytes are written. The log end is an atomic *Position, published after
 // the segment's size and indexes, so a reader that sees an end offset
-// finds every batch below it.
+// finds every batch below it. The open and ended transactions are an
+// atomic *txnView, published after the log end (txn.go).
 //
 // # Durability
 //

@@ -481,16 +481,22 @@ func (l *Log) rebuildProducers(end, below int64, reindex bool) error {
 		return err
 	}
 	if reindex {
+		wrote := false
 		for i, s := range l.segs {
 			if i+1 < len(l.segs) && l.segs[i+1].base <= indexFrom {
 				continue
 			}
-			if err := s.txn.persist(); err != nil {
+			w, err := s.txn.write()
+			if err != nil {
 				return err
 			}
+			wrote = wrote || w
 		}
-		if err := l.fs.SyncDir(l.dir); err != nil {
-			return fmt.Errorf("log: sync %s: %w", l.dir, err)
+		// A file created must survive a crash with its segment.
+		if wrote {
+			if err := l.fs.SyncDir(l.dir); err != nil {
+				return fmt.Errorf("log: sync %s: %w", l.dir, err)
+			}
 		}
 	}
 	l.setProducers(ps)

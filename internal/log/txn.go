@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/samsa-kafka/samsa/internal/record"
 )
@@ -29,15 +30,15 @@ import (
 // from the log: a marker is one tiny record.
 const markerReadLimit = 64 << 10
 
-// txnView is what readers see of the transactions: the first offset of the
-// earliest open one (-1: none) and the ended ones the high watermark had
-// not passed when it was published.
+// txnView is what readers see of the transactions: the open ones, by
+// first offset, and the ended ones the high watermark had not passed when
+// it was published.
 type txnView struct {
-	firstOpen int64
-	ended     []txnRange
+	open  []txnRange
+	ended []txnRange
 }
 
-var emptyTxnView = &txnView{firstOpen: -1}
+var emptyTxnView = &txnView{}
 
 // UpdateHighWatermark tells the log its partition's high watermark: the
 // transactions ended by a marker below it stop holding the last stable
@@ -51,7 +52,10 @@ func (l *Log) UpdateHighWatermark(hw int64) { l.hw.Store(hw) }
 // watermark.
 func (l *Log) FirstUnstableOffset() (offset int64, ok bool) {
 	v, hw := l.txns.Load(), l.hw.Load()
-	offset = v.firstOpen
+	offset = -1
+	if len(v.open) > 0 {
+		offset = v.open[0].first
+	}
 	for _, t := range v.ended {
 		if t.last >= hw && (offset < 0 || t.first < offset) {
 			offset = t.first
@@ -72,12 +76,15 @@ func (l *Log) LastStableOffset(hw int64) int64 {
 }
 
 // OngoingTxn reports whether producer pid has a transaction open in this
-// log: a transactional batch appended and no marker after it.
+// log: a transactional batch appended and no marker after it. It takes no
+// lock: an append's effect is visible once the append returns.
 func (l *Log) OngoingTxn(pid int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.producers.producers[pid]
-	return e != nil && e.txnFirstOffset >= 0
+	for _, t := range l.txns.Load().open {
+		if t.pid == pid {
+			return true
+		}
+	}
+	return false
 }
 
 // setProducers installs a rebuilt producer state. Appender only.
@@ -100,11 +107,7 @@ func (l *Log) publishTxns() {
 		l.txns.Store(emptyTxnView)
 		return
 	}
-	v := &txnView{firstOpen: -1, ended: append([]txnRange(nil), ps.completed...)}
-	if len(ps.ongoing) > 0 {
-		v.firstOpen = ps.ongoing[0].first
-	}
-	l.txns.Store(v)
+	l.txns.Store(&txnView{open: slices.Clone(ps.ongoing), ended: slices.Clone(ps.completed)})
 }
 
 // markerOf parses the marker of a control batch (nil for a data batch, or

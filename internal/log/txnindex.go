@@ -214,17 +214,28 @@ func (x *txnIndex) shrink(k int) error {
 // caller's directory sync (a roll syncs the directory; so does Close's
 // clean-shutdown marker). Appender only.
 func (x *txnIndex) persist() error {
+	_, err := x.write()
+	return err
+}
+
+// write is persist, reporting whether it wrote anything.
+func (x *txnIndex) write() (bool, error) {
 	x.mu.RLock()
 	entries := x.entries
 	x.mu.RUnlock()
 	if x.onDisk < 0 || x.onDisk > len(entries) {
 		if err := x.shrink(min(max(x.onDisk, 0), len(entries))); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if x.onDisk == len(entries) {
-		return nil
+		return false, nil
 	}
+	return true, x.append(entries)
+}
+
+// append writes entries[onDisk:] at the file's end and fsyncs it.
+func (x *txnIndex) append(entries []AbortedTxn) error {
 	f, err := x.fs.OpenFile(x.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("log: open %s: %w", x.path, err)
