@@ -5,7 +5,9 @@ package api
 // addition of the partition to the transaction (Produce v12+).
 //
 // A transactional batch for a partition where its producer has no
-// transaction open yet (Partition.OngoingTxn) is appended only once the
+// transaction open yet at the batch's epoch (Partition.OngoingTxn, and the
+// epoch this leader last verified: see txnOrder.verifiedAt) is appended
+// only once the
 // transaction coordinator says the partition was added to the producer's
 // transaction at that epoch (from v12 the coordinator adds it: the
 // partition leader sends AddPartitionsToTxn v4+ without VerifyOnly, as
@@ -48,38 +50,43 @@ type txnOrderKey struct {
 
 // txnOrder queues the appends of a producer to a partition while some of
 // them wait for a verification, and remembers the epoch each was last
-// added to a transaction at (see added).
+// verified at (see verifiedAt).
 type txnOrder struct {
-	mu    sync.Mutex
-	tails map[txnOrderKey]chan struct{} // the last queued append of each key, closed once done
-	added map[txnOrderKey]int16
+	mu       sync.Mutex
+	tails    map[txnOrderKey]chan struct{} // the last queued append of each key, closed once done
+	verified map[txnOrderKey]int16
 }
 
-// maxAdded bounds the epochs remembered; past it they are forgotten at
+// maxVerified bounds the epochs remembered; past it they are forgotten at
 // once, which costs a verification each, never a wrong answer.
-const maxAdded = 1 << 16
+const maxVerified = 1 << 16
 
-// addedAt reports whether the coordinator added k's partition to the
-// transaction of k's producer at epoch (Produce v12+, KIP-890 part 2).
-// Under transaction version 2 the epoch bumps at every end, so a
-// transaction left open in the partition at another epoch is the previous
-// one, whose marker is still on its way: a batch of the next transaction
-// must not join it unverified, however open the partition's transaction
-// looks.
-func (o *txnOrder) addedAt(k txnOrderKey, epoch int16) bool {
+// verifiedAt reports whether the coordinator verified (or added) k's
+// partition in the transaction of k's producer at epoch. With the log's
+// open transaction it stands for Kafka's hasOngoingTransaction(producer,
+// epoch): a transaction open in the partition at another epoch is not the
+// batch's (a zombie's batch at an older epoch; under transaction version
+// 2, where the epoch bumps at every end, the previous transaction, whose
+// marker is still on its way), so the batch is verified rather than
+// joining it. Within one epoch a transaction open in the partition is the
+// batch's: under the original protocol the next transaction cannot add
+// the partition before every marker of the previous one is written.
+// Forgotten epochs (a restart, a partition that moved here) cost one
+// verification.
+func (o *txnOrder) verifiedAt(k txnOrderKey, epoch int16) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, ok := o.added[k]
+	e, ok := o.verified[k]
 	return ok && e == epoch
 }
 
-func (o *txnOrder) setAdded(k txnOrderKey, epoch int16) {
+func (o *txnOrder) setVerified(k txnOrderKey, epoch int16) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.added == nil || len(o.added) >= maxAdded {
-		o.added = map[txnOrderKey]int16{}
+	if o.verified == nil || len(o.verified) >= maxVerified {
+		o.verified = map[txnOrderKey]int16{}
 	}
-	o.added[k] = epoch
+	o.verified[k] = epoch
 }
 
 // join queues an append for k when it must wait (it needs verifying) or
@@ -157,7 +164,7 @@ func (h *Handler) deferTxn(version int16, topic string, index int32, p *partitio
 		return nil
 	}
 	k := txnOrderKey{topic: topic, partition: index, producerID: hdr.ProducerID}
-	verify := !p.OngoingTxn(hdr.ProducerID) || (version >= 12 && !h.txnOrder.addedAt(k, hdr.ProducerEpoch))
+	verify := !p.OngoingTxn(hdr.ProducerID) || !h.txnOrder.verifiedAt(k, hdr.ProducerEpoch)
 	prev, done, queued := h.txnOrder.join(k, verify)
 	if !queued {
 		return nil
@@ -198,8 +205,8 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 		var err error
 		if d.verify {
 			err = produceVerifyError(verdict[txn.TopicPartition{Topic: d.key.topic, Partition: d.key.partition}], version)
-			if err == nil && version >= 12 {
-				h.txnOrder.setAdded(d.key, d.epoch)
+			if err == nil {
+				h.txnOrder.setVerified(d.key, d.epoch)
 			}
 		}
 		if err == nil {

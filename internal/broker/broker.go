@@ -273,6 +273,9 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	})
 	b.txns.Start()
 	*cleanup = append(*cleanup, func() { b.txns.Close() })
+	// TxnOffsetCommit verifies (and, v5+, adds) its partition with the
+	// transaction coordinator (KIP-890).
+	b.groups.SetVerifyTxn(b.txns.VerifyTxn)
 
 	b.api = api.New(api.Deps{
 		NodeID:     cfg.NodeID,
