@@ -209,6 +209,11 @@ func (c *Coordinator) AddPartitions(id string, producerID int64, epoch int16, pa
 	defer s.mu.Unlock()
 	m := s.txns[id]
 	switch {
+	case m != nil && clientTV >= 2 && (m.state == PrepareCommit || m.state == PrepareAbort) &&
+		m.nextProducerID == producerID && epoch == 0:
+		// The next transaction of a producer whose epoch overflowed,
+		// before the id moved to its new producer id: it waits.
+		return ready[error](kerr.ConcurrentTransactions)
 	case m == nil || m.producerID != producerID:
 		return ready[error](kerr.InvalidProducerIDMapping)
 	case m.epoch != epoch:
@@ -326,6 +331,7 @@ func endV1(m *txnMeta, producerID int64, epoch int16, commit bool, now int64) en
 //	Empty           fenced        bump (empty)    fenced         INVALID_TXN_STATE
 //	CompleteAbort   NONE          bump (empty)    INVALID        INVALID_TXN_STATE
 //	CompleteCommit  INVALID       bump (empty)    NONE           INVALID_TXN_STATE
+//	Prepare*        CONCURRENT_TRANSACTIONS, whatever the end
 //
 // where a retry names the epoch before the bump (or, after an exhausted
 // epoch moved the id to a new producer id, the last epoch of the previous
@@ -338,7 +344,10 @@ func (c *Coordinator) endV2(m *txnMeta, producerID int64, epoch int16, commit bo
 	var validEpoch bool
 	switch m.state {
 	case PrepareCommit, PrepareAbort:
-		validEpoch = retryOnBump
+		// A retry, or the next transaction's end (the producer runs at
+		// the epoch the decision answered) arriving before the markers
+		// are written: both wait.
+		validEpoch = retryOnBump || epoch == m.epoch
 	case CompleteCommit, CompleteAbort:
 		validEpoch = retry || epoch == m.epoch
 	default:
@@ -387,9 +396,11 @@ func (c *Coordinator) endV2(m *txnMeta, producerID int64, epoch int16, commit bo
 			return bump(true)
 		}
 	case PrepareCommit, PrepareAbort:
-		if commit == (m.state == PrepareCommit) {
-			return endDecision{err: kerr.ConcurrentTransactions}
-		}
+		// Kafka answers every end of a decided transaction
+		// CONCURRENT_TRANSACTIONS under version 2, the other end
+		// included: its client cannot tell a retry from the next
+		// transaction's end until the markers are written.
+		return endDecision{err: kerr.ConcurrentTransactions}
 	}
 	return endDecision{err: kerr.InvalidTxnState}
 }

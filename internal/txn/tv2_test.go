@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/metadata"
 )
@@ -209,4 +210,68 @@ func TestNewClusterFinalizesTransactionVersion2(t *testing.T) {
 	if got := e.c.transactionVersion(); got != 2 {
 		t.Fatalf("the coordinator runs at %d", got)
 	}
+}
+
+// TestDecidedV2: while a version 2 decision's markers are written, every
+// end (a retry, or the next transaction's end at the epoch the decision
+// answered, either result) is CONCURRENT_TRANSACTIONS, as in Kafka; and so
+// is the addition of the next producer id's transaction after an epoch
+// overflow.
+func TestDecidedV2(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.producer("tx")
+	p.mustInit()
+	wantErr(t, "add", p.addV2(tp("t", 0)), nil)
+	release := make(chan struct{})
+	e.markers.setAnswer(func(_ int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
+		<-release
+		return answerAll(req, 0), nil
+	})
+	res := p.endV2(true)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for _, c := range []struct {
+		epoch  int16
+		commit bool
+		want   *kerr.Error
+	}{
+		{p.epoch, true, kerr.ConcurrentTransactions},    // a retry
+		{p.epoch, false, kerr.ConcurrentTransactions},   // a retry, the other end
+		{res.Epoch, false, kerr.ConcurrentTransactions}, // the next transaction's abort
+		{res.Epoch, true, kerr.ConcurrentTransactions},  // its commit
+		{res.Epoch + 1, false, kerr.ProducerFenced},     // an epoch never handed out
+		{p.epoch - 1, false, kerr.ProducerFenced},       // an older one
+	} {
+		wantErr(t, "end during the markers", e.c.EndTxn("tx", p.pid, c.epoch, c.commit, 2)(bg).Err, c.want)
+	}
+	close(release)
+	e.waitState("tx", "CompleteCommit")
+	// Once complete, the next transaction's abort of nothing bumps.
+	if r := e.c.EndTxn("tx", p.pid, res.Epoch, false, 2)(bg); r.Err != nil || r.Epoch != res.Epoch+1 {
+		t.Fatalf("abort after the markers: %+v", r)
+	}
+	e.waitState("tx", "CompleteAbort")
+
+	// After an overflow, the new producer id's addition waits for the
+	// completion.
+	q := e.producer("over")
+	q.mustInit()
+	e.setEpoch("over", math.MaxInt16-1)
+	q.epoch = math.MaxInt16 - 1
+	wantErr(t, "add", q.addV2(tp("t", 1)), nil)
+	release = make(chan struct{})
+	e.markers.setAnswer(func(_ int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
+		<-release
+		return answerAll(req, 0), nil
+	})
+	over := q.endV2(true)
+	if over.Err != nil || over.Epoch != 0 {
+		t.Fatalf("end at the last epoch: %+v", over)
+	}
+	wantErr(t, "the next producer id adds early", e.c.AddPartitions("over", over.ProducerID, 0, []TopicPartition{tp("t", 1)}, 2)(bg), kerr.ConcurrentTransactions)
+	close(release)
+	e.waitState("over", "CompleteCommit")
+	wantErr(t, "the next producer id adds", e.c.AddPartitions("over", over.ProducerID, 0, []TopicPartition{tp("t", 1)}, 2)(bg), nil)
 }
