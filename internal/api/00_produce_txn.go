@@ -193,7 +193,7 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 			case <-ctx.Done():
 			}
 		}()
-		verdict = h.Txns.Verify(ctx, *r.TransactionID, ds[0].key.producerID, ds[0].epoch, ask, version >= 12)
+		verdict = h.verify(ctx, *r.TransactionID, ds[0].key.producerID, ds[0].epoch, ask, version >= 12)
 		cancel()
 	}
 	var waits []awaiting
@@ -218,6 +218,43 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 		}
 	}
 	return waits
+}
+
+// verify asks the coordinator (txn.Coordinator.Verify). An addition
+// (Produce v12+) that meets CONCURRENT_TRANSACTIONS, the previous
+// transaction's markers still being written, is retried every
+// add.partitions.to.txn.retry.backoff.ms for at most
+// add.partitions.to.txn.retry.backoff.max.ms, as Kafka's broker retries
+// it, rather than sending the producer into its own, longer backoff.
+func (h *Handler) verify(ctx context.Context, id string, producerID int64, epoch int16, parts []txn.TopicPartition, add bool) map[txn.TopicPartition]error {
+	verdict := h.Txns.Verify(ctx, id, producerID, epoch, parts, add)
+	if !add {
+		return verdict
+	}
+	cfg := h.currentConfig()
+	backoff := time.Duration(cfg.AddPartitionsToTxnRetryBackoffMs) * time.Millisecond
+	deadline := time.Now().Add(time.Duration(cfg.AddPartitionsToTxnRetryBackoffMaxMs) * time.Millisecond)
+	for {
+		var again []txn.TopicPartition
+		for _, tp := range parts {
+			if errors.Is(verdict[tp], kerr.ConcurrentTransactions) {
+				again = append(again, tp)
+			}
+		}
+		if len(again) == 0 || !time.Now().Add(backoff).Before(deadline) {
+			return verdict
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return verdict
+		case <-t.C:
+		}
+		for tp, err := range h.Txns.Verify(ctx, id, producerID, epoch, again, add) {
+			verdict[tp] = err
+		}
+	}
 }
 
 // produceVerifyError is the produce answer for a failed verification, as

@@ -96,7 +96,10 @@ type Broker struct {
 	// timeout are aborted, idle transactional ids forgotten.
 	TransactionAbortTimedOutCleanupIntervalMs int32
 	TransactionRemoveExpiredCleanupIntervalMs int32
-	ProducerIDExpirationMs                    int32
+	// A partition leader's retries of KIP-890's implicit addition.
+	AddPartitionsToTxnRetryBackoffMs    int32
+	AddPartitionsToTxnRetryBackoffMaxMs int32
+	ProducerIDExpirationMs              int32
 
 	// Authorization: samsa has no authorizer (authorizer.class.name is
 	// refused), so these are read and have no effect, as in Kafka without

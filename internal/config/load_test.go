@@ -407,6 +407,8 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"transaction.max.timeout.ms", "1", "0", "must be at least 1", nil},
 		{"transactional.id.expiration.ms", "1", "0", "must be at least 1", nil},
 		{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "1", "0", "must be at least 1", nil},
+		{"add.partitions.to.txn.retry.backoff.ms", "1", "0", "must be at least 1", nil},
+		{"add.partitions.to.txn.retry.backoff.max.ms", "0", "-1", "must be at least 0", nil},
 		{"transaction.remove.expired.transaction.cleanup.interval.ms", "1", "0", "must be at least 1", nil},
 		{"producer.id.expiration.ms", "1", "0", "must be at least 1", nil},
 		{"authorizer.class.name", "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "samsa has no authorizer", nil},
