@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,7 +25,11 @@ func (c *Coordinator) Describe(id string) kmsg.DescribeTransactionsResponseTrans
 	}
 	s, err := c.acquire(id)
 	if err != nil {
-		out.ErrorCode = err.(*kerr.Error).Code
+		out.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			out.ErrorCode = ke.Code
+		}
 		return out
 	}
 	defer s.mu.Unlock()
