@@ -79,6 +79,10 @@ func (c *txnConn) addPartitions(txnID string, pid int64, epoch int16, parts ...i
 }
 
 func (c *txnConn) produce(txnID string, pid int64, epoch int16, seq int32, part int32) int16 {
+	return c.produceV(11, txnID, pid, epoch, seq, part)
+}
+
+func (c *txnConn) produceV(version int16, txnID string, pid int64, epoch int16, seq int32, part int32) int16 {
 	c.t.Helper()
 	batch, err := record.BuildBatch(record.CodecNone, 0, []record.Record{{Value: []byte("txn")}}, record.BuildOptions{
 		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, Attributes: record.AttrTransactional,
@@ -88,7 +92,7 @@ func (c *txnConn) produce(txnID string, pid int64, epoch int16, seq int32, part 
 		c.t.Fatal(err)
 	}
 	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(11)
+	req.SetVersion(version)
 	req.TransactionID = kmsg.StringPtr(txnID)
 	req.Acks, req.TimeoutMillis = -1, 10000
 	rt := kmsg.NewProduceRequestTopic()
@@ -232,7 +236,10 @@ func TestTxnErrorPaths(t *testing.T) {
 		pid, e, _ := c.initRetrying("verify", 60_000)
 		expectCode(t, "add partition 1", c.addPartitions("verify", pid, e, 1), errNone)
 		end, _ := c.offsets(2)
-		expectCode(t, "produce to partition 2, never added", c.produce("verify", pid, e, 0, 2), kerr.InvalidTxnState)
+		// Kafka answers Produce v11+ with the abortable error of
+		// KIP-890, and older versions with INVALID_TXN_STATE.
+		expectCode(t, "produce v11 to partition 2, never added", c.produce("verify", pid, e, 0, 2), kerr.TransactionAbortable)
+		expectCode(t, "produce v10 to partition 2, never added", c.produceV(10, "verify", pid, e, 0, 2), kerr.InvalidTxnState)
 		if got, _ := c.offsets(2); got != end {
 			t.Fatalf("the refused batch reached partition 2: end %d, was %d", got, end)
 		}
