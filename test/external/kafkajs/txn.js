@@ -61,8 +61,11 @@ async function main() {
 
   // A second producer with the same id bumps the epoch: the first is a
   // zombie now, and the broker must refuse it.
+  // (KafkaJS initialises the transactional id at the first transaction(),
+  // not at connect().)
   const second = newProducer()
   await second.connect()
+  const t4 = await second.transaction()
   let fenced = null
   try {
     const z = await producer.transaction()
@@ -71,7 +74,6 @@ async function main() {
   } catch (e) {
     fenced = e.type || e.name
   }
-  const t4 = await second.transaction()
   sent.t4 = messages('t4', 2)
   await t4.send({ topic, messages: sent.t4 })
   await t4.commit()
