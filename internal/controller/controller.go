@@ -611,8 +611,8 @@ func (c *Controller) planTopic(img *metadata.Image, pl *clusterPlacement, s Topi
 			return nil, Created{}, errorf(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are equivalent)", s.Name, other.Name)
 		}
 	}
-	if !s.Internal && strings.HasPrefix(s.Name, "__") && isReservedInternal(s.Name) {
-		return nil, Created{}, errorf(kerr.InvalidRequest, "topic %q is reserved for internal use", s.Name)
+	if !s.Internal && IsReservedInternal(s.Name) {
+		return nil, Created{}, ReservedTopicError(s.Name)
 	}
 	if c.cfg.ValidateConfigs != nil {
 		if err := c.cfg.ValidateConfigs(s.Configs); err != nil {
@@ -633,8 +633,16 @@ func (c *Controller) planTopic(img *metadata.Image, pl *clusterPlacement, s Topi
 	return rec, Created{NumPartitions: int32(len(replicas)), ReplicationFactor: int16(len(replicas[0]))}, nil
 }
 
-func isReservedInternal(name string) bool {
+// IsReservedInternal reports whether name is one of the internal topics
+// only samsa itself creates (the coordinators' and the metadata log's).
+func IsReservedInternal(name string) bool {
 	return name == "__consumer_offsets" || name == "__transaction_state" || name == "__cluster_metadata"
+}
+
+// ReservedTopicError is a client's answer for creating a reserved
+// internal topic.
+func ReservedTopicError(name string) error {
+	return errorf(kerr.InvalidRequest, "topic %q is reserved for internal use", name)
 }
 
 // assign returns the replica lists of a new topic's partitions: the
