@@ -188,7 +188,10 @@ type TxnReport struct {
 	Writes    int             // records produced in transactions
 	Reads     int
 	Committed int // records in the read_committed final read
-	Anomalies []TxnAnomaly
+	// ETLInput is the input records of the ETL, ETLCommitted those below
+	// the group's committed offsets.
+	ETLInput, ETLCommitted int
+	Anomalies              []TxnAnomaly
 }
 
 // Count is the number of anomalies of kind k.
@@ -207,6 +210,9 @@ func (r TxnReport) Summary(limit int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "transactions committed %d, aborted %d, unknown outcome %d; records written %d, read during the run %d, in the read_committed final read %d\n",
 		r.Txns[Committed], r.Txns[Aborted], r.Txns[Unknown], r.Writes, r.Reads, r.Committed)
+	if r.ETLInput > 0 {
+		fmt.Fprintf(&b, "ETL input records %d, below the committed offsets %d\n", r.ETLInput, r.ETLCommitted)
+	}
 	fmt.Fprintf(&b, "anomalies: %d", len(r.Anomalies))
 	for _, k := range TxnKinds {
 		if n := r.Count(k); n > 0 {
@@ -384,6 +390,14 @@ func CheckTxns(h TxnHistory) TxnReport {
 	}
 
 	if h.ETL != nil {
+		for p, recs := range h.ETL.InputFinal {
+			r.ETLInput += len(recs)
+			for _, rec := range recs {
+				if rec.Offset < h.ETL.CommittedOffsets[p] {
+					r.ETLCommitted++
+				}
+			}
+		}
 		checkETL(h, writes, visible, add)
 	}
 

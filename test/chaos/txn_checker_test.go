@@ -192,6 +192,7 @@ func TestCheckTxnsSummary(t *testing.T) {
 	h.StableEnd[d1] = 4
 	got := CheckTxns(h).Summary(1)
 	want := `transactions committed 3, aborted 2, unknown outcome 3; records written 12, read during the run 0, in the read_committed final read 6
+ETL input records 3, below the committed offsets 2
 anomalies: 2, TXN_LOST 1, LSO_STUCK 1
   TXN_LOST d[1] offset -1 value "a1-1" txn a.1: committed (1 of 2 records visible), not in the read_committed final read
   ... and 1 more
