@@ -47,14 +47,15 @@ const txnCrashTimeout = 3 * time.Second
 func TestKillBetweenTxnMarkers(t *testing.T) {
 	t.Parallel()
 	p := startProcess(t, t.TempDir(), txnBrokerArgs...)
-	delays := []time.Duration{0, 200 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond}
+	delays := []time.Duration{0, 50 * time.Microsecond, 100 * time.Microsecond, 150 * time.Microsecond, 200 * time.Microsecond, 300 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond}
 	told := map[string]int{}
 	for round, delay := range delays {
 		for _, commit := range []bool{true, false} {
 			name := fmt.Sprintf("round %d (kill %v after EndTxn, commit=%v)", round, delay, commit)
-			outcome := killBetweenMarkers(t, p, fmt.Sprintf("%d-%v", round, commit), delay, commit)
-			told[outcome]++
-			t.Logf("%s: the client was told %s", name, outcome)
+			r := killBetweenMarkers(t, p, fmt.Sprintf("%d-%v", round, commit), delay, commit)
+			told[r.told]++
+			t.Logf("%s: the client was told %s; after the restart the coordinator first said %s; partition ends %v",
+				name, r.told, r.firstState, r.ends)
 		}
 	}
 	t.Logf("outcomes the client was told: %v", told)
@@ -84,9 +85,15 @@ func (k *killOnEndTxn) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, 
 	})
 }
 
-// killBetweenMarkers runs one round on the broker p and returns what the
-// client was told: "committed", "aborted" or "unknown".
-func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.Duration, commit bool) string {
+// killRound is what one round saw.
+type killRound struct {
+	told       string // what the client was told: "committed", "aborted" or "unknown"
+	firstState string // the transaction's state in the first DescribeTransactions answer after the restart
+	ends       []int64
+}
+
+// killBetweenMarkers runs one round on the broker p.
+func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.Duration, commit bool) killRound {
 	t.Helper()
 	const partitions, perPartition = 4, 3
 	topic := "txn-kill-" + id
@@ -148,7 +155,7 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 	// The recovered coordinator finishes the transaction: at once if the
 	// decision was logged, at the transaction's timeout if not.
 	adm := kadm.NewClient(client(t, p.Addr))
-	var state string
+	var state, first string
 	pollTxn(t, ctx, "the transaction finished", func() error {
 		d, err := adm.DescribeTransactions(ctx, txnID)
 		if err == nil {
@@ -158,6 +165,9 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 				err = dt.Err
 			}
 			state = dt.State
+			if first == "" {
+				first = state
+			}
 		}
 		if err != nil {
 			return err
@@ -257,7 +267,11 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 	if len(after) == 0 || after[len(after)-1] != id+"-after" {
 		t.Fatalf("read_committed of partition 0 after a new commit: %q", after)
 	}
-	return outcome
+	r := killRound{told: outcome, firstState: first}
+	for part := range int32(partitions) {
+		r.ends = append(r.ends, hw[part])
+	}
+	return r
 }
 
 // pollTxn retries cond until it succeeds or ctx ends (a test failure).
