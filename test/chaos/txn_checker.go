@@ -74,6 +74,9 @@ type TxnWrite struct {
 	// Input is the input record an ETL member copied; nil for the
 	// records of producer-only transactions.
 	Input *Input
+	// Acked: the produce was acknowledged (acks=all). An acknowledged
+	// record stays in the log whatever becomes of its transaction.
+	Acked bool
 }
 
 // Txn is one transaction a client began and produced in.
@@ -121,7 +124,9 @@ type TxnHistory struct {
 }
 
 // The anomalies of transactional histories (with Duplicate, Phantom,
-// NonMonotonic, DivergentRead and TruncatedRead of checker.go).
+// NonMonotonic, DivergentRead and TruncatedRead of checker.go, and Lost:
+// an acknowledged record of any transaction is not in the
+// read_uncommitted final read).
 const (
 	// TxnLost: a record of a transaction whose commit was acknowledged
 	// is not in the read_committed final read.
@@ -157,7 +162,7 @@ const (
 
 // TxnKinds lists every kind a transactional check reports, in report
 // order.
-var TxnKinds = []Kind{TxnLost, AbortedRead, TxnPartial, Duplicate, Phantom, ETLLost, ETLDuplicate, ETLAhead,
+var TxnKinds = []Kind{TxnLost, Lost, AbortedRead, TxnPartial, Duplicate, Phantom, ETLLost, ETLDuplicate, ETLAhead,
 	IsolationMismatch, LSOStuck, DivergentRead, TruncatedRead, SkippedRead, NonMonotonic}
 
 // TxnAnomaly is one violation found in a transactional history. Offset is
@@ -339,6 +344,13 @@ func CheckTxns(h TxnHistory) TxnReport {
 	// transactions (and the markers, which no consumer sees).
 	if h.Uncommitted != nil {
 		uncommitted := index(h.Uncommitted, "read_uncommitted")
+		for _, t := range h.Txns {
+			for _, w := range t.Writes {
+				if at, ok := uncommitted.where[w.Value]; w.Acked && (!ok || at.tp != w.TP) {
+					add(Lost, w.TP, -1, w.Value, t.ID, "acknowledged (the transaction's outcome: %s), not in the read_uncommitted final read", t.Outcome)
+				}
+			}
+		}
 		for _, tp := range slices.SortedFunc(maps.Keys(h.Committed), compareTP) {
 			for _, rec := range h.Committed[tp] {
 				if v, ok := uncommitted.byOffset[tp][rec.Offset]; !ok || v != rec.Value {

@@ -20,7 +20,7 @@ var (
 // e.2, aborted; copied x2 in e.3, unknown and aborted; the group's
 // committed offset is 2. Three read_committed consumers read part of it.
 func cleanTxns() TxnHistory {
-	return TxnHistory{
+	h := TxnHistory{
 		Txns: []Txn{
 			{ID: "a.1", Outcome: Committed, Writes: []TxnWrite{{TP: d0, Value: "a1-0"}, {TP: d1, Value: "a1-1"}}},
 			{ID: "a.2", Outcome: Aborted, Writes: []TxnWrite{{TP: d0, Value: "a2-0"}, {TP: d1, Value: "a2-1"}}},
@@ -57,6 +57,13 @@ func cleanTxns() TxnHistory {
 			CommittedOffsets: map[int32]int64{0: 2},
 		},
 	}
+	// Every produce was acknowledged.
+	for _, t := range h.Txns {
+		for i := range t.Writes {
+			t.Writes[i].Acked = true
+		}
+	}
+	return h
 }
 
 // txn finds a transaction of h by id.
@@ -82,6 +89,9 @@ func TestCheckTxns(t *testing.T) {
 			h.Committed[d1] = h.Committed[d1][1:]
 			h.Reads = nil
 		}, []TxnAnomaly{{Kind: TxnLost, TP: d1, Offset: -1, Value: "a1-1", Txn: "a.1"}}},
+		{"an acknowledged record of an aborted transaction gone", func(h *TxnHistory) {
+			h.Uncommitted[d0] = slices.Delete(h.Uncommitted[d0], 1, 2)
+		}, []TxnAnomaly{{Kind: Lost, TP: d0, Offset: -1, Value: "a2-0", Txn: "a.2"}}},
 		{"an aborted transaction visible", func(h *TxnHistory) {
 			h.Committed[d0] = []Record{{0, "a1-0"}, {2, "a2-0"}, {4, "b1-0"}, {8, "c1-0"}}
 			h.Reads = nil
@@ -118,12 +128,16 @@ func TestCheckTxns(t *testing.T) {
 			h.Reads = h.Reads[:5]
 		}, []TxnAnomaly{
 			{Kind: TxnLost, TP: d0, Offset: -1, Value: "c1-0", Txn: "c.1"},
+			{Kind: Lost, TP: d0, Offset: -1, Value: "c1-0", Txn: "c.1"},
 			{Kind: Phantom, TP: d1, Offset: 8, Value: "c1-0", Txn: "c.1"},
 			{Kind: Phantom, TP: d1, Offset: 8, Value: "c1-0", Txn: "c.1"},
 		}},
 		{"read_committed holds what read_uncommitted lacks", func(h *TxnHistory) {
 			h.Uncommitted[d0] = slices.Delete(h.Uncommitted[d0], 2, 3)
-		}, []TxnAnomaly{{Kind: IsolationMismatch, TP: d0, Offset: 4, Value: "b1-0", Txn: "b.1"}}},
+		}, []TxnAnomaly{
+			{Kind: Lost, TP: d0, Offset: -1, Value: "b1-0", Txn: "b.1"},
+			{Kind: IsolationMismatch, TP: d0, Offset: 4, Value: "b1-0", Txn: "b.1"},
+		}},
 		{"a last stable offset below the end", func(h *TxnHistory) {
 			h.StableEnd[d0] = 6
 		}, []TxnAnomaly{{Kind: LSOStuck, TP: d0, Offset: 6}}},

@@ -158,10 +158,14 @@ func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rn
 	for j := range k {
 		wr := TxnWrite{TP: TP{w.data, int32(rng.IntN(int(w.dataParts)))}, Value: fmt.Sprintf("%s#%d/%d", t.ID, j, k)}
 		t.Writes = append(t.Writes, wr)
+	}
+	for j, wr := range t.Writes {
 		promised.Add(1)
 		cl.Produce(context.Background(), &kgo.Record{Partition: wr.Partition, Value: []byte(wr.Value)}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.Store(true)
+			} else {
+				t.Writes[j].Acked = true // read after promised.Wait
 			}
 			promised.Done()
 		})
@@ -509,10 +513,14 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 				Value: fmt.Sprintf("%s#%d/%d|%d:%d", t.ID, j, len(recs), r.Partition, r.Offset),
 				Input: &Input{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)}}
 			t.Writes = append(t.Writes, wr)
+		}
+		for j, wr := range t.Writes {
 			promised.Add(1)
 			sess.Produce(context.Background(), &kgo.Record{Topic: w.out, Partition: wr.Partition, Value: []byte(wr.Value)}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					failed.Store(true)
+				} else {
+					t.Writes[j].Acked = true // read after promised.Wait
 				}
 				promised.Done()
 			})
