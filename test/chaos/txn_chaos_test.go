@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -131,6 +132,10 @@ func runTxnChaos(t *testing.T, n, ciFaults int) {
 		t.Fatalf("no transaction committed in the whole run")
 	}
 	if len(report.Anomalies) > 0 {
+		t.Logf("what lies behind the first anomalies:\n%s", w.rec.explain(report, 20))
+		if dir, err := os.MkdirTemp("", fmt.Sprintf("samsa-txnchaos-%d-", s)); err == nil && c.saveLogs(dir) == nil {
+			t.Logf("every node's whole log is in %s", dir)
+		}
 		t.Errorf("%d anomalies (replay: -chaos.seed=%d)", len(report.Anomalies), s)
 	}
 }

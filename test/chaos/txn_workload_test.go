@@ -16,23 +16,111 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// txnRecorder collects a TxnHistory from many goroutines.
+// txnRecorder collects a TxnHistory from many goroutines, and what
+// explains an anomaly beside it: when each transaction ran and what its
+// client saw, and which broker served each read.
 type txnRecorder struct {
-	mu    sync.Mutex
-	txns  []Txn
-	reads []TxnRead
+	mu       sync.Mutex
+	txns     []Txn
+	reads    []TxnRead
+	txnMeta  map[string]txnMeta
+	readMeta map[readKey][]readMeta
 }
 
-func (r *txnRecorder) txn(t Txn) {
+// txnMeta is when a transaction ran and what its client saw.
+type txnMeta struct {
+	began, ended time.Time
+	note         string
+}
+
+type readKey struct {
+	tp     TP
+	offset int64
+}
+
+// readMeta is one read of a record: who read it when, from which broker,
+// and the fetch's last stable offset and high watermark.
+type readMeta struct {
+	consumer int
+	at       time.Time
+	node     int32
+	lso, hw  int64
+}
+
+func (r *txnRecorder) txn(t Txn, m txnMeta) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.txns = append(r.txns, t)
+	if r.txnMeta == nil {
+		r.txnMeta = map[string]txnMeta{}
+	}
+	r.txnMeta[t.ID] = m
 }
 
-func (r *txnRecorder) read(rs []TxnRead) {
+func (r *txnRecorder) read(rs []TxnRead, ms []readMeta) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reads = append(r.reads, rs...)
+	if r.readMeta == nil {
+		r.readMeta = map[readKey][]readMeta{}
+	}
+	for i, rd := range rs {
+		k := readKey{rd.TP, rd.Offset}
+		r.readMeta[k] = append(r.readMeta[k], ms[i])
+	}
+}
+
+// explain describes the transactions and reads behind the first limit
+// anomalies of a report.
+func (r *txnRecorder) explain(rep TxnReport, limit int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	txns := map[string]bool{}
+	reads := map[readKey]bool{}
+	for i, a := range rep.Anomalies {
+		if i == limit {
+			break
+		}
+		if a.Txn != "" && !txns[a.Txn] {
+			txns[a.Txn] = true
+			m := r.txnMeta[a.Txn]
+			for _, t := range r.txns {
+				if t.ID == a.Txn {
+					fmt.Fprintf(&b, "txn %s: %s, began %s, ended %s; %s; writes %v\n", t.ID, t.Outcome,
+						m.began.Format("15:04:05.000"), m.ended.Format("15:04:05.000"), m.note, t.Writes)
+				}
+			}
+		}
+		k := readKey{a.TP, a.Offset}
+		if ms := r.readMeta[k]; len(ms) > 0 && !reads[k] {
+			reads[k] = true
+			for _, m := range ms {
+				fmt.Fprintf(&b, "read of %s offset %d by consumer %d at %s from node %d (fetch: last stable offset %d, high watermark %d)\n",
+					a.TP, a.Offset, m.consumer, m.at.Format("15:04:05.000"), m.node, m.lso, m.hw)
+			}
+		}
+	}
+	return b.String()
+}
+
+// batchNodes is a kgo hook that remembers which broker served the last
+// batch read of each partition.
+type batchNodes struct {
+	mu   sync.Mutex
+	last map[int32]int32
+}
+
+func (h *batchNodes) OnFetchBatchRead(meta kgo.BrokerMetadata, _ string, partition int32, _ kgo.FetchBatchMetrics) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last[partition] = meta.NodeID
+}
+
+func (h *batchNodes) node(partition int32) int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last[partition]
 }
 
 // counts is the transactions recorded so far by outcome.
@@ -146,6 +234,7 @@ func (w *txnWorkload) startProducer(id int) {
 // producerTxn runs one transaction and records it; false means the client
 // should be replaced.
 func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rng *rand.Rand) bool {
+	m := txnMeta{began: time.Now()}
 	if err := cl.BeginTransaction(); err != nil {
 		return false
 	}
@@ -153,7 +242,7 @@ func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rn
 	t := Txn{ID: fmt.Sprintf("%s.%d", name, *n)}
 	k := 1 + rng.IntN(5)
 	abort := rng.IntN(5) == 0
-	var failed atomic.Bool
+	var failed atomic.Pointer[error]
 	var promised sync.WaitGroup
 	for j := range k {
 		wr := TxnWrite{TP: TP{w.data, int32(rng.IntN(int(w.dataParts)))}, Value: fmt.Sprintf("%s#%d/%d", t.ID, j, k)}
@@ -163,7 +252,7 @@ func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rn
 		promised.Add(1)
 		cl.Produce(context.Background(), &kgo.Record{Partition: wr.Partition, Value: []byte(wr.Value)}, func(_ *kgo.Record, err error) {
 			if err != nil {
-				failed.Store(true)
+				failed.CompareAndSwap(nil, &err)
 			} else {
 				t.Writes[j].Acked = true // read after promised.Wait
 			}
@@ -172,7 +261,13 @@ func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rn
 	}
 	// Every promise is called within the delivery timeout.
 	promised.Wait()
-	commit := !abort && !failed.Load()
+	commit := !abort && failed.Load() == nil
+	switch {
+	case abort:
+		m.note = "aborted on purpose"
+	case !commit:
+		m.note = fmt.Sprintf("a produce failed (%v)", *failed.Load())
+	}
 	select {
 	case w.ending <- txnID:
 	default:
@@ -194,7 +289,11 @@ func (w *txnWorkload) producerTxn(cl *kgo.Client, txnID, name string, n *int, rn
 	default:
 		t.Outcome = Unknown
 	}
-	w.rec.txn(t)
+	m.ended = time.Now()
+	if err != nil {
+		m.note += fmt.Sprintf("; EndTxn: %v", err)
+	}
+	w.rec.txn(t, m)
 	if err != nil {
 		// The documented recovery: end again with an abort, which
 		// reloads the producer id and fences the unconfirmed attempt.
@@ -233,9 +332,11 @@ func (w *txnWorkload) consumerSession(next map[int32]kgo.Offset, d time.Duration
 	for p, o := range next {
 		offsets[p] = o
 	}
+	nodes := &batchNodes{last: map[int32]int32{}}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(w.seeds...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.data: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.WithHooks(nodes),
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.DialTimeout(2*time.Second),
 		kgo.MetadataMinAge(250*time.Millisecond))
@@ -254,12 +355,18 @@ func (w *txnWorkload) consumerSession(next map[int32]kgo.Offset, d time.Duration
 	}()
 	for ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
+		now := time.Now()
 		var rs []TxnRead
-		fs.EachRecord(func(r *kgo.Record) {
-			rs = append(rs, TxnRead{Consumer: id, TP: TP{r.Topic, r.Partition}, Offset: r.Offset, Value: string(r.Value)})
-			next[r.Partition] = kgo.NewOffset().At(r.Offset + 1)
+		var ms []readMeta
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			m := readMeta{consumer: id, at: now, node: nodes.node(p.Partition), lso: p.LastStableOffset, hw: p.HighWatermark}
+			for _, r := range p.Records {
+				rs = append(rs, TxnRead{Consumer: id, TP: TP{r.Topic, r.Partition}, Offset: r.Offset, Value: string(r.Value)})
+				ms = append(ms, m)
+				next[r.Partition] = kgo.NewOffset().At(r.Offset + 1)
+			}
 		})
-		w.rec.read(rs)
+		w.rec.read(rs, ms)
 	}
 }
 
@@ -500,6 +607,7 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 			}
 			continue
 		}
+		m := txnMeta{began: time.Now()}
 		if err := sess.Begin(); err != nil {
 			crash("begin-failed")
 			return
@@ -529,7 +637,8 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 			crash(how)
 			promised.Wait() // the dead client fails them
 			t.Outcome = Aborted
-			w.rec.txn(t)
+			m.ended, m.note = time.Now(), "crashed before End"
+			w.rec.txn(t, m)
 			return
 		}
 		promised.Wait()
@@ -559,7 +668,9 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 			// refused, or the commit was not attempted.
 			t.Outcome = Aborted
 		}
-		w.rec.txn(t)
+		m.ended = time.Now()
+		m.note = fmt.Sprintf("commit asked %v, End: committed %v, error %v, unconfirmed logged %v, crash %q", commit, committed, err, lg.seen.Load(), how)
+		w.rec.txn(t, m)
 		if how == crashDuringEnd {
 			return
 		}
