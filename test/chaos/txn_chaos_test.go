@@ -86,7 +86,7 @@ func runTxnChaos(t *testing.T, n, ciFaults int) {
 	// Before any fault: every kind of transaction commits on a healthy
 	// cluster (and the coordinators' internal topics exist, for the
 	// nemesis to aim at).
-	c.poll(ctx, "a first committed producer transaction and ETL transaction", func() error {
+	first := func() error {
 		var prod, etl int
 		w.rec.mu.Lock()
 		for _, t := range w.rec.txns {
@@ -100,10 +100,20 @@ func runTxnChaos(t *testing.T, n, ciFaults int) {
 		}
 		w.rec.mu.Unlock()
 		if prod == 0 || etl == 0 {
-			return fmt.Errorf("committed: %d producer transactions, %d ETL transactions", prod, etl)
+			return fmt.Errorf("committed: %d producer transactions, %d ETL transactions; by outcome %v", prod, etl, w.rec.counts())
 		}
 		return nil
-	})
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	for err := first(); err != nil; err = first() {
+		select {
+		case <-fctx.Done():
+			c.keepLogs(s)
+			t.Fatalf("no fault yet, 2 minutes: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cancel()
 	w.crashMembers()
 
 	nem := newNemesis(t, c, s, w.data, w.dataParts)
@@ -133,11 +143,23 @@ func runTxnChaos(t *testing.T, n, ciFaults int) {
 	}
 	if len(report.Anomalies) > 0 {
 		t.Logf("what lies behind the first anomalies:\n%s", w.rec.explain(report, 20))
-		if dir, err := os.MkdirTemp("", fmt.Sprintf("samsa-txnchaos-%d-", s)); err == nil && c.saveLogs(dir) == nil {
-			t.Logf("every node's whole log is in %s", dir)
-		}
+		c.keepLogs(s)
 		t.Errorf("%d anomalies (replay: -chaos.seed=%d)", len(report.Anomalies), s)
 	}
+}
+
+// keepLogs saves every node's whole log to a new directory that outlives
+// the test, and says where.
+func (c *chaosCluster) keepLogs(seed uint64) {
+	dir, err := os.MkdirTemp("", fmt.Sprintf("samsa-txnchaos-%d-", seed))
+	if err == nil {
+		err = c.saveLogs(dir)
+	}
+	if err != nil {
+		c.t.Logf("saving the node logs: %v", err)
+		return
+	}
+	c.t.Logf("every node's whole log is in %s", dir)
 }
 
 // waitEnding waits (up to 5 s) until producer txnID is about to send
