@@ -167,6 +167,7 @@ type txnWorkload struct {
 	sessions atomic.Int64 // consumer sessions started
 	members  []*etlSlot
 	crashes  map[string]int // member crashes by how
+	stuck    []string       // clients the watchdog closed
 	crashMu  sync.Mutex
 }
 
@@ -220,13 +221,16 @@ func (w *txnWorkload) startProducer(id int) {
 			if err != nil {
 				return
 			}
+			closeCl := sync.OnceFunc(cl.Close)
+			done := w.watchdog(w.stopProd, fmt.Sprintf("producer %d", id), closeCl)
 			for !closed(w.stopProd) && w.producerTxn(cl, txnID, fmt.Sprintf("p%d", id), &n, rng) {
 				select {
 				case <-w.stopProd:
 				case <-time.After(time.Duration(rng.IntN(20)) * time.Millisecond):
 				}
 			}
-			cl.Close()
+			close(done)
+			closeCl()
 		}
 	}()
 }
@@ -568,6 +572,9 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 	if err != nil {
 		return
 	}
+	closeSess := sync.OnceFunc(sess.Close)
+	done := w.watchdog(w.stopMembers, fmt.Sprintf("ETL member %d", s.slot), closeSess)
+	defer close(done)
 	crash := func(how string) {
 		w.crashMu.Lock()
 		w.crashes[how]++
@@ -581,12 +588,12 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 			canceled, cancel := context.WithCancel(context.Background())
 			cancel()
 			_ = sess.Client().LeaveGroupContext(canceled)
-			sess.Close()
+			closeSess()
 		}()
 	}
 	for {
 		if closed(w.stopMembers) {
-			sess.Close()
+			closeSess()
 			return
 		}
 		how := ""
@@ -677,7 +684,7 @@ func (w *txnWorkload) runMember(s *etlSlot, rng *rand.Rand) {
 		if err != nil {
 			// No error of End is retryable: start over, as a crashed
 			// member would.
-			sess.Close()
+			closeSess()
 			return
 		}
 	}
@@ -697,7 +704,11 @@ func (w *txnWorkload) crashSummary() string {
 	for _, s := range w.members {
 		starts += s.started
 	}
-	return fmt.Sprintf("ETL member incarnations %d; crashes: %s", starts, strings.Join(parts, ", "))
+	out := fmt.Sprintf("ETL member incarnations %d; crashes: %s", starts, strings.Join(parts, ", "))
+	if len(w.stuck) > 0 {
+		out += "\nstuck clients: " + strings.Join(w.stuck, "; ")
+	}
+	return out
 }
 
 // committedOffsets fetches the group's committed offsets of the input
@@ -729,6 +740,31 @@ func committedOffsets(ctx context.Context, adm *kadm.Client, group, topic string
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// watchdog closes a client (with closeFn) that is still running a minute
+// and a half after stop closed, and notes it: a client stuck that long on a
+// healed cluster (kgo retries InitProducerId on CONCURRENT_TRANSACTIONS
+// without end, for one) is a liveness failure worth a line, and must not
+// hang the run. Close the returned channel once the client is done.
+func (w *txnWorkload) watchdog(stop chan struct{}, who string, closeFn func()) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+		case <-done:
+			return
+		}
+		select {
+		case <-done:
+		case <-time.After(90 * time.Second):
+			w.crashMu.Lock()
+			w.stuck = append(w.stuck, fmt.Sprintf("%s still running 90 s after the stop (closed)", who))
+			w.crashMu.Unlock()
+			closeFn()
+		}
+	}()
+	return done
 }
 
 // closed reports whether ch is closed.
