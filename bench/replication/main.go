@@ -18,8 +18,15 @@
 // not set, which for the failover means broker.session.timeout.ms = 9 s
 // and broker.heartbeat.interval.ms = 2 s on both.
 //
-//	(cd test/external/java && mvn -B -q compile)   # Kafka's classpath
-//	go run ./bench/replication -rounds 3 -failovers 20
+//   - with -txn: transactions on a topic of 4 partitions, replication
+//     factor 3: 1 KB records (acks=all) in 16 KB batches, produced in
+//     transactions of 1, 10 and 100 batches' worth of records (16, 160
+//     and 1,600 records) beside the same records produced idempotently
+//     without transactions.
+//
+//     (cd test/external/java && mvn -B -q compile)   # Kafka's classpath
+//     go run ./bench/replication -rounds 3 -failovers 20
+//     go run ./bench/replication -rounds 3 -produce=false -failovers 0 -txn
 package main
 
 import (
@@ -50,6 +57,8 @@ func main() {
 	partitions := flag.String("partitions", "1,8", "comma-separated partition counts of the produce topics")
 	classpath := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "file holding Apache Kafka's runtime classpath; empty or missing: samsa alone")
 	produce := flag.Bool("produce", true, "run the produce workloads (false: failovers only)")
+	txn := flag.Bool("txn", false, "run the transactional workloads")
+	txnRecords := flag.Int("txn-records", 100000, "1 KB records per transactional (and idempotent baseline) run")
 	warmGiB := flag.Int("warm-gib", 3, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
 	flag.Parse()
 
@@ -101,6 +110,9 @@ func main() {
 					fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f MB/s, %.2f CPU-s/GB\n", r, k.name, w, out["mb_per_sec"], out["cpu_s_per_gb"])
 				}
 			}
+			if *txn {
+				runTxn(c, k, r, samsaBin, *txnRecords, *warmGiB, res)
+			}
 			tries := *failovers / *rounds
 			if r < *failovers%*rounds {
 				tries++
@@ -115,6 +127,45 @@ func main() {
 		}
 	}
 	res.report(kinds, parts)
+	if *txn {
+		res.reportTxn(kinds)
+	}
+}
+
+// txnBatches are the transaction sizes of the -txn workloads, in 16 KB
+// batches of 1 KB records; 0 is the idempotent baseline.
+var txnBatches = []int{0, 1, 10, 100}
+
+func txnWorkload(batches int) string {
+	if batches == 0 {
+		return "idempotent, no transactions"
+	}
+	return fmt.Sprintf("transactions of %d batches", batches)
+}
+
+// runTxn runs the transactional workloads on cluster c, each on a fresh
+// topic of 4 partitions, replication factor 3.
+func runTxn(c *cluster, k kind, round int, bin string, records, warmGiB int, res results) {
+	const recordsPerBatch = 16 // 1 KB records in Java's 16 KB batch.size
+	for _, b := range txnBatches {
+		w := txnWorkload(b)
+		topic := fmt.Sprintf("txn-%d", b)
+		c.createTopic(topic, 4, 3)
+		args := []string{"perf", "produce", "--brokers", c.bootstrap(), "--topic", topic,
+			"--num-records", strconv.Itoa(records), "--record-size", "1000", "--acks", "all", "--batch-max-bytes", "16384"}
+		if b > 0 {
+			args = append(args, "--transactional-id", fmt.Sprintf("bench-%s-%d-%d", k.name, round, b),
+				"--transaction-records", strconv.Itoa(b*recordsPerBatch))
+		}
+		benchutil.WarmMemory(warmGiB << 30)
+		cpu0 := c.cpu()
+		out := benchutil.PerfResult(bin, args...)
+		out["cpu_s_per_gb"] = (c.cpu() - cpu0) / (out["bytes"] / 1e9)
+		out["txn_per_sec"] = out["transactions"] / out["elapsed_s"]
+		res.add(k.name, w, out)
+		fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f MB/s, %.0f txn/s, %.2f CPU-s/GB\n", round, k.name, w,
+			out["mb_per_sec"], out["txn_per_sec"], out["cpu_s_per_gb"])
+	}
 }
 
 // perfProduce runs `samsa perf produce` and returns its JSON summary.

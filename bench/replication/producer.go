@@ -163,3 +163,22 @@ func (r results) report(kinds []kind, parts []int) {
 		}
 	}
 }
+
+func (r results) reportTxn(kinds []kind) {
+	fmt.Println()
+	fmt.Println("| 1 KB records, 4 partitions, RF=3 | cluster | MB/s | transactions/s | CPU-s/GB (3 nodes) | MB/s ÷ idempotent |")
+	fmt.Println("|---|---|---:|---:|---:|---:|")
+	for _, b := range txnBatches {
+		w := txnWorkload(b)
+		for _, k := range kinds {
+			base := benchutil.Median(r.values(k.name, txnWorkload(0), "mb_per_sec"))
+			mb := benchutil.Median(r.values(k.name, w, "mb_per_sec"))
+			tps := "-"
+			if b > 0 {
+				tps = fmt.Sprintf("%.0f", benchutil.Median(r.values(k.name, w, "txn_per_sec")))
+			}
+			fmt.Printf("| %s | %s | %.0f | %s | %.2f | %.2f |\n", w, k.name, mb, tps,
+				benchutil.Median(r.values(k.name, w, "cpu_s_per_gb")), mb/base)
+		}
+	}
+}

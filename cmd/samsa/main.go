@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newProduceCmd(),
 		newConsumeCmd(),
 		newGroupCmd(),
+		newTxnCmd(),
 		newClusterCmd(),
 		newStorageCmd(),
 		newPerfCmd(),

@@ -166,6 +166,11 @@ type perfProduceOptions struct {
 	recordSize int
 	throughput float64
 	json       bool
+	// Transactions (as kafka-producer-perf-test --transactional-id): the
+	// records go in transactions of txnRecords records each, every one
+	// flushed and committed before the next begins.
+	transactionalID string
+	txnRecords      int64
 }
 
 func newPerfProduceCmd() *cobra.Command {
@@ -186,6 +191,8 @@ func newPerfProduceCmd() *cobra.Command {
 	fs.IntVar(&o.recordSize, "record-size", 100, "value size in bytes")
 	fs.Float64Var(&o.throughput, "throughput", -1, "maximum records/s (-1: unlimited)")
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
+	fs.StringVar(&o.transactionalID, "transactional-id", "", "produce in transactions of this transactional id, committing every --transaction-records records")
+	fs.Int64Var(&o.txnRecords, "transaction-records", 1000, "records per transaction, with --transactional-id")
 	_ = cmd.MarkFlagRequired("topic")
 	_ = cmd.MarkFlagRequired("num-records")
 	o.producer = addProducerFlags(fs)
@@ -204,6 +211,7 @@ type produceSummary struct {
 	TargetRate    float64 `json:"target_records_per_sec"` // -1: unlimited
 	Acks          string  `json:"acks"`
 	Compression   string  `json:"compression"`
+	Transactions  int64   `json:"transactions"` // committed; 0 without --transactional-id
 	ElapsedSec    float64 `json:"elapsed_s"`
 	RecordsPerSec float64 `json:"records_per_sec"`
 	MBPerSec      float64 `json:"mb_per_sec"`
@@ -220,6 +228,15 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	opts, err := o.producer.opts(o.client.timeout)
 	if err != nil {
 		return err
+	}
+	if o.transactionalID != "" {
+		if o.txnRecords <= 0 {
+			return fmt.Errorf("--transaction-records must be positive, got %d", o.txnRecords)
+		}
+		if o.producer.acks != "all" && o.producer.acks != "-1" {
+			return fmt.Errorf("--transactional-id needs --acks all, got %s", o.producer.acks)
+		}
+		opts = append(opts, kgo.TransactionalID(o.transactionalID), kgo.TransactionTimeout(time.Minute))
 	}
 	cl, err := o.client.newClient(cmd, append(opts, kgo.DefaultProduceTopic(o.topic))...)
 	if err != nil {
@@ -253,10 +270,22 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 		fmt.Fprintf(stderr, "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.\n",
 			iv.Records, iv.RecordsPerSec(), iv.MBPerSec(), ms(iv.MeanLatency), ms(iv.MaxLatency))
 	})
-	var sent int64
+	var sent, txns int64
+	var txnErr error
 	for ; sent < o.numRecords; sent++ {
 		if pacer.Wait(ctx) != nil {
 			break
+		}
+		if o.transactionalID != "" && sent%o.txnRecords == 0 {
+			if sent > 0 {
+				if txnErr = commitTxn(produceCtx, cl, o.client.timeout); txnErr != nil {
+					break
+				}
+				txns++
+			}
+			if txnErr = cl.BeginTransaction(); txnErr != nil {
+				break
+			}
 		}
 		sentAt := time.Now()
 		cl.Produce(produceCtx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
@@ -267,9 +296,16 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 			meter.ObserveLatency(len(r.Value), time.Since(sentAt))
 		})
 	}
-	flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
-	defer cancel()
-	flushErr := cl.Flush(flushCtx)
+	var flushErr error
+	if o.transactionalID != "" && txnErr == nil && sent > 0 {
+		if txnErr = commitTxn(produceCtx, cl, o.client.timeout); txnErr == nil {
+			txns++
+		}
+	} else if o.transactionalID == "" {
+		flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
+		defer cancel()
+		flushErr = cl.Flush(flushCtx)
+	}
 	end := time.Now()
 	rep.Stop()
 
@@ -280,7 +316,7 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 		err = writeJSON(out, produceSummary{
 			Test: "produce", Topic: o.topic, Records: s.Records, Errors: failed, Bytes: s.Bytes,
 			RecordSize: o.recordSize, TargetRate: o.throughput, Acks: o.producer.acks, Compression: o.producer.compression,
-			ElapsedSec: s.Elapsed.Seconds(), RecordsPerSec: s.RecordsPerSec(), MBPerSec: s.MBPerSec(),
+			Transactions: txns, ElapsedSec: s.Elapsed.Seconds(), RecordsPerSec: s.RecordsPerSec(), MBPerSec: s.MBPerSec(),
 			latencyJSON: latencies(s),
 		})
 	} else {
@@ -290,8 +326,20 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	}
 	return errors.Join(err,
 		errIf(flushErr != nil, "flush: %v", flushErr),
+		errIf(txnErr != nil, "transaction %d: %v", txns+1, txnErr),
 		errIf(failed > 0, "%d of %d records failed", failed, sent),
 		errIf(sent < o.numRecords, "interrupted after %d of %d records", sent, o.numRecords))
+}
+
+// commitTxn flushes the open transaction's records and commits it, within
+// timeout: franz-go ends a transaction only once its records are flushed.
+func commitTxn(ctx context.Context, cl *kgo.Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	return cl.EndTransaction(ctx, kgo.TryCommit)
 }
 
 func errIf(cond bool, format string, args ...any) error {

@@ -1,15 +1,26 @@
 package api
 
-// Produce, versions 3-11.
+// Produce, versions 3-12.
 //
 // v3 is the first with record batch v2 only (and transactional ids); v5
 // adds the log start offset; v8 per-record errors and an error message
-// (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 is
-// v10 again. acks=-1 waits for the high watermark to pass the batch.
+// (KIP-467); v9 flexible; v10 the current-leader tags (KIP-951); v11 may
+// answer TRANSACTION_ABORTABLE; v12 comes from clients of transaction
+// version 2, whose transactional batches add their partition to the
+// transaction (KIP-890 part 2). acks=-1 waits for the high watermark to
+// pass the batch.
 //
 // A topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION and nothing is
 // created: Kafka auto-creates topics only from Metadata requests, which
 // clients send before they produce.
+//
+// Transactional batches need the request's transactional id (else the
+// whole request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED, Kafka's answer),
+// and a partition that has no transaction of the producer open yet is
+// verified with the transaction coordinator before the batch is appended
+// (KIP-890 part 1): a batch of a transaction that never added the
+// partition (a hanging transaction in the making) is refused with
+// INVALID_TXN_STATE (TRANSACTION_ABORTABLE from v11).
 
 import (
 	"context"
@@ -29,7 +40,7 @@ import (
 )
 
 func init() {
-	register(0, 3, 11, (*Handler).produce)
+	register(0, 3, 12, (*Handler).produce)
 	// librdkafka before 2.11 only compresses with gzip, snappy or lz4 when
 	// the broker lists Produce v0, so Kafka 4 advertises v0 while refusing
 	// v0-2 requests (KAFKA-18659); so does samsa.
@@ -51,55 +62,97 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	resp.SetVersion(req.Version)
 	var waits []awaiting
 	failed := false
+	refuse := h.refuseTransactional(r)
+	var later []*deferredAppend
 
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for i, rp := range rt.Partitions {
+			// sp stays valid: st.Partitions' array is shared with the
+			// copy appended to resp.Topics below.
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			last, p, err := h.produceOne(r, req.Version, rt.Topic, rp.Partition, rp.Records)
-			if err != nil {
-				failed = true
-				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-				sp.ErrorCode = h.code(err)
-				if req.Version >= 8 {
-					sp.ErrorMessage = message(err)
-					sp.ErrorRecords = recordErrors(err)
-				}
-				if req.Version >= 10 && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
-					currentLeader(h.image(), rt.Topic, rp.Partition, sp, resp)
-				}
-				continue
+			p, hdr, err := h.produceCheck(r, req.Version, rt.Topic, rp.Partition, rp.Records)
+			if refuse != nil {
+				err = refuse // the whole request fails, as Kafka's error response does
 			}
-			sp.BaseOffset = last.BaseOffset
-			sp.LogAppendTime = last.LogAppendTime
-			sp.LogStartOffset = last.LogStartOffset
-			if r.Acks == -1 && !plantedAckEarly {
-				// sp stays valid: st.Partitions' array is shared with the
-				// copy appended to resp.Topics below.
-				waits = append(waits, awaiting{topic: rt.Topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp})
+			if err == nil {
+				if d := h.deferTxn(req.Version, rt.Topic, rp.Partition, p, hdr, rp.Records, sp); d != nil {
+					later = append(later, d)
+					continue
+				}
+			}
+			var last partition.AppendResult
+			if err == nil {
+				// AppendAcks refuses acks=all below min.insync.replicas
+				// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
+				last, err = p.AppendAcks(rp.Records, r.Acks)
+			}
+			if w, ok := h.produced(req.Version, r.Acks, rt.Topic, p, last, err, sp, resp); ok {
+				waits = append(waits, w)
+			} else if err != nil {
+				failed = true
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	var appended chan []awaiting
+	if len(later) > 0 {
+		appended = make(chan []awaiting, 1)
+		go func() { appended <- h.appendVerified(r, req.Version, later, resp) }()
+	}
 	if r.Acks == 0 {
 		// No response is due; Kafka closes the connection on an error so
-		// that the producer notices something went wrong.
+		// that the producer notices something went wrong. Verified
+		// appends go on without anyone to tell.
 		return wire.Now(wire.Response{Close: failed})
 	}
-	if len(waits) == 0 {
+	if len(waits) == 0 && appended == nil {
 		return wire.Now(wire.Response{Msg: resp})
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
+		if appended != nil {
+			select {
+			case w := <-appended:
+				waits = append(waits, w...)
+			case <-ctx.Done():
+				return wire.Response{}
+			}
+		}
 		if !h.awaitReplication(ctx, req.Version, resp, waits, timeout) {
 			return wire.Response{}
 		}
 		return wire.Response{Msg: resp}
 	}
+}
+
+// produced fills a partition's answer with an append's outcome, and
+// returns what acks=all then waits for.
+func (h *Handler) produced(version, acks int16, topic string, p *partition.Partition, last partition.AppendResult, err error,
+	sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) (awaiting, bool) {
+	if err != nil {
+		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+		sp.ErrorCode = h.code(err)
+		if version >= 8 {
+			sp.ErrorMessage = message(err)
+			sp.ErrorRecords = recordErrors(err)
+		}
+		if version >= 10 && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			currentLeader(h.image(), topic, sp.Partition, sp, resp)
+		}
+		return awaiting{}, false
+	}
+	sp.BaseOffset = last.BaseOffset
+	sp.LogAppendTime = last.LogAppendTime
+	sp.LogStartOffset = last.LogStartOffset
+	if acks == -1 && !plantedAckEarly {
+		return awaiting{topic: topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp}, true
+	}
+	return awaiting{}, false
 }
 
 // currentLeader fills KIP-951's hint into a NOT_LEADER_OR_FOLLOWER answer
@@ -123,39 +176,36 @@ func currentLeader(img *metadata.Image, topic string, index int32, sp *kmsg.Prod
 	resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 }
 
-// produceOne appends one partition's records.
-func (h *Handler) produceOne(r *kmsg.ProduceRequest, version int16, topic string, index int32, records []byte) (partition.AppendResult, *partition.Partition, error) {
+// produceCheck checks one partition's records before they are appended,
+// and returns the local leader replica and the batch header (zero when
+// the records hold no parsable batch: Append's validation refuses them
+// with Kafka's codes).
+func (h *Handler) produceCheck(r *kmsg.ProduceRequest, version int16, topic string, index int32, records []byte) (*partition.Partition, record.Header, error) {
 	if r.Acks != -1 && r.Acks != 0 && r.Acks != 1 {
-		return partition.AppendResult{}, nil, kerr.InvalidRequiredAcks
+		return nil, record.Header{}, kerr.InvalidRequiredAcks
 	}
 	img := h.image()
 	t := img.Topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
-		return partition.AppendResult{}, nil, kerr.UnknownTopicOrPartition
+		return nil, record.Header{}, kerr.UnknownTopicOrPartition
 	}
 	if t.Internal {
-		return partition.AppendResult{}, nil, &controller.Error{Code: kerr.InvalidTopicException, Message: "cannot append to internal topic " + topic}
+		return nil, record.Header{}, &controller.Error{Code: kerr.InvalidTopicException, Message: "cannot append to internal topic " + topic}
 	}
 	p := h.leaderReplica(topic, index)
 	if p == nil {
-		return partition.AppendResult{}, nil, kerr.NotLeaderForPartition
+		return nil, record.Header{}, kerr.NotLeaderForPartition
 	}
-	// Validate (in Append) refuses anything but exactly one whole batch
-	// with Kafka's codes; here we only need the header when there is one.
-	if hdr, err := record.ParseHeader(records); err == nil {
-		if r.TransactionID != nil || hdr.IsTransactional() {
-			return partition.AppendResult{}, nil, &controller.Error{Code: kerr.TransactionalIDAuthorizationFailed, Message: "transactions are not supported by this broker yet"}
-		}
-		if hdr.Codec() == record.CodecZstd && version < 7 {
-			// zstd needs Produce v7+ (KIP-110), so old clients never
-			// receive batches they cannot decode.
-			return partition.AppendResult{}, nil, kerr.UnsupportedCompressionType
-		}
+	hdr, err := record.ParseHeader(records)
+	if err != nil {
+		return p, record.Header{}, nil
 	}
-	// AppendAcks refuses acks=all below min.insync.replicas
-	// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
-	res, err := p.AppendAcks(records, r.Acks)
-	return res, p, err
+	if hdr.Codec() == record.CodecZstd && version < 7 {
+		// zstd needs Produce v7+ (KIP-110), so old clients never
+		// receive batches they cannot decode.
+		return nil, record.Header{}, kerr.UnsupportedCompressionType
+	}
+	return p, hdr, nil
 }
 
 // awaitReplication waits until every batch is committed (WaitCommitted)

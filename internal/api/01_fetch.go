@@ -2,9 +2,12 @@ package api
 
 // Fetch, versions 4-16.
 //
-// v4 isolation level and last stable offset; v5 log start offset; v7 fetch
-// sessions (KIP-227, fetch_session.go); v9 current leader epoch (KIP-320); v11 rack (KIP-392); v12
-// flexible and last fetched epoch; v13 topic ids instead of names
+// v4 isolation level and last stable offset (KIP-98: read_committed reads
+// to the last stable offset and gets the aborted transactions among what
+// it read; every answer carries the last stable offset); v5 log start
+// offset; v7 fetch sessions (KIP-227, fetch_session.go); v9 current leader
+// epoch (KIP-320); v11 rack (KIP-392); v12 flexible and last fetched
+// epoch; v13 topic ids instead of names
 // (KIP-516); v15 replica state in place of the replica id (KIP-903: the
 // follower's id and broker epoch); v16 leader endpoints (KIP-951).
 //
@@ -209,7 +212,7 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 	for i := range plan.targets {
 		tg := &plan.targets[i]
 		fp := &plan.body.topics[tg.topicIdx].partitions[tg.partIndex]
-		fp.records, fp.recordBytes = nil, nil
+		fp.records, fp.recordBytes, fp.aborted = nil, nil, nil
 		fp.diverging = false
 		fp.abortedEmptyList = readCommitted
 		if tg.err != 0 {
@@ -252,6 +255,7 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 		}
 		fp.errorCode = 0
 		fp.highWatermark, fp.lastStable, fp.logStart = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		fp.aborted = res.Aborted
 		if res.Slice.Len > 0 {
 			s := res.Slice
 			fp.records = &wire.Region{File: s.File, Fd: s.File.Fd(), Off: s.Pos, Len: s.Len}

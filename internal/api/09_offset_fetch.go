@@ -5,8 +5,10 @@ package api
 // v1 is v0 (Kafka-stored offsets only); v2 a top-level error code and a
 // null topic list meaning "every committed partition"; v3 throttle time; v5
 // the committed leader epoch (KIP-320); v6 flexible; v7 require_stable
-// (KIP-447: no pending transactional offsets exist yet, so it changes
-// nothing); v8 several groups per request (KIP-709); v9 a member id and
+// (KIP-447: a partition with an offset pending in an open transaction
+// answers UNSTABLE_OFFSET_COMMIT, which the consumer retries, instead of
+// the committed offset the transaction may replace); v8 several groups per
+// request (KIP-709), require_stable applying to each; v9 a member id and
 // epoch, checked only for KIP-848 groups. v10 names topics by id.
 // Below v2 a group-level error is reported on every requested partition.
 // The empty group id is a valid group (see OffsetCommit).
@@ -36,7 +38,7 @@ func (h *Handler) offsetFetch(_ context.Context, req *wire.Request) wire.Pending
 			}
 			sg := kmsg.NewOffsetFetchResponseGroup()
 			sg.Group = rg.Group
-			fetched, err := h.fetchOffsets(rg.Group, topics)
+			fetched, err := h.fetchOffsets(rg.Group, topics, r.RequireStable)
 			if err != nil {
 				sg.ErrorCode = h.code(err)
 			}
@@ -45,7 +47,7 @@ func (h *Handler) offsetFetch(_ context.Context, req *wire.Request) wire.Pending
 				st.Topic = ft.Topic
 				for _, fp := range ft.Partitions {
 					sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-					sp.Partition, sp.Offset, sp.LeaderEpoch = fp.Partition, fp.Offset, fp.LeaderEpoch
+					sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.ErrorCode
 					sp.Metadata = &fp.Metadata
 					st.Partitions = append(st.Partitions, sp)
 				}
@@ -63,7 +65,7 @@ func (h *Handler) offsetFetch(_ context.Context, req *wire.Request) wire.Pending
 			topics = append(topics, group.TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 		}
 	}
-	fetched, err := h.fetchOffsets(r.Group, topics)
+	fetched, err := h.fetchOffsets(r.Group, topics, req.Version >= 7 && r.RequireStable)
 	var code int16
 	if err != nil {
 		code = h.code(err)
@@ -86,7 +88,10 @@ func (h *Handler) offsetFetch(_ context.Context, req *wire.Request) wire.Pending
 		st.Topic = ft.Topic
 		for _, fp := range ft.Partitions {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
-			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = fp.Partition, fp.Offset, fp.LeaderEpoch, code
+			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.ErrorCode
+			if code != 0 {
+				sp.ErrorCode = code
+			}
 			sp.Metadata = &fp.Metadata
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -95,9 +100,9 @@ func (h *Handler) offsetFetch(_ context.Context, req *wire.Request) wire.Pending
 	return respond(req, resp)
 }
 
-func (h *Handler) fetchOffsets(groupID string, topics []group.TopicPartitions) ([]group.FetchedTopic, error) {
+func (h *Handler) fetchOffsets(groupID string, topics []group.TopicPartitions, requireStable bool) ([]group.FetchedTopic, error) {
 	if h.Groups == nil {
 		return nil, errNoGroups
 	}
-	return h.Groups.FetchOffsets(groupID, topics)
+	return h.Groups.FetchOffsets(groupID, topics, requireStable)
 }

@@ -5,7 +5,8 @@ package api
 // v1 adds the key type (0 group, 1 transaction) and an error message; v3 is
 // flexible; v4 batches keys (KIP-699); v5 is v4 (it may answer
 // TRANSACTION_ABORTABLE); v6 adds key type 2, share groups (KIP-932). The
-// first group lookup creates __consumer_offsets, as Kafka does.
+// first group lookup creates __consumer_offsets, the first transactional
+// id lookup __transaction_state, as Kafka does.
 
 import (
 	"context"
@@ -53,7 +54,14 @@ func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key string) 
 			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
 		}
 	case 1:
-		err = &controller.Error{Code: kerr.CoordinatorNotAvailable, Message: "transactions are not supported by this broker yet"}
+		if h.Txns == nil {
+			err = errNoTxns
+			break
+		}
+		b, ferr := h.Txns.FindCoordinator(ctx, key)
+		if err = ferr; err == nil {
+			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
+		}
 	case 2:
 		err = &controller.Error{Code: kerr.InvalidRequest, Message: "share groups are not supported by this broker"}
 	default:

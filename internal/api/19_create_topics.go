@@ -44,6 +44,11 @@ func (h *Handler) createTopics(ctx context.Context, req *wire.Request) wire.Pend
 			st.ErrorCode, st.ErrorMessage = h.code(err), message(err)
 			continue
 		}
+		// On the controller listener a CreateTopics comes from a broker:
+		// a client's was forwarded only after its broker refused the
+		// reserved names (forward), so a reserved name here is a
+		// coordinator creating its topic, which it marks internal.
+		spec.Internal = h.ControllerListener && controller.IsReservedInternal(spec.Name)
 		specs = append(specs, spec)
 		specIdx = append(specIdx, i)
 	}

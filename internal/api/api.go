@@ -20,6 +20,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/group"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/replication"
+	"github.com/samsa-kafka/samsa/internal/txn"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -50,13 +51,21 @@ type Deps struct {
 	// Groups is the group coordinator; nil answers every group API with
 	// COORDINATOR_NOT_AVAILABLE.
 	Groups *group.Coordinator
+	// Txns is the transaction coordinator; nil answers every transaction
+	// API with COORDINATOR_NOT_AVAILABLE (and refuses transactional
+	// produce batches, which cannot be verified).
+	Txns *txn.Coordinator
 }
 
 // Handler implements wire.Handler for every API samsa serves.
 type Handler struct {
 	Deps
 	log *slog.Logger
-	pid producerIDs
+	pid *txn.ProducerIDs
+	// txnOrder keeps the appends of one producer's transactional batches
+	// to one partition in request order while some wait for their
+	// verification (see 00_produce.go).
+	txnOrder txnOrder
 
 	// closing is closed when the broker begins to shut down: parked long
 	// polls and acks=all waits answer with what they have at once, so a
@@ -74,8 +83,17 @@ func New(d Deps) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	h.pid.ctl = d.Client
-	h.pid.node = d.NodeID
+	if d.Txns != nil {
+		h.pid = d.Txns.ProducerIDs()
+	} else {
+		h.pid = txn.NewProducerIDs(d.NodeID, func(ctx context.Context, node int32, size int64) (int64, error) {
+			if d.Client == nil {
+				return -1, kerr.CoordinatorNotAvailable
+			}
+			return d.Client.AllocateProducerIDs(ctx, node, size)
+		})
+	}
+	h.txnOrder.tails = map[txnOrderKey]chan struct{}{}
 	return h
 }
 

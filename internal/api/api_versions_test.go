@@ -53,11 +53,12 @@ func TestApiVersionsPerListener(t *testing.T) {
 	}
 }
 
-// TestApiVersionsFeatures: v3 and v4 report metadata.version, the one
-// feature samsa implements, with this build's range, its finalized level
-// from the image, and the image's offset as FinalizedFeaturesEpoch (as
-// Kafka's KRaft nodes do); a feature finalized at level 0 is left out, as
-// Kafka leaves it out. Below v3 the features are not on the wire; an
+// TestApiVersionsFeatures: v3 and v4 report metadata.version and
+// transaction.version, the features samsa implements, with this build's
+// ranges (transaction.version's, which starts at 0, from v4 only), their
+// finalized levels from the image, and the image's offset as
+// FinalizedFeaturesEpoch (as Kafka's KRaft nodes do); a feature finalized
+// at level 0 is left out, as Kafka leaves it out. Below v3 the features are not on the wire; an
 // invalid request (KIP-511 software name) carries none.
 func TestApiVersionsFeatures(t *testing.T) {
 	t.Parallel()
@@ -67,6 +68,7 @@ func TestApiVersionsFeatures(t *testing.T) {
 		metadata.Record{RegisterBroker: &metadata.RegisterBroker{NodeID: 1, Host: "127.0.0.1", Port: 9092, Unfenced: true}},
 		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: 2}},
 		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: "group.version", Level: 0}},
+		metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.TransactionVersionFeature, Level: 2}},
 		metadata.Record{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.UUID{15: 1}, Replicas: [][]int32{{1}}}},
 	)
 	show := func(resp *kmsg.ApiVersionsResponse) string {
@@ -85,8 +87,8 @@ func TestApiVersionsFeatures(t *testing.T) {
 		software string
 		want     string
 	}{
-		{4, "test", "error 0 supported metadata.version[1,3] finalized metadata.version[2,2] epoch 5 zk false"},
-		{3, "test", "error 0 supported metadata.version[1,3] finalized metadata.version[2,2] epoch 5 zk false"},
+		{4, "test", "error 0 supported metadata.version[1,3] transaction.version[0,2] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
+		{3, "test", "error 0 supported metadata.version[1,3] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
 		{3, "-bad-", "error 42 supported finalized epoch -1 zk false"},
 		{2, "", "error 0 supported finalized epoch -1 zk false"},
 	} {

@@ -85,6 +85,11 @@ func (h *Handler) forward(ctx context.Context, req *wire.Request) wire.Pending {
 		fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 		defer cancel()
 		kreq := req.Msg.(kmsg.Request)
+		if r, ok := kreq.(*kmsg.CreateTopicsRequest); ok {
+			if resp := h.forwardCreateTopics(fctx, r, req.Version); resp != nil {
+				return wire.Response{Msg: resp}
+			}
+		}
 		resp, err := h.Client.Forward(fctx, kreq)
 		if err != nil {
 			h.log.Warn("forwarding to the active controller failed", "key", req.Key, "err", err)
@@ -477,4 +482,60 @@ func unixMilli(t time.Time) int64 {
 		return -1
 	}
 	return t.UnixMilli()
+}
+
+// forwardCreateTopics refuses a client's creation of a reserved internal
+// topic at this broker: the controller listener takes every CreateTopics
+// as a broker's, and a broker creates those topics for its coordinators
+// (see createTopics). The rest of the request is forwarded, and the
+// answers are merged in the request's order. It returns nil when the
+// request names no reserved topic (forward it as it is).
+func (h *Handler) forwardCreateTopics(ctx context.Context, r *kmsg.CreateTopicsRequest, version int16) kmsg.Response {
+	reserved := 0
+	for _, t := range r.Topics {
+		if controller.IsReservedInternal(t.Topic) {
+			reserved++
+		}
+	}
+	if reserved == 0 {
+		return nil
+	}
+	rest := *r
+	rest.Topics = nil
+	for _, t := range r.Topics {
+		if !controller.IsReservedInternal(t.Topic) {
+			rest.Topics = append(rest.Topics, t)
+		}
+	}
+	answered := map[string]kmsg.CreateTopicsResponseTopic{}
+	var resp *kmsg.CreateTopicsResponse
+	if len(rest.Topics) > 0 {
+		fresp, err := h.Client.Forward(ctx, &rest)
+		if err != nil {
+			h.log.Warn("forwarding to the active controller failed", "key", r.Key(), "err", err)
+			fresp = errorResponse(&rest, kerr.RequestTimedOut)
+		} else {
+			h.awaitApplied(ctx, &rest, fresp)
+		}
+		resp = fresp.(*kmsg.CreateTopicsResponse)
+		for _, t := range resp.Topics {
+			answered[t.Topic] = t
+		}
+	} else {
+		resp = r.ResponseKind().(*kmsg.CreateTopicsResponse)
+	}
+	resp.Topics = resp.Topics[:0]
+	for _, t := range r.Topics {
+		if a, ok := answered[t.Topic]; ok {
+			resp.Topics = append(resp.Topics, a)
+			continue
+		}
+		err := controller.ReservedTopicError(t.Topic)
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t.Topic, -1, -1
+		rt.ErrorCode, rt.ErrorMessage = h.code(err), message(err)
+		resp.Topics = append(resp.Topics, rt)
+	}
+	resp.SetVersion(version)
+	return resp
 }

@@ -9,6 +9,7 @@ package api
 import (
 	"encoding/binary"
 
+	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -19,8 +20,11 @@ type fetchPartition struct {
 	lastStable       int64
 	logStart         int64
 	abortedEmptyList bool // read_committed: an empty (not null) aborted list
-	records          *wire.Region
-	recordBytes      []byte // records held in memory (tests, non-file data)
+	// aborted: the aborted transactions among the records, for a
+	// read_committed fetch (a non-null list even when empty).
+	aborted     []log.AbortedTxn
+	records     *wire.Region
+	recordBytes []byte // records held in memory (tests, non-file data)
 	// diverging: a follower's log left the leader's at divergingEpoch,
 	// which ends at divergingEnd on the leader (KIP-595, v12+ tag 0).
 	diverging      bool
@@ -130,10 +134,15 @@ func (b *fetchBody) encode() []wire.Chunk {
 				w.int64(p.logStart)
 			}
 			switch {
-			case p.abortedEmptyList && flex:
-				w.uvarint(1)
-			case p.abortedEmptyList:
-				w.int32(0)
+			case p.abortedEmptyList || len(p.aborted) > 0:
+				w.arrayLen(len(p.aborted), flex)
+				for _, a := range p.aborted {
+					w.int64(a.ProducerID)
+					w.int64(a.FirstOffset)
+					if flex {
+						w.uvarint(0) // its tags
+					}
+				}
 			case flex:
 				w.uvarint(0) // null
 			default:

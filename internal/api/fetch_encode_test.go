@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -35,10 +36,14 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 	id := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	for v := int16(4); v <= 16; v++ {
 		for _, committed := range []bool{false, true} {
+			var aborted []log.AbortedTxn
+			if committed {
+				aborted = []log.AbortedTxn{{ProducerID: 5, FirstOffset: 3, LastOffset: 7, LastStableOffset: 8}, {ProducerID: 6, FirstOffset: 8, LastOffset: 9}}
+			}
 			body := fetchBody{version: v, sessionID: 0, topics: []fetchTopic{
 				{name: "orders", id: id, partitions: []fetchPartition{
 					{index: 0, highWatermark: 10, lastStable: 9, logStart: 2, abortedEmptyList: committed,
-						records: &wire.Region{File: file, Fd: -1, Off: 4, Len: 15}},
+						records: &wire.Region{File: file, Fd: -1, Off: 4, Len: 15}, aborted: aborted},
 					{index: 1, errorCode: 1, highWatermark: -1, lastStable: -1, logStart: -1, abortedEmptyList: committed},
 					{index: 2, highWatermark: 5, lastStable: 5, logStart: 0, abortedEmptyList: committed,
 						records: &wire.Region{File: file, Fd: -1, Off: 23, Len: 9}},
@@ -70,6 +75,9 @@ func TestFetchEncoderMatchesKmsg(t *testing.T) {
 					rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fp.highWatermark, fp.lastStable, fp.logStart
 					if committed {
 						rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+						for _, a := range fp.aborted {
+							rp.AbortedTransactions = append(rp.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+						}
 					}
 					rp.PreferredReadReplica = -1
 					if fp.diverging {

@@ -90,6 +90,15 @@ func FuzzHandle(f *testing.F) {
 	freq.MaxWaitMillis = 1
 	freq.Topics = []kmsg.FetchRequestTopic{{Topic: topic, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 0, PartitionMaxBytes: 1 << 20}}}}
 	seed(freq, 12)
+	freq.IsolationLevel = 1 // read_committed
+	seed(freq, 4)
+	// A transaction's markers, committed and aborted.
+	wreq := kmsg.NewPtrWriteTxnMarkersRequest()
+	wreq.Markers = []kmsg.WriteTxnMarkersRequestMarker{
+		{ProducerID: 1, Committed: true, Topics: []kmsg.WriteTxnMarkersRequestMarkerTopic{{Topic: topic, Partitions: []int32{0, 1, 9}}}},
+		{ProducerID: 2, ProducerEpoch: 3, CoordinatorEpoch: 4, Topics: []kmsg.WriteTxnMarkersRequestMarkerTopic{{Topic: "none", Partitions: []int32{0}}}},
+	}
+	seed(wreq, 1)
 	// A follower's fetch in a session (v15: ReplicaState, topic ids).
 	ffreq := kmsg.NewPtrFetchRequest()
 	ffreq.MaxWaitMillis = 1

@@ -26,8 +26,10 @@ import (
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/samsa-kafka/samsa/internal/peer"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/server"
+	"github.com/samsa-kafka/samsa/internal/txn"
 )
 
 // Broker is a running samsa node.
@@ -60,6 +62,8 @@ type Broker struct {
 
 	replicas *replication.Manager
 	groups   *group.Coordinator
+	peers    *peer.Pool
+	txns     *txn.Coordinator
 	srv      *server.Server
 	api      *api.Handler
 	served   chan error
@@ -257,6 +261,21 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	b.groups = group.New(cfg, groupMetadata{b.pub, b.client}, b.replicas, group.Options{Logger: b.log})
 	b.groups.Start()
 	*cleanup = append(*cleanup, func() { b.groups.Close() })
+	// The transaction coordinator reaches partition leaders (markers)
+	// and other coordinators (verification) through the peer clients.
+	b.peers = peer.New(peer.Config{NodeID: cfg.NodeID, Logger: b.log})
+	b.pub.Subscribe(b.peers.OnImage)
+	*cleanup = append(*cleanup, b.peers.Close)
+	b.txns = txn.New(cfg, groupMetadata{b.pub, b.client}, b.replicas, txn.Options{
+		Logger:      b.log,
+		ProducerIDs: txn.NewProducerIDs(cfg.NodeID, b.client.AllocateProducerIDs),
+		Peers:       b.peers,
+	})
+	b.txns.Start()
+	*cleanup = append(*cleanup, func() { b.txns.Close() })
+	// TxnOffsetCommit verifies (and, v5+, adds) its partition with the
+	// transaction coordinator (KIP-890).
+	b.groups.SetVerifyTxn(b.txns.VerifyTxn)
 
 	b.api = api.New(api.Deps{
 		NodeID:     cfg.NodeID,
@@ -270,6 +289,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		Current:    b.Config,
 		Logger:     b.log,
 		Groups:     b.groups,
+		Txns:       b.txns,
 	})
 	b.srv = server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
@@ -484,6 +504,8 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	close(b.stop)
 	b.loops.Wait()
 	if b.srv != nil {
+		errs = append(errs, b.txns.Close())
+		b.peers.Close()
 		errs = append(errs, b.groups.Close(), b.replicas.Close())
 	}
 	if b.ctlSrv != nil {

@@ -92,7 +92,14 @@ type Broker struct {
 	TransactionStateLogSegmentBytes      int32
 	TransactionMaxTimeoutMs              int32
 	TransactionalIDExpirationMs          int32
-	ProducerIDExpirationMs               int32
+	// The transaction coordinator's sweeps: transactions past their
+	// timeout are aborted, idle transactional ids forgotten.
+	TransactionAbortTimedOutCleanupIntervalMs int32
+	TransactionRemoveExpiredCleanupIntervalMs int32
+	// A partition leader's retries of KIP-890's implicit addition.
+	AddPartitionsToTxnRetryBackoffMs    int32
+	AddPartitionsToTxnRetryBackoffMaxMs int32
+	ProducerIDExpirationMs              int32
 
 	// Authorization: samsa has no authorizer (authorizer.class.name is
 	// refused), so these are read and have no effect, as in Kafka without

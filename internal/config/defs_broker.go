@@ -285,6 +285,14 @@ var brokerDefs = []*Def{
 		Doc: "Longest transaction timeout a producer may ask for."},
 	{Name: "transactional.id.expiration.ms", Type: TypeInt, Default: "604800000", Importance: High, Rule: atLeast(1),
 		Doc: "Forget a transactional id unused for this long."},
+	{Name: "add.partitions.to.txn.retry.backoff.ms", Type: TypeInt, Default: "20", Importance: High, Rule: atLeast(1),
+		Doc: "Pause between a partition leader's retries of adding a partition to a transaction (Produce v12+) while the transaction coordinator answers CONCURRENT_TRANSACTIONS."},
+	{Name: "add.partitions.to.txn.retry.backoff.max.ms", Type: TypeInt, Default: "100", Importance: High, Rule: atLeast(0),
+		Doc: "How long a partition leader retries adding a partition to a transaction before the produce is answered with the coordinator's error (as NOT_ENOUGH_REPLICAS)."},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: TypeInt, Default: "10000", Importance: Low, Rule: atLeast(1),
+		Doc: "How often the transaction coordinator aborts transactions that ran past their timeout."},
+	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: TypeInt, Default: "3600000", Importance: Low, Rule: atLeast(1),
+		Doc: "How often the transaction coordinator forgets transactional ids idle past transactional.id.expiration.ms."},
 	{Name: "producer.id.expiration.ms", Type: TypeInt, Default: "86400000", Importance: Low, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Forget an idempotent producer's sequence state after this long without a write."},
 
@@ -349,8 +357,7 @@ var ignoredBroker = []string{
 	// Purgatories, coordinator internals, producer-state housekeeping.
 	"fetch.purgatory.purge.interval.requests", "producer.purgatory.purge.interval.requests",
 	"delete.records.purgatory.purge.interval.requests", "offsets.load.buffer.size", "offsets.topic.compression.codec",
-	"transaction.state.log.load.buffer.size", "transaction.abort.timed.out.transaction.cleanup.interval.ms",
-	"transaction.remove.expired.transaction.cleanup.interval.ms", "transaction.partition.verification.enable",
+	"transaction.state.log.load.buffer.size", "transaction.partition.verification.enable",
 	"producer.id.expiration.check.interval.ms", "group.coordinator.rebalance.protocols", "group.coordinator.threads",
 	// Metrics and quotas windows (samsa exports Prometheus metrics).
 	"metric.reporters", "auto.include.jmx.reporter", "telemetry.max.bytes", "quota.window.num", "quota.window.size.seconds",

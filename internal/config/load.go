@@ -226,6 +226,10 @@ func (b *Broker) build() error {
 	b.TransactionStateLogSegmentBytes = r.i32("transaction.state.log.segment.bytes")
 	b.TransactionMaxTimeoutMs = r.i32("transaction.max.timeout.ms")
 	b.TransactionalIDExpirationMs = r.i32("transactional.id.expiration.ms")
+	b.TransactionAbortTimedOutCleanupIntervalMs = r.i32("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+	b.TransactionRemoveExpiredCleanupIntervalMs = r.i32("transaction.remove.expired.transaction.cleanup.interval.ms")
+	b.AddPartitionsToTxnRetryBackoffMs = r.i32("add.partitions.to.txn.retry.backoff.ms")
+	b.AddPartitionsToTxnRetryBackoffMaxMs = r.i32("add.partitions.to.txn.retry.backoff.max.ms")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
 
 	b.SuperUsers = nil

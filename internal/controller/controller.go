@@ -391,9 +391,9 @@ func (c *Controller) every(stop <-chan struct{}, interval time.Duration, fn func
 }
 
 // initLog commits what a fresh (or older) metadata log lacks: the cluster
-// id, and metadata.version at this build's level; and the elections this
-// controller's view asks for (its static unclean.leader.election.enable
-// may differ from its predecessor's).
+// id, metadata.version at this build's level and transaction.version; and
+// the elections this controller's view asks for (its static
+// unclean.leader.election.enable may differ from its predecessor's).
 func (c *Controller) initLog() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -408,6 +408,13 @@ func (c *Controller) initLog() error {
 	}
 	if img.Features[metadata.MetadataVersionFeature] < metadata.MaxMetadataVersion {
 		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.MetadataVersionFeature, Level: metadata.MaxMetadataVersion}})
+	}
+	if _, ok := img.Features[metadata.TransactionVersionFeature]; !ok {
+		// A new cluster runs transactions at the highest level, as
+		// Kafka 4's does; so does one formed before samsa had
+		// transactions, which never ran one. A level once finalized
+		// stays.
+		recs = append(recs, metadata.Record{FeatureLevel: &metadata.FeatureLevel{Name: metadata.TransactionVersionFeature, Level: metadata.MaxTransactionVersion}})
 	}
 	_, err := c.commitElecting(recs)
 	return err
@@ -604,8 +611,8 @@ func (c *Controller) planTopic(img *metadata.Image, pl *clusterPlacement, s Topi
 			return nil, Created{}, errorf(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are equivalent)", s.Name, other.Name)
 		}
 	}
-	if !s.Internal && strings.HasPrefix(s.Name, "__") && isReservedInternal(s.Name) {
-		return nil, Created{}, errorf(kerr.InvalidRequest, "topic %q is reserved for internal use", s.Name)
+	if !s.Internal && IsReservedInternal(s.Name) {
+		return nil, Created{}, ReservedTopicError(s.Name)
 	}
 	if c.cfg.ValidateConfigs != nil {
 		if err := c.cfg.ValidateConfigs(s.Configs); err != nil {
@@ -626,8 +633,16 @@ func (c *Controller) planTopic(img *metadata.Image, pl *clusterPlacement, s Topi
 	return rec, Created{NumPartitions: int32(len(replicas)), ReplicationFactor: int16(len(replicas[0]))}, nil
 }
 
-func isReservedInternal(name string) bool {
+// IsReservedInternal reports whether name is one of the internal topics
+// only samsa itself creates (the coordinators' and the metadata log's).
+func IsReservedInternal(name string) bool {
 	return name == "__consumer_offsets" || name == "__transaction_state" || name == "__cluster_metadata"
+}
+
+// ReservedTopicError is a client's answer for creating a reserved
+// internal topic.
+func ReservedTopicError(name string) error {
+	return errorf(kerr.InvalidRequest, "topic %q is reserved for internal use", name)
 }
 
 // assign returns the replica lists of a new topic's partitions: the

@@ -31,6 +31,7 @@
 //	controller.mu (held while onImage runs) → coordinator.Runtime.mu
 //	(held while a shard is unloaded) → shard.mu → group.mu →
 //	coordinator.Writer.mu → partition.mu (Append)
+//	group.mu → shardTxns.mu (a shard's open transactions; held alone)
 //
 // Coordinator.mu guards only the start, the close and the sweep timer.
 //
@@ -57,6 +58,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -91,6 +93,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock replaces the wall clock and its timers (tests).
 	Clock Clock
+	// VerifyTxn verifies a TxnOffsetCommit's transaction with the
+	// transaction coordinator before it is written (KIP-890); nil
+	// verifies nothing. SetVerifyTxn replaces it later.
+	VerifyTxn VerifyTxn
 }
 
 // settings are the broker configs the coordinator runs with, read once.
@@ -155,6 +161,8 @@ type Coordinator struct {
 
 	createMu  sync.Mutex // one creation of the topic at a time
 	createErr string     // the last creation failure logged; under createMu
+
+	verifyTxn atomic.Pointer[VerifyTxn] // nil: no verification
 }
 
 // shard is the groups of one __consumer_offsets partition this node leads,
@@ -166,6 +174,11 @@ type shard struct {
 	loaded   bool // replayed; groups may be served
 	unloaded bool // no longer ours (or closed): NOT_COORDINATOR
 	groups   map[string]*group
+	// endsWhileLoading are the transactions that ended (CompleteTxn)
+	// while the shard loaded, in order, for activate to apply.
+	endsWhileLoading []txnEnd
+
+	txns shardTxns // its own lock, after group.mu
 }
 
 // New returns a coordinator for the broker config b. Start it once the
@@ -185,6 +198,7 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 	if c.clock == nil {
 		c.clock = wallClock{}
 	}
+	c.SetVerifyTxn(opts.VerifyTxn)
 	c.rt = coordinator.NewRuntime(coordinator.RuntimeConfig[*shard]{
 		Topic:  TopicName,
 		NodeID: c.cfg.nodeID,

@@ -85,8 +85,10 @@ func (g *group) expire(now int64) bool {
 			continue
 		}
 		for p, o := range ps {
-			if g.pendingOffsets[topicPartition{t, p}] > 0 {
-				continue // committed again, not yet replicated
+			if tp := (topicPartition{t, p}); g.pendingOffsets[tp] > 0 || g.hasTxnOffset(tp) {
+				// Committed again, not yet replicated; or about to be
+				// replaced by an open transaction, as Kafka keeps it.
+				continue
 			}
 			expired := now-base(o) >= retention
 			if o.expireTime >= 0 {
@@ -98,10 +100,10 @@ func (g *group) expire(now int64) bool {
 			}
 		}
 	}
-	// A group with writes in flight is not deleted: a pending commit
-	// would outlive its group.
+	// A group with writes in flight, or with open transactions, is not
+	// deleted: a pending commit would outlive its group.
 	allGone := len(gone) == g.offsetCount()
-	deleteGroup := allGone && g.state == stateEmpty && g.pendingWrites == 0
+	deleteGroup := allGone && g.state == stateEmpty && g.pendingWrites == 0 && len(g.txnOffsets) == 0
 	if deleteGroup {
 		recs = append(recs, record.Record{Key: groupKey(g.id)})
 	}

@@ -92,6 +92,12 @@ type offset struct {
 	metadata    string
 	commitTime  int64 // ms
 	expireTime  int64 // ms; -1 unless committed with an explicit retention (v2-v4)
+	// record is the log offset of the offset's record in
+	// __consumer_offsets: when a transaction commits offsets, one of its
+	// offsets replaces a committed one only if its record is the newer
+	// (Kafka keeps the most recent record's offset, so that a compacted
+	// log materializes the same offsets).
+	record int64
 }
 
 // group is one consumer group. Every field is guarded by mu.
@@ -136,6 +142,10 @@ type group struct {
 	pendingOffsets map[topicPartition]int
 	// pendingWrites counts the group's writes not yet completed.
 	pendingWrites int
+	// txnOffsets are the offsets of open transactions, by producer id
+	// (TxnOffsetCommit, KIP-98): in the committed log, invisible to
+	// OffsetFetch until their transaction commits (CompleteTxn).
+	txnOffsets map[int64]map[topicPartition]offset
 }
 
 type topicPartition struct {
@@ -161,6 +171,7 @@ func newGroup(c *Coordinator, s *shard, id string) *group {
 		offsets:     map[string]map[int32]offset{},
 
 		pendingOffsets: map[topicPartition]int{},
+		txnOffsets:     map[int64]map[topicPartition]offset{},
 	}
 }
 

@@ -115,7 +115,7 @@ func withReason(ours, client string) string {
 // dropIfUnused marks Dead a group that a failed JoinGroup created and left
 // with nothing in it, so that bad requests do not accumulate empty groups.
 func (g *group) dropIfUnused() bool {
-	if g.state != stateEmpty || g.generation != 0 || len(g.members) > 0 || len(g.pendingJoin) > 0 || len(g.offsets) > 0 || g.pendingWrites > 0 {
+	if g.state != stateEmpty || g.generation != 0 || len(g.members) > 0 || len(g.pendingJoin) > 0 || len(g.offsets) > 0 || g.pendingWrites > 0 || len(g.txnOffsets) > 0 {
 		return false
 	}
 	g.transition(stateDead)

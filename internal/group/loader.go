@@ -50,6 +50,9 @@ func (c *Coordinator) activate(s *shard, groups map[string]*group) {
 	s.loaded = true
 	for _, g := range groups {
 		g.mu.Lock()
+		for pid := range g.txnOffsets {
+			s.txns.hold(pid, g)
+		}
 		for _, id := range g.order {
 			m := g.members[id]
 			g.scheduleHeartbeat(m, m.sessionTimeout)
@@ -61,17 +64,31 @@ func (c *Coordinator) activate(s *shard, groups map[string]*group) {
 		}
 		g.mu.Unlock()
 	}
+	// Markers committed while the shard loaded, which the replay may not
+	// have read: their transactions end now, after everything replayed.
+	for _, e := range s.endsWhileLoading {
+		s.endTxn(e)
+	}
+	s.endsWhileLoading = nil
 }
 
-// loadState is the replay of a partition: the latest record of each key.
+// loadState is the replay of a partition: the latest record of each key,
+// and the offsets of transactions no marker has ended yet.
 type loadState struct {
 	meta    map[string]*kmsg.GroupMetadataValue // nil value: tombstoned
 	offsets map[string]map[string]map[int32]offset
-	order   []string // group ids in first-seen order
+	// txn holds the open transactions' offsets: producer id → group →
+	// partition.
+	txn   map[int64]map[string]map[topicPartition]offset
+	order []string // group ids in first-seen order
 }
 
 func newLoadState() *loadState {
-	return &loadState{meta: map[string]*kmsg.GroupMetadataValue{}, offsets: map[string]map[string]map[int32]offset{}}
+	return &loadState{
+		meta:    map[string]*kmsg.GroupMetadataValue{},
+		offsets: map[string]map[string]map[int32]offset{},
+		txn:     map[int64]map[string]map[topicPartition]offset{},
+	}
 }
 
 func (st *loadState) see(id string) {
@@ -80,6 +97,11 @@ func (st *loadState) see(id string) {
 	}
 	if _, ok := st.offsets[id]; ok {
 		return
+	}
+	for _, gs := range st.txn {
+		if _, ok := gs[id]; ok {
+			return
+		}
 	}
 	st.order = append(st.order, id)
 }
@@ -94,24 +116,70 @@ func readPartition(ctx context.Context, log coordinator.Partition, warn func(str
 	return st, nil
 }
 
+// replayBatch applies one batch of the log. A transactional batch holds a
+// TxnOffsetCommit's offsets, pending for its producer until a marker (a
+// control batch) of that producer commits or aborts them.
 func (st *loadState) replayBatch(b []byte, h record.Header, warn func(string, ...any)) {
 	if h.IsControl() {
-		return // transaction markers: nothing to replay until transactional offset commits exist
+		m, err := record.ParseMarker(b, maxRecordBytes)
+		if err != nil {
+			// A control batch of a kind Kafka may add later, or a
+			// damaged one: it ends nothing.
+			warn("skipping control batch of "+TopicName+" that is not a transaction marker", "offset", h.BaseOffset, "err", err)
+			return
+		}
+		st.endTxn(m.ProducerID, m.Commit)
+		return
 	}
 	_, recs, err := record.ReadRecords(b, maxRecordBytes)
 	if err != nil {
 		warn("skipping undecodable batch of "+TopicName, "offset", h.BaseOffset, "err", err)
 		return
 	}
+	pid := int64(record.NoProducerID)
+	if h.IsTransactional() {
+		pid = h.ProducerID
+	}
 	for _, r := range recs {
-		if err := st.replay(r.Key, r.Value); err != nil {
-			warn("skipping undecodable record of "+TopicName, "offset", h.BaseOffset+int64(r.OffsetDelta), "err", err)
+		at := h.BaseOffset + int64(r.OffsetDelta)
+		if err := st.replay(r.Key, r.Value, at, pid); err != nil {
+			warn("skipping undecodable record of "+TopicName, "offset", at, "err", err)
 		}
 	}
 }
 
-// replay applies one record. A nil value is a tombstone.
-func (st *loadState) replay(key, value []byte) error {
+// endTxn applies a marker: the producer's pending offsets become the
+// committed ones (each unless a newer record committed its partition, see
+// group.commitTxnOffset), or are dropped.
+func (st *loadState) endTxn(pid int64, commit bool) {
+	if commit {
+		for id, ps := range st.txn[pid] {
+			for tp, o := range ps {
+				if cur, ok := st.offsets[id][tp.topic][tp.partition]; !ok || o.record > cur.record {
+					st.setOffset(id, tp, o)
+				}
+			}
+		}
+	}
+	delete(st.txn, pid)
+}
+
+func (st *loadState) setOffset(id string, tp topicPartition, o offset) {
+	ts := st.offsets[id]
+	if ts == nil {
+		ts = map[string]map[int32]offset{}
+		st.offsets[id] = ts
+	}
+	if ts[tp.topic] == nil {
+		ts[tp.topic] = map[int32]offset{}
+	}
+	ts[tp.topic][tp.partition] = o
+}
+
+// replay applies one record, at log offset at, of a batch of transaction
+// producer pid (record.NoProducerID: not transactional). A nil value is a
+// tombstone.
+func (st *loadState) replay(key, value []byte, at, pid int64) error {
 	kind, ok := recordKind(key)
 	if !ok {
 		return errors.New("key shorter than its version")
@@ -123,9 +191,15 @@ func (st *loadState) replay(key, value []byte) error {
 			return fmt.Errorf("offset commit key: %w", err)
 		}
 		st.see(k.Group)
+		tp := topicPartition{k.Topic, k.Partition}
 		if value == nil {
+			// A tombstone deletes the committed offset and the open
+			// transactions' offsets of the partition too.
 			if ps := st.offsets[k.Group][k.Topic]; ps != nil {
 				delete(ps, k.Partition)
+			}
+			for _, gs := range st.txn {
+				delete(gs[k.Group], tp)
 			}
 			return nil
 		}
@@ -136,22 +210,26 @@ func (st *loadState) replay(key, value []byte) error {
 		if v.Version < 0 || v.Version > 4 {
 			return fmt.Errorf("offset commit value version %d", v.Version)
 		}
-		o := offset{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTime: v.CommitTimestamp, expireTime: -1}
+		o := offset{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTime: v.CommitTimestamp, expireTime: -1, record: at}
 		if v.Version >= 3 {
 			o.leaderEpoch = v.LeaderEpoch
 		}
 		if v.Version == 1 {
 			o.expireTime = v.ExpireTimestamp
 		}
-		ts := st.offsets[k.Group]
-		if ts == nil {
-			ts = map[string]map[int32]offset{}
-			st.offsets[k.Group] = ts
+		if pid == record.NoProducerID {
+			st.setOffset(k.Group, tp, o)
+			return nil
 		}
-		if ts[k.Topic] == nil {
-			ts[k.Topic] = map[int32]offset{}
+		gs := st.txn[pid]
+		if gs == nil {
+			gs = map[string]map[topicPartition]offset{}
+			st.txn[pid] = gs
 		}
-		ts[k.Topic][k.Partition] = o
+		if gs[k.Group] == nil {
+			gs[k.Group] = map[topicPartition]offset{}
+		}
+		gs[k.Group][tp] = o
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -188,6 +266,9 @@ func (st *loadState) groups(c *Coordinator, s *shard) map[string]*group {
 		for _, ps := range st.offsets[id] {
 			offs += len(ps)
 		}
+		for _, gs := range st.txn {
+			offs += len(gs[id])
+		}
 		if v == nil && offs == 0 {
 			continue
 		}
@@ -196,6 +277,11 @@ func (st *loadState) groups(c *Coordinator, s *shard) map[string]*group {
 		for t, ps := range st.offsets[id] {
 			for p, o := range ps {
 				g.setOffset(t, p, o)
+			}
+		}
+		for pid, gs := range st.txn {
+			if ps := gs[id]; len(ps) > 0 {
+				g.txnOffsets[pid] = ps
 			}
 		}
 		if v != nil {

@@ -21,102 +21,17 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 // StartCommitOffsets handles an OffsetCommit request of any version (v1's
 // per-partition commit timestamp, v2-v4's retention time, v6's leader
 // epoch, v7's instance id): it validates the commit and appends the
-// offsets to the group's partition, and returns the wait for the answer.
-// The offsets are applied to the group (and so visible to OffsetFetch)
-// once the high watermark covers them, and the answer waits for that, at
-// most offsets.commit.timeout.ms, with no lock held; on a single replica
-// the answer is ready at once. A commit that times out is answered
-// COORDINATOR_NOT_AVAILABLE (Kafka's translation of REQUEST_TIMED_OUT),
-// and is still applied if it commits later.
+// offsets to the group's partition, and returns the wait for the answer
+// (see startCommit). The offsets are applied to the group, and so visible
+// to OffsetFetch, once the high watermark covers them.
 func (c *Coordinator) StartCommitOffsets(req *kmsg.OffsetCommitRequest) func(context.Context) *kmsg.OffsetCommitResponse {
-	codes := make([][]int16, len(req.Topics))
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-	}
-	answer := func() *kmsg.OffsetCommitResponse {
-		resp := kmsg.NewPtrOffsetCommitResponse()
-		for i, t := range req.Topics {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
-			for j, p := range t.Partitions {
-				rp := kmsg.NewOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, codes[i][j]
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp
-	}
-	ready := func(context.Context) *kmsg.OffsetCommitResponse { return answer() }
-	// Partitions of unknown topics are refused first, as Kafka's request
-	// handler does before the coordinator sees the request.
-	img := c.md.Image()
-	valid := 0
-	for i, t := range req.Topics {
-		mt := img.Topics[t.Topic]
-		for j, p := range t.Partitions {
-			if mt == nil || p.Partition < 0 || int(p.Partition) >= len(mt.Partitions) {
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			valid++
-		}
-	}
-	failAll := func(code int16) func(context.Context) *kmsg.OffsetCommitResponse {
-		for i := range codes {
-			for j := range codes[i] {
-				if codes[i][j] == 0 {
-					codes[i][j] = code
-				}
-			}
-		}
-		return ready
-	}
-	if valid == 0 {
-		return ready
-	}
-	// An empty group id is a valid group for commits, fetches, describes
-	// and deletes: old consumers with group.id="" committed under it, and
-	// Kafka still serves it "for backwards compatibility".
-	// A commit with a generation may not create the group: it comes from
-	// a member of a generation this coordinator does not know.
-	g, err := c.acquire(req.Group, req.Generation < 0)
-	if err != nil {
-		return failAll(codeOf(err, kerr.IllegalGeneration))
-	}
-	unlock := func() {
-		drop := g.dropIfUnused()
-		g.mu.Unlock()
-		if drop {
-			c.removeGroup(g)
-		}
-	}
-	if err := g.validateCommit(req.MemberID, req.InstanceID, req.Generation); err != nil {
-		unlock()
-		return failAll(err.(*kerr.Error).Code)
-	}
-
+	cr := &offsetCommit{group: req.Group, memberID: req.MemberID, instanceID: req.InstanceID, generation: req.Generation}
 	now := c.nowMs()
-	type pending struct {
-		i, j  int
-		topic string
-		part  int32
-		o     offset
-	}
-	var todo []pending
-	var recs []record.Record
-	for i, t := range req.Topics {
-		for j, p := range t.Partitions {
-			if codes[i][j] != 0 {
-				continue
-			}
-			o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: now, expireTime: -1}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: -1, expireTime: -1}
 			if p.Metadata != nil {
 				o.metadata = *p.Metadata
-			}
-			if len(o.metadata) > c.cfg.maxMetadataBytes {
-				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
-				continue
 			}
 			if req.Version == 1 && p.Timestamp != -1 {
 				o.commitTime = p.Timestamp // v1 lets the client set it
@@ -126,88 +41,33 @@ func (c *Coordinator) StartCommitOffsets(req *kmsg.OffsetCommitRequest) func(con
 				// offset expires then, whatever the group's state.
 				o.expireTime = now + req.RetentionTimeMillis
 			}
-			todo = append(todo, pending{i, j, t.Topic, p.Partition, o})
-			recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p.Partition), Value: offsetValue(o)})
+			cr.parts = append(cr.parts, commitPart{topic: t.Topic, partition: p.Partition, o: o})
 		}
 	}
-	if len(recs) == 0 {
-		unlock()
-		return ready
-	}
-	for _, p := range todo {
-		g.pendingOffsets[topicPartition{p.topic, p.part}]++
-	}
-	wr, err := g.write(recs, func(err error) {
-		for _, p := range todo {
-			g.donePendingOffset(p.topic, p.part)
-		}
-		if !coordinator.Applied(err) || g.state == stateDead {
-			// Not committed; or committed, then the group was deleted
-			// (its tombstones covered these offsets) or unloaded.
-			return
-		}
-		for _, p := range todo {
-			g.setOffset(p.topic, p.part, p.o)
-		}
-	})
-	if err != nil {
-		for _, p := range todo {
-			g.donePendingOffset(p.topic, p.part)
-		}
-		unlock()
-		c.log.Warn("cannot write offset commit", "group", g.id, "err", err)
-		code := offsetAppendCode(err)
-		for _, p := range todo {
-			codes[p.i][p.j] = code
-		}
-		return ready
-	}
-	unlock()
-	return func(ctx context.Context) *kmsg.OffsetCommitResponse {
-		if err := c.wait(ctx, wr); err != nil {
-			c.log.Warn("offset commit not replicated", "group", req.Group, "err", err)
-			code := offsetAppendCode(err)
-			for _, p := range todo {
-				codes[p.i][p.j] = code
+	answer := func() *kmsg.OffsetCommitResponse {
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		n := 0
+		for _, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, cr.parts[n].code
+				rt.Partitions = append(rt.Partitions, rp)
+				n++
 			}
+			resp.Topics = append(resp.Topics, rt)
 		}
+		return resp
+	}
+	if cr.checkTopics(c.md.Image()) == 0 {
+		return func(context.Context) *kmsg.OffsetCommitResponse { return answer() }
+	}
+	wait := c.startCommit(cr)
+	return func(ctx context.Context) *kmsg.OffsetCommitResponse {
+		wait(ctx)
 		return answer()
 	}
-}
-
-// donePendingOffset counts off a completed commit of one partition.
-func (g *group) donePendingOffset(topic string, partition int32) {
-	k := topicPartition{topic, partition}
-	if g.pendingOffsets[k]--; g.pendingOffsets[k] <= 0 {
-		delete(g.pendingOffsets, k)
-	}
-}
-
-// validateCommit is Kafka's check of who may commit: anyone while the group
-// is Empty and the commit carries no generation (admin tools, consumers
-// that assign partitions themselves); otherwise a member of the current
-// generation, not while its assignment is being computed.
-func (g *group) validateCommit(memberID string, instanceID *string, generation int32) error {
-	if g.state == stateDead {
-		return kerr.CoordinatorNotAvailable
-	}
-	if generation < 0 && g.state == stateEmpty {
-		return nil
-	}
-	if generation >= 0 || memberID != "" || instanceID != nil {
-		if err := g.validateMember(memberID, instanceID); err != nil {
-			return err
-		}
-		if generation != g.generation {
-			return kerr.IllegalGeneration
-		}
-	} else if g.state != stateEmpty {
-		return kerr.UnknownMemberID
-	}
-	if g.state == stateCompletingRebalance {
-		return kerr.RebalanceInProgress
-	}
-	return nil
 }
 
 func (g *group) setOffset(topic string, partition int32, o offset) {
@@ -234,12 +94,14 @@ type TopicPartitions struct {
 	Partitions []int32
 }
 
-// FetchedPartition is a committed offset; Offset is -1 when none is.
+// FetchedPartition is a committed offset; Offset is -1 when none is, or
+// when ErrorCode is UNSTABLE_OFFSET_COMMIT.
 type FetchedPartition struct {
 	Partition   int32
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	ErrorCode   int16
 }
 
 // FetchedTopic is the committed offsets of one topic.
@@ -250,8 +112,12 @@ type FetchedTopic struct {
 
 // FetchOffsets returns the group's committed offsets for topics, or for
 // every partition it has committed when topics is nil. A group that does
-// not exist has no offsets (-1), which is not an error.
-func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]FetchedTopic, error) {
+// not exist has no offsets (-1), which is not an error. With
+// requireStable (OffsetFetch v7+, KIP-447) a partition with an offset
+// pending in an open transaction answers UNSTABLE_OFFSET_COMMIT, so that a
+// consumer does not start from an offset the transaction is about to
+// replace; without it, the committed offset is returned.
+func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions, requireStable bool) ([]FetchedTopic, error) {
 	g, err := c.acquire(groupID, false)
 	if err != nil && err != errGroupNotFound {
 		return nil, err
@@ -281,7 +147,9 @@ func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]
 		ft := FetchedTopic{Topic: t.Topic, Partitions: make([]FetchedPartition, 0, len(t.Partitions))}
 		for _, p := range t.Partitions {
 			fp := FetchedPartition{Partition: p, Offset: -1, LeaderEpoch: -1}
-			if o, ok := offsets[t.Topic][p]; ok {
+			if requireStable && g != nil && g.hasTxnOffset(topicPartition{t.Topic, p}) {
+				fp.ErrorCode = kerr.UnstableOffsetCommit.Code
+			} else if o, ok := offsets[t.Topic][p]; ok {
 				fp.Offset, fp.LeaderEpoch, fp.Metadata = o.offset, o.leaderEpoch, o.metadata
 			}
 			ft.Partitions = append(ft.Partitions, fp)
@@ -331,10 +199,13 @@ func (c *Coordinator) DeleteOffsets(groupID string, topics []TopicPartitions) ([
 			case g.state != stateEmpty && g.isSubscribed(t.Topic):
 				pe.Code = kerr.GroupSubscribedToTopic.Code
 			default:
-				// A commit still pending is deleted too: its tombstone
-				// follows it in the log.
+				// A commit still pending (in flight, or in an open
+				// transaction) is deleted too: its tombstone follows it
+				// in the log, and the replay of a tombstone drops the
+				// transactions' offsets of its partition.
 				_, ok := g.offsets[t.Topic][p]
-				if ok || g.pendingOffsets[topicPartition{t.Topic, p}] > 0 {
+				tp := topicPartition{t.Topic, p}
+				if ok || g.pendingOffsets[tp] > 0 || g.hasTxnOffset(tp) {
 					recs = append(recs, record.Record{Key: offsetKey(g.id, t.Topic, p)})
 					del = append(del, topicPartition{t.Topic, p})
 				}
@@ -352,6 +223,7 @@ func (c *Coordinator) DeleteOffsets(groupID string, topics []TopicPartitions) ([
 		}
 		for _, d := range del {
 			g.deleteOffset(d.topic, d.partition)
+			g.dropTxnOffsets(d)
 		}
 	})
 	g.mu.Unlock()
@@ -403,7 +275,8 @@ func (c *Coordinator) deleteGroup(id string) error {
 }
 
 // tombstone writes tombstones for the group's offsets (those of pending
-// commits too) and its metadata, and marks it Dead at once, as Kafka does:
+// commits and of open transactions too) and its metadata, and marks it
+// Dead at once, as Kafka does:
 // no member may join a group being deleted. If the tombstones do not
 // commit, they are still in this leader's log, which either commits them
 // later or loses them with its leadership, and the next leader loads the
@@ -415,7 +288,16 @@ func (g *group) tombstone() (*coordinator.Write, error) {
 			recs = append(recs, record.Record{Key: offsetKey(g.id, t, p)})
 		}
 	}
+	more := map[topicPartition]struct{}{}
 	for k := range g.pendingOffsets {
+		more[k] = struct{}{}
+	}
+	for _, ps := range g.txnOffsets {
+		for k := range ps {
+			more[k] = struct{}{}
+		}
+	}
+	for k := range more {
 		if _, ok := g.offsets[k.topic][k.partition]; !ok {
 			recs = append(recs, record.Record{Key: offsetKey(g.id, k.topic, k.partition)})
 		}
@@ -426,6 +308,7 @@ func (g *group) tombstone() (*coordinator.Write, error) {
 		return nil, err
 	}
 	clear(g.offsets)
+	clear(g.txnOffsets)
 	g.shutdown(kerr.CoordinatorNotAvailable.Code)
 	return wr, nil
 }
@@ -492,11 +375,3 @@ func containsFold(list []string, s string) bool {
 	}
 	return false
 }
-
-// CompleteTxn ends the transactional offset commits of producer pid on
-// partition index of __consumer_offsets: on commit they become the
-// group's committed offsets, on abort they are dropped. The markers path
-// calls it once the marker is committed in that partition.
-//
-// TODO(txn groups): a stub until TxnOffsetCommit exists.
-func (c *Coordinator) CompleteTxn(index int32, pid int64, commit bool) {}

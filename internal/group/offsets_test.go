@@ -33,7 +33,7 @@ func (e *env) adminCommit(group string, version int16, offsets map[string]map[in
 // committed returns the committed offset of topic/partition, -1 if none.
 func (e *env) committed(group, topic string, partition int32) FetchedPartition {
 	e.t.Helper()
-	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: topic, Partitions: []int32{partition}}})
+	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: topic, Partitions: []int32{partition}}}, false)
 	if err != nil {
 		e.t.Fatalf("fetch %s: %v", group, err)
 	}
@@ -136,7 +136,7 @@ func TestFetchOffsets(t *testing.T) {
 	if got := e.committed("nobody", "t", 0); got.Offset != -1 {
 		t.Fatalf("unknown group %+v", got)
 	}
-	all, err := e.c.FetchOffsets("f", nil)
+	all, err := e.c.FetchOffsets("f", nil, false)
 	if err != nil || len(all) != 2 || all[0].Topic != "t" || all[1].Topic != "u" || len(all[0].Partitions) != 1 {
 		t.Fatalf("all offsets %+v, %v", all, err)
 	}

@@ -108,33 +108,64 @@ func (g *group) persistMetadata(assign map[string][]byte, apply func(err error))
 // An error means nothing was appended, and apply is not called. apply may
 // be nil. Callers hold g.mu.
 func (g *group) write(recs []record.Record, apply func(err error)) (*coordinator.Write, error) {
+	var at func(error, int64)
+	if apply != nil {
+		at = func(err error, _ int64) { apply(err) }
+	}
+	return g.writeAt(recs, nil, at)
+}
+
+// writeAt is write for a batch of transaction txn (nil: none), whose
+// apply also learns the log offset of the batch's first record. A
+// transactional batch carries the producer's id and epoch and no sequence,
+// as Kafka's coordinator writes a TxnOffsetCommit: the log checks its
+// epoch against the producer's, and the transaction's marker later ends
+// it in this partition. Such a batch is counted in flight in the shard's
+// shardTxns until its apply settles it (applyTxnOffsets), which it must.
+func (g *group) writeAt(recs []record.Record, txn *producer, apply func(err error, base int64)) (*coordinator.Write, error) {
 	now := g.c.nowMs()
 	for i := range recs {
 		recs[i].OffsetDelta = int32(i)
 	}
-	batch, err := record.BuildBatch(record.CodecNone, 0, recs, record.BuildOptions{
+	opts := record.BuildOptions{
 		ProducerID:    record.NoProducerID,
 		ProducerEpoch: -1,
 		BaseSequence:  record.NoSequence,
 		BaseTimestamp: now,
-	})
+	}
+	if txn != nil {
+		opts.ProducerID, opts.ProducerEpoch, opts.Attributes = txn.id, txn.epoch, record.AttrTransactional
+	}
+	batch, err := record.BuildBatch(record.CodecNone, 0, recs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("group: encode records: %w: %w", err, kerr.MessageTooLarge)
 	}
-	wr, err := g.shard.rt.Writer.Append(batch, func(err error) {
+	// The completion reads wr under g.mu, which the caller holds until
+	// wr is assigned: a completion cannot run before Append returned.
+	var wr *coordinator.Write
+	base := func() int64 { return wr.LastOffset() - int64(len(recs)-1) }
+	if txn != nil {
+		// Counted in flight before it is in the log: a transaction that
+		// ends meanwhile must know to end this batch's offsets too.
+		g.shard.txns.begin(txn.id)
+	}
+	wr, err = g.shard.rt.Writer.Append(batch, func(err error) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.pendingWrites--
 		if apply != nil {
-			apply(err)
+			apply(err, base())
 		}
 	})
 	if err != nil {
+		if txn != nil {
+			g.shard.txns.done(txn.id)
+		}
 		return nil, fmt.Errorf("group: append to %s-%d: %w", TopicName, g.shard.rt.Index, err)
 	}
 	if wr.Inline() {
 		if apply != nil {
-			apply(wr.Err())
+			apply(wr.Err(), base())
 		}
 	} else {
 		g.pendingWrites++

@@ -38,7 +38,9 @@ func (m *staticMetadata) image(epoch int32) *metadata.Image {
 	img.Topics = map[string]*metadata.Topic{
 		TopicName: {Name: TopicName, ID: metadata.UUID{1}, Internal: true, Partitions: []metadata.Partition{
 			{Index: 0, Leader: 1, LeaderEpoch: epoch, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}}},
-		"t": {Name: "t", ID: metadata.UUID{2}, Partitions: []metadata.Partition{{Index: 0, Leader: 1, Replicas: []int32{1}, ISR: []int32{1}}}},
+		"t": {Name: "t", ID: metadata.UUID{2}, Partitions: []metadata.Partition{
+			{Index: 0, Leader: 1, Replicas: []int32{1}, ISR: []int32{1}},
+			{Index: 1, Leader: 1, Replicas: []int32{1}, ISR: []int32{1}}}},
 	}
 	return img
 }
@@ -84,7 +86,8 @@ func (r oneReplica) Partition(topic string, index int32) *partition.Partition {
 
 // replicatedEnv is a coordinator on one __consumer_offsets partition whose
 // ISR is this node (1) and a follower (2) that the test plays: the high
-// watermark moves only when the test says the follower fetched.
+// watermark moves only when the test says the follower fetched. Topic "t"
+// has partitions 0 and 1.
 type replicatedEnv struct {
 	t  *testing.T
 	md *staticMetadata
@@ -146,7 +149,7 @@ func commitReq(group string, off int64) *kmsg.OffsetCommitRequest {
 
 func (e *replicatedEnv) fetched(group string) int64 {
 	e.t.Helper()
-	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: "t", Partitions: []int32{0}}})
+	out, err := e.c.FetchOffsets(group, []TopicPartitions{{Topic: "t", Partitions: []int32{0}}}, false)
 	if err != nil {
 		e.t.Fatal(err)
 	}

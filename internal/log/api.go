@@ -92,7 +92,13 @@ type AppendResult struct {
 var (
 	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
-	ErrClosed               = errors.New("log: closed")
+	// ErrInvalidTxnState: a non-transactional batch from a producer whose
+	// transaction is open in the partition (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("log: invalid transaction state")
+	// ErrCoordinatorFenced: a marker from an older transaction coordinator
+	// epoch than the producer's last marker (TRANSACTION_COORDINATOR_FENCED).
+	ErrCoordinatorFenced = errors.New("log: transaction coordinator fenced")
+	ErrClosed            = errors.New("log: closed")
 	// ErrFailed: an earlier I/O failure (a failed fsync, a write that could
 	// not be undone) left the files in doubt; the log refuses writes until
 	// it is reopened, which recovers it. Kafka takes the log dir offline.
@@ -121,6 +127,8 @@ type ReadResult struct {
 	Slice Slice // Len 0 when there is nothing to read
 	// FirstBatchOffset is the base offset of the first batch in Slice.
 	FirstBatchOffset int64
+
+	seg *segment // Slice's segment, pinned by the Slice
 }
 
 // ErrOffsetOutOfRange: the offset is below the log start or above the end.

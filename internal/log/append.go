@@ -86,7 +86,13 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 		return res, false, err
 	}
 	if h.ProducerID >= 0 {
-		dup, err := l.producers.check(h, opts.Coordinator)
+		m, _ := markerOf(h, batch, nil, 0)
+		if h.IsControl() && m == nil {
+			// The only control batches a leader appends are the
+			// transaction coordinator's markers.
+			return res, false, fmt.Errorf("log: append: producer %d's control batch is not a transaction marker: %w", h.ProducerID, ErrCorruptBatch)
+		}
+		dup, err := l.producers.check(h, m, opts.Coordinator)
 		if err != nil {
 			return res, false, err
 		}
@@ -341,15 +347,17 @@ func (l *Log) writeRun(seg *segment, buf []byte, hs []record.Header, now int64, 
 	for i := range hs {
 		h := &hs[i]
 		seg.track(h, at, l.cfg.IndexIntervalBytes)
-		at += h.Size()
 		if h.ProducerID >= 0 {
-			l.producers.apply(h)
+			m, _ := markerOf(h, buf[at-pos:at-pos+h.Size()], nil, 0)
+			trackBatch(l.producers, seg, h, m, 0)
 		}
+		at += h.Size()
 	}
 	if seg.rollStartMs < 0 {
 		seg.rollStartMs = now
 	}
 	l.end.Store(&Position{Offset: hs[len(hs)-1].LastOffset() + 1, SegmentBase: seg.base, FilePos: at})
+	l.publishTxns()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,20 +28,27 @@ import (
 // segment's max timestamp, falling back to its mtime, not from when the
 // segment was first cleaned as Kafka does).
 //
+// Nothing at or above the last stable offset is cleaned. The records of
+// aborted transactions (the abort index names them) are dropped and never
+// enter the key map; a transaction marker goes once no batch of its
+// transaction is left before it and its segment is older than
+// delete.retention.ms (filter.batch). An abort marker that stays for its
+// transaction's batches keeps its abort index entry in the new segment.
+//
 // Offsets never change: a rewritten batch keeps its base offset, last
 // offset delta, producer id, epoch and base sequence, leader epoch,
 // attributes and codec, and gets a fresh CRC. A batch left with no record
 // is dropped, unless it is the last batch of its producer, which producer
-// state rebuilt from the log needs: it stays as an empty batch. Control
-// batches are kept as they are. A batch whose records all stay is copied
-// byte for byte.
+// state rebuilt from the log needs: it stays as an empty batch (a marker
+// that is its producer's last batch in its epoch stays as it is). A batch
+// whose records all stay is copied byte for byte.
 //
 // Sources are grouped (consecutive segments whose sizes sum to at most
 // segment.bytes) and each group becomes one segment named by the group's
 // first base offset. The crash protocol, per group:
 //
-//  1. write <base>.log/.index/.timeindex.cleaned and <base>.cleanrange.cleaned
-//     (the group's end offset), fsync them;
+//  1. write <base>.log/.index/.timeindex(/.txnindex).cleaned and
+//     <base>.cleanrange.cleaned (the group's end offset), fsync them;
 //  2. under the appender lock, check the sources are unchanged, then rename
 //     the range and indexes to .swap, fsync the directory, rename the log
 //     to .swap (the commit point) and fsync the directory again;
@@ -122,11 +130,20 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 	}
 	activeBase := l.active().base
 	gen := l.truncGen.Load()
-	lastOfProducer := map[int64]int64{}
+	lastOfProducer := make(map[int64]producerLast, len(l.producers.producers))
 	for pid, e := range l.producers.producers {
+		pl := producerLast{dataOffset: -1, epoch: e.epoch}
 		if n := len(e.batches); n > 0 {
-			lastOfProducer[pid] = e.batches[n-1].lastOffset
+			pl.dataOffset = e.batches[n-1].lastOffset
 		}
+		lastOfProducer[pid] = pl
+	}
+	// Nothing at or above the last stable offset is cleaned (Kafka's
+	// firstUncleanableDirtyOffset): an undecided transaction's records
+	// cannot be told kept or dropped yet.
+	stable := opts.HW
+	if fuo, ok := l.FirstUnstableOffset(); ok && fuo < stable {
+		stable = fuo
 	}
 	segBytes, interval := l.cfg.SegmentBytes, l.cfg.IndexIntervalBytes
 	start, end := l.start.Load(), l.end.Load().Offset
@@ -152,11 +169,12 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 	}
 	stats := CompactStats{FirstDirty: firstDirty, CleanedTo: firstDirty}
 
-	// The cleanable segments: closed, wholly below the high watermark,
-	// and (from the first that is not) older than min.compaction.lag.ms.
+	// The cleanable segments: closed, wholly below the last stable
+	// offset, and (from the first that is not) older than
+	// min.compaction.lag.ms.
 	cleanable := 0
 	for i, s := range closed {
-		if nextBase(i) > opts.HW || (opts.MinCompactionLagMs > 0 && nowMs-s.newestTimestamp() < opts.MinCompactionLagMs) {
+		if nextBase(i) > stable || (opts.MinCompactionLagMs > 0 && nowMs-s.newestTimestamp() < opts.MinCompactionLagMs) {
 			break
 		}
 		cleanable = i + 1
@@ -188,7 +206,7 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 		maxMem = DefaultCleanerMemory
 	}
 	m := newOffsetMap(maxMem)
-	mapEnd, err := l.buildOffsetMap(m, closed[firstDirtySeg:cleanable], firstDirty)
+	mapEnd, err := l.buildOffsetMap(m, closed[firstDirtySeg:cleanable], firstDirty, nextBase(cleanable-1))
 	stats.MapBytes = m.bytes()
 	if err != nil {
 		return stats, err
@@ -202,7 +220,11 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 	for nsrc < cleanable && closed[nsrc].base < mapEnd {
 		nsrc++
 	}
-	f := filter{m: m, mapEnd: mapEnd, lastOfProducer: lastOfProducer}
+	aborted, err := l.AbortedTxns(closed[0].base, nextBase(nsrc-1))
+	if err != nil {
+		return stats, err
+	}
+	f := filter{m: m, mapEnd: mapEnd, lastOfProducer: lastOfProducer, txns: newTxnTracker(aborted)}
 	for i := 0; i < nsrc; {
 		j, sum := i, int64(0)
 		for j < nsrc && (j == i || sum+sizes[j] <= segBytes) && nextBase(j)-closed[i].base <= 1<<31-1 {
@@ -225,9 +247,16 @@ func (l *Log) Compact(now time.Time, opts CompactOptions) (CompactStats, error) 
 
 // buildOffsetMap puts the keys of the batches from firstDirty on into m,
 // segment by segment, and returns the offset below which every key is in
-// m: the end of the segments, or the base of the first batch that did not
-// fit.
-func (l *Log) buildOffsetMap(m *offsetMap, segs []*segment, firstDirty int64) (int64, error) {
+// m: the end of the segments (end), or the base of the first batch that
+// did not fit. The records of aborted transactions stay out of the map,
+// as Kafka's cleaner leaves them out: they are never read, so they must
+// not make an older committed record of their key look superseded.
+func (l *Log) buildOffsetMap(m *offsetMap, segs []*segment, firstDirty, end int64) (int64, error) {
+	aborted, err := l.AbortedTxns(firstDirty, end)
+	if err != nil {
+		return firstDirty, err
+	}
+	txns := newTxnTracker(aborted)
 	mapEnd := firstDirty
 	for _, s := range segs {
 		pos, err := s.lookupPos(firstDirty)
@@ -241,6 +270,16 @@ func (l *Log) buildOffsetMap(m *offsetMap, segs []*segment, firstDirty int64) (i
 				continue
 			}
 			if h.IsControl() {
+				mk, err := markerOf(&h, nil, s, sc.batchPos)
+				if err != nil {
+					sc.release()
+					return mapEnd, err
+				}
+				txns.control(&h, mk)
+				mapEnd = h.LastOffset() + 1
+				continue
+			}
+			if txns.data(&h) {
 				mapEnd = h.LastOffset() + 1
 				continue
 			}
@@ -277,29 +316,74 @@ func (l *Log) buildOffsetMap(m *offsetMap, segs []*segment, firstDirty int64) (i
 	return mapEnd, nil
 }
 
+// producerLast is what the cleaner keeps of a producer (Kafka's
+// lastRecordsOfActiveProducers): the last offset of its last data batch
+// (-1: none since its epoch began) and its epoch.
+type producerLast struct {
+	dataOffset int64
+	epoch      int16
+}
+
 // filter decides which records of a batch stay.
 type filter struct {
 	m              *offsetMap
 	mapEnd         int64
-	lastOfProducer map[int64]int64
-	dropTombstones bool
+	lastOfProducer map[int64]producerLast
+	txns           *txnTracker
+	dropTombstones bool // tombstones and discardable markers go (delete.retention.ms)
+}
+
+// lastOfProducer reports whether the batch h holds what a producer state
+// rebuilt from the log needs of a live producer, so it stays even when
+// empty: its last data batch (the last sequence), or, when it has none in
+// its epoch, its marker of that epoch (the epoch, for fencing).
+func (f *filter) lastOfItsProducer(h *record.Header) bool {
+	pl, ok := f.lastOfProducer[h.ProducerID]
+	if h.ProducerID < 0 || !ok {
+		return false
+	}
+	if pl.dataOffset >= 0 {
+		return !h.IsControl() && h.LastOffset() == pl.dataOffset
+	}
+	return h.IsControl() && h.ProducerEpoch == pl.epoch
 }
 
 // batch returns the batch to write in place of b (b itself when every
-// record stays, nil when the batch goes) and how many records and
-// tombstones went.
-func (f *filter) batch(b []byte, h *record.Header) (out []byte, removed, tombstones int64, err error) {
+// record stays, nil when the batch goes), how many records and tombstones
+// went, and the abort index entry to keep with a marker that stays.
+//
+// Transactions, as Kafka's cleaner treats them: the batches of an aborted
+// transaction lose every record at once; a marker goes once no batch of
+// its transaction was met before it in the pass (there is nothing left for
+// it to decide) and its segment is older than delete.retention.ms (samsa's
+// equivalent of the KIP-534 delete horizon, as for tombstones), so a
+// consumer that read the transaction's records recently still meets it.
+// An abort marker kept because its transaction still has batches keeps its
+// abort index entry. A committed transaction's records are compacted like
+// any others.
+func (f *filter) batch(b []byte, h *record.Header) (out []byte, removed, tombstones int64, keep *AbortedTxn, err error) {
 	if h.IsControl() {
-		return b, 0, 0, nil
+		m, err := markerOf(h, b, nil, 0)
+		if err != nil {
+			return nil, 0, 0, nil, err
+		}
+		discardable, keep := f.txns.control(h, m)
+		if discardable && f.dropTombstones && !f.lastOfItsProducer(h) {
+			return nil, int64(h.NumRecords), 0, nil, nil
+		}
+		return b, 0, 0, keep, nil
 	}
+	aborted := f.txns.data(h)
 	_, recs, err := record.ReadRecords(b, 0)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, nil, err
 	}
 	kept := recs[:0:0]
 	for _, r := range recs {
 		off := h.BaseOffset + int64(r.OffsetDelta)
 		switch {
+		case aborted:
+			removed++
 		case r.Key != nil && off < f.mapEnd && f.m.get(r.Key) > off:
 			removed++
 		case r.Key != nil && r.Value == nil && f.dropTombstones:
@@ -310,10 +394,10 @@ func (f *filter) batch(b []byte, h *record.Header) (out []byte, removed, tombsto
 		}
 	}
 	if removed == 0 {
-		return b, 0, 0, nil
+		return b, 0, 0, nil, nil
 	}
-	if len(kept) == 0 && (h.ProducerID < 0 || f.lastOfProducer[h.ProducerID] != h.LastOffset()) {
-		return nil, removed, tombstones, nil
+	if len(kept) == 0 && !f.lastOfItsProducer(h) {
+		return nil, removed, tombstones, nil, nil
 	}
 	out, err = record.BuildBatch(h.Codec(), h.BaseOffset, kept, record.BuildOptions{
 		ProducerID:           h.ProducerID,
@@ -325,7 +409,76 @@ func (f *filter) batch(b []byte, h *record.Header) (out []byte, removed, tombsto
 		Attributes:           h.Attributes,
 		LastOffsetDelta:      h.LastOffsetDelta,
 	})
-	return out, removed, tombstones, err
+	return out, removed, tombstones, nil, err
+}
+
+// txnTracker follows the transactions through the batches of a cleaner
+// pass, in offset order (Kafka's CleanedTransactionMetadata): which
+// producers are inside an aborted transaction, whose records go, and
+// whether a marker's transaction still had batches before it.
+type txnTracker struct {
+	pending   []AbortedTxn             // not begun yet, by ascending first offset
+	aborted   map[int64]*abortedInPass // producer → its aborted transaction under way
+	committed map[int64]bool           // producers with batches of a transaction that is not aborted
+}
+
+type abortedInPass struct {
+	txn  AbortedTxn
+	seen bool // a batch of it was met
+}
+
+func newTxnTracker(aborted []AbortedTxn) *txnTracker {
+	slices.SortStableFunc(aborted, func(a, b AbortedTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	return &txnTracker{pending: aborted, aborted: map[int64]*abortedInPass{}, committed: map[int64]bool{}}
+}
+
+// begin starts the aborted transactions whose first offset is at or below
+// offset.
+func (t *txnTracker) begin(offset int64) {
+	for len(t.pending) > 0 && t.pending[0].FirstOffset <= offset {
+		a := t.pending[0]
+		t.pending = t.pending[1:]
+		if t.aborted[a.ProducerID] == nil {
+			t.aborted[a.ProducerID] = &abortedInPass{txn: a}
+		}
+	}
+}
+
+// data reports whether the data batch h belongs to an aborted transaction.
+func (t *txnTracker) data(h *record.Header) bool {
+	t.begin(h.LastOffset())
+	if !h.IsTransactional() {
+		return false
+	}
+	if a := t.aborted[h.ProducerID]; a != nil {
+		a.seen = true
+		return true
+	}
+	t.committed[h.ProducerID] = true
+	return false
+}
+
+// control reports whether the control batch h (m its marker, nil when it
+// is none) may go, no batch of its transaction having been met, and the
+// abort index entry to keep with it when it must stay for its
+// transaction's batches. A control batch that is not a marker stays,
+// unless it has no record left at all.
+func (t *txnTracker) control(h *record.Header, m *record.Marker) (discardable bool, keep *AbortedTxn) {
+	t.begin(h.LastOffset())
+	if m == nil {
+		return h.NumRecords == 0, nil
+	}
+	if !m.Commit {
+		a := t.aborted[h.ProducerID]
+		delete(t.aborted, h.ProducerID)
+		if a != nil && a.seen {
+			return false, &a.txn
+		}
+		return true, nil
+	}
+	seen := t.committed[h.ProducerID]
+	delete(t.committed, h.ProducerID)
+	return !seen, nil
 }
 
 // cleanGroup rewrites the segments of group (sizes as pinned) into one
@@ -338,11 +491,12 @@ func (l *Log) cleanGroup(group []*segment, sizes []int64, groupEnd, interval, no
 		return err
 	}
 	rangeName := segmentFileName(base, cleanRangeSuffix)
+	txnPath := filepath.Join(l.dir, segmentFileName(base, txnIndexSuffix)) // ns.txn writes it + cleanedSuffix
 	swapped := false
 	defer func() {
 		if !swapped && !errors.Is(err, errCrashPoint) {
 			ns.closeFiles()
-			for _, p := range ns.paths {
+			for _, p := range append(ns.paths[:], txnPath) {
 				removeIfExists(l.fs, p+cleanedSuffix)
 				removeIfExists(l.fs, p+swapSuffix)
 			}
@@ -362,10 +516,13 @@ func (l *Log) cleanGroup(group []*segment, sizes []int64, groupEnd, interval, no
 				sc.release()
 				return err
 			}
-			out, removed, tombstones, err := f.batch(b, &h)
+			out, removed, tombstones, keep, err := f.batch(b, &h)
 			if err != nil {
 				sc.release()
 				return fmt.Errorf("log: compact %v: batch at %d: %w", s, h.BaseOffset, err)
+			}
+			if keep != nil {
+				ns.txn.add(*keep)
 			}
 			stats.RecordsRemoved += removed
 			stats.TombstonesRemoved += tombstones
@@ -422,6 +579,9 @@ func (l *Log) cleanGroup(group []*segment, sizes []int64, groupEnd, interval, no
 		{ns.paths[1] + cleanedSuffix, ns.paths[1] + swapSuffix},
 		{ns.paths[2] + cleanedSuffix, ns.paths[2] + swapSuffix},
 	}
+	if ns.txn.count() > 0 {
+		renames = append(renames, [2]string{txnPath + cleanedSuffix, txnPath + swapSuffix})
+	}
 	for _, r := range renames {
 		if err := l.fs.Rename(r[0], r[1]); err != nil {
 			return fmt.Errorf("log: compact: %w", err)
@@ -454,9 +614,14 @@ func (l *Log) cleanGroup(group []*segment, sizes []int64, groupEnd, interval, no
 	if err := l.crashPoint("retired"); err != nil {
 		return err
 	}
-	for _, p := range []string{ns.paths[1], ns.paths[2], ns.paths[0]} {
+	finals := []string{ns.paths[1], ns.paths[2], ns.paths[0]}
+	if ns.txn.count() > 0 {
+		finals = append(finals[:2], txnPath, ns.paths[0])
+	}
+	for _, p := range finals {
 		errs = append(errs, l.fs.Rename(p+swapSuffix, p))
 	}
+	ns.txn.path = txnPath
 	if err := l.crashPoint("renamed"); err != nil {
 		return err
 	}
@@ -513,7 +678,7 @@ func (l *Log) completeSwaps() error {
 			return fmt.Errorf("log: completing the compaction of segment %d: range file: %v", base, err)
 		}
 		for _, e := range ents {
-			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suffix := range segmentSuffixes {
 				if b, ok := parseBaseName(e.Name(), suffix); ok && b >= base && b < end {
 					if err := removeIfExists(l.fs, filepath.Join(l.dir, e.Name())); err != nil {
 						return err
@@ -521,7 +686,7 @@ func (l *Log) completeSwaps() error {
 				}
 			}
 		}
-		for _, suffix := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix} {
 			p := filepath.Join(l.dir, segmentFileName(base, suffix))
 			if err := l.fs.Rename(p+swapSuffix, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("log: completing the compaction of segment %d: %w", base, err)

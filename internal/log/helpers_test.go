@@ -23,6 +23,7 @@ type spec struct {
 	seq     int32
 	idem    bool // pid is meaningful (pid 0 allowed)
 	control bool
+	txn     bool // transactional
 }
 
 const baseTS = 1_700_000_000_000
@@ -66,6 +67,9 @@ func buildBatch(s spec) []byte {
 	var attrs uint16
 	if s.control {
 		attrs |= record.AttrControl | record.AttrTransactional
+	}
+	if s.txn {
+		attrs |= record.AttrTransactional
 	}
 	binary.BigEndian.PutUint16(b[record.AttributesOffset:], attrs)
 	binary.BigEndian.PutUint32(b[record.LastOffsetDeltaOffset:], uint32(n-1))

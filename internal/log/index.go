@@ -357,3 +357,33 @@ func (x *index) cut(drop func(e []byte) bool) error {
 	}
 	return x.truncate(lo)
 }
+
+// firstAtOrAfter returns the key (relative offset) of the first offset
+// index entry whose file position is at or after pos: positions grow with
+// the keys, so a binary search finds it.
+func (x *index) firstAtOrAfter(pos int64) (rel int64, ok bool, err error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	lo, hi := int64(0), x.n
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		e, err := x.entry(mid)
+		if err != nil {
+			return 0, false, err
+		}
+		if _, p := decodeOffsetEntry(e); p >= pos {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == x.n {
+		return 0, false, nil
+	}
+	e, err := x.entry(lo)
+	if err != nil {
+		return 0, false, err
+	}
+	rel, _ = decodeOffsetEntry(e)
+	return rel, true, nil
+}

@@ -17,6 +17,7 @@
 //	               segment.
 //	index.mu       one per index file; lookups shared, the appender
 //	               exclusively for the moment it adds or cuts entries.
+//	txnIndex.mu    one per segment's aborted transactions, the same way.
 //	epochCache.mu  leaf.
 //	Log.delMu      leaf: the retired segments waiting out
 //	               file.delete.delay.ms (see retention.go).
@@ -26,7 +27,8 @@
 // the size the appender published, which it publishes only after the
 // bytes are written. The log end is an atomic *Position, published after
 // the segment's size and indexes, so a reader that sees an end offset
-// finds every batch below it.
+// finds every batch below it. The open and ended transactions are an
+// atomic *txnView, published after the log end (txn.go).
 //
 // # Durability
 //
@@ -109,6 +111,12 @@ type Log struct {
 	lastFlushMs atomic.Int64
 
 	epochs *epochCache
+
+	// hw is the partition's high watermark as last reported
+	// (UpdateHighWatermark), -1 before; txns the transactions as the
+	// appender last published them (txn.go).
+	hw   atomic.Int64
+	txns atomic.Pointer[txnView]
 
 	cleanMu     sync.Mutex              // serialises Compact passes; taken before mu
 	compactHook func(step string) error // tests: stop a pass at a step (compact.go)

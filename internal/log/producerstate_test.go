@@ -99,7 +99,7 @@ func TestSequenceWrap(t *testing.T) {
 	// Seed a producer whose last batch ended just below the wrap.
 	l.producers.producers[9] = &producerEntry{epoch: 3, batches: []batchMeta{
 		{firstSeq: math.MaxInt32 - 4, lastSeq: math.MaxInt32 - 1, firstOffset: -10, lastOffset: -7},
-	}}
+	}, coordinatorEpoch: -1, txnFirstOffset: -1}
 	runSteps(t, l, []idemStep{
 		{"crosses MaxInt32", 9, 3, math.MaxInt32, 3, nil, 0, false}, // seqs MaxInt32, 0, 1
 		{"continues at 2", 9, 3, 2, 1, nil, 3, false},
@@ -178,6 +178,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	ps := newProducerState()
 	ps.producers[1] = &producerEntry{epoch: 2, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 5, 20, 20, 100}}, lastTimestamp: 100, coordinatorEpoch: 3, txnFirstOffset: 12}
 	ps.producers[-5] = newProducerEntry(-1)
+	ps.producers[7] = &producerEntry{epoch: 1, lastTimestamp: 5, coordinatorEpoch: 4, txnFirstOffset: 3}
+	ps.completed = []txnRange{{pid: 8, first: 1, last: 30}, {pid: 1, first: 2, last: 31}}
 	b := ps.encode(42)
 	got, err := decodeProducerState(b, 42)
 	if err != nil {
@@ -186,8 +188,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if again := got.encode(42); !bytes.Equal(again, b) {
 		t.Fatal("re-encoding differs")
 	}
-	if !reflect.DeepEqual(got, ps) {
-		t.Fatalf("decoded %+v, want %+v", got.producers[1], ps.producers[1])
+	if !reflect.DeepEqual(got.producers, ps.producers) || !reflect.DeepEqual(got.completed, ps.completed) {
+		t.Fatalf("decoded %+v, %+v; want %+v, %+v", got.producers[1], got.completed, ps.producers[1], ps.completed)
+	}
+	// The open transactions come back from the entries, by first offset.
+	if want := []txnRange{{pid: 7, first: 3, last: -1}, {pid: 1, first: 12, last: -1}}; !reflect.DeepEqual(got.ongoing, want) {
+		t.Fatalf("open transactions %+v, want %+v", got.ongoing, want)
 	}
 	if _, err := decodeProducerState(b, 43); !errors.Is(err, errBadSnapshot) {
 		t.Fatalf("wrong offset accepted: %v", err)
@@ -261,7 +267,7 @@ func TestSnapshotV1(t *testing.T) {
 	want := newProducerState()
 	want.producers[1] = &producerEntry{epoch: 2, batches: ps.producers[1].batches, lastTimestamp: 100, coordinatorEpoch: -1, txnFirstOffset: -1}
 	want.producers[3] = newProducerEntry(0)
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(got.producers, want.producers) || len(got.ongoing) != 0 || len(got.completed) != 0 {
 		t.Fatalf("decoded %+v, %+v; want %+v, %+v", got.producers[1], got.producers[3], want.producers[1], want.producers[3])
 	}
 }

@@ -102,6 +102,7 @@ func (l *Log) Read(offset int64, maxBytes int64, upTo Position, minOne bool) (Re
 			return ReadResult{
 				Slice:            Slice{File: s.log, Pos: pos, Len: n, release: sync.OnceFunc(s.unpin)},
 				FirstBatchOffset: h.BaseOffset,
+				seg:              s,
 			}, nil
 		}
 		if upTo.SegmentBase == s.base {
@@ -183,4 +184,35 @@ func (l *Log) MaxTimestampBatch() ([]byte, error) {
 		return nil, fmt.Errorf("log: %v: no batch at offset %d, which holds the max timestamp %d", best, mark.offset, mark.ts)
 	}
 	return best.readBatch(pos, h.Size())
+}
+
+// AbortedTxnsRead returns the aborted transactions a read_committed
+// consumer needs with r, a Read from fetchOffset bounded by upTo: those
+// that overlap [fetchOffset, upper), upper being an offset at or above the
+// last one r's bytes can hold (Kafka's fetchUpperBoundOffset): the first
+// batch the offset index of r's segment places at or after the slice's
+// end, else the next segment's base, never above upTo. Call it before
+// releasing r's Slice.
+func (l *Log) AbortedTxnsRead(fetchOffset int64, r ReadResult, upTo Position) ([]AbortedTxn, error) {
+	if r.Slice.Len == 0 || r.seg == nil {
+		return nil, nil
+	}
+	upper := upTo.Offset
+	rel, ok, err := r.seg.offIdx.firstAtOrAfter(r.Slice.Pos + r.Slice.Len)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		upper = min(upper, r.seg.base+rel)
+	} else {
+		next, err := l.pinFirstAfter(r.seg.base, nil)
+		if err != nil {
+			return nil, err
+		}
+		if next != nil {
+			upper = min(upper, next.base)
+			next.unpin()
+		}
+	}
+	return l.AbortedTxns(fetchOffset, upper)
 }

@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,6 +47,8 @@ const cleanShutdownFile = ".samsa-clean-shutdown"
 // shutdown was not clean.
 func Open(dir string, opts Options) (*Log, error) {
 	l := &Log{dir: dir, fs: opts.FS, logger: opts.Logger, now: opts.Now, cfg: opts.Config.withDefaults(), onFailure: opts.OnFailure}
+	l.hw.Store(-1)
+	l.txns.Store(emptyTxnView)
 	if l.fs == nil {
 		l.fs = OSFS()
 	}
@@ -92,7 +95,7 @@ func (l *Log) load() error {
 	// Finish a SetStartOffset that crashed before it removed every segment
 	// wholly below the new start.
 	for len(bases) > 1 && bases[1] <= start {
-		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suffix := range segmentSuffixes {
 			if err := removeIfExists(l.fs, filepath.Join(l.dir, segmentFileName(bases[0], suffix))); err != nil {
 				return err
 			}
@@ -117,9 +120,13 @@ func (l *Log) load() error {
 		l.segs = append(l.segs, s)
 	}
 
+	// txnFrom is the lowest base of a segment whose abort index cannot be
+	// trusted and is rebuilt from the log (see rebuildProducers).
+	txnFrom := int64(math.MaxInt64)
 	for i, s := range l.segs[:len(l.segs)-1] {
 		if err := s.checkSealed(l.segs[i+1].base); err != nil {
 			l.logger.Warn("revalidating sealed segment", "dir", l.dir, "segment", s.base, "err", err)
+			txnFrom = min(txnFrom, s.base)
 			if err := l.recoverSegment(s, nil); err != nil {
 				return err
 			}
@@ -169,8 +176,22 @@ func (l *Log) load() error {
 		if err := l.truncateFullyAndStartAt(start); err != nil {
 			return err
 		}
-	} else if err := l.rebuildProducers(leo); err != nil {
-		return err
+	} else {
+		for i, s := range l.segs {
+			limit := leo
+			if i+1 < len(l.segs) {
+				limit = l.segs[i+1].base
+			}
+			if err := s.txn.load(s.base, limit); err != nil {
+				l.logger.Warn("rebuilding unreadable transaction index from the log", "dir", l.dir, "segment", s.base, "err", err)
+				txnFrom = min(txnFrom, s.base)
+			}
+		}
+		// After a crash the active segment's aborted transactions were
+		// only in memory: every marker replayed is indexed anew.
+		if err := l.rebuildProducers(leo, txnFrom, !clean || txnFrom != math.MaxInt64); err != nil {
+			return err
+		}
 	}
 	if l.stats.clean {
 		if err := removeIfExists(l.fs, filepath.Join(l.dir, cleanShutdownFile)); err != nil {
@@ -187,8 +208,8 @@ func (l *Log) load() error {
 
 // scanDir lists the segment base offsets in the directory, notes the
 // clean-shutdown marker, and removes leftovers: *.deleted (a retired
-// segment), *.tmp (a checkpoint write cut short) and index files with no
-// .log.
+// segment), *.tmp (a checkpoint write cut short) and index files (the
+// transaction index's too) with no .log.
 func (l *Log) scanDir() ([]int64, error) {
 	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
@@ -218,6 +239,8 @@ func (l *Log) scanDir() ([]int64, error) {
 			} else if b, ok := parseBaseName(name, indexSuffix); ok {
 				indexes = append(indexes, indexFile{name, b})
 			} else if b, ok := parseBaseName(name, timeIndexSuffix); ok {
+				indexes = append(indexes, indexFile{name, b})
+			} else if b, ok := parseBaseName(name, txnIndexSuffix); ok {
 				indexes = append(indexes, indexFile{name, b})
 			}
 		}
@@ -404,9 +427,18 @@ func (l *Log) loadEpochs(leo int64, marks []EpochEntry) error {
 }
 
 // rebuildProducers sets the producer state to that after every batch below
-// end: the newest readable snapshot at or below end plus a replay of the
-// batches after it. Snapshots past end, and unreadable ones, are deleted.
-func (l *Log) rebuildProducers(end int64) error {
+// end: the newest readable snapshot at or below min(end, below) plus a
+// replay of the batches after it. Snapshots past end, and unreadable ones,
+// are deleted.
+//
+// With reindex, the abort index entries whose marker is at or above the
+// replay's start are dropped, in every segment, and the replay indexes the
+// markers it meets anew, each segment's file rewritten and fsynced: so
+// after a crash, or with a segment's index unreadable (below: its base),
+// the index agrees with the log and with the producer state it was
+// computed from. Without it (a clean restart, a truncation, which cut the
+// entries above the new end itself), the replay leaves the index alone.
+func (l *Log) rebuildProducers(end, below int64, reindex bool) error {
 	offs, err := listSnapshots(l.fs, l.dir)
 	if err != nil {
 		return err
@@ -420,7 +452,7 @@ func (l *Log) rebuildProducers(end int64) error {
 			}
 			continue
 		}
-		if from >= 0 {
+		if from >= 0 || off > below {
 			continue
 		}
 		loaded, err := readSnapshot(l.fs, l.dir, off)
@@ -433,22 +465,52 @@ func (l *Log) rebuildProducers(end int64) error {
 		}
 		ps, from = loaded, off
 	}
-	n, err := l.replay(max(from, l.segs[0].base), end, func(h *record.Header) {
-		if h.ProducerID >= 0 {
-			ps.apply(h)
+	from = max(from, l.segs[0].base)
+	indexFrom := int64(math.MaxInt64)
+	if reindex {
+		indexFrom = from
+		for _, s := range l.segs {
+			if err := s.txn.cut(indexFrom); err != nil {
+				return err
+			}
 		}
-	})
+	}
+	n, err := l.replayProducers(ps, from, end, indexFrom)
 	l.stats.replayedBatches += n
 	if err != nil {
 		return err
 	}
-	l.producers = ps
+	if reindex {
+		wrote := false
+		for i, s := range l.segs {
+			if i+1 < len(l.segs) && l.segs[i+1].base <= indexFrom {
+				continue
+			}
+			w, err := s.txn.write()
+			if err != nil {
+				return err
+			}
+			wrote = wrote || w
+		}
+		// A file created must survive a crash with its segment.
+		if wrote {
+			if err := l.fs.SyncDir(l.dir); err != nil {
+				return fmt.Errorf("log: sync %s: %w", l.dir, err)
+			}
+		}
+	}
+	l.setProducers(ps)
 	return nil
 }
 
 // replay calls fn for each batch whose base offset is in [from, end), in
 // order, reading headers only, and returns how many it saw.
 func (l *Log) replay(from, end int64, fn func(*record.Header)) (int, error) {
+	return l.replayIn(from, end, func(_ *segment, h *record.Header, _ int64) { fn(h) })
+}
+
+// replayIn is replay with each batch's segment and file position.
+func (l *Log) replayIn(from, end int64, fn func(s *segment, h *record.Header, pos int64)) (int, error) {
 	n := 0
 	for i, s := range l.segs {
 		if i+1 < len(l.segs) && l.segs[i+1].base <= from {
@@ -467,7 +529,7 @@ func (l *Log) replay(from, end int64, fn func(*record.Header)) (int, error) {
 				return n, nil
 			}
 			if sc.h.BaseOffset >= from {
-				fn(&sc.h)
+				fn(s, &sc.h, sc.batchPos)
 				n++
 			}
 		}

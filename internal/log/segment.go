@@ -21,6 +21,9 @@ const (
 	tmpSuffix       = ".tmp"
 )
 
+// segmentSuffixes are the files a segment may have.
+var segmentSuffixes = []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix}
+
 // segmentFileName is the name of a segment file: the base offset, zero
 // padded to 20 digits as Kafka does, so names sort by offset.
 func segmentFileName(base int64, suffix string) string {
@@ -46,7 +49,8 @@ func parseBaseName(name, suffix string) (int64, bool) {
 // batch that carries it.
 type tsMark struct{ ts, offset int64 }
 
-// segment is one .log file with its two indexes.
+// segment is one .log file with its two indexes, and its aborted
+// transactions (txnindex.go).
 //
 // Readers see the bytes [0, size): the appender writes a batch, then
 // publishes the new size, so a reader never sees a partial batch. Only
@@ -64,6 +68,7 @@ type segment struct {
 	log     File
 	offIdx  *index
 	timeIdx *index
+	txn     *txnIndex // its file, <base>.txnindex, exists only once it has an entry
 
 	size  atomic.Int64
 	maxTs atomic.Pointer[tsMark] // nil while empty
@@ -130,6 +135,14 @@ func openSegmentAs(fsys FS, dir string, base int64, create bool, extra string) (
 	s.log = files[0]
 	s.offIdx = newOffsetIndex(files[1])
 	s.timeIdx = newTimeIndex(files[2])
+	s.txn = newTxnIndex(fsys, filepath.Join(dir, segmentFileName(base, txnIndexSuffix))+extra)
+	if create {
+		// A new segment has no aborted transaction; a file left at its
+		// name (a crash's leftover) is not its.
+		if err := removeIfExists(fsys, s.txn.path); err != nil {
+			return nil, err
+		}
+	}
 	s.size.Store(fi.Size())
 	s.refs.Store(1)
 	return s, nil
@@ -161,8 +174,11 @@ func (s *segment) closeFiles() error {
 func (s *segment) retire(then func()) error {
 	var errs []error
 	gone := make([]string, 0, len(s.paths))
-	for _, p := range s.paths {
+	for _, p := range append(s.paths[:], s.txn.path) {
 		if err := s.fs.Rename(p, p+deletedSuffix); err != nil {
+			if p == s.txn.path && errors.Is(err, fs.ErrNotExist) {
+				continue // most segments have no aborted transaction
+			}
 			errs = append(errs, fmt.Errorf("log: retire %s: %w", p, err))
 			gone = append(gone, p)
 			continue
@@ -280,8 +296,9 @@ func (s *segment) addTimeEntry(m *tsMark) {
 // seal makes the segment durable and read-only in practice: the time index
 // gets a final entry for the segment's largest timestamp (so its last entry
 // is the segment's max, which Open reads back instead of scanning), the
-// disk reserved beyond the log's end is given back, then the log and both
-// indexes are written and fsynced and the index copies leave memory.
+// disk reserved beyond the log's end is given back, then the log and the
+// indexes are written and fsynced and the offset and time index copies
+// leave memory (the aborted transactions stay: they are few).
 func (s *segment) seal() error {
 	if m := s.maxTs.Load(); m != nil {
 		s.addTimeEntry(m)
@@ -295,7 +312,10 @@ func (s *segment) seal() error {
 	if err := s.offIdx.seal(); err != nil {
 		return err
 	}
-	return s.timeIdx.seal()
+	if err := s.timeIdx.seal(); err != nil {
+		return err
+	}
+	return s.txn.persist()
 }
 
 // reload makes a sealed segment's indexes resident again so it can take

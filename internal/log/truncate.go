@@ -77,7 +77,7 @@ func (l *Log) Truncate(offset int64) error {
 	if err := l.lowerCleanerCheckpoint(newEnd); err != nil {
 		return err
 	}
-	return l.rebuildProducers(newEnd)
+	return l.rebuildProducers(newEnd, newEnd, false)
 }
 
 // cutSegment cuts s (now the last segment) to cut bytes, newEnd being the
@@ -89,6 +89,11 @@ func (l *Log) cutSegment(s *segment, cut, newEnd int64, wasActive bool) error {
 		return err
 	}
 	if err := s.timeIdx.cut(func(e []byte) bool { _, rel := decodeTimeEntry(e); return s.base+rel >= newEnd }); err != nil {
+		return err
+	}
+	// The transactions aborted by markers that go reopen: the replay
+	// of the producer state after the cut finds their batches open.
+	if err := s.txn.cut(newEnd); err != nil {
 		return err
 	}
 	s.size.Store(cut)
@@ -186,7 +191,7 @@ func (l *Log) truncateFullyAndStartAt(offset int64) error {
 	l.start.Store(offset)
 	l.end.Store(&Position{Offset: offset, SegmentBase: offset})
 	l.flushed.Store(offset)
-	l.producers = newProducerState()
+	l.setProducers(newProducerState())
 	if offs, err := listSnapshots(l.fs, l.dir); err == nil {
 		for _, off := range offs {
 			removeIfExists(l.fs, snapshotPath(l.dir, off))

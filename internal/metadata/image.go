@@ -139,6 +139,21 @@ const (
 	MaxMetadataVersion = 3
 )
 
+// TransactionVersionFeature is Kafka's transaction.version (KIP-890): at 2
+// every end of a transaction bumps the producer epoch (EndTxn v5) and
+// produces and transactional offset commits add their partitions to the
+// transaction themselves (Produce v12, TxnOffsetCommit v5); below it
+// clients run the original protocol. Its levels are Kafka's.
+const TransactionVersionFeature = "transaction.version"
+
+// MinTransactionVersion and MaxTransactionVersion are the transaction.version
+// levels this build supports. A new cluster finalizes the highest, as
+// Kafka 4 does.
+const (
+	MinTransactionVersion = 0
+	MaxTransactionVersion = 2
+)
+
 // LiveBrokerIDs returns the ids of the unfenced brokers not shutting down, sorted.
 func (im *Image) LiveBrokerIDs() []int32 {
 	var ids []int32

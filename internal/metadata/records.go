@@ -209,6 +209,9 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		if f.Name == MetadataVersionFeature && f.Level > MaxMetadataVersion {
 			return im, fmt.Errorf("metadata: %s %d is newer than this node supports (%d)", f.Name, f.Level, MaxMetadataVersion)
 		}
+		if f.Name == TransactionVersionFeature && (f.Level < MinTransactionVersion || f.Level > MaxTransactionVersion) {
+			return im, fmt.Errorf("metadata: %s %d is outside what this node supports (%d to %d)", f.Name, f.Level, MinTransactionVersion, MaxTransactionVersion)
+		}
 		next.Features = maps.Clone(im.Features)
 		if next.Features == nil {
 			next.Features = map[string]int16{}

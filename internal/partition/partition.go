@@ -220,9 +220,18 @@ func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
 // HighWatermark is the offset below which records are committed and visible.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load().Offset }
 
-// LastStableOffset bounds read_committed consumers; without transactions it
-// is the high watermark.
-func (p *Partition) LastStableOffset() int64 { return p.HighWatermark() }
+// LastStableOffset bounds read_committed consumers: the high watermark,
+// or below it the first offset of the earliest transaction that is open or
+// whose marker the high watermark has not passed (log.FirstUnstableOffset).
+// It moves up only when the high watermark does (a marker ends a
+// transaction only once committed; a new transaction opens at the log
+// end), so the high watermark's waiters serve read_committed long polls.
+func (p *Partition) LastStableOffset() int64 { return p.log.LastStableOffset(p.HighWatermark()) }
+
+// FirstUnstableOffset is the log's first unstable offset (see
+// log.FirstUnstableOffset); ok is false when every transaction is decided
+// and committed.
+func (p *Partition) FirstUnstableOffset() (int64, bool) { return p.log.FirstUnstableOffset() }
 
 // LogStartOffset is the first offset still in the log.
 func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
@@ -315,8 +324,34 @@ func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendR
 		record.SetMaxTimestamp(batch, info.MaxTimestamp)
 	}
 
+	return p.appendChecked(batch, acks, epoch, opts)
+}
+
+// AppendMarker appends a transaction marker (WriteTxnMarkers) as leader
+// with acks=all's rules: NOT_ENOUGH_REPLICAS while the ISR is under
+// min.insync.replicas, NOT_LEADER_OR_FOLLOWER on a replica that does not
+// lead, and the producer state's checks (INVALID_PRODUCER_EPOCH,
+// TRANSACTION_COORDINATOR_FENCED). A zero Timestamp stamps it with the
+// broker's clock, as Kafka's leader does. The caller waits with
+// WaitCommitted(ctx, res.LeaderEpoch, res.LastOffset).
+func (p *Partition) AppendMarker(m record.Marker) (AppendResult, error) {
+	now := p.now().UnixMilli()
+	if m.Timestamp == 0 {
+		m.Timestamp = now
+	}
+	opts := log.AppendOptions{LogAppendTime: -1, Coordinator: true}
+	if p.cfg.Load().LogAppendTime {
+		opts.LogAppendTime = now
+	}
+	return p.appendChecked(record.BuildMarker(m), -1, -1, opts)
+}
+
+// appendChecked appends a batch that passed validation as leader, under
+// the appender lock, if this replica leads (in epoch, when >= 0) and acks
+// allow it, and moves the high watermark.
+func (p *Partition) appendChecked(batch []byte, acks int16, epoch int32, opts log.AppendOptions) (AppendResult, error) {
 	p.mu.Lock()
-	epoch, err = p.checkAppend(acks, epoch)
+	epoch, err := p.checkAppend(acks, epoch)
 	if err != nil {
 		p.mu.Unlock()
 		return AppendResult{}, err
@@ -372,6 +407,10 @@ func mapLogError(err error) error {
 		return fmt.Errorf("%w: %w", err, kerr.OutOfOrderSequenceNumber)
 	case errors.Is(err, log.ErrInvalidProducerEpoch):
 		return fmt.Errorf("%w: %w", err, kerr.InvalidProducerEpoch)
+	case errors.Is(err, log.ErrInvalidTxnState):
+		return fmt.Errorf("%w: %w", err, kerr.InvalidTxnState)
+	case errors.Is(err, log.ErrCoordinatorFenced):
+		return fmt.Errorf("%w: %w", err, kerr.TransactionCoordinatorFenced)
 	case errors.Is(err, log.ErrClosed):
 		return fmt.Errorf("%w: %w", err, kerr.NotLeaderForPartition)
 	case errors.Is(err, log.ErrCorruptBatch):
@@ -395,14 +434,51 @@ type ReadResult struct {
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
+	// Aborted lists, for a read_committed read, the aborted transactions
+	// that overlap the records read, for the consumer to drop (nil for a
+	// read_uncommitted one, and when there are none).
+	Aborted []log.AbortedTxn
+
+	read log.ReadResult // the log's answer behind Slice
 }
 
-// Read returns up to maxBytes from offset, never past the high watermark
-// (or the last stable offset for read_committed). An offset outside
-// [log start, log end] is OFFSET_OUT_OF_RANGE.
+// Read returns up to maxBytes from offset, never past the high watermark,
+// or for read_committed the last stable offset, with the aborted
+// transactions among the records read. An offset outside [log start, log
+// end] is OFFSET_OUT_OF_RANGE.
 func (p *Partition) Read(offset int64, maxBytes int64, minOne, readCommitted bool) (ReadResult, error) {
 	hw := *p.hw.Load()
-	return p.read(offset, maxBytes, minOne, hw, hw)
+	lso := p.log.LastStableOffset(hw.Offset)
+	upTo := hw
+	if readCommitted && lso < hw.Offset {
+		if offset >= lso {
+			// Nothing is readable; a position for lso is not needed (it
+			// may even lie below the log start).
+			upTo = log.Position{Offset: lso}
+		} else {
+			pos, err := p.log.PositionOf(lso)
+			if err != nil {
+				code := kerr.KafkaStorageError
+				if errors.Is(err, log.ErrOffsetOutOfRange) {
+					code = kerr.OffsetOutOfRange // retention passed offset meanwhile
+				}
+				return ReadResult{HighWatermark: hw.Offset, LastStableOffset: lso, LogStartOffset: p.log.StartOffset()},
+					fmt.Errorf("partition %s-%d: last stable offset %d: %w: %w", p.Topic, p.Index, lso, err, code)
+			}
+			upTo = pos
+		}
+	}
+	res, err := p.read(offset, maxBytes, minOne, hw, upTo)
+	res.LastStableOffset = lso
+	if err != nil || !readCommitted || res.Slice.Len == 0 {
+		return res, err
+	}
+	if res.Aborted, err = p.log.AbortedTxnsRead(offset, res.read, upTo); err != nil {
+		res.Slice.Release()
+		res.Slice = log.Slice{}
+		return res, fmt.Errorf("partition %s-%d: aborted transactions: %w: %w", p.Topic, p.Index, err, kerr.KafkaStorageError)
+	}
+	return res, nil
 }
 
 // ReadForFollower is Read for a follower's fetch on the leader: it reads up
@@ -410,7 +486,10 @@ func (p *Partition) Read(offset int64, maxBytes int64, minOne, readCommitted boo
 // high watermark, which the follower adopts). The caller checks the
 // leadership first (CheckLeader) and records the fetch (UpdateFollower).
 func (p *Partition) ReadForFollower(offset int64, maxBytes int64, minOne bool) (ReadResult, error) {
-	return p.read(offset, maxBytes, minOne, *p.hw.Load(), p.log.EndPosition())
+	hw := *p.hw.Load()
+	res, err := p.read(offset, maxBytes, minOne, hw, p.log.EndPosition())
+	res.LastStableOffset = p.log.LastStableOffset(hw.Offset)
+	return res, err
 }
 
 func (p *Partition) read(offset, maxBytes int64, minOne bool, hw, upTo log.Position) (ReadResult, error) {
@@ -429,19 +508,25 @@ func (p *Partition) read(offset, maxBytes int64, minOne bool, hw, upTo log.Posit
 		}
 		return res, fmt.Errorf("%w: %w", err, kerr.KafkaStorageError)
 	}
-	res.Slice = r.Slice
+	res.Slice, res.read = r.Slice, r
 	return res, nil
 }
 
 // ListOffset answers ListOffsets for one timestamp (or special value):
 // -1 latest, -2 earliest, -3 max timestamp, -4 earliest local; otherwise
-// the first offset whose timestamp is >= ts, or (-1, -1) if none is.
+// the first offset whose timestamp is >= ts, or (-1, -1) if none is. As in
+// Kafka, what a consumer could not fetch is not answered: latest is the
+// high watermark, or the last stable offset for read_committed, and an
+// offset found by timestamp must lie below it.
 func (p *Partition) ListOffset(ts int64, readCommitted bool) (offset, timestamp int64, err error) {
-	hw := p.HighWatermark()
+	bound := p.HighWatermark()
+	if readCommitted {
+		bound = p.log.LastStableOffset(bound)
+	}
 	limit := decompressBound(p.cfg.Load().MaxMessageBytes)
 	switch ts {
 	case -1:
-		return hw, -1, nil
+		return bound, -1, nil
 	case -2, -4:
 		return p.log.StartOffset(), -1, nil
 	case -3:
@@ -453,7 +538,7 @@ func (p *Partition) ListOffset(ts int64, readCommitted bool) (offset, timestamp 
 			return -1, -1, nil
 		}
 		off, t, err := record.MaxTimestampRecord(b, limit)
-		if err != nil || off >= hw {
+		if err != nil || off >= bound {
 			return -1, -1, err
 		}
 		return off, t, nil
@@ -472,7 +557,7 @@ func (p *Partition) ListOffset(ts int64, readCommitted bool) (offset, timestamp 
 	if err != nil {
 		return -1, -1, fmt.Errorf("%w: %w", err, kerr.KafkaStorageError)
 	}
-	if !ok || off >= hw {
+	if !ok || off >= bound {
 		return -1, -1, nil
 	}
 	return off, t, nil
@@ -623,6 +708,4 @@ func (p *Partition) markClosed() {
 // partition (a transactional batch appended and no marker after it), so a
 // produce of its next transactional batch needs no verification with the
 // transaction coordinator (KIP-890).
-//
-// TODO(txn storage): a stub until the log tracks open transactions.
-func (p *Partition) OngoingTxn(pid int64) bool { return false }
+func (p *Partition) OngoingTxn(pid int64) bool { return p.log.OngoingTxn(pid) }

@@ -421,6 +421,7 @@ func (p *Partition) maybeIncrementHW(now time.Time) bool {
 			return false
 		}
 	}
+	p.log.UpdateHighWatermark(pos.Offset)
 	p.hw.Store(&pos)
 	return true
 }
@@ -439,6 +440,7 @@ func (p *Partition) setHW(off int64) (bool, error) {
 			return false, fmt.Errorf("partition %s-%d: high watermark %d: %w", p.Topic, p.Index, off, err)
 		}
 	}
+	p.log.UpdateHighWatermark(pos.Offset)
 	p.hw.Store(&pos)
 	return cur == nil || cur.Offset != off, nil
 }

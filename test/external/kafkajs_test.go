@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // node runs a script of test/external/kafkajs with args.
@@ -267,4 +269,47 @@ func showJSHeaders(hs []jsHeader) string {
 		s = append(s, fmt.Sprintf("%q=%s", h.Key, showStr(h.Value)))
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// TestKafkaJSTransactions: KafkaJS's transactional producer (txn.js)
+// commits two transactions, one with sendOffsets, aborts one, and is
+// fenced by a second producer of its transactional id. A read_committed
+// reader sees exactly the committed transactions' records, in the order
+// sent per partition; read_uncommitted sees the aborted ones too; the
+// group's offsets are those sendOffsets committed.
+func TestKafkaJSTransactions(t *testing.T) {
+	tool(t, "node")
+	kafkajsDir(t)
+	addr := startBroker(t).Addr()
+	const topic, group = "kafkajs-txn", "kafkajs-txn-group"
+	out := node(t, "txn.js", addr, topic, group)
+	var res struct {
+		Values map[string][]string `json:"values"`
+		Fenced *string             `json:"fenced"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("txn.js output %q: %v", out, err)
+	}
+	if res.Fenced == nil || (*res.Fenced != "PRODUCER_FENCED" && *res.Fenced != "INVALID_PRODUCER_EPOCH") {
+		t.Fatalf("the fenced producer's error: %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", showStr(res.Fenced))
+	}
+	// Message i of a transaction went to partition i % 3.
+	byPartition := func(txns ...string) map[int32][]string {
+		want := map[int32][]string{}
+		for _, txn := range txns {
+			for i, v := range res.Values[txn] {
+				want[int32(i%3)] = append(want[int32(i%3)], v)
+			}
+		}
+		return want
+	}
+	if got, want := cluster.ReadTxnTopic(t, addr, topic, 3, kgo.ReadCommitted(), pollTimeout), byPartition("t1", "t3", "t4"); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("read_committed: %v, want %v", got, want)
+	}
+	if got, want := cluster.ReadTxnTopic(t, addr, topic, 3, kgo.ReadUncommitted(), pollTimeout), byPartition("t1", "t2", "t3", "t4"); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("read_uncommitted: %v, want %v", got, want)
+	}
+	if got, want := committed(t, addr, group, topic), map[int32]int64{0: 4, 1: 7}; !maps.Equal(got, want) {
+		t.Errorf("offsets committed with the transaction: %v, want %v", got, want)
+	}
 }

@@ -21,8 +21,14 @@ func TestThousandPartitions(t *testing.T) {
 	)
 	b := startBroker(t)
 	ctx := testCtx(t, 110*time.Second)
-	createTopic(ctx, t, b.Addr(), topic, n, nil)
+	// The broker answers CreateTopics once its replicas are open, within
+	// the request's timeout: 1,000 of them may take longer than kadm's
+	// default 15 s on a loaded machine (under -race, beside other tests).
 	adm := newAdmin(t, b.Addr())
+	adm.SetTimeoutMillis(100_000)
+	if resp, err := adm.CreateTopic(ctx, n, 1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v, %v", topic, err, resp.Err)
+	}
 
 	md, err := adm.Metadata(ctx, topic)
 	if err != nil {

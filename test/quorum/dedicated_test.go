@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestDedicatedRoles: three controller-only nodes form the quorum and
@@ -130,6 +133,35 @@ func TestDedicatedRoles(t *testing.T) {
 	for i, p := range append(ctls, brokers...) {
 		if got := metaClusterID(t, p.Dir); got != v.ClusterID {
 			t.Fatalf("node %d: meta.properties cluster.id %q, cluster is %q", i+1, got, v.ClusterID)
+		}
+	}
+
+	// The coordinators of a broker-only node create their internal topics
+	// through the controller listener (FindCoordinator does), marked
+	// internal; a client may not create them.
+	for keyType, topic := range map[int8]string{0: "__consumer_offsets", 1: "__transaction_state"} {
+		poll(t, ctx, func() error {
+			req := kmsg.NewPtrFindCoordinatorRequest()
+			req.CoordinatorType = keyType
+			req.CoordinatorKeys = []string{"dedicated"}
+			resp, err := ds[1].request(ctx, req)
+			if err != nil {
+				return err
+			}
+			if c := resp.(*kmsg.FindCoordinatorResponse).Coordinators[0]; c.ErrorCode != 0 {
+				return fmt.Errorf("FindCoordinator type %d: %v", keyType, kerr.ErrorForCode(c.ErrorCode))
+			}
+			return nil
+		})
+		poll(t, ctx, func() error { // every broker learns it a moment later
+			md, err := adm.Metadata(ctx, topic)
+			if err != nil || md.Topics[topic].Err != nil || !md.Topics[topic].IsInternal {
+				return fmt.Errorf("%s after FindCoordinator: %+v, %v; want an internal topic", topic, md.Topics[topic], err)
+			}
+			return nil
+		})
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); !errors.Is(err, kerr.InvalidRequest) {
+			t.Fatalf("a client's CreateTopics of %s: %v; want INVALID_REQUEST", topic, err)
 		}
 	}
 }
