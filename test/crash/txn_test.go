@@ -237,11 +237,11 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 		}
 	}
 
-	uncommitted := readTxn(t, p.Addr, topic, partitions, kgo.ReadUncommitted())
+	uncommitted := cluster.ReadTxnTopic(t, p.Addr, topic, partitions, kgo.ReadUncommitted(), waitFor)
 	if got := flatten(uncommitted); !slices.Equal(got, want) {
 		t.Fatalf("read_uncommitted: %q, want %q", got, want)
 	}
-	readCommitted := flatten(readTxn(t, p.Addr, topic, partitions, kgo.ReadCommitted()))
+	readCommitted := flatten(cluster.ReadTxnTopic(t, p.Addr, topic, partitions, kgo.ReadCommitted(), waitFor))
 	switch {
 	case committed && !slices.Equal(readCommitted, want):
 		t.Fatalf("committed; read_committed has %q, want %q", readCommitted, want)
@@ -263,7 +263,7 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 		t.Fatalf("commit after the restart: %v", err)
 	}
 	cl2.Close()
-	after := readTxn(t, p.Addr, topic, 1, kgo.ReadCommitted())[0]
+	after := cluster.ReadTxnTopic(t, p.Addr, topic, 1, kgo.ReadCommitted(), waitFor)[0]
 	if len(after) == 0 || after[len(after)-1] != id+"-after" {
 		t.Fatalf("read_committed of partition 0 after a new commit: %q", after)
 	}
@@ -330,51 +330,4 @@ func fetchCommitted(t *testing.T, ctx context.Context, adm *kadm.Client, addr, t
 		t.Fatalf("fetch %s-%d: error %d, %d topics", topic, partition, fr.ErrorCode, len(fr.Topics))
 	}
 	return fr.Topics[0].Partitions[0]
-}
-
-// readTxn reads every record of topic's partitions [0, partitions) from the
-// start at the given isolation, and returns the values per partition in
-// offset order. It knows it has read everything by first appending a
-// sentinel record (not transactional) to each partition: once every
-// sentinel is read, so is everything before it. Call it when no
-// transaction is open on the topic.
-func readTxn(t *testing.T, addr, topic string, partitions int32, isolation kgo.IsolationLevel) map[int32][]string {
-	t.Helper()
-	ctx := testContext(t)
-	prod := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	sentinels := map[int32]int64{}
-	for p := range partitions {
-		r := &kgo.Record{Topic: topic, Partition: p, Value: []byte("sentinel")}
-		if err := prod.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatalf("sentinel to %s-%d: %v", topic, p, err)
-		}
-		sentinels[p] = r.Offset
-	}
-	prod.Close()
-	offsets := map[int32]kgo.Offset{}
-	for p := range partitions {
-		offsets[p] = kgo.NewOffset().AtStart()
-	}
-	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
-		kgo.FetchIsolationLevel(isolation), kgo.FetchMaxWait(200*time.Millisecond))
-	defer cl.Close()
-	out := map[int32][]string{}
-	done := map[int32]bool{}
-	for len(done) < int(partitions) {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %s: %d of %d partitions read to their sentinel", topic, len(done), partitions)
-		}
-		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("read %s-%d: %v", topic, p, err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			switch {
-			case done[r.Partition]:
-			case r.Offset >= sentinels[r.Partition]:
-				done[r.Partition] = true
-			case string(r.Value) != "sentinel":
-				out[r.Partition] = append(out[r.Partition], string(r.Value))
-			}
-		})
-	}
-	return out
 }
