@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +43,9 @@ type node struct {
 	mu     sync.Mutex
 	down   bool // killed, not yet restarted
 	paused bool
+	// pastLogs holds the logs of the node's earlier incarnations (a
+	// restart replaces the process's log).
+	pastLogs strings.Builder
 }
 
 // chaosCluster is n nodes on loopback whose links pass through a Network.
@@ -271,6 +276,7 @@ func (c *chaosCluster) restart(id int) {
 	if !nd.down {
 		return
 	}
+	nd.pastLogs.WriteString(nd.proc.Log())
 	nd.proc.Restart()
 	nd.client.SetTarget(nd.proc.Addr)
 	nd.down = false
@@ -356,6 +362,20 @@ func (c *chaosCluster) ids(except ...int) []int {
 		}
 	}
 	return out
+}
+
+// saveLogs writes every node's whole log, over all its incarnations, to
+// dir/node-<id>.log.
+func (c *chaosCluster) saveLogs(dir string) error {
+	for _, nd := range c.nodes {
+		nd.mu.Lock()
+		log := nd.pastLogs.String() + nd.proc.Log()
+		nd.mu.Unlock()
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("node-%d.log", nd.id)), []byte(log), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // logTails logs the last n lines of every node's log, leaving out Raft's

@@ -24,12 +24,15 @@ const (
 	faultPartial        = "partial" // one link cut, both ends still reach the rest
 )
 
-// faultWeights: how often each kind is drawn. The majority kill is rare:
-// it makes the cluster unavailable until the nodes return.
-var faultWeights = []struct {
+// faultWeight is how often a kind is drawn.
+type faultWeight struct {
 	kind   string
 	weight int
-}{
+}
+
+// faultWeights: how often each kind is drawn. The majority kill is rare:
+// it makes the cluster unavailable until the nodes return.
+var faultWeights = []faultWeight{
 	{faultKill, 3}, {faultKillController, 3}, {faultKillLeader, 3}, {faultKillMajority, 1},
 	{faultPauseLeader, 3}, {faultPauseNode, 2},
 	{faultIsolateLeader, 3}, {faultIsolateCtl, 2}, {faultSplit, 2}, {faultPartial, 2},
@@ -48,20 +51,43 @@ type nemesis struct {
 	// stuck counts recovery waits that timed out: the cluster did not
 	// become healthy within 30 s of a healed fault.
 	stuck int
+	// weights are faultWeights and the kinds of the kill targets.
+	weights []faultWeight
+	targets map[string]killTarget
+}
+
+// killTarget is a fault kind beyond faultWeights: kill -9 the leader of a
+// partition that some test names, such as a coordinator's partition of
+// __transaction_state or __consumer_offsets, and restart it after 0.2-6 s.
+type killTarget struct {
+	kind   string
+	weight int
+	// aim draws the partition whose leader dies, from the nemesis's
+	// random numbers (so a seed replays it), and returns the moment to
+	// strike: a function that blocks until then (for instance, until a
+	// transaction is ending), or nil for at once.
+	aim func(rng *rand.Rand) (topic string, partition int32, wait func(ctx context.Context))
+}
+
+// addKillTarget makes the nemesis draw kt's kind with kt's weight.
+func (n *nemesis) addKillTarget(kt killTarget) {
+	n.weights = append(n.weights, faultWeight{kt.kind, kt.weight})
+	n.targets[kt.kind] = kt
 }
 
 func newNemesis(t *testing.T, c *chaosCluster, seed uint64, topic string, parts int32) *nemesis {
 	return &nemesis{t: t, c: c, rng: rand.New(rand.NewPCG(seed, seed^0x5deece66d)), topic: topic, parts: parts,
-		counts: map[string]int{}, verbose: testing.Verbose()}
+		counts: map[string]int{}, verbose: testing.Verbose(),
+		weights: slices.Clone(faultWeights), targets: map[string]killTarget{}}
 }
 
 func (n *nemesis) draw() string {
 	total := 0
-	for _, w := range faultWeights {
+	for _, w := range n.weights {
 		total += w.weight
 	}
 	x := n.rng.IntN(total)
-	for _, w := range faultWeights {
+	for _, w := range n.weights {
 		if x < w.weight {
 			return w.kind
 		}
@@ -193,6 +219,25 @@ func (n *nemesis) one(ctx context.Context) {
 		c.net.Cut(ids[0], ids[1], mode)
 		n.sleep(ctx, d)
 		c.net.Heal()
+	default:
+		topic, p, wait := n.targets[kind].aim(n.rng)
+		fallback := n.pick(c.ids())
+		d := n.between(200*time.Millisecond, 6*time.Second)
+		// After the moment waited for, a delay of 0-40 ms: the kill lands
+		// before, among or after the writes that moment sets off.
+		delay := n.between(0, 40*time.Millisecond)
+		id := c.leaderOf(ctx, topic, p)
+		if id <= 0 || !c.node(id).up() {
+			id = fallback
+		}
+		if wait != nil {
+			wait(ctx)
+			n.sleep(ctx, delay)
+		}
+		n.logf("%s: kill -9 node %d (leader of %s-%d) for %v", kind, id, topic, p, d)
+		c.kill(id)
+		n.sleep(ctx, d)
+		c.restart(id)
 	}
 }
 
@@ -231,7 +276,7 @@ func (n *nemesis) sleep(ctx context.Context, d time.Duration) {
 func (n *nemesis) summary() string {
 	var parts []string
 	total := 0
-	for _, w := range faultWeights {
+	for _, w := range n.weights {
 		if k := n.counts[w.kind]; k > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", w.kind, k))
 			total += k
