@@ -196,6 +196,13 @@ func (r *Runtime[S]) Lookup(pick func(partitions int32) int32) (S, error) {
 	return s.state, nil
 }
 
+// Serves reports whether this broker has a shard (loaded or loading) for
+// partition index.
+func (r *Runtime[S]) Serves(index int32) bool {
+	_, err := r.Lookup(func(int32) int32 { return index })
+	return err == nil
+}
+
 // States returns the state of every shard, loaded or not.
 func (r *Runtime[S]) States() []S {
 	r.mu.RLock()

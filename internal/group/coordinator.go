@@ -151,16 +151,14 @@ type Coordinator struct {
 
 	// rt runs the shards: one per partition of __consumer_offsets this
 	// node leads, loaded and unloaded as the metadata says.
-	rt *coordinator.Runtime[*shard]
-	wg sync.WaitGroup // timer callbacks in flight
+	rt    *coordinator.Runtime[*shard]
+	topic *coordinator.Topic // __consumer_offsets, created on the first FindCoordinator
+	wg    sync.WaitGroup     // timer callbacks in flight
 
 	mu      sync.RWMutex
 	started bool
 	closed  bool
 	sweep   Timer
-
-	createMu  sync.Mutex // one creation of the topic at a time
-	createErr string     // the last creation failure logged; under createMu
 
 	verifyTxn atomic.Pointer[VerifyTxn] // nil: no verification
 }
@@ -216,7 +214,33 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 		Logger:       c.log,
 		RetryBackoff: loadRetry,
 	})
+	c.topic = &coordinator.Topic{
+		Spec: controller.TopicSpec{
+			Name:              TopicName,
+			NumPartitions:     c.cfg.numPartitions,
+			ReplicationFactor: c.cfg.replicationFactor,
+			Configs: map[string]string{
+				"cleanup.policy": "compact",
+				"segment.bytes":  fmt.Sprint(c.cfg.segmentBytes),
+			},
+		},
+		NodeID: c.cfg.nodeID,
+		// Late-bound: tests build coordinators without metadata.
+		Image: func() *metadata.Image { return c.md.Image() },
+		Create: func(ctx context.Context, specs []controller.TopicSpec, validateOnly bool) ([]controller.Created, []error) {
+			return c.md.CreateTopics(ctx, specs, validateOnly)
+		},
+		Serves: c.rt.Serves,
+		Logger: c.log,
+	}
 	return c
+}
+
+// FindCoordinator returns the broker coordinating groupID, creating
+// __consumer_offsets first if it does not exist (as Kafka does on the first
+// FindCoordinator). An error wraps COORDINATOR_NOT_AVAILABLE.
+func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (metadata.Broker, error) {
+	return c.topic.Find(ctx, func(partitions int32) int32 { return PartitionFor(groupID, partitions) })
 }
 
 // Start subscribes to metadata changes (which loads the partitions this node
@@ -326,80 +350,6 @@ func javaStringHash(s string) int32 {
 		h = 31*h + int32(u)
 	}
 	return h
-}
-
-// FindCoordinator returns the broker coordinating groupID, creating
-// __consumer_offsets first if it does not exist (as Kafka does on the first
-// FindCoordinator). An error wraps COORDINATOR_NOT_AVAILABLE.
-func (c *Coordinator) FindCoordinator(ctx context.Context, groupID string) (metadata.Broker, error) {
-	img := c.md.Image()
-	t := img.Topics[TopicName]
-	if t == nil {
-		if err := c.createTopic(ctx); err != nil {
-			return metadata.Broker{}, err
-		}
-		img = c.md.Image()
-		if t = img.Topics[TopicName]; t == nil {
-			return metadata.Broker{}, fmt.Errorf("group: %s does not exist: %w", TopicName, kerr.CoordinatorNotAvailable)
-		}
-	}
-	if len(t.Partitions) == 0 {
-		return metadata.Broker{}, fmt.Errorf("group: %s has no partitions: %w", TopicName, kerr.CoordinatorNotAvailable)
-	}
-	p := t.Partitions[PartitionFor(groupID, int32(len(t.Partitions)))]
-	b, ok := img.Brokers[p.Leader]
-	if p.Leader < 0 || !ok {
-		return metadata.Broker{}, fmt.Errorf("group: partition %d of %s has no leader: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
-	}
-	if p.Leader == c.cfg.nodeID && !c.serves(p.Index) {
-		// We lead the partition but could not open its replica: naming
-		// ourselves would send the client into a NOT_COORDINATOR loop.
-		return metadata.Broker{}, fmt.Errorf("group: partition %d of %s is not available here: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
-	}
-	return b, nil
-}
-
-// serves reports whether this node has a shard (loaded or loading) for
-// partition index.
-func (c *Coordinator) serves(index int32) bool {
-	_, err := c.rt.Lookup(func(int32) int32 { return index })
-	return err == nil
-}
-
-// createTopic creates __consumer_offsets through the controller, compacted
-// and internal. A failure (too few brokers for the replication factor, say)
-// is answered as COORDINATOR_NOT_AVAILABLE, which clients retry, and each
-// retry tries again: in a cluster still starting, the topic is created by
-// the first FindCoordinator after enough brokers registered, as in Kafka.
-// A failure is logged when it differs from the last one, not on every retry.
-func (c *Coordinator) createTopic(ctx context.Context) error {
-	c.createMu.Lock()
-	defer c.createMu.Unlock()
-	if c.md.Image().Topics[TopicName] != nil {
-		return nil
-	}
-	spec := controller.TopicSpec{
-		Name:              TopicName,
-		NumPartitions:     c.cfg.numPartitions,
-		ReplicationFactor: c.cfg.replicationFactor,
-		Configs: map[string]string{
-			"cleanup.policy": "compact",
-			"segment.bytes":  fmt.Sprint(c.cfg.segmentBytes),
-		},
-		Internal: true,
-	}
-	_, errs := c.md.CreateTopics(ctx, []controller.TopicSpec{spec}, false)
-	if err := errs[0]; err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		if msg := err.Error(); msg != c.createErr {
-			c.createErr = msg
-			c.log.Warn("cannot create "+TopicName+" yet; FindCoordinator answers COORDINATOR_NOT_AVAILABLE",
-				"partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor, "err", err)
-		}
-		return fmt.Errorf("group: create %s: %v: %w", TopicName, err, kerr.CoordinatorNotAvailable)
-	}
-	c.createErr = ""
-	c.log.Info("created "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor)
-	return nil
 }
 
 // errGroupNotFound is acquire's answer for a group that does not exist when

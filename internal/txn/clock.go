@@ -1,22 +1,12 @@
 package txn
 
-import "time"
+import "github.com/samsa-kafka/samsa/internal/coordinator"
 
-// Clock is the coordinator's time source: the wall clock in a broker, a
-// manual clock in tests, so that transaction timeouts and transactional id
-// expiry are tested without sleeping.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc calls f on its own goroutine once d has passed.
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock and Timer are the coordinator runtime's: the wall clock in a
+// broker, a manual clock in tests.
+type (
+	Clock = coordinator.Clock
+	Timer = coordinator.Timer
+)
 
-// Timer is a pending AfterFunc.
-type Timer interface {
-	Stop() bool
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                            { return time.Now() }
-func (wallClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+type wallClock = coordinator.WallClock

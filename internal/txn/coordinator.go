@@ -56,7 +56,6 @@ package txn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -156,6 +155,7 @@ type Coordinator struct {
 	tv      func() int16 // nil: the image's transaction.version
 
 	rt     *coordinator.Runtime[*shard]
+	topic  *coordinator.Topic             // __transaction_state, created on the first FindCoordinator
 	img    atomic.Pointer[metadata.Image] // the last image delivered
 	ctx    context.Context                // ends at Close: marker senders, waits
 	cancel context.CancelFunc
@@ -165,9 +165,6 @@ type Coordinator struct {
 	started bool
 	closed  bool
 	timers  []Timer
-
-	createMu  sync.Mutex // one creation of the topic at a time
-	createErr string     // the last creation failure logged; under createMu
 }
 
 // shard is the transactional ids of one __transaction_state partition this
@@ -232,7 +229,40 @@ func New(b *config.Broker, md Metadata, reps Replicas, opts Options) *Coordinato
 		Logger:       c.log,
 		RetryBackoff: loadRetry,
 	})
+	// Compacted, uncompressed, without unclean elections (Kafka enforces
+	// all three), with transaction.state.log.min.isr as its
+	// min.insync.replicas.
+	c.topic = &coordinator.Topic{
+		Spec: controller.TopicSpec{
+			Name:              TopicName,
+			NumPartitions:     c.cfg.numPartitions,
+			ReplicationFactor: c.cfg.replicationFactor,
+			Configs: map[string]string{
+				"cleanup.policy":                 "compact",
+				"compression.type":               "uncompressed",
+				"unclean.leader.election.enable": "false",
+				"min.insync.replicas":            fmt.Sprint(c.cfg.minISR),
+				"segment.bytes":                  fmt.Sprint(c.cfg.segmentBytes),
+			},
+		},
+		NodeID: c.cfg.nodeID,
+		// Late-bound: tests build coordinators without metadata.
+		Image: func() *metadata.Image { return c.md.Image() },
+		Create: func(ctx context.Context, specs []controller.TopicSpec, validateOnly bool) ([]controller.Created, []error) {
+			return c.md.CreateTopics(ctx, specs, validateOnly)
+		},
+		Serves: c.rt.Serves,
+		Logger: c.log,
+	}
 	return c
+}
+
+// FindCoordinator returns the broker coordinating transactionalID,
+// creating __transaction_state first if it does not exist (as Kafka does
+// on the first FindCoordinator of a transaction). An error wraps
+// COORDINATOR_NOT_AVAILABLE.
+func (c *Coordinator) FindCoordinator(ctx context.Context, transactionalID string) (metadata.Broker, error) {
+	return c.topic.Find(ctx, func(partitions int32) int32 { return PartitionFor(transactionalID, partitions) })
 }
 
 // ProducerIDs is the broker's producer id allocator.
@@ -360,84 +390,6 @@ func (c *Coordinator) unload(s *shard) {
 // __transaction_state, the same rule as a group's on __consumer_offsets.
 func PartitionFor(transactionalID string, partitions int32) int32 {
 	return group.PartitionFor(transactionalID, partitions)
-}
-
-// FindCoordinator returns the broker coordinating transactionalID,
-// creating __transaction_state first if it does not exist (as Kafka does
-// on the first FindCoordinator of a transaction). An error wraps
-// COORDINATOR_NOT_AVAILABLE.
-func (c *Coordinator) FindCoordinator(ctx context.Context, transactionalID string) (metadata.Broker, error) {
-	img := c.md.Image()
-	t := img.Topics[TopicName]
-	if t == nil {
-		if err := c.createTopic(ctx); err != nil {
-			return metadata.Broker{}, err
-		}
-		img = c.md.Image()
-		if t = img.Topics[TopicName]; t == nil {
-			return metadata.Broker{}, fmt.Errorf("txn: %s does not exist: %w", TopicName, kerr.CoordinatorNotAvailable)
-		}
-	}
-	if len(t.Partitions) == 0 {
-		return metadata.Broker{}, fmt.Errorf("txn: %s has no partitions: %w", TopicName, kerr.CoordinatorNotAvailable)
-	}
-	p := t.Partitions[PartitionFor(transactionalID, int32(len(t.Partitions)))]
-	b, ok := img.Brokers[p.Leader]
-	if p.Leader < 0 || !ok || !b.Live() {
-		return metadata.Broker{}, fmt.Errorf("txn: partition %d of %s has no live leader: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
-	}
-	if p.Leader == c.cfg.nodeID && !c.serves(p.Index) {
-		// We lead the partition but could not open its replica: naming
-		// ourselves would send the client into a NOT_COORDINATOR loop.
-		return metadata.Broker{}, fmt.Errorf("txn: partition %d of %s is not available here: %w", p.Index, TopicName, kerr.CoordinatorNotAvailable)
-	}
-	return b, nil
-}
-
-// serves reports whether this node has a shard (loaded or loading) for
-// partition index.
-func (c *Coordinator) serves(index int32) bool {
-	_, err := c.rt.Lookup(func(int32) int32 { return index })
-	return err == nil
-}
-
-// createTopic creates __transaction_state through the controller:
-// compacted, uncompressed, internal, without unclean elections (Kafka
-// enforces all four), with transaction.state.log.min.isr as its
-// min.insync.replicas. A failure (too few brokers for the replication
-// factor) is COORDINATOR_NOT_AVAILABLE, which clients retry, and each
-// retry tries again. A failure is logged when it differs from the last.
-func (c *Coordinator) createTopic(ctx context.Context) error {
-	c.createMu.Lock()
-	defer c.createMu.Unlock()
-	if c.md.Image().Topics[TopicName] != nil {
-		return nil
-	}
-	spec := controller.TopicSpec{
-		Name:              TopicName,
-		NumPartitions:     c.cfg.numPartitions,
-		ReplicationFactor: c.cfg.replicationFactor,
-		Configs: map[string]string{
-			"cleanup.policy":                 "compact",
-			"compression.type":               "uncompressed",
-			"unclean.leader.election.enable": "false",
-			"min.insync.replicas":            fmt.Sprint(c.cfg.minISR),
-			"segment.bytes":                  fmt.Sprint(c.cfg.segmentBytes),
-		},
-		Internal: true,
-	}
-	_, errs := c.md.CreateTopics(ctx, []controller.TopicSpec{spec}, false)
-	if err := errs[0]; err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		if msg := err.Error(); msg != c.createErr {
-			c.createErr = msg
-			c.log.Warn("cannot create "+TopicName+" yet; FindCoordinator answers COORDINATOR_NOT_AVAILABLE",
-				"partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor, "err", err)
-		}
-		return fmt.Errorf("txn: create %s: %v: %w", TopicName, err, kerr.CoordinatorNotAvailable)
-	}
-	c.createErr = ""
-	c.log.Info("created "+TopicName, "partitions", spec.NumPartitions, "replication_factor", spec.ReplicationFactor)
-	return nil
 }
 
 // shardFor returns the shard coordinating id, or NOT_COORDINATOR
