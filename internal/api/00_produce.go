@@ -216,6 +216,29 @@ func (h *Handler) produceCheck(r *kmsg.ProduceRequest, version int16, topic stri
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND. It reports false when ctx ended (the
 // connection is gone: no response).
 func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []awaiting, timeout time.Duration) bool {
+	return h.awaitCommitted(ctx, timeout, len(waits), func(wctx context.Context, i int) error {
+		return waits[i].p.WaitCommitted(wctx, waits[i].epoch, waits[i].last)
+	}, func(i int, err error) {
+		if err == nil {
+			return
+		}
+		w := &waits[i]
+		w.resp.ErrorCode = h.code(err)
+		w.resp.BaseOffset = -1
+		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			currentLeader(h.image(), w.topic, w.resp.Partition, w.resp, resp)
+		}
+	})
+}
+
+// awaitCommitted runs wait for each of n appends in turn, all within
+// timeout, and hands each outcome to done: nil once committed;
+// NOT_LEADER_OR_FOLLOWER when this broker began shutting down first (the
+// client moves to the next leader at once, where a timeout would have it
+// wait for a metadata refresh); REQUEST_TIMED_OUT when the timeout passed;
+// else wait's own error (the leadership ended, say). It reports false when
+// ctx ended (the connection is gone: no response).
+func (h *Handler) awaitCommitted(ctx context.Context, timeout time.Duration, n int, wait func(wctx context.Context, i int) error, done func(i int, err error)) bool {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var closing atomic.Bool
@@ -227,11 +250,10 @@ func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kms
 		case <-wctx.Done():
 		}
 	}()
-	for _, w := range waits {
-		err := w.p.WaitCommitted(wctx, w.epoch, w.last)
+	for i := range n {
+		err := wait(wctx, i)
 		switch {
 		case err == nil:
-			continue
 		case ctx.Err() != nil:
 			return false
 		case closing.Load():
@@ -239,11 +261,7 @@ func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kms
 		case wctx.Err() != nil && errors.Is(err, wctx.Err()):
 			err = kerr.RequestTimedOut
 		}
-		w.resp.ErrorCode = h.code(err)
-		w.resp.BaseOffset = -1
-		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
-			currentLeader(h.image(), w.topic, w.resp.Partition, w.resp, resp)
-		}
+		done(i, err)
 	}
 	return true
 }

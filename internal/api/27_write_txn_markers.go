@@ -28,8 +28,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -121,34 +119,18 @@ func (h *Handler) writeTxnMarkers(_ context.Context, req *wire.Request) wire.Pen
 // committed. It reports false when ctx ended (the connection is gone: no
 // response).
 func (h *Handler) awaitMarkers(ctx context.Context, waits []markerWait, timeout time.Duration) bool {
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var closing atomic.Bool
-	go func() {
-		select {
-		case <-h.closing:
-			closing.Store(true)
-			cancel()
-		case <-wctx.Done():
-		}
-	}()
-	for _, w := range waits {
-		err := w.p.WaitCommitted(wctx, w.epoch, w.offset)
-		switch {
-		case err == nil:
+	return h.awaitCommitted(ctx, timeout, len(waits), func(wctx context.Context, i int) error {
+		return waits[i].p.WaitCommitted(wctx, waits[i].epoch, waits[i].offset)
+	}, func(i int, err error) {
+		w := &waits[i]
+		if err == nil {
 			if w.p.Topic == group.TopicName && h.Groups != nil {
 				h.Groups.CompleteTxn(w.p.Index, w.pid, w.commit)
 			}
-			continue
-		case ctx.Err() != nil:
-			return false
-		case closing.Load():
-			// The coordinator retries at the partition's next leader.
-			err = kerr.NotLeaderForPartition
-		case wctx.Err() != nil && errors.Is(err, wctx.Err()):
-			err = kerr.RequestTimedOut
+			return
 		}
+		// On NOT_LEADER_OR_FOLLOWER the coordinator retries at the
+		// partition's next leader.
 		w.resp.ErrorCode = h.code(err)
-	}
-	return true
+	})
 }
