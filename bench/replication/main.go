@@ -111,6 +111,11 @@ func main() {
 				}
 			}
 			if *txn {
+				if !*produce {
+					// The warm-up the produce workloads give a JVM.
+					c.createTopic("warmup", 4, 3)
+					perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
+				}
 				runTxn(c, k, r, samsaBin, *txnRecords, *warmGiB, res)
 			}
 			tries := *failovers / *rounds
