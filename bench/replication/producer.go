@@ -149,6 +149,9 @@ func (r results) report(kinds []kind, parts []int) {
 			}
 		}
 	}
+	if len(r.values(kinds[0].name, "failover", "seconds")) == 0 {
+		return // no failovers run (-failovers 0)
+	}
 	fmt.Println()
 	fmt.Println("| failover, from kill -9 of the leader | cluster | tries | median s | max s |")
 	fmt.Println("|---|---|---:|---:|---:|")
