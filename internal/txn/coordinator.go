@@ -69,25 +69,17 @@ import (
 	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/group"
 	"github.com/samsa-kafka/samsa/internal/metadata"
-	"github.com/samsa-kafka/samsa/internal/partition"
 )
 
 // TopicName is the internal topic holding the transactions' state.
 const TopicName = "__transaction_state"
 
-// Metadata is what the coordinator needs from the controller.
-type Metadata interface {
-	Image() *metadata.Image
-	// Subscribe calls fn with every new image, in commit order, while the
-	// controller's lock is held: fn must not call back into the controller.
-	Subscribe(fn func(prev, next *metadata.Image))
-	CreateTopics(ctx context.Context, specs []controller.TopicSpec, validateOnly bool) ([]controller.Created, []error)
-}
-
-// Replicas gives the local replicas (replication.Manager).
-type Replicas interface {
-	Partition(topic string, index int32) *partition.Partition
-}
+// Metadata and Replicas are what the coordinator needs from the
+// controller and the replica manager: the same as the group coordinator.
+type (
+	Metadata = group.Metadata
+	Replicas = group.Replicas
+)
 
 // Options are what a caller may inject besides the broker config.
 type Options struct {
