@@ -5,7 +5,8 @@
 # `scripts/local-cluster.sh stop DIR`.
 #
 #   scripts/local-cluster.sh start [N] [BASE]   client ports BASE+1..BASE+N,
-#                                               controller ports BASE+101..
+#                                               controller ports BASE+101..,
+#                                               HTTP (console, /metrics) BASE+201..
 #   scripts/local-cluster.sh stop DIR
 #
 # Used to run franz-go's integration tests against a real cluster:
@@ -45,7 +46,7 @@ bootstrap=""
 for i in $(seq 1 "$n"); do
   "$dir/samsa" broker --node-id "$i" --listen "127.0.0.1:$((base + i))" --data-dir "$dir/node$i" \
     --controller-listen "127.0.0.1:$((base + 100 + i))" --controller-quorum "$voters" \
-    >"$dir/node$i.log" 2>&1 &
+    --http "127.0.0.1:$((base + 200 + i))" >"$dir/node$i.log" 2>&1 &
   echo $! >"$dir/node$i.pid"
   bootstrap="${bootstrap:+$bootstrap,}127.0.0.1:$((base + i))"
 done
@@ -60,3 +61,4 @@ for i in $(seq 1 "$n"); do
 done
 echo "SAMSA_BOOTSTRAP=$bootstrap"
 echo "SAMSA_DIR=$dir"
+echo "SAMSA_CONSOLE=http://127.0.0.1:$((base + 201))/"

@@ -46,6 +46,8 @@ type nodeFlags struct {
 	configFile, dataDir             string
 	listen, advertise               string
 	controllerListen, quorum, roles string
+	httpListen                      string
+	consoleReadOnly                 bool
 	nodeID                          int32
 	sets                            []string
 }
@@ -64,6 +66,8 @@ func addNodeFlags(fs *pflag.FlagSet, listeners bool) *nodeFlags {
 		fs.StringVar(&f.controllerListen, "controller-listen", "", "controller listener HOST:PORT for the metadata quorum (Kafka: CONTROLLER:// in listeners)")
 		fs.StringVar(&f.quorum, "controller-quorum", "", "the metadata quorum's voters, ID@HOST:PORT,... (Kafka: controller.quorum.voters)")
 		fs.StringVar(&f.roles, "process-roles", "broker,controller", "broker, controller or broker,controller (Kafka: process.roles)")
+		fs.StringVar(&f.httpListen, "http", "127.0.0.1:9080", "HTTP listener HOST:PORT for /metrics, /healthz, /readyz and the web console; empty for none (samsa.http.listen)")
+		fs.BoolVar(&f.consoleReadOnly, "console-read-only", false, "refuse changes made through the web console (samsa.console.read.only)")
 	}
 	return f
 }
@@ -100,6 +104,12 @@ func (f *nodeFlags) load() (*config.Broker, error) {
 			l += ","
 		}
 		overrides["listeners"] = l + "CONTROLLER://" + f.controllerListen
+	}
+	if changed("http") {
+		overrides["samsa.http.listen"] = f.httpListen
+	}
+	if changed("console-read-only") {
+		overrides["samsa.console.read.only"] = strconv.FormatBool(f.consoleReadOnly)
 	}
 	if changed("node-id") {
 		overrides["node.id"] = strconv.Itoa(int(f.nodeID))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,8 @@ type Broker struct {
 	srv      *server.Server
 	api      *api.Handler
 	served   chan error
+	httpLn   net.Listener // nil: no HTTP listener (samsa.http.listen empty)
+	httpSrv  *http.Server
 	stop     chan struct{} // closed by Shutdown; stops background loops
 	loops    sync.WaitGroup
 
@@ -188,7 +191,10 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	if !isBroker {
 		b.pub.ReleaseAt(-1)
 		b.readyOnce.Do(func() { close(b.ready) })
-		b.log.Info("samsa controller started", "node_id", cfg.NodeID, "controller", b.mux.Kafka().Addr().String())
+		if err := b.startHTTP(cfg, &cleanup); err != nil {
+			return nil, err
+		}
+		b.log.Info("samsa controller started", "node_id", cfg.NodeID, "controller", b.mux.Kafka().Addr().String(), "http", b.HTTPAddr())
 		return b, nil
 	}
 	if !isController {
@@ -335,8 +341,11 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 				return err
 			})
 	}
+	if err := b.startHTTP(cfg, cleanup); err != nil {
+		return err
+	}
 	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
-		"advertised", net.JoinHostPort(b.host, strconv.Itoa(int(b.port))), "data_dir", cfg.DataDir)
+		"advertised", net.JoinHostPort(b.host, strconv.Itoa(int(b.port))), "http", b.HTTPAddr(), "data_dir", cfg.DataDir)
 	return nil
 }
 
@@ -488,6 +497,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 
 func (b *Broker) shutdown(ctx context.Context) error {
 	var errs []error
+	errs = append(errs, b.shutdownHTTP(ctx))
 	if b.srv != nil {
 		// Controlled shutdown first: the controller moves this broker's
 		// leaderships away while it still serves, so clients move over

@@ -44,6 +44,14 @@ type Broker struct {
 	FetchSessionCacheSlots int32
 	ConnectionsMaxIdleMs   int64 // negative: never close idle connections
 
+	// The HTTP listener (samsa.http.listen; "" for none), whether its
+	// console may change anything, and whether /metrics has
+	// per-partition series.
+	HTTPListen        string
+	HTTPListenDefault bool // HTTPListen is the default, not set by the operator
+	ConsoleReadOnly   bool
+	PartitionSeries   bool
+
 	// Log management.
 	LogRetentionCheckIntervalMs int64
 	LogFlushSchedulerIntervalMs int64

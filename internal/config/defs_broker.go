@@ -203,6 +203,28 @@ var brokerDefs = []*Def{
 	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: longMax, Importance: Medium, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Default max.compaction.lag.ms."},
 
+	// samsa's HTTP listener: metrics, health and the web console.
+	{
+		Name: "samsa.http.listen", Type: TypeString, Default: "127.0.0.1:9080", Importance: Medium, Rule: httpListenRule,
+		Doc: "HOST:PORT of the HTTP listener serving /metrics (Prometheus), /healthz, /readyz and the web console. Empty: no HTTP listener.",
+		KafkaDefault: "none (Kafka exposes JMX)",
+		Note: "samsa-specific. When the default port is taken (another samsa on the machine), the broker starts without the listener and says so; an address set explicitly must bind.",
+	},
+	{
+		Name: "samsa.console.read.only", Type: TypeBoolean, Default: "false", Importance: Medium,
+		Doc: "Refuse every change made through the web console (topic and config edits, produce, offset resets). " +
+			"The console is read-only anyway when the HTTP listener is not on a loopback address, because samsa has no authentication yet.",
+		KafkaDefault: "none",
+		Note:         "samsa-specific.",
+	},
+	{
+		Name: "samsa.metrics.partition.series", Type: TypeBoolean, Default: "true", Importance: Low,
+		Doc: "Export the per-partition series (log start, high watermark, log end, size, segments, bytes in) on /metrics. " +
+			"Off: only per-topic and per-broker series, for brokers with very many partitions.",
+		KafkaDefault: "none",
+		Note:         "samsa-specific.",
+	},
+
 	// Requests and connections.
 	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Importance: High, Rule: atLeast(1),
 		Doc: "Largest request frame; a bigger one closes the connection."},

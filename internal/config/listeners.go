@@ -279,3 +279,12 @@ func CheckClusterID(id string) error {
 	}
 	return nil
 }
+
+// httpListenRule is samsa.http.listen's: empty (off) or one host:port.
+var httpListenRule = custom("host:port, or empty for none", func(p parsed) string {
+	if p.s == "" {
+		return ""
+	}
+	_, _, reason := parseHostPort(p.s)
+	return reason
+})

@@ -162,6 +162,11 @@ func (b *Broker) build() error {
 	b.AutoCreateTopics = r.bool("auto.create.topics.enable")
 	b.DeleteTopicEnable = r.bool("delete.topic.enable")
 
+	b.HTTPListen = r.str("samsa.http.listen")
+	b.HTTPListenDefault = !b.isSet("samsa.http.listen")
+	b.ConsoleReadOnly = r.bool("samsa.console.read.only")
+	b.PartitionSeries = r.bool("samsa.metrics.partition.series")
+
 	b.MessageMaxBytes = r.i32("message.max.bytes")
 	b.SocketRequestMaxBytes = r.i32("socket.request.max.bytes")
 	b.FetchMaxBytes = r.i32("fetch.max.bytes")

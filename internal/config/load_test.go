@@ -413,6 +413,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"producer.id.expiration.ms", "1", "0", "must be at least 1", nil},
 		{"authorizer.class.name", "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "samsa has no authorizer", nil},
 		{"super.users", "User:admin", "admin", `principal "admin" must be Type:name`, nil},
+		{"samsa.http.listen", "0.0.0.0:0", "localhost", "must be host:port", nil},
 	}
 	tested := map[string]bool{}
 	for _, tc := range tests {

@@ -54,6 +54,9 @@ func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 func startNode(t testing.TB, dir string, fs log.FS, overrides map[string]string, sets []string) *Broker {
 	t.Helper()
 	overrides["log.dirs"] = dir
+	// No HTTP listener unless the test asks for one: a fixed default port
+	// cannot serve parallel tests.
+	sets = append([]string{"samsa.http.listen="}, sets...)
 	cfg, err := config.Load("", sets, overrides)
 	if err != nil {
 		t.Fatalf("cluster: config: %v", err)
@@ -214,7 +217,8 @@ func (p *Process) startOnce() bool {
 	}
 	p.Addr = ln.Addr().String()
 	ln.Close()
-	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir}, p.args...)
+	// --http "" first: a later --http or --set of the test's wins.
+	args := append([]string{"broker", "--listen", p.Addr, "--data-dir", p.Dir, "--set", "samsa.http.listen="}, p.args...)
 	bin := p.bin
 	if bin == "" {
 		bin = Binary(p.t)
