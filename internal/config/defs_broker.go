@@ -206,9 +206,9 @@ var brokerDefs = []*Def{
 	// samsa's HTTP listener: metrics, health and the web console.
 	{
 		Name: "samsa.http.listen", Type: TypeString, Default: "127.0.0.1:9080", Importance: Medium, Rule: httpListenRule,
-		Doc: "HOST:PORT of the HTTP listener serving /metrics (Prometheus), /healthz, /readyz and the web console. Empty: no HTTP listener.",
+		Doc:          "HOST:PORT of the HTTP listener serving /metrics (Prometheus), /healthz, /readyz and the web console. Empty: no HTTP listener.",
 		KafkaDefault: "none (Kafka exposes JMX)",
-		Note: "samsa-specific. When the default port is taken (another samsa on the machine), the broker starts without the listener and says so; an address set explicitly must bind.",
+		Note:         "samsa-specific. When the default port is taken (another samsa on the machine), the broker starts without the listener and says so; an address set explicitly must bind.",
 	},
 	{
 		Name: "samsa.console.read.only", Type: TypeBoolean, Default: "false", Importance: Medium,
