@@ -115,6 +115,8 @@ type Partition struct {
 	waitMu     sync.Mutex
 	hwWaiters  map[chan<- struct{}]struct{}
 	leoWaiters map[chan<- struct{}]struct{}
+
+	traffic Traffic // see Traffic
 }
 
 // ReplicaOptions say what a replica of a multi-node cluster knows beyond
