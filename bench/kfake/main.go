@@ -17,6 +17,7 @@ func main() {
 	port := flag.Int("port", 9192, "port to listen on (127.0.0.1)")
 	dir := flag.String("data-dir", "", "data directory (empty: in memory)")
 	partitions := flag.Int("partitions", 1, "default partitions for auto-created topics")
+	sync := flag.Bool("sync", false, "fsync every write before acknowledging it (kfake's SyncWrites; needs -data-dir)")
 	flag.Parse()
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -26,6 +27,9 @@ func main() {
 	}
 	if *dir != "" {
 		opts = append(opts, kfake.DataDir(*dir))
+	}
+	if *sync {
+		opts = append(opts, kfake.SyncWrites())
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
