@@ -70,7 +70,7 @@ type Broker struct {
 	served   chan error
 	httpLn   net.Listener // nil: no HTTP listener (samsa.http.listen empty)
 	httpSrv  *http.Server
-	metrics  *nodeMetrics // nil without the HTTP listener (metrics.go)
+	metrics  *nodeMetrics  // nil without the HTTP listener (metrics.go)
 	stop     chan struct{} // closed by Shutdown; stops background loops
 	loops    sync.WaitGroup
 
