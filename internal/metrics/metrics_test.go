@@ -158,3 +158,36 @@ samsa_purgatory_size{operation="produce"} 1
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// Observing a request allocates nothing once its API has been seen: the
+// request path pays for atomic adds only.
+func TestRequestDoneDoesNotAllocate(t *testing.T) {
+	q := NewRequests(prometheus.NewRegistry())
+	at := time.Now()
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Topics = []kmsg.ProduceResponseTopic{{Partitions: make([]kmsg.ProduceResponseTopicPartition, 8)}}
+	timing := &server.RequestTiming{Key: 0, Received: at, Started: at, Handled: at, Ready: at, WriteStart: at, Written: at, Msg: resp}
+	q.RequestDone(timing)
+	if n := testing.AllocsPerRun(1000, func() { q.RequestDone(timing) }); n != 0 {
+		t.Fatalf("RequestDone allocates %v times per request", n)
+	}
+	failed := kmsg.NewPtrProduceResponse()
+	failed.Topics = []kmsg.ProduceResponseTopic{{Partitions: []kmsg.ProduceResponseTopicPartition{{ErrorCode: kerr.NotEnoughReplicas.Code}}}}
+	timing.Msg = failed
+	q.RequestDone(timing)
+	if n := testing.AllocsPerRun(1000, func() { q.RequestDone(timing) }); n != 0 {
+		t.Fatalf("RequestDone of a failed request allocates %v times", n)
+	}
+}
+
+func BenchmarkRequestDone(b *testing.B) {
+	q := NewRequests(prometheus.NewRegistry())
+	at := time.Now()
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Topics = []kmsg.ProduceResponseTopic{{Partitions: make([]kmsg.ProduceResponseTopicPartition, 8)}}
+	timing := &server.RequestTiming{Key: 0, Received: at, Started: at, Handled: at, Ready: at, WriteStart: at, Written: at, Msg: resp}
+	b.ReportAllocs()
+	for b.Loop() {
+		q.RequestDone(timing)
+	}
+}
