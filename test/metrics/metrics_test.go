@@ -324,3 +324,90 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestLagOfPartitionsLedElsewhere: the coordinator of a group reports the
+// lag of partitions that other brokers lead, asking their leaders.
+func TestLagOfPartitionsLedElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes := cluster.StartQuorum(t, 3, "samsa.http.listen=127.0.0.1:0")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cluster.Bootstrap(nodes), ",")...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	const spread = "spread"
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, spread); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := range int32(3) {
+		for i := range 10 {
+			recs = append(recs, &kgo.Record{Topic: spread, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const group = "remote-group"
+	committed := map[int32]int64{0: 3, 1: 5, 2: 10}
+	offs := kadm.Offsets{}
+	for p, o := range committed {
+		offs.AddOffset(spread, p, o, -1)
+	}
+	if resp, err := adm.CommitOffsets(ctx, group, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	md, err := adm.Metadata(ctx, spread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]int32{}
+	for _, p := range md.Topics[spread].Partitions {
+		leaders[p.Partition] = p.Leader
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var problems []string
+		coordinator := -1
+		for i, n := range nodes {
+			fams := scrape(t, n.HTTPAddr())
+			if _, ok := value(fams, "samsa_group_committed_offset", map[string]string{"group": group}); !ok {
+				continue
+			}
+			coordinator = i + 1
+			for p, c := range committed {
+				labels := map[string]string{"group": group, "topic": spread, "partition": fmt.Sprint(p)}
+				lag, ok := value(fams, "samsa_group_lag_records", labels)
+				secs, sok := value(fams, "samsa_group_lag_seconds", labels)
+				if !ok || int64(lag) != 10-c || !sok || (c == 10) != (secs == 0) {
+					problems = append(problems, fmt.Sprintf("partition %d (leader %d): lag %v (%v) and %v s (%v), want %d",
+						p, leaders[p], lag, ok, secs, sok, 10-c))
+				}
+			}
+		}
+		if coordinator < 0 {
+			problems = append(problems, "no node reports the group")
+		} else {
+			remote := 0
+			for _, l := range leaders {
+				if l != int32(coordinator) {
+					remote++
+				}
+			}
+			if remote == 0 {
+				t.Fatalf("node %d leads every partition of %s: nothing is remote", coordinator, spread)
+			}
+		}
+		if len(problems) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("coordinator %d: %s", coordinator, strings.Join(problems, "; "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
