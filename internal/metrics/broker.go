@@ -84,7 +84,7 @@ var (
 	descURP         = desc("under_replicated_partitions", "Partitions this node leads whose ISR is smaller than their replica set.")
 	descUnderMinISR = desc("under_min_isr_partitions", "Partitions this node leads whose ISR is smaller than min.insync.replicas.")
 	descLeaders     = desc("leader_count", "Partitions this node leads.")
-	descPartitions  = desc("partition_count", "Local replicas on this node.")
+	descPartitions  = desc("replicas", "Local replicas on this node (partitions it holds a replica of).")
 	descISRShrinks  = desc("isr_shrinks_total", "ISR shrinks this node made as leader.")
 	descISRExpands  = desc("isr_expands_total", "ISR expands this node made as leader.")
 	descLogSize     = desc("log_size_bytes", "Bytes on disk of every local replica.")

@@ -43,6 +43,19 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	return fams
 }
 
+// scrapeNoFatal is scrape for other goroutines than the test's: a failed
+// scrape is an empty one.
+func scrapeNoFatal(addr string) map[string]*dto.MetricFamily {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, _ := parser.TextToMetricFamilies(resp.Body)
+	return fams
+}
+
 // value is the sample of family name whose labels include want, and
 // whether there is one.
 func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
@@ -134,6 +147,28 @@ func TestMetricsMatchClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	// A scraper runs through the load: the counters it sees never go
+	// back, and the last scrape below sees them all.
+	stopScraping := make(chan struct{})
+	scraped := make(chan error, 1)
+	go func() {
+		var last float64
+		for {
+			select {
+			case <-stopScraping:
+				scraped <- nil
+				return
+			default:
+			}
+			v, _ := value(scrapeNoFatal(httpAddr), "samsa_topic_bytes_in_total", map[string]string{"topic": topic})
+			if v < last {
+				scraped <- fmt.Errorf("bytes in went from %v back to %v", last, v)
+				return
+			}
+			last = v
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	const n = 2000
 	var recs []*kgo.Record
 	for i := range n {
@@ -158,6 +193,10 @@ func TestMetricsMatchClients(t *testing.T) {
 		read += fs.NumRecords()
 	}
 	reader.Close()
+	close(stopScraping)
+	if err := <-scraped; err != nil {
+		t.Fatal(err)
+	}
 
 	fams := scrape(t, httpAddr)
 	var wantBytes, wantRecords int64
@@ -409,5 +448,34 @@ func TestLagOfPartitionsLedElsewhere(t *testing.T) {
 			t.Fatalf("coordinator %d: %s", coordinator, strings.Join(problems, "; "))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPartitionSeriesOff: with samsa.metrics.partition.series=false the
+// per-partition series are gone and the per-topic sums stay.
+func TestPartitionSeriesOff(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := cluster.Start(t, "samsa.http.listen=127.0.0.1:0", "samsa.metrics.partition.series=false")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("quiet"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("one")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, b.HTTPAddr())
+	for name := range fams {
+		if strings.HasPrefix(name, "samsa_partition_") {
+			t.Errorf("%s exported with per-partition series off", name)
+		}
+	}
+	if got := mustValue(t, fams, "samsa_topic_records_in_total", map[string]string{"topic": "quiet"}); got != 1 {
+		t.Errorf("records in %v, want 1", got)
 	}
 }
