@@ -69,6 +69,27 @@ samsa_request_errors_total{api="Produce",error="NOT_ENOUGH_REPLICAS"} 3
 	if n := testutil.CollectAndCount(q.durations); n != len(stages) {
 		t.Errorf("%d duration series, want %d (one API, every stage)", n, len(stages))
 	}
+	// Fetch is timed as Kafka does: consumers and followers apart.
+	consumer, follower := kmsg.NewPtrFetchRequest(), kmsg.NewPtrFetchRequest()
+	consumer.SetVersion(16)
+	consumer.ReplicaState.ID = -1
+	follower.SetVersion(16)
+	follower.ReplicaState.ID = 2
+	old := kmsg.NewPtrFetchRequest()
+	old.SetVersion(12)
+	old.ReplicaID = 3
+	for _, req := range []kmsg.Request{consumer, follower, follower, old} {
+		q.RequestDone(&server.RequestTiming{Key: 1, Received: at, Started: at, Handled: at, Ready: at, WriteStart: at, Written: at, Req: req})
+	}
+	for api, want := range map[string]uint64{"FetchConsumer": 1, "FetchFollower": 3} {
+		var m dto.Metric
+		if err := q.durations.WithLabelValues(api, "total").(prometheus.Histogram).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetHistogram().GetSampleCount(); got != want {
+			t.Errorf("%s: %d requests, want %d", api, got, want)
+		}
+	}
 	h := q.durations.WithLabelValues("Produce", "remote").(prometheus.Histogram)
 	if got := testutil.ToFloat64(q.errors.WithLabelValues("Produce", "NOT_ENOUGH_REPLICAS")); got != 3 {
 		t.Errorf("errors = %v", got)

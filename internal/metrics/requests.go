@@ -33,7 +33,10 @@ type Requests struct {
 	durations *prometheus.HistogramVec
 	errors    *prometheus.CounterVec
 	apis      [maxKey + 1]atomic.Pointer[apiTimes]
-	errCache  sync.Map // key<<16 | uint16(code) → prometheus.Counter
+	// followerFetch times followers' Fetch requests apart from
+	// consumers' (apis[1]), as Kafka's FetchFollower and FetchConsumer.
+	followerFetch atomic.Pointer[apiTimes]
+	errCache      sync.Map // key<<16 | uint16(code) → prometheus.Counter
 }
 
 type apiTimes [len(stages)]prometheus.Observer
@@ -43,7 +46,7 @@ func NewRequests(r prometheus.Registerer) *Requests {
 	q := &Requests{
 		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "request_duration_seconds",
-			Help:    "Time requests spent in each stage, per API (Kafka's RequestMetrics); stage=total counts every request.",
+			Help:    "Time requests spent in each stage, per API (Kafka's RequestMetrics; Fetch as FetchConsumer and FetchFollower); stage=total counts every request.",
 			Buckets: latencyBuckets,
 		}, []string{"api", "stage"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,9 +65,19 @@ func (q *Requests) RequestDone(t *server.RequestTiming) {
 	if t.Key < 0 || t.Key > maxKey {
 		return
 	}
-	a := q.apis[t.Key].Load()
+	slot, name := &q.apis[t.Key], ""
+	if t.Key == fetchKey {
+		slot, name = &q.apis[t.Key], "FetchConsumer"
+		if isFollowerFetch(t.Req) {
+			slot, name = &q.followerFetch, "FetchFollower"
+		}
+	}
+	a := slot.Load()
 	if a == nil {
-		a = q.resolve(t.Key)
+		if name == "" {
+			name = apiName(t.Key)
+		}
+		a = q.resolve(slot, name)
 	}
 	a[0].Observe(t.Written.Sub(t.Received).Seconds())
 	a[1].Observe(t.Started.Sub(t.Received).Seconds())
@@ -77,14 +90,28 @@ func (q *Requests) RequestDone(t *server.RequestTiming) {
 	}
 }
 
-func (q *Requests) resolve(key int16) *apiTimes {
-	name := apiName(key)
+const fetchKey = 1
+
+// isFollowerFetch reports whether req is a follower replica's Fetch: a
+// replica id >= 0 (in ReplicaState from v15).
+func isFollowerFetch(req kmsg.Request) bool {
+	f, ok := req.(*kmsg.FetchRequest)
+	if !ok {
+		return false
+	}
+	if f.Version >= 15 {
+		return f.ReplicaState.ID >= 0
+	}
+	return f.ReplicaID >= 0
+}
+
+func (q *Requests) resolve(slot *atomic.Pointer[apiTimes], name string) *apiTimes {
 	var a apiTimes
 	for i, s := range stages {
 		a[i] = q.durations.WithLabelValues(name, s)
 	}
 	// Two first requests may race; both resolve the same children.
-	q.apis[key].Store(&a)
+	slot.Store(&a)
 	return &a
 }
 

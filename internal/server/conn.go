@@ -45,8 +45,10 @@ type call struct {
 	correlationID int32
 	flexible      bool // the response header carries the tagged-field byte
 	pending       wire.Pending
-	// The stages' times, kept only when the server has an Observer.
+	// The stages' times and the request, kept only when the server has
+	// an Observer.
 	received, started, handled time.Time
+	req                        kmsg.Request
 }
 
 // ready is a call with its response.
@@ -443,7 +445,7 @@ func (c *conn) dispatch(frame []byte) (call, bool) {
 		started:       started,
 	}
 	if c.srv.obs != nil {
-		cl.handled = time.Now()
+		cl.handled, cl.req = time.Now(), d.msg
 	}
 	return cl, true
 }
@@ -572,7 +574,7 @@ func (c *conn) observe(r ready, msg kmsg.Response, writeStart time.Time) {
 		Key: r.key, Version: r.version,
 		Received: r.received, Started: r.started, Handled: r.handled, Ready: r.readyAt,
 		WriteStart: writeStart, Written: time.Now(),
-		Msg: msg,
+		Msg: msg, Req: r.req,
 	}
 	if t.Started.IsZero() { // answered by the server itself (KIP-511)
 		t.Started, t.Handled = t.Received, t.Received

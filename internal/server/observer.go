@@ -41,4 +41,8 @@ type RequestTiming struct {
 	// Msg is the response when it was a kmsg message (nil for a
 	// pre-encoded body, such as Fetch's, and when no response was due).
 	Msg kmsg.Response
+	// Req is the decoded request (nil for one the server answered
+	// itself). Its byte slices may alias a Produce frame that has been
+	// reused since: read only its scalar fields (a Fetch's replica id).
+	Req kmsg.Request
 }

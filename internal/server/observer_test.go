@@ -90,6 +90,9 @@ func TestObserverTimesEachStage(t *testing.T) {
 				t.Errorf("request %d: %s before %s", i, s.name, stages[j-1].name)
 			}
 		}
+		if wantReq := i < 2; (tm.Req != nil) != wantReq || wantReq && tm.Req.Key() != wantKey {
+			t.Errorf("request %d: Req %T", i, tm.Req)
+		}
 		if tm.Msg == nil || tm.Msg.Key() != wantKey {
 			t.Errorf("request %d: Msg %T, want the response of key %d", i, tm.Msg, wantKey)
 		}
