@@ -336,6 +336,32 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 3, 3, nil, "replicated"); err != nil {
 		t.Fatal(err)
 	}
+	// Followers fetch every batch once: the leaders' replication bytes out
+	// come to twice the bytes in at replication factor 3.
+	var recs []*kgo.Record
+	for i := range 300 {
+		recs = append(recs, &kgo.Record{Topic: "replicated", Value: []byte(fmt.Sprintf("value-%d", i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tl := map[string]string{"topic": "replicated"}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var in, repl float64
+		for _, n := range nodes {
+			fams := scrape(t, n.HTTPAddr())
+			v, _ := value(fams, "samsa_topic_bytes_in_total", tl)
+			in += v
+			v, _ = value(fams, "samsa_topic_replication_bytes_out_total", tl)
+			repl += v
+		}
+		if in > 0 && repl == 2*in {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replication bytes out %v, want twice the %v bytes in", repl, in)
+		}
+	}
 	urp := func() float64 {
 		var sum float64
 		for _, n := range nodes[:2] {
