@@ -83,7 +83,7 @@ var (
 
 	descURP         = desc("under_replicated_partitions", "Partitions this node leads whose ISR is smaller than their replica set.")
 	descUnderMinISR = desc("under_min_isr_partitions", "Partitions this node leads whose ISR is smaller than min.insync.replicas.")
-	descLeaders     = desc("leader_count", "Partitions this node leads.")
+	descLeaders     = desc("leaders", "Partitions this node leads.")
 	descPartitions  = desc("replicas", "Local replicas on this node (partitions it holds a replica of).")
 	descISRShrinks  = desc("isr_shrinks_total", "ISR shrinks this node made as leader.")
 	descISRExpands  = desc("isr_expands_total", "ISR expands this node made as leader.")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -236,11 +237,25 @@ func TestMetricsMatchClients(t *testing.T) {
 	if got := mustValue(t, fams, "samsa_request_duration_seconds", map[string]string{"api": "Produce", "stage": "total"}); got < 1 {
 		t.Errorf("Produce requests timed: %v", got)
 	}
-	if got := mustValue(t, fams, "samsa_leader_count", nil); got < 2 {
+	if got := mustValue(t, fams, "samsa_leaders", nil); got < 2 {
 		t.Errorf("leader count %v, want at least the 2 partitions of %s", got, topic)
 	}
 	if got := mustValue(t, fams, "samsa_active_controller", nil); got != 1 {
 		t.Errorf("active controller %v on a one-node cluster", got)
+	}
+	// Names, types and units follow Prometheus conventions.
+	var ours []*dto.MetricFamily
+	for name, f := range fams {
+		if strings.HasPrefix(name, "samsa_") {
+			ours = append(ours, f)
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(ours).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 
 	// A group consumes part of the topic and commits what it polled;
