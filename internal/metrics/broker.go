@@ -101,6 +101,8 @@ var (
 	descGroupCommitted = desc("group_committed_offset", "A consumer group's committed offset (groups coordinated by this node).", lagLabels...)
 	descGroupLag       = desc("group_lag_records", "High watermark minus committed offset.", lagLabels...)
 	descGroupLagSecs   = desc("group_lag_seconds", "How long ago the first uncommitted record was written; 0 when caught up.", lagLabels...)
+	descGroupTopicLag  = desc("group_topic_lag_records", "A group's lag in records summed over the topic's partitions whose end is known.", "group", "topic")
+	descGroupTopicSecs = desc("group_topic_lag_seconds", "A group's largest lag in seconds over the topic's partitions.", "group", "topic")
 	descGroupMembers   = desc("group_members", "Members of a consumer group.", "group")
 	descGroupState     = desc("group_state", "1 for the group's current state.", "group", "state")
 )
@@ -111,7 +113,7 @@ var allDescs = []*prometheus.Desc{
 	descConnsOpen, descConnsAccepted, descInFlight, descBytesRead, descBytesWritten, descSendfileBytes, descProtocolErrors, descPurgatory,
 	descURP, descUnderMinISR, descLeaders, descPartitions, descISRShrinks, descISRExpands, descLogSize,
 	descMetadataOffset, descActiveCtl, descMetaCommitted, descMetaApplied, descMetaLag, descElections, descOffline, descBrokers,
-	descGroupCommitted, descGroupLag, descGroupLagSecs, descGroupMembers, descGroupState,
+	descGroupCommitted, descGroupLag, descGroupLagSecs, descGroupTopicLag, descGroupTopicSecs, descGroupMembers, descGroupState,
 }
 
 // Collector reads a Source at scrape time.
@@ -305,14 +307,35 @@ func (c *Collector) collectGroups(ch chan<- prometheus.Metric) {
 		if !slices.Contains(groupStates, g.State) {
 			gauge(ch, descGroupState, 1, g.Group, g.State)
 		}
-		for _, p := range g.Partitions {
-			idx := strconv.Itoa(int(p.Partition))
-			gauge(ch, descGroupCommitted, float64(p.Committed), g.Group, p.Topic, idx)
-			if p.Lag >= 0 {
-				gauge(ch, descGroupLag, float64(p.Lag), g.Group, p.Topic, idx)
+		// Partitions come sorted by topic: sum each topic's run.
+		for i := 0; i < len(g.Partitions); {
+			topic := g.Partitions[i].Topic
+			var lag int64
+			secs := -1.0
+			known := false
+			for ; i < len(g.Partitions) && g.Partitions[i].Topic == topic; i++ {
+				p := g.Partitions[i]
+				if p.Lag >= 0 {
+					lag, known = lag+p.Lag, true
+				}
+				secs = max(secs, p.LagSeconds)
+				if !c.src.PartitionSeries {
+					continue
+				}
+				idx := strconv.Itoa(int(p.Partition))
+				gauge(ch, descGroupCommitted, float64(p.Committed), g.Group, p.Topic, idx)
+				if p.Lag >= 0 {
+					gauge(ch, descGroupLag, float64(p.Lag), g.Group, p.Topic, idx)
+				}
+				if p.LagSeconds >= 0 {
+					gauge(ch, descGroupLagSecs, p.LagSeconds, g.Group, p.Topic, idx)
+				}
 			}
-			if p.LagSeconds >= 0 {
-				gauge(ch, descGroupLagSecs, p.LagSeconds, g.Group, p.Topic, idx)
+			if known {
+				gauge(ch, descGroupTopicLag, float64(lag), g.Group, topic)
+			}
+			if secs >= 0 {
+				gauge(ch, descGroupTopicSecs, secs, g.Group, topic)
 			}
 		}
 	}

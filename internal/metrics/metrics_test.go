@@ -118,6 +118,7 @@ func TestCollector(t *testing.T) {
 	img.Brokers = map[int32]metadata.Broker{1: {NodeID: 1}, 2: {NodeID: 2, Fenced: true}}
 	img.Topics = map[string]*metadata.Topic{"t": {Name: "t", Partitions: []metadata.Partition{{Index: 0, Leader: 1}, {Index: 1, Leader: -1}}}}
 	src := Source{
+		PartitionSeries: true,
 		Server: func() server.Stats {
 			return server.Stats{ConnectionsOpen: 2, ConnectionsAccepted: 5, RequestsInFlight: 1}
 		},
@@ -148,6 +149,12 @@ samsa_group_lag_records{group="g",partition="0",topic="t"} 4
 # HELP samsa_group_lag_seconds How long ago the first uncommitted record was written; 0 when caught up.
 # TYPE samsa_group_lag_seconds gauge
 samsa_group_lag_seconds{group="g",partition="0",topic="t"} 1.5
+# HELP samsa_group_topic_lag_records A group's lag in records summed over the topic's partitions whose end is known.
+# TYPE samsa_group_topic_lag_records gauge
+samsa_group_topic_lag_records{group="g",topic="t"} 4
+# HELP samsa_group_topic_lag_seconds A group's largest lag in seconds over the topic's partitions.
+# TYPE samsa_group_topic_lag_seconds gauge
+samsa_group_topic_lag_seconds{group="g",topic="t"} 1.5
 # HELP samsa_group_members Members of a consumer group.
 # TYPE samsa_group_members gauge
 samsa_group_members{group="g"} 2
@@ -166,7 +173,7 @@ samsa_offline_partitions 1
 samsa_purgatory_size{operation="fetch"} 3
 samsa_purgatory_size{operation="produce"} 1
 `
-	names := []string{"samsa_brokers", "samsa_connections_open", "samsa_group_lag_records", "samsa_group_lag_seconds", "samsa_group_members",
+	names := []string{"samsa_brokers", "samsa_connections_open", "samsa_group_lag_records", "samsa_group_lag_seconds", "samsa_group_topic_lag_records", "samsa_group_topic_lag_seconds", "samsa_group_members",
 		"samsa_leader_elections_total", "samsa_metadata_lag", "samsa_offline_partitions", "samsa_purgatory_size", "samsa_under_replicated_partitions"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)

@@ -317,6 +317,13 @@ func TestMetricsMatchClients(t *testing.T) {
 					p, c, lag, secs, w.committed, w.lag))
 			}
 		}
+		var sum int64
+		for _, w := range wants {
+			sum += w.lag
+		}
+		if got, _ := value(fams, "samsa_group_topic_lag_records", map[string]string{"group": group, "topic": topic}); int64(got) != sum {
+			mismatch = append(mismatch, fmt.Sprintf("topic lag %v, want %d", got, sum))
+		}
 		state, _ := value(fams, "samsa_group_state", map[string]string{"group": group, "state": "Empty"})
 		members, _ := value(fams, "samsa_group_members", map[string]string{"group": group})
 		if state != 1 || members != 0 {
