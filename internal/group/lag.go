@@ -152,7 +152,7 @@ func (c *Coordinator) computeLag(now time.Time, remote RemoteLag) []GroupLag {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	var ctx context.Context
+	var remotes []*PartitionLag
 	for gi := range out {
 		for pi := range out[gi].Partitions {
 			pl := &out[gi].Partitions[pi]
@@ -164,24 +164,45 @@ func (c *Coordinator) computeLag(now time.Time, remote RemoteLag) []GroupLag {
 					ts = firstBatchTimestamp(p, max(pl.Committed, p.LogStartOffset()))
 				}
 				fillLag(pl, end, ts, now)
-				continue
+			} else if remote != nil {
+				remotes = append(remotes, pl)
 			}
-			if remote == nil {
-				continue
-			}
-			if ctx == nil {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(context.Background(), remoteLagTimeout)
-				defer cancel()
-			}
-			end, ts, err := remote(ctx, pl.Topic, pl.Partition, pl.Committed)
-			if err != nil {
-				continue
-			}
-			fillLag(pl, end, ts, now)
 		}
 	}
+	askRemote(remotes, remote, now)
 	return out
+}
+
+// remoteLagWorkers bounds the questions to other leaders in flight at once.
+const remoteLagWorkers = 8
+
+// askRemote fills the lag of partitions led elsewhere, a few at a time,
+// all within remoteLagTimeout: a leader that does not answer leaves its
+// partitions unknown rather than holding up the snapshot.
+func askRemote(pls []*PartitionLag, remote RemoteLag, now time.Time) {
+	if len(pls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), remoteLagTimeout)
+	defer cancel()
+	next := make(chan *PartitionLag)
+	var wg sync.WaitGroup
+	for range min(remoteLagWorkers, len(pls)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pl := range next {
+				if end, ts, err := remote(ctx, pl.Topic, pl.Partition, pl.Committed); err == nil {
+					fillLag(pl, end, ts, now)
+				}
+			}
+		}()
+	}
+	for _, pl := range pls {
+		next <- pl
+	}
+	close(next)
+	wg.Wait()
 }
 
 func fillLag(pl *PartitionLag, end, ts int64, now time.Time) {

@@ -1,7 +1,9 @@
 package group
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 
@@ -69,4 +71,31 @@ func FuzzBatchTimestamp(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = BatchTimestamp(b)
 	})
+}
+
+// askRemote asks about every partition, concurrently, and leaves the ones
+// whose leader failed unknown.
+func TestAskRemote(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(50_000)
+	var pls []*PartitionLag
+	for i := range int32(20) {
+		pls = append(pls, &PartitionLag{Topic: "t", Partition: i, Committed: int64(i), End: -1, Lag: -1, LagSeconds: -1})
+	}
+	remote := func(_ context.Context, topic string, partition int32, offset int64) (int64, int64, error) {
+		if partition%5 == 0 {
+			return -1, -1, errors.New("leader unreachable")
+		}
+		return 100, 40_000, nil
+	}
+	askRemote(pls, remote, now)
+	for _, pl := range pls {
+		want := PartitionLag{Topic: "t", Partition: pl.Partition, Committed: pl.Committed, End: 100, Lag: 100 - pl.Committed, LagSeconds: 10}
+		if pl.Partition%5 == 0 {
+			want.End, want.Lag, want.LagSeconds = -1, -1, -1
+		}
+		if *pl != want {
+			t.Errorf("partition %d: %+v, want %+v", pl.Partition, *pl, want)
+		}
+	}
 }
