@@ -91,7 +91,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 				// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
 				last, err = p.AppendAcks(rp.Records, r.Acks)
 			}
-			if w, ok := h.produced(req.Version, r.Acks, rt.Topic, p, last, err, sp, resp); ok {
+			if w, ok := h.produced(req.Version, r.Acks, rt.Topic, p, len(rp.Records), last, err, sp, resp); ok {
 				waits = append(waits, w)
 			} else if err != nil {
 				failed = true
@@ -115,6 +115,8 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
+		h.parkedProduces.Add(1)
+		defer h.parkedProduces.Add(-1)
 		if appended != nil {
 			select {
 			case w := <-appended:
@@ -130,10 +132,12 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	}
 }
 
-// produced fills a partition's answer with an append's outcome, and
-// returns what acks=all then waits for.
-func (h *Handler) produced(version, acks int16, topic string, p *partition.Partition, last partition.AppendResult, err error,
+// produced fills a partition's answer with an append's outcome, counts it
+// in the partition's Traffic, and returns what acks=all then waits for.
+// size is the byte length of the records the producer sent.
+func (h *Handler) produced(version, acks int16, topic string, p *partition.Partition, size int, last partition.AppendResult, err error,
 	sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) (awaiting, bool) {
+	countProduced(p, size, last, err)
 	if err != nil {
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 		sp.ErrorCode = h.code(err)
@@ -153,6 +157,27 @@ func (h *Handler) produced(version, acks int16, topic string, p *partition.Parti
 		return awaiting{topic: topic, p: p, epoch: last.LeaderEpoch, last: last.LastOffset, resp: sp}, true
 	}
 	return awaiting{}, false
+}
+
+// countProduced counts one partition's append in its Traffic, as Kafka's
+// BrokerTopicMetrics do: bytes and records in for a batch appended (the
+// batch's bytes as the producer sent them, compressed; a duplicate that
+// was not appended again counts nothing), a failed produce for a refused
+// one. Failures before a local replica was found (an unknown topic, a
+// replica that does not lead) have no partition to count on.
+func countProduced(p *partition.Partition, size int, last partition.AppendResult, err error) {
+	if p == nil {
+		return
+	}
+	tr := p.Traffic()
+	switch {
+	case err != nil:
+		tr.FailedProduce.Add(1)
+	case !last.Duplicate:
+		tr.BytesIn.Add(uint64(size))
+		tr.RecordsIn.Add(uint64(last.LastOffset - last.BaseOffset + 1))
+		tr.BatchesIn.Add(1)
+	}
 }
 
 // currentLeader fills KIP-951's hint into a NOT_LEADER_OR_FOLLOWER answer

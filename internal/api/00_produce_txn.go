@@ -213,7 +213,7 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 			last, err = d.p.AppendAcks(d.records, r.Acks)
 		}
 		h.txnOrder.finish(d.key, d.done)
-		if w, ok := h.produced(version, r.Acks, d.key.topic, d.p, last, err, d.resp, resp); ok {
+		if w, ok := h.produced(version, r.Acks, d.key.topic, d.p, len(d.records), last, err, d.resp, resp); ok {
 			waits = append(waits, w)
 		}
 	}

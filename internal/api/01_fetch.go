@@ -54,6 +54,7 @@ func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 		slots := int(h.currentConfig().FetchSessionCacheSlots)
 		sr = h.sessions.resolveSession(r, req.Version, slots, time.Now())
 		if sr.errorCode != 0 {
+			h.countError(1, sr.errorCode)
 			body := &fetchBody{version: req.Version, errorCode: sr.errorCode}
 			return wire.Now(wire.Response{Body: &wire.Body{Chunks: body.encode()}})
 		}
@@ -162,6 +163,8 @@ func (h *Handler) runFetch(ctx context.Context, r *kmsg.FetchRequest, plan *fetc
 		return h.fetchResponse(plan, release)
 	}
 	release()
+	h.parkedFetches.Add(1)
+	defer h.parkedFetches.Add(-1)
 	wake := make(chan struct{}, 1)
 	for _, tg := range plan.targets {
 		switch {
@@ -275,6 +278,7 @@ func (h *Handler) readAll(plan *fetchPlan, maxBytes int32, readCommitted bool) (
 // records what it told the client; an incremental one leaves out the
 // partitions with nothing new since the last response.
 func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
+	h.countFetched(plan)
 	sr := plan.session
 	if sr.session == nil {
 		return wire.Response{Body: &wire.Body{Chunks: plan.body.encode(), Release: release}}
@@ -308,6 +312,45 @@ func (h *Handler) fetchResponse(plan *fetchPlan, release func()) wire.Response {
 	}
 	h.sessions.sent(sr.session, sr.parts, told, hadRecords)
 	return wire.Response{Body: &wire.Body{Chunks: body.encode(), Release: release}}
+}
+
+// countFetched counts the plan's last read in the partitions' Traffic: the
+// record-batch bytes the response carries (file regions included), as
+// consumer bytes out or replication bytes out, and a failed fetch per
+// partition answered with an error. An incremental session response
+// leaves out only partitions with no records and no error, so what is
+// counted here is what is sent.
+func (h *Handler) countFetched(plan *fetchPlan) {
+	for _, tg := range plan.targets {
+		fp := &plan.body.topics[tg.topicIdx].partitions[tg.partIndex]
+		if fp.errorCode != 0 {
+			h.countError(1, fp.errorCode)
+		}
+		if tg.p == nil {
+			continue
+		}
+		tr := tg.p.Traffic()
+		if fp.errorCode != 0 {
+			tr.FailedFetch.Add(1)
+		}
+		n := uint64(len(fp.recordBytes))
+		if fp.records != nil {
+			n = uint64(fp.records.Len)
+		}
+		switch {
+		case n == 0:
+		case plan.replica >= 0:
+			tr.ReplicationOut.Add(n)
+		default:
+			tr.BytesOut.Add(n)
+		}
+	}
+}
+
+func (h *Handler) countError(key, code int16) {
+	if h.CountError != nil {
+		h.CountError(key, code)
+	}
 }
 
 // readForFollower serves one partition of a follower's fetch into fp and

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -55,6 +56,12 @@ type Deps struct {
 	// API with COORDINATOR_NOT_AVAILABLE (and refuses transactional
 	// produce batches, which cannot be verified).
 	Txns *txn.Coordinator
+	// CountError, when set, is told each error code a Fetch response
+	// carries (top level and per partition). Fetch answers with a
+	// pre-encoded body that the connection layer's observer cannot read,
+	// so the handler reports its codes itself; every other API's codes
+	// are read from its response message by the observer.
+	CountError func(key, code int16)
 }
 
 // Handler implements wire.Handler for every API samsa serves.
@@ -75,6 +82,19 @@ type Handler struct {
 
 	sessions        *fetchSessions // KIP-227 fetch sessions
 	followerFetches followerFetchStats
+
+	// parkedFetches and parkedProduces count the fetch long polls and
+	// the produce requests (acks=all waits, transactional verifications)
+	// waiting now, for the metrics.
+	parkedFetches, parkedProduces atomic.Int64
+}
+
+// Parked is the number of fetch long polls and of produce requests
+// waiting for replication (acks=all) or verification right now: Kafka's
+// purgatory sizes (DelayedOperationPurgatory, PurgatorySize for Fetch and
+// Produce).
+func (h *Handler) Parked() (fetches, produces int64) {
+	return h.parkedFetches.Load(), h.parkedProduces.Load()
 }
 
 // New returns the API handler.

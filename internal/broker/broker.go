@@ -70,6 +70,7 @@ type Broker struct {
 	served   chan error
 	httpLn   net.Listener // nil: no HTTP listener (samsa.http.listen empty)
 	httpSrv  *http.Server
+	metrics  *nodeMetrics  // nil without the HTTP listener (metrics.go)
 	stop     chan struct{} // closed by Shutdown; stops background loops
 	loops    sync.WaitGroup
 
@@ -231,6 +232,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	if err != nil {
 		return err
 	}
+	b.initMetrics(cfg)
 	// applyDynamic subscribes first: the replicas resolve with the
 	// configuration it publishes for the same image.
 	b.pub.Subscribe(b.applyDynamic)
@@ -245,7 +247,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 			// no longer write; cmd/samsa shuts down on this (moving
 			// leaderships to the ISR first) and exits non-zero.
 			b.fatal(fmt.Errorf("broker: the log in %s failed, and this broker has no other log dir: %w", dir, err))
-		}},
+		}, OnFlush: b.flushHook()},
 		LagTimeMax:           time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
 		HWCheckpointInterval: time.Duration(cfg.ReplicaHWCheckpointMs) * time.Millisecond,
 		Fetch: replication.FetchConfig{
@@ -296,12 +298,14 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		Logger:     b.log,
 		Groups:     b.groups,
 		Txns:       b.txns,
+		CountError: b.errorHook(),
 	})
 	b.srv = server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		Versions:        api.Versions(),
 		IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
 		Logger:          b.log,
+		Observer:        b.requestObserver(),
 	}, b.api)
 	// Clients are served once the broker is registered, unfenced and its
 	// image shows it (its leaderships among them), as Kafka enables its

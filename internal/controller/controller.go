@@ -131,6 +131,8 @@ type Controller struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
+
+	elections electionStats
 }
 
 // Open starts this node's member of the quorum: it loads the latest
@@ -448,6 +450,7 @@ func (c *Controller) commit(recs []metadata.Record) (int64, error) {
 	if err != nil {
 		return 0, errorf(kerr.UnknownServerError, "%v", err)
 	}
+	prev := c.Image()
 	f := c.raft.Apply(data, applyTimeout)
 	if err := f.Error(); err != nil {
 		switch {
@@ -464,6 +467,7 @@ func (c *Controller) commit(recs []metadata.Record) (int64, error) {
 	if rerr, ok := f.Response().(error); ok && rerr != nil {
 		return 0, errorf(kerr.UnknownServerError, "metadata entry refused: %v", rerr)
 	}
+	c.elections.count(prev, recs)
 	return int64(f.Index()), nil
 }
 

@@ -161,6 +161,8 @@ type Coordinator struct {
 	sweep   Timer
 
 	verifyTxn atomic.Pointer[VerifyTxn] // nil: no verification
+
+	lag lagCache // lag snapshots (lag.go)
 }
 
 // shard is the groups of one __consumer_offsets partition this node leads,

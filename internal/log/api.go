@@ -45,6 +45,10 @@ type Options struct {
 	// the log fails (ErrFailed): an fsync or a write that could not be
 	// undone. It must not call back into the log.
 	OnFailure func(dir string, err error)
+	// OnFlush, when set, is told how long each successful Flush took
+	// (Kafka's LogFlushRateAndTimeMs); it must be cheap and not call back
+	// into the log.
+	OnFlush func(d time.Duration)
 }
 
 // Position is an offset together with where it sits in the log: the base

@@ -93,6 +93,7 @@ type Log struct {
 	fs        FS
 	logger    *slog.Logger
 	onFailure func(dir string, err error)
+	onFlush   func(d time.Duration) // nil: flushes are not timed
 	now       func() time.Time
 	after     func(time.Duration, func()) func() bool
 
@@ -265,10 +266,17 @@ func (l *Log) Flush() error {
 	s.pin()
 	l.segMu.RUnlock()
 	defer s.unpin()
+	var began time.Time
+	if l.onFlush != nil {
+		began = time.Now()
+	}
 	if err := s.log.Sync(); err != nil {
 		// After a failed fsync the kernel may have dropped the dirty
 		// pages; retrying would report success for lost data.
 		return l.setFatal(fmt.Errorf("log: %v: fsync: %w", s, err))
+	}
+	if l.onFlush != nil {
+		l.onFlush(time.Since(began))
 	}
 	l.advanceFlushed(end)
 	l.lastFlushMs.Store(l.now().UnixMilli())
@@ -353,6 +361,13 @@ func (l *Log) PositionOf(offset int64) (Position, error) {
 		return Position{}, err
 	}
 	return Position{Offset: offset, SegmentBase: s.base, FilePos: pos}, nil
+}
+
+// SegmentCount is the number of segments, the active one included.
+func (l *Log) SegmentCount() int {
+	l.segMu.RLock()
+	defer l.segMu.RUnlock()
+	return len(l.segs)
 }
 
 // Size is the total bytes of all segments.

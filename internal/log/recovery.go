@@ -46,7 +46,7 @@ const cleanShutdownFile = ".samsa-clean-shutdown"
 // Open opens (creating if needed) the log in dir, recovering it if the last
 // shutdown was not clean.
 func Open(dir string, opts Options) (*Log, error) {
-	l := &Log{dir: dir, fs: opts.FS, logger: opts.Logger, now: opts.Now, cfg: opts.Config.withDefaults(), onFailure: opts.OnFailure}
+	l := &Log{dir: dir, fs: opts.FS, logger: opts.Logger, now: opts.Now, cfg: opts.Config.withDefaults(), onFailure: opts.OnFailure, onFlush: opts.OnFlush}
 	l.hw.Store(-1)
 	l.txns.Store(emptyTxnView)
 	if l.fs == nil {

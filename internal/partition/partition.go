@@ -241,6 +241,9 @@ func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
 // LogEndOffset is the next offset to be assigned.
 func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
 
+// SegmentCount is the number of log segments, the active one included.
+func (p *Partition) SegmentCount() int { return p.log.SegmentCount() }
+
 // Size is the bytes on disk.
 func (p *Partition) Size() int64 { return p.log.Size() }
 

@@ -86,6 +86,17 @@ type Manager struct {
 	fetchers *fetchers
 	stop     chan struct{}
 	bg       sync.WaitGroup
+
+	// isrShrinks and isrExpands count the ISR changes the controller
+	// accepted from this node as leader (Kafka's IsrShrinksPerSec and
+	// IsrExpandsPerSec).
+	isrShrinks, isrExpands atomic.Uint64
+}
+
+// ISRChanges is the number of ISR shrinks and expands this node made as
+// leader since it started.
+func (m *Manager) ISRChanges() (shrinks, expands uint64) {
+	return m.isrShrinks.Load(), m.isrExpands.Load()
 }
 
 type topicReplicas struct {
@@ -231,10 +242,23 @@ func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
 			// next image resolves it.
 			m.log.Info("ISR change refused", "topic", topic, "partition", p.Index, "isr", isr, "err", res.Err)
 		default:
+			m.countISRChange(p.ISR(), res.ISR)
 			p.SetISR(res.ISR, res.PartitionEpoch)
 			m.log.Info("ISR changed", "topic", topic, "partition", p.Index, "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
 		}
 	}()
+}
+
+// countISRChange counts an accepted change from old to isr: one that
+// drops members is a shrink, one that adds members an expand (a change
+// that does both, which samsa's leader never proposes, counts as both).
+func (m *Manager) countISRChange(old, isr []int32) {
+	if slices.ContainsFunc(old, func(r int32) bool { return !slices.Contains(isr, r) }) {
+		m.isrShrinks.Add(1)
+	}
+	if slices.ContainsFunc(isr, func(r int32) bool { return !slices.Contains(old, r) }) {
+		m.isrExpands.Add(1)
+	}
 }
 
 func (m *Manager) topicByName(name string) *topicReplicas {

@@ -45,12 +45,17 @@ type call struct {
 	correlationID int32
 	flexible      bool // the response header carries the tagged-field byte
 	pending       wire.Pending
+	// The stages' times and the request, kept only when the server has
+	// an Observer.
+	received, started, handled time.Time
+	req                        kmsg.Request
 }
 
 // ready is a call with its response.
 type ready struct {
 	call
-	resp wire.Response
+	resp    wire.Response
+	readyAt time.Time // when the Pending returned, with an Observer
 }
 
 // conn serves one client connection with three goroutines:
@@ -258,6 +263,10 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
+		var received time.Time
+		if c.srv.obs != nil {
+			received = time.Now()
+		}
 		cl, ok := c.dispatch(frame)
 		if pooled {
 			putFrame(frame)
@@ -265,6 +274,8 @@ func (c *conn) readLoop() {
 		if !ok {
 			return
 		}
+		cl.received = received
+		c.srv.stats.inFlight.Add(1)
 		c.calls <- cl
 	}
 }
@@ -417,17 +428,26 @@ func (c *conn) dispatch(frame []byte) (call, bool) {
 		Msg:           d.msg,
 		Conn:          c.info,
 	}
+	var started time.Time
+	if c.srv.obs != nil {
+		started = time.Now()
+	}
 	p, ok := c.handle(req)
 	if !ok {
 		return call{}, false
 	}
-	return call{
+	cl := call{
 		key:           h.key,
 		version:       h.version,
 		correlationID: h.correlationID,
 		flexible:      flexibleResponseHeader(h.key, d.msg),
 		pending:       p,
-	}, true
+		started:       started,
+	}
+	if c.srv.obs != nil {
+		cl.handled, cl.req = time.Now(), d.msg
+	}
+	return cl, true
 }
 
 func (c *conn) decode(frame []byte) (d decoded, err error) {
@@ -475,7 +495,11 @@ func (c *conn) panicked(where string, key int16, r any) {
 func (c *conn) resolveLoop() {
 	defer close(c.ready)
 	for cl := range c.calls {
-		c.ready <- ready{call: cl, resp: c.resolve(cl)}
+		r := ready{call: cl, resp: c.resolve(cl)}
+		if c.srv.obs != nil {
+			r.readyAt = time.Now()
+		}
+		c.ready <- r
 	}
 }
 
@@ -495,6 +519,7 @@ func (c *conn) resolve(cl call) (resp wire.Response) {
 func (c *conn) writeLoop() {
 	for r := range c.ready {
 		c.writeOne(r)
+		c.srv.stats.inFlight.Add(-1)
 		<-c.slots
 	}
 	if c.ctx.Err() == nil {
@@ -509,11 +534,19 @@ func (c *conn) writeOne(r ready) {
 		c.srv.releaseBody(r.resp.Body)
 		return
 	}
+	var writeStart time.Time
+	if c.srv.obs != nil {
+		writeStart = time.Now()
+	}
+	msg := r.resp.Msg
 	if err := c.writeResponse(r); err != nil {
 		c.closeFor("writing response", err)
 		return
 	}
 	c.srv.stats.requests.Add(1)
+	if c.srv.obs != nil && !r.received.IsZero() {
+		c.observe(r, msg, writeStart)
+	}
 	switch {
 	case r.resp.Close:
 		err := c.bw.Flush()
@@ -525,6 +558,28 @@ func (c *conn) writeOne(r ready) {
 			c.closeFor("write failed", err)
 		}
 	}
+}
+
+// observe hands one written request's timings to the Observer. A panic
+// in it is the observer's bug, not the client's: it is logged, and the
+// connection goes on.
+func (c *conn) observe(r ready, msg kmsg.Response, writeStart time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.stats.panics.Add(1)
+			c.log.Error("server: recovered panic in the request observer", "api", kmsg.NameForKey(r.key), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	t := RequestTiming{
+		Key: r.key, Version: r.version,
+		Received: r.received, Started: r.started, Handled: r.handled, Ready: r.readyAt,
+		WriteStart: writeStart, Written: time.Now(),
+		Msg: msg, Req: r.req,
+	}
+	if t.Started.IsZero() { // answered by the server itself (KIP-511)
+		t.Started, t.Handled = t.Received, t.Received
+	}
+	c.srv.obs.RequestDone(&t)
 }
 
 // writeResponse encodes one response into the write buffer (or, for file

@@ -61,6 +61,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+	// Observer, when set, is told each answered request's timings (see
+	// Observer); nil times nothing, and costs nothing.
+	Observer Observer
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -74,11 +77,13 @@ type Stats struct {
 	BytesWritten        int64 // bytes written to sockets, sendfile included
 	SendfileBytes       int64 // file-region bytes written with sendfile
 	CopiedRegionBytes   int64 // file-region bytes written by ReadAt and write
+	RequestsInFlight    int64 // requests read whose responses are not written yet
 }
 
 type counters struct {
 	connsOpen, connsAccepted, requests, protocolErrors, panics atomic.Int64
 	bytesRead, bytesWritten, sendfileBytes, copiedRegionBytes  atomic.Int64
+	inFlight                                                   atomic.Int64
 }
 
 // Server serves the Kafka protocol on any number of listeners.
@@ -90,6 +95,7 @@ type Server struct {
 	maxRequest  int32
 	maxInFlight int
 	idle        time.Duration
+	obs         Observer // nil: requests are not timed
 
 	// base parents every connection's context; Shutdown cancels it when
 	// its own context expires.
@@ -120,6 +126,7 @@ func New(cfg Config, h wire.Handler) *Server {
 		maxRequest:  cfg.MaxRequestBytes,
 		maxInFlight: cfg.MaxInFlightPerConn,
 		idle:        cfg.IdleTimeout,
+		obs:         cfg.Observer,
 		quit:        make(chan struct{}),
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*conn]struct{}),
@@ -162,6 +169,7 @@ func (s *Server) Stats() Stats {
 		BytesWritten:        c.bytesWritten.Load(),
 		SendfileBytes:       c.sendfileBytes.Load(),
 		CopiedRegionBytes:   c.copiedRegionBytes.Load(),
+		RequestsInFlight:    c.inFlight.Load(),
 	}
 }
 
