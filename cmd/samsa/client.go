@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,8 +53,10 @@ func splitList(s string) []string {
 	return out
 }
 
-// newClient returns a kgo client for the command, logging through the
-// command's stderr at --log-level (default warn).
+// newClient returns a kgo client for the command. The client library's log
+// lines (every connection refused, retry and rebalance) go to stderr only
+// with -v: a console tool reports what failed in its own words, once, and
+// a dead broker should not bury that under a line per reconnection.
 func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, error) {
 	var brokers []string
 	for _, b := range f.brokers {
@@ -68,7 +71,9 @@ func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Clien
 	base := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID("samsa-cli"),
-		kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelWarn)}),
+	}
+	if verbose(cmd) {
+		base = append(base, kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelInfo)}))
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -95,6 +100,76 @@ func (f *clientFlags) admin(cmd *cobra.Command) (*kadm.Client, context.Context, 
 // adminContext bounds one admin exchange by --timeout.
 func (f *clientFlags) adminContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), f.timeout)
+}
+
+// answerWatch is a kgo hook that notes when a broker last answered a
+// request. A consumer always has a request outstanding (a long-polling
+// fetch, a heartbeat), so a long silence means the brokers are gone, which
+// kgo itself would retry forever.
+type answerWatch struct{ last atomic.Int64 } // unix nanoseconds
+
+var _ kgo.HookBrokerRead = (*answerWatch)(nil)
+
+func newAnswerWatch() *answerWatch {
+	w := &answerWatch{}
+	w.last.Store(time.Now().UnixNano())
+	return w
+}
+
+func (w *answerWatch) OnBrokerRead(_ kgo.BrokerMetadata, _ int16, _ int, _, _ time.Duration, err error) {
+	if err == nil {
+		w.last.Store(time.Now().UnixNano())
+	}
+}
+
+// noAnswerError ends a command whose brokers stopped answering.
+type noAnswerError struct{ timeout time.Duration }
+
+func (e noAnswerError) Error() string {
+	return fmt.Sprintf("no broker answered for %v (--timeout)", e.timeout)
+}
+
+// guard returns a context that ends, with a noAnswerError as its cause,
+// once no broker has answered for timeout; stop releases its timer.
+func (w *answerWatch) guard(ctx context.Context, timeout time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	check := func() {
+		silent := time.Since(time.Unix(0, w.last.Load()))
+		if silent >= timeout {
+			cancel(noAnswerError{timeout})
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(timeout - silent)
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(timeout, check)
+	mu.Unlock()
+	return ctx, func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// closeClient closes cl without waiting longer than timeout to leave its
+// consumer group: Close waits for the LeaveGroup answer, which a dead
+// coordinator never sends.
+func closeClient(cl *kgo.Client, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = cl.LeaveGroupContext(ctx)
+	cl.Close()
 }
 
 // kgoLogger routes franz-go's logs into slog.

@@ -1,13 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-kafka/samsa/test/cluster"
 )
@@ -90,4 +98,124 @@ func TestRecoverySummaryLine(t *testing.T) {
 	if !regexp.MustCompile(want).MatchString(line) {
 		t.Errorf("after SIGKILL:\n got %s\nwant %s", line, want)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a command writing while the test
+// reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startSamsa runs one command line in-process in the background; its
+// result arrives on the channel once it ends.
+func startSamsa(t *testing.T, stdin io.Reader, args ...string) (*lockedBuffer, <-chan result) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		err := root.ExecuteContext(ctx)
+		done <- result{out.String(), errOut.String(), err}
+	}()
+	return out, done
+}
+
+// await polls cond until it holds, failing the test after a deadline.
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// endOffset is the high watermark of partition 0 of topic.
+func endOffset(t *testing.T, addr, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := ends.Lookup(topic, 0)
+	if !ok || o.Err != nil {
+		t.Fatalf("end offset of %s-0: %v", topic, o.Err)
+	}
+	return o.Offset
+}
+
+// TestClientsEndWhenBrokerDies: produce, perf produce and consume running
+// against a broker that is killed end by their --timeout with a non-zero
+// exit and a summary, print none of the client library's log lines, and
+// an admin command against the dead broker ends by its --timeout too.
+func TestClientsEndWhenBrokerDies(t *testing.T) {
+	t.Parallel()
+	p := cluster.StartProcess(t, t.TempDir())
+	mustRun(t, "", "topic", "create", "d", "--partitions", "1", "--brokers", p.Addr)
+	timeout := []string{"--brokers", p.Addr, "--timeout", "3s"}
+
+	consumed, consumeDone := startSamsa(t, strings.NewReader(""), append([]string{"consume", "d", "--from-beginning"}, timeout...)...)
+	stdin, feed := io.Pipe()
+	defer feed.Close()
+	_, produceDone := startSamsa(t, stdin, append([]string{"produce", "d"}, timeout...)...)
+	for i := range 5 {
+		fmt.Fprintf(feed, "before %d\n", i)
+	}
+	await(t, "5 records produced", func() bool { return endOffset(t, p.Addr, "d") == 5 })
+	await(t, "5 records consumed", func() bool { return strings.Count(consumed.String(), "\n") == 5 })
+	_, perfDone := startSamsa(t, nil, append([]string{"perf", "produce", "--topic", "d", "--num-records", "1000000",
+		"--throughput", "200", "--record-size", "10"}, timeout...)...)
+	await(t, "perf records produced", func() bool { return endOffset(t, p.Addr, "d") >= 50 })
+	p.Kill()
+	// Written after the kill: these cannot be delivered.
+	for i := range 5 {
+		fmt.Fprintf(feed, "after %d\n", i)
+	}
+
+	r := <-produceDone
+	if r.stderr != "" {
+		t.Errorf("produce printed %q", r.stderr) // no client library lines
+	}
+	if r.err == nil || !strings.HasPrefix(r.err.Error(), "5 of 10 records delivered; 5 not acknowledged within --timeout 3s\n") {
+		t.Errorf("produce: %v", r.err)
+	}
+	r = <-perfDone
+	if r.err == nil || !regexp.MustCompile(`^\d+ of 1000000 records delivered; \d+ not acknowledged within --timeout 3s\n`+
+		`stopped after sending \d+ of 1000000 records: the cluster did not acknowledge within --timeout$`).MatchString(r.err.Error()) {
+		t.Errorf("perf produce: %v", r.err)
+	}
+	r = <-consumeDone
+	want := fmt.Sprintf("no broker answered for 3s (--timeout); %d records printed", strings.Count(r.stdout, "\n"))
+	if r.err == nil || r.err.Error() != want {
+		t.Errorf("consume: %v, want %s", r.err, want)
+	}
+	mustFail(t, "connect: connection refused", "", append([]string{"group", "list"}, timeout...)...)
 }

@@ -256,11 +256,13 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	}
 
 	stderr := &lockedWriter{w: cmd.ErrOrStderr()}
-	errs := &errorCounter{w: stderr}
 	ctx := cmd.Context()
 	// As in `produce`: an interrupt stops sending, but what was sent is
-	// still delivered and measured, within the delivery timeout.
-	produceCtx := context.WithoutCancel(ctx)
+	// still delivered and measured, within the delivery timeout; a
+	// cluster that stopped acknowledging ends the run.
+	produceCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	d := newDeliveries(stderr, func(*kgo.Record) string { return "record failed" }, cl, o.client.timeout, abandon)
 	pacer := perf.NewPacer(o.throughput)
 
 	start := time.Now()
@@ -272,7 +274,7 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	})
 	var sent, txns int64
 	var txnErr error
-	for ; sent < o.numRecords; sent++ {
+	for ; sent < o.numRecords && !d.isStalled(); sent++ {
 		if pacer.Wait(ctx) != nil {
 			break
 		}
@@ -288,29 +290,24 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 			}
 		}
 		sentAt := time.Now()
-		cl.Produce(produceCtx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
-			if err != nil {
-				errs.add(err)
-				return
+		d.produce(produceCtx, cl, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
+			if err == nil {
+				meter.ObserveLatency(len(r.Value), time.Since(sentAt))
 			}
-			meter.ObserveLatency(len(r.Value), time.Since(sentAt))
+			d.promise(r, err)
 		})
 	}
-	var flushErr error
-	if o.transactionalID != "" && txnErr == nil && sent > 0 {
+	if o.transactionalID != "" && txnErr == nil && sent > 0 && !d.isStalled() {
 		if txnErr = commitTxn(produceCtx, cl, o.client.timeout); txnErr == nil {
 			txns++
 		}
-	} else if o.transactionalID == "" {
-		flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
-		defer cancel()
-		flushErr = cl.Flush(flushCtx)
 	}
+	d.finish(cl, abandon, o.client.timeout)
 	end := time.Now()
 	rep.Stop()
 
 	s := meter.Summary(end)
-	failed := errs.n.Load()
+	failed := d.failed.Load() + d.unacked.Load()
 	out := cmd.OutOrStdout()
 	if o.json {
 		err = writeJSON(out, produceSummary{
@@ -325,10 +322,10 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 			s.Records, s.RecordsPerSec(), s.MBPerSec(), ms(s.Mean), ms(s.Max), ms(s.P50), ms(s.P95), ms(s.P99), ms(s.P999))
 	}
 	return errors.Join(err,
-		errIf(flushErr != nil, "flush: %v", flushErr),
 		errIf(txnErr != nil, "transaction %d: %v", txns+1, txnErr),
-		errIf(failed > 0, "%d of %d records failed", failed, sent),
-		errIf(sent < o.numRecords, "interrupted after %d of %d records", sent, o.numRecords))
+		d.summary(o.numRecords, o.client.timeout),
+		errIf(d.isStalled(), "stopped after sending %d of %d records: the cluster did not acknowledge within --timeout", sent, o.numRecords),
+		errIf(sent < o.numRecords && !d.isStalled() && txnErr == nil, "interrupted after %d of %d records", sent, o.numRecords))
 }
 
 // commitTxn flushes the open transaction's records and commits it, within
