@@ -219,3 +219,24 @@ func TestClientsEndWhenBrokerDies(t *testing.T) {
 	}
 	mustFail(t, "connect: connection refused", "", append([]string{"group", "list"}, timeout...)...)
 }
+
+// TestProduceCreatesTopic: `produce` to a missing topic creates it where
+// the broker allows auto-creation (with the broker's num.partitions), and
+// fails with UNKNOWN_TOPIC_OR_PARTITION where it does not.
+func TestProduceCreatesTopic(t *testing.T) {
+	t.Parallel()
+	on := cluster.Start(t, "num.partitions=2")
+	mustRun(t, "a\nb\n", "produce", "fresh", "--brokers", on.Addr(), "--partition", "1")
+	equal(t, "describe", mustRun(t, "", "topic", "list", "--brokers", on.Addr()), "fresh\n")
+	equal(t, "consumed", mustRun(t, "", "consume", "fresh", "--from-beginning", "--exit", "--brokers", on.Addr(), "--format", `%p:%o:%v\n`),
+		"1:0:a\n1:1:b\n")
+
+	off := cluster.Start(t, "auto.create.topics.enable=false")
+	r := mustFail(t, `topic "fresh": UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition.; `+
+		"the broker did not create it (auto.create.topics.enable=false?): create it with `samsa topic create fresh`",
+		"a\n", "produce", "fresh", "--brokers", off.Addr())
+	if r.stderr != "" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	equal(t, "no topic", mustRun(t, "", "topic", "list", "--brokers", off.Addr()), "")
+}

@@ -116,6 +116,14 @@ func (e *errorCounter) add(err error) {
 // every record and a consumer would wait for the topic forever. It also
 // opens the connection and loads metadata before any clock starts.
 func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string) error {
+	return lookupTopic(cmd, cf, cl, topic, false)
+}
+
+// lookupTopic is checkTopic; with create, its Metadata request asks the
+// broker to create a missing topic (AllowAutoTopicCreation, Metadata v4+),
+// which a broker with auto.create.topics.enable does with its default
+// partitions and replication factor, as it does for Kafka's producers.
+func lookupTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string, create bool) error {
 	ctx, cancel := cf.adminContext(cmd)
 	defer cancel()
 	//
@@ -127,6 +135,7 @@ func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic strin
 	unknownUntil := time.Now().Add(topicPropagation)
 	for {
 		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = create
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(topic)
 		req.Topics = append(req.Topics, rt)
@@ -140,12 +149,21 @@ func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic strin
 				terr = kerr.ErrorForCode(t.ErrorCode)
 			}
 		}
+		if create && errors.Is(terr, kerr.LeaderNotAvailable) {
+			// Just created: its leader is being elected, and the
+			// producer retries until it is.
+			return nil
+		}
 		if errors.Is(terr, kerr.UnknownTopicOrPartition) && time.Now().Before(unknownUntil) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 				continue
 			}
+		}
+		if create && errors.Is(terr, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("topic %q: %w; the broker did not create it (auto.create.topics.enable=false?): create it with `samsa topic create %s`",
+				topic, terr, topic)
 		}
 		if terr != nil {
 			return fmt.Errorf("topic %q: %w", topic, terr)

@@ -29,7 +29,9 @@ func newProduceCmd() *cobra.Command {
 		Long: "Produce one record per line of stdin (without the line ending; an empty line\n" +
 			"is a record with an empty value). Records are sent asynchronously and flushed\n" +
 			"at end of input or on interrupt; the command fails if any record was not\n" +
-			"acknowledged.",
+			"acknowledged, saying how many of them were. A missing topic is created when\n" +
+			"the broker allows it (auto.create.topics.enable), as kcat does. When the\n" +
+			"brokers stop acknowledging for --timeout, the command stops reading input.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("key-separator") && o.keySep == "" {
@@ -62,11 +64,18 @@ func (o *produceOptions) run(cmd *cobra.Command, topic string) error {
 	if o.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
+	// As kcat and Kafka's producers do, ask the broker to create a
+	// missing topic; kgo's own metadata requests ask too, in case the
+	// topic is deleted while producing.
+	opts = append(opts, kgo.AllowAutoTopicCreation())
 	cl, err := o.client.newClient(cmd, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := lookupTopic(cmd, o.client, cl, topic, true); err != nil {
+		return err
+	}
 
 	// Records already read are delivered even after an interrupt, so they
 	// are produced under a context that SIGINT does not cancel (kgo fails
