@@ -240,3 +240,27 @@ func TestProduceCreatesTopic(t *testing.T) {
 	}
 	equal(t, "no topic", mustRun(t, "", "topic", "list", "--brokers", off.Addr()), "")
 }
+
+// TestTopicDescribeAll: `topic describe` with no name describes every
+// topic, internal ones included as kafka-topics --describe does, unless
+// --exclude-internal.
+func TestTopicDescribeAll(t *testing.T) {
+	t.Parallel()
+	b := cluster.Start(t, "offsets.topic.num.partitions=1")
+	run := func(args ...string) string {
+		t.Helper()
+		return mustRun(t, "", append(args, "--brokers", b.Addr())...)
+	}
+	equal(t, "no topics", run("topic", "describe"), "")
+	run("topic", "create", "b", "--partitions", "2")
+	run("topic", "create", "a", "--partitions", "1")
+	mustRun(t, "x\n", "produce", "a", "--brokers", b.Addr())
+	run("consume", "a", "--group", "g", "--from-beginning", "--max-messages", "1")
+
+	all := run("topic", "describe")
+	equal(t, "every topic", all, run("topic", "describe", "__consumer_offsets", "a", "b"))
+	if !strings.HasPrefix(all, "Topic: __consumer_offsets\t") {
+		t.Errorf("internal topic not first:\n%s", all)
+	}
+	equal(t, "--exclude-internal", run("topic", "describe", "--exclude-internal"), run("topic", "describe", "a", "b"))
+}
