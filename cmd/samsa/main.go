@@ -70,6 +70,7 @@ func newRootCmd() *cobra.Command {
 		newClusterCmd(),
 		newStorageCmd(),
 		newPerfCmd(),
+		newTopCmd(),
 		newVersionCmd(),
 	)
 	return root
