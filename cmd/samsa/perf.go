@@ -285,7 +285,19 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 
 	start := time.Now()
 	meter := perf.NewMeter(start, int(o.numRecords))
-	rep := startReporter(progressEvery, func(now time.Time) {
+	// On a terminal a bar replaces the progress lines; elsewhere (a
+	// benchmark script's pipe) the lines are kafka-producer-perf-test's.
+	bar := newProgressBar(stderr, isTerminal(cmd.ErrOrStderr()), "produce", o.numRecords)
+	every := progressEvery
+	if bar.enabled {
+		every = barRedraw
+	}
+	rep := startReporter(every, func(now time.Time) {
+		if bar.enabled {
+			n := d.delivered.Load()
+			bar.Set(n, fmt.Sprintf("%.1f records/sec acknowledged", float64(n)/now.Sub(start).Seconds()))
+			return
+		}
 		iv := meter.Interval(now)
 		fmt.Fprintf(stderr, "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.\n",
 			iv.Records, iv.RecordsPerSec(), iv.MBPerSec(), ms(iv.MeanLatency), ms(iv.MaxLatency))
@@ -323,6 +335,11 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	d.finish(cl, abandon, o.client.timeout)
 	end := time.Now()
 	rep.Stop()
+	if bar.enabled {
+		n := d.delivered.Load()
+		bar.Set(n, fmt.Sprintf("%.1f records/sec acknowledged", float64(n)/end.Sub(start).Seconds()))
+		bar.Done()
+	}
 
 	s := meter.Summary(end)
 	failed := d.failed.Load() + d.unacked.Load()
@@ -430,7 +447,13 @@ func (o *perfConsumeOptions) run(cmd *cobra.Command) error {
 
 	stderr := cmd.ErrOrStderr()
 	meter := perf.NewMeter(start, 0)
+	// As in perf produce: a bar on a terminal, the lines elsewhere.
+	bar := newProgressBar(stderr, isTerminal(stderr), "consume", o.messages)
+	defer bar.Done()
 	rep := startReporter(progressEvery, func(now time.Time) {
+		if bar.enabled {
+			return
+		}
 		iv := meter.Interval(now)
 		fmt.Fprintf(stderr, "%d records consumed, %.1f records/sec (%.2f MB/sec).\n",
 			iv.Records, iv.RecordsPerSec(), iv.MBPerSec())
@@ -461,6 +484,7 @@ func (o *perfConsumeOptions) run(cmd *cobra.Command) error {
 			meter.Observe(len(r.Key) + len(r.Value))
 			count++
 		})
+		bar.Set(count, fmt.Sprintf("%.1f records/sec", float64(count)/time.Since(start).Seconds()))
 	}
 	end := time.Now()
 	rep.Stop()
