@@ -153,16 +153,18 @@ func (o *consumeOptions) run(cmd *cobra.Command, topic string) error {
 	if err != nil {
 		return err
 	}
-	// Closing leaves the group, committing marked records.
-	defer closeClient(cl, o.client.timeout)
-
 	ctx, stop := watch.guard(cmd.Context(), o.client.timeout)
 	defer stop()
 	printed, err := o.consume(ctx, cl, format, plan, bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10))
 	var silent noAnswerError
 	if errors.As(context.Cause(ctx), &silent) {
+		// No broker answers: leaving the group would only wait for
+		// another timeout.
+		closeClient(cl, 0)
 		return fmt.Errorf("%w; %d records printed", silent, printed)
 	}
+	// Closing leaves the group, committing marked records.
+	closeClient(cl, o.client.timeout)
 	return err
 }
 

@@ -172,7 +172,7 @@ func endOffset(t *testing.T, addr, topic string) int64 {
 	return o.Offset
 }
 
-// TestClientsEndWhenBrokerDies: produce, perf produce and consume running
+// TestClientsEndWhenBrokerDies: produce, perf produce, perf e2e and consume running
 // against a broker that is killed end by their --timeout with a non-zero
 // exit and a summary, print none of the client library's log lines, and
 // an admin command against the dead broker ends by its --timeout too.
@@ -182,7 +182,7 @@ func TestClientsEndWhenBrokerDies(t *testing.T) {
 	mustRun(t, "", "topic", "create", "d", "--partitions", "1", "--brokers", p.Addr)
 	timeout := []string{"--brokers", p.Addr, "--timeout", "3s"}
 
-	consumed, consumeDone := startSamsa(t, strings.NewReader(""), append([]string{"consume", "d", "--from-beginning"}, timeout...)...)
+	consumed, consumeDone := startSamsa(t, strings.NewReader(""), append([]string{"consume", "d", "--from-beginning", "--format", `%o\n`}, timeout...)...)
 	stdin, feed := io.Pipe()
 	defer feed.Close()
 	_, produceDone := startSamsa(t, stdin, append([]string{"produce", "d"}, timeout...)...)
@@ -193,7 +193,8 @@ func TestClientsEndWhenBrokerDies(t *testing.T) {
 	await(t, "5 records consumed", func() bool { return strings.Count(consumed.String(), "\n") == 5 })
 	_, perfDone := startSamsa(t, nil, append([]string{"perf", "produce", "--topic", "d", "--num-records", "1000000",
 		"--throughput", "200", "--record-size", "10"}, timeout...)...)
-	await(t, "perf records produced", func() bool { return endOffset(t, p.Addr, "d") >= 50 })
+	_, e2eDone := startSamsa(t, nil, append([]string{"perf", "e2e", "--topic", "d", "--rate", "100", "--duration", "1000s"}, timeout...)...)
+	await(t, "perf records produced", func() bool { return endOffset(t, p.Addr, "d") >= 100 })
 	p.Kill()
 	// Written after the kill: these cannot be delivered.
 	for i := range 5 {
@@ -211,6 +212,11 @@ func TestClientsEndWhenBrokerDies(t *testing.T) {
 	if r.err == nil || !regexp.MustCompile(`^\d+ of 1000000 records delivered; \d+ not acknowledged within --timeout 3s\n`+
 		`stopped after sending \d+ of 1000000 records: the cluster did not acknowledge within --timeout$`).MatchString(r.err.Error()) {
 		t.Errorf("perf produce: %v", r.err)
+	}
+	r = <-e2eDone
+	if r.err == nil || !regexp.MustCompile(`^\d+ of 100000 records delivered; \d+ not acknowledged within --timeout 3s\n`+
+		`stopped after sending \d+ of 100000 records: the cluster did not acknowledge within --timeout$`).MatchString(r.err.Error()) {
+		t.Errorf("perf e2e: %v", r.err)
 	}
 	r = <-consumeDone
 	want := fmt.Sprintf("no broker answered for 3s (--timeout); %d records printed", strings.Count(r.stdout, "\n"))

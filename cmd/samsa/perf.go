@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,21 +93,6 @@ func startReporter(every time.Duration, report func(now time.Time)) *reporter {
 func (r *reporter) Stop() {
 	r.once.Do(func() { close(r.stop) })
 	<-r.done
-}
-
-// errorCounter counts failed records and prints the first few.
-type errorCounter struct {
-	n atomic.Int64
-	w io.Writer
-}
-
-func (e *errorCounter) add(err error) {
-	if n := e.n.Add(1); n <= maxPrintedErrors {
-		fmt.Fprintf(e.w, "samsa: record failed: %v\n", err)
-		if n == maxPrintedErrors {
-			fmt.Fprintln(e.w, "samsa: further record errors are counted, not printed")
-		}
-	}
 }
 
 // checkTopic fails early, with the Kafka error, when the topic does not
