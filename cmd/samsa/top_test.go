@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +64,41 @@ GROUP  STATE   MEMBERS  LAG  LAG TREND
 down   Stable  1        4    shrinking -3.0/s
 up     Stable  2        30   growing +10.0/s
 `)
+}
+
+// TestTopRedrawsOnTerminal: on a terminal each frame homes the cursor and
+// clears the screen first, under a title line with the time.
+func TestTopRedrawsOnTerminal(t *testing.T) {
+	t.Parallel()
+	pty, tty := openPTY(t)
+	b := newCluster(t, 1, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := newRootCmd()
+	root.SetArgs([]string{"top", "--interval", "50ms", "--brokers", b})
+	root.SetOut(tty)
+	root.SetErr(tty)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	var screen []byte
+	buf := make([]byte, 4096)
+	for strings.Count(string(screen), "GROUP") < 2 {
+		n, err := pty.Read(buf)
+		if err != nil {
+			t.Fatalf("read terminal: %v (got %q)", err, screen)
+		}
+		screen = append(screen, buf[:n]...)
+	}
+	cancel() // an interrupt ends the view without an error
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	frames := strings.Split(string(screen), "\x1b[H\x1b[2J")
+	if len(frames) < 3 || frames[0] != "" {
+		t.Fatalf("frames not each after a clear: %q", screen)
+	}
+	if !regexp.MustCompile(`^samsa top  \d\d:\d\d:\d\d  every 50ms  \(Ctrl-C to quit\)\r\n\r\nbrokers: 1  topics: 1  groups: 0\r\n`).MatchString(frames[1]) {
+		t.Errorf("frame %q", frames[1])
+	}
 }
