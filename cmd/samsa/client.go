@@ -71,6 +71,15 @@ func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Clien
 	base := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID("samsa-cli"),
+		// A request's context bounds neither kgo's dial nor the first
+		// read on a new connection (its ApiVersions exchange): both
+		// wait 10s by default, so against a hung broker (or a host
+		// dropping SYNs) a shorter --timeout would not hold. The read
+		// deadline of every request is its own timeout plus this
+		// overhead, long polls included; at least a second, so that a
+		// tiny --timeout does not fail a busy but live broker's answers.
+		kgo.DialTimeout(min(10*time.Second, f.timeout)),
+		kgo.RequestTimeoutOverhead(min(10*time.Second, max(f.timeout, time.Second))),
 	}
 	if verbose(cmd) {
 		base = append(base, kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelInfo)}))

@@ -270,3 +270,37 @@ func TestTopicDescribeAll(t *testing.T) {
 	}
 	equal(t, "--exclude-internal", run("topic", "describe", "--exclude-internal"), run("topic", "describe", "a", "b"))
 }
+
+// TestCommandsEndWhenBrokerHangs: against a broker that accepts
+// connections but answers nothing (SIGSTOP), every kind of client command
+// ends by its --timeout with an error rather than waiting for good.
+func TestCommandsEndWhenBrokerHangs(t *testing.T) {
+	t.Parallel()
+	p := cluster.StartProcess(t, t.TempDir())
+	mustRun(t, "", "topic", "create", "h", "--partitions", "1", "--brokers", p.Addr)
+	mustRun(t, "a\n", "produce", "h", "--brokers", p.Addr)
+	mustRun(t, "", "consume", "h", "--group", "g", "--from-beginning", "--max-messages", "1", "--brokers", p.Addr)
+	p.Pause()
+	defer p.Resume()
+	timeout := []string{"--brokers", p.Addr, "--timeout", "2s"}
+	for _, args := range [][]string{
+		{"produce", "h"},
+		{"consume", "h", "--from-beginning"},
+		{"perf", "produce", "--topic", "h", "--num-records", "10"},
+		{"perf", "consume", "--topic", "h", "--messages", "10"},
+		{"group", "describe", "g"},
+		{"group", "list"},
+		{"topic", "describe"},
+		{"top", "--once", "--interval", "100ms"},
+	} {
+		start := time.Now()
+		r := samsa(t, "a\n", append(args, timeout...)...)
+		t.Logf("%v: %v after %v", args, r.err, time.Since(start))
+		if r.err == nil || !regexp.MustCompile(`timeout|deadline exceeded`).MatchString(r.err.Error()) {
+			t.Errorf("%v: %v, want a timeout", args, r.err)
+		}
+		if r.stderr != "" {
+			t.Errorf("%v printed %q", args, r.stderr)
+		}
+	}
+}
