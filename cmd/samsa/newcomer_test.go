@@ -214,8 +214,10 @@ func TestClientsEndWhenBrokerDies(t *testing.T) {
 		t.Errorf("perf produce: %v", r.err)
 	}
 	r = <-e2eDone
+	// Records acknowledged just before the kill may not have reached the
+	// e2e consumer: that is reported, and is no loss.
 	if r.err == nil || !regexp.MustCompile(`^\d+ of 100000 records delivered; \d+ not acknowledged within --timeout 3s\n`+
-		`stopped after sending \d+ of 100000 records: the cluster did not acknowledge within --timeout$`).MatchString(r.err.Error()) {
+		`(\d+ acknowledged records were not consumed\n)?stopped after sending \d+ of 100000 records: the cluster did not acknowledge within --timeout$`).MatchString(r.err.Error()) {
 		t.Errorf("perf e2e: %v", r.err)
 	}
 	r = <-consumeDone
