@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const defaultBrokers = "127.0.0.1:9092"
@@ -115,9 +116,27 @@ func (f *clientFlags) adminContext(cmd *cobra.Command) (context.Context, context
 // request. A consumer always has a request outstanding (a long-polling
 // fetch, a heartbeat), so a long silence means the brokers are gone, which
 // kgo itself would retry forever.
-type answerWatch struct{ last atomic.Int64 } // unix nanoseconds
+//
+// The exception is joining a group: JoinGroup is answered only once the
+// rebalance completes (after group.initial.rebalance.delay.ms for a new
+// group, or when the slowest member rejoins), and nothing else is sent
+// meanwhile. While a JoinGroup or SyncGroup waits, silence does not count,
+// for at most maxJoinWait: kgo's read deadline for them (the rebalance
+// timeout, 60s, plus overhead) ends a wait on a hung broker before that,
+// and the bound covers a read kgo never reports (a connection that died
+// with requests queued behind the one being read).
+type answerWatch struct {
+	last      atomic.Int64 // unix nanoseconds
+	joining   atomic.Int32 // JoinGroup and SyncGroup requests awaiting their answer
+	joinSince atomic.Int64 // unix nanoseconds: when joining last rose from 0
+}
 
-var _ kgo.HookBrokerRead = (*answerWatch)(nil)
+const maxJoinWait = 2 * time.Minute
+
+var (
+	_ kgo.HookBrokerRead  = (*answerWatch)(nil)
+	_ kgo.HookBrokerWrite = (*answerWatch)(nil)
+)
 
 func newAnswerWatch() *answerWatch {
 	w := &answerWatch{}
@@ -125,10 +144,33 @@ func newAnswerWatch() *answerWatch {
 	return w
 }
 
-func (w *answerWatch) OnBrokerRead(_ kgo.BrokerMetadata, _ int16, _ int, _, _ time.Duration, err error) {
+// isJoin is whether key is an API whose answer waits for a rebalance.
+func isJoin(key int16) bool {
+	return key == kmsg.JoinGroup.Int16() || key == kmsg.SyncGroup.Int16()
+}
+
+func (w *answerWatch) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err == nil && isJoin(key) && w.joining.Add(1) == 1 {
+		w.joinSince.Store(time.Now().UnixNano())
+	}
+}
+
+func (w *answerWatch) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if isJoin(key) && w.joining.Add(-1) < 0 {
+		w.joining.Store(0) // a read whose write was not counted
+	}
 	if err == nil {
 		w.last.Store(time.Now().UnixNano())
 	}
+}
+
+// silentFor is how long no broker has answered, zero while a join waits.
+func (w *answerWatch) silentFor(now time.Time) time.Duration {
+	if w.joining.Load() > 0 && now.Sub(time.Unix(0, w.joinSince.Load())) < maxJoinWait {
+		w.last.Store(now.UnixNano())
+		return 0
+	}
+	return now.Sub(time.Unix(0, w.last.Load()))
 }
 
 // noAnswerError ends a command whose brokers stopped answering.
@@ -148,7 +190,7 @@ func (w *answerWatch) guard(ctx context.Context, timeout time.Duration) (context
 		stopped bool
 	)
 	check := func() {
-		silent := time.Since(time.Unix(0, w.last.Load()))
+		silent := w.silentFor(time.Now())
 		if silent >= timeout {
 			cancel(noAnswerError{timeout})
 			return

@@ -306,3 +306,14 @@ func TestCommandsEndWhenBrokerHangs(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumeGroupJoinSlowerThanTimeout: a JoinGroup answered after the
+// broker's initial rebalance delay (3s) is a broker answering, not a dead
+// one, even with a shorter --timeout.
+func TestConsumeGroupJoinSlowerThanTimeout(t *testing.T) {
+	t.Parallel()
+	b := cluster.Start(t)
+	mustRun(t, "a\n", "produce", "j", "--brokers", b.Addr())
+	equal(t, "consumed", mustRun(t, "", "consume", "j", "--group", "slow", "--from-beginning", "--max-messages", "1",
+		"--timeout", "2s", "--brokers", b.Addr()), "a\n")
+}
