@@ -9,12 +9,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const defaultBrokers = "127.0.0.1:9092"
@@ -52,8 +54,10 @@ func splitList(s string) []string {
 	return out
 }
 
-// newClient returns a kgo client for the command, logging through the
-// command's stderr at --log-level (default warn).
+// newClient returns a kgo client for the command. The client library's log
+// lines (every connection refused, retry and rebalance) go to stderr only
+// with -v: a console tool reports what failed in its own words, once, and
+// a dead broker should not bury that under a line per reconnection.
 func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, error) {
 	var brokers []string
 	for _, b := range f.brokers {
@@ -68,7 +72,18 @@ func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Clien
 	base := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID("samsa-cli"),
-		kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelWarn)}),
+		// A request's context bounds neither kgo's dial nor the first
+		// read on a new connection (its ApiVersions exchange): both
+		// wait 10s by default, so against a hung broker (or a host
+		// dropping SYNs) a shorter --timeout would not hold. The read
+		// deadline of every request is its own timeout plus this
+		// overhead, long polls included; at least a second, so that a
+		// tiny --timeout does not fail a busy but live broker's answers.
+		kgo.DialTimeout(min(10*time.Second, f.timeout)),
+		kgo.RequestTimeoutOverhead(min(10*time.Second, max(f.timeout, time.Second))),
+	}
+	if verbose(cmd) {
+		base = append(base, kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelInfo)}))
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -95,6 +110,117 @@ func (f *clientFlags) admin(cmd *cobra.Command) (*kadm.Client, context.Context, 
 // adminContext bounds one admin exchange by --timeout.
 func (f *clientFlags) adminContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), f.timeout)
+}
+
+// answerWatch is a kgo hook that notes when a broker last answered a
+// request. A consumer always has a request outstanding (a long-polling
+// fetch, a heartbeat), so a long silence means the brokers are gone, which
+// kgo itself would retry forever.
+//
+// The exception is joining a group: JoinGroup is answered only once the
+// rebalance completes (after group.initial.rebalance.delay.ms for a new
+// group, or when the slowest member rejoins), and nothing else is sent
+// meanwhile. While a JoinGroup or SyncGroup waits, silence does not count,
+// for at most maxJoinWait: kgo's read deadline for them (the rebalance
+// timeout, 60s, plus overhead) ends a wait on a hung broker before that,
+// and the bound covers a read kgo never reports (a connection that died
+// with requests queued behind the one being read).
+type answerWatch struct {
+	last      atomic.Int64 // unix nanoseconds
+	joining   atomic.Int32 // JoinGroup and SyncGroup requests awaiting their answer
+	joinSince atomic.Int64 // unix nanoseconds: when joining last rose from 0
+}
+
+const maxJoinWait = 2 * time.Minute
+
+var (
+	_ kgo.HookBrokerRead  = (*answerWatch)(nil)
+	_ kgo.HookBrokerWrite = (*answerWatch)(nil)
+)
+
+func newAnswerWatch() *answerWatch {
+	w := &answerWatch{}
+	w.last.Store(time.Now().UnixNano())
+	return w
+}
+
+// isJoin is whether key is an API whose answer waits for a rebalance.
+func isJoin(key int16) bool {
+	return key == kmsg.JoinGroup.Int16() || key == kmsg.SyncGroup.Int16()
+}
+
+func (w *answerWatch) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err == nil && isJoin(key) && w.joining.Add(1) == 1 {
+		w.joinSince.Store(time.Now().UnixNano())
+	}
+}
+
+func (w *answerWatch) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if isJoin(key) && w.joining.Add(-1) < 0 {
+		w.joining.Store(0) // a read whose write was not counted
+	}
+	if err == nil {
+		w.last.Store(time.Now().UnixNano())
+	}
+}
+
+// silentFor is how long no broker has answered, zero while a join waits.
+func (w *answerWatch) silentFor(now time.Time) time.Duration {
+	if w.joining.Load() > 0 && now.Sub(time.Unix(0, w.joinSince.Load())) < maxJoinWait {
+		w.last.Store(now.UnixNano())
+		return 0
+	}
+	return now.Sub(time.Unix(0, w.last.Load()))
+}
+
+// noAnswerError ends a command whose brokers stopped answering.
+type noAnswerError struct{ timeout time.Duration }
+
+func (e noAnswerError) Error() string {
+	return fmt.Sprintf("no broker answered for %v (--timeout)", e.timeout)
+}
+
+// guard returns a context that ends, with a noAnswerError as its cause,
+// once no broker has answered for timeout; stop releases its timer.
+func (w *answerWatch) guard(ctx context.Context, timeout time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	check := func() {
+		silent := w.silentFor(time.Now())
+		if silent >= timeout {
+			cancel(noAnswerError{timeout})
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(timeout - silent)
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(timeout, check)
+	mu.Unlock()
+	return ctx, func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// closeClient closes cl without waiting longer than timeout to leave its
+// consumer group: Close waits for the LeaveGroup answer, which a dead
+// coordinator never sends.
+func closeClient(cl *kgo.Client, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = cl.LeaveGroupContext(ctx)
+	cl.Close()
 }
 
 // kgoLogger routes franz-go's logs into slog.

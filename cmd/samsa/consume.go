@@ -60,7 +60,8 @@ func newConsumeCmd() *cobra.Command {
 	cmd.MarkFlagsMutuallyExclusive("group", "offset")
 	fs.StringVar(&o.isolation, "isolation", "read_uncommitted",
 		"read_committed hides records of open and aborted transactions; read_uncommitted shows all")
-	o.client = addClientFlags(fs, "deadline for resolving the topic and its offsets before consuming")
+	o.client = addClientFlags(fs,
+		"deadline for resolving the topic and its offsets before consuming; while consuming, fail if no broker answers for this long")
 	return cmd
 }
 
@@ -111,11 +112,16 @@ func (o *consumeOptions) run(cmd *cobra.Command, topic string) error {
 		return nil // every partition is empty from where we would start
 	}
 
+	watch := newAnswerWatch()
 	opts := []kgo.Opt{
 		// Control records (transaction markers) are never printed, but
 		// seeing them is how --exit knows a partition whose last entry
 		// is a marker has been read to its end.
 		kgo.KeepControlRecords(),
+		kgo.WithHooks(watch),
+		// An idle partition's fetch is answered after fetch.max.wait:
+		// well within --timeout, so that silence means a dead broker.
+		kgo.FetchMaxWait(min(5*time.Second, o.client.timeout/3)),
 	}
 	if readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
@@ -147,9 +153,19 @@ func (o *consumeOptions) run(cmd *cobra.Command, topic string) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close() // leaves the group, committing marked records
-
-	return o.consume(cmd.Context(), cl, format, plan, bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10))
+	ctx, stop := watch.guard(cmd.Context(), o.client.timeout)
+	defer stop()
+	printed, err := o.consume(ctx, cl, format, plan, bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10))
+	var silent noAnswerError
+	if errors.As(context.Cause(ctx), &silent) {
+		// No broker answers: leaving the group would only wait for
+		// another timeout.
+		closeClient(cl, 0)
+		return fmt.Errorf("%w; %d records printed", silent, printed)
+	}
+	// Closing leaves the group, committing marked records.
+	closeClient(cl, o.client.timeout)
+	return err
 }
 
 // consumePlan is what resolve decided before consuming.
@@ -290,24 +306,22 @@ func (o *consumeOptions) resolve(cmd *cobra.Command, topic string, mode startMod
 	return plan, nil
 }
 
-// consume polls and prints until interrupted, --max-messages, or (--exit)
-// every open partition is read to its end.
-func (o *consumeOptions) consume(ctx context.Context, cl *kgo.Client, format recordFormat, plan consumePlan, w *bufio.Writer) error {
+// consume polls and prints until ctx ends (an interrupt, or no broker
+// answering), --max-messages, or (--exit) every open partition is read to
+// its end. It returns how many records it printed.
+func (o *consumeOptions) consume(ctx context.Context, cl *kgo.Client, format recordFormat, plan consumePlan, w *bufio.Writer) (printed int, err error) {
 	defer w.Flush()
-	var (
-		buf     []byte
-		printed int
-	)
+	var buf []byte
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return nil // an interrupt is how a console consumer normally ends
+			return printed, nil // an interrupt is how a console consumer normally ends
 		}
 		for _, fe := range fs.Errors() {
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 				continue
 			}
-			return fmt.Errorf("fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+			return printed, fmt.Errorf("fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
 		}
 		for _, f := range fs {
 			for _, t := range f.Topics {
@@ -334,7 +348,7 @@ func (o *consumeOptions) consume(ctx context.Context, cl *kgo.Client, format rec
 						}
 						buf = format.appendRecord(buf[:0], r)
 						if _, err := w.Write(buf); err != nil {
-							return err
+							return printed, err
 						}
 						if o.group != "" {
 							// Marked only once handed to the output,
@@ -344,7 +358,7 @@ func (o *consumeOptions) consume(ctx context.Context, cl *kgo.Client, format rec
 						}
 						printed++
 						if o.maxMessages > 0 && printed >= o.maxMessages {
-							return w.Flush()
+							return printed, w.Flush()
 						}
 					}
 				}
@@ -353,10 +367,10 @@ func (o *consumeOptions) consume(ctx context.Context, cl *kgo.Client, format rec
 		// Flush per poll, not per record: one write per fetch keeps a
 		// fast topic cheap, and a slow one still prints promptly.
 		if err := w.Flush(); err != nil {
-			return err
+			return printed, err
 		}
 		if o.exit && len(plan.open) == 0 {
-			return nil
+			return printed, nil
 		}
 	}
 }

@@ -57,7 +57,9 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().String("log-level", "",
-		"log level: debug, info, warn or error (default: info for the broker, warn for client commands)")
+		"log level: debug, info, warn or error (default: info for the broker; with -v, info for client commands)")
+	root.PersistentFlags().BoolP("verbose", "v", false,
+		"client commands: also print the Kafka client library's own log lines (connections, retries, rebalances)")
 	root.AddCommand(
 		newBrokerCmd(),
 		newTopicCmd(),
@@ -68,15 +70,14 @@ func newRootCmd() *cobra.Command {
 		newClusterCmd(),
 		newStorageCmd(),
 		newPerfCmd(),
+		newTopCmd(),
 		newVersionCmd(),
 	)
 	return root
 }
 
 // logLevel is the level chosen with --log-level, or def when it was not
-// given. Client commands default to warn because the client library logs
-// every connection and rebalance at info, which drowns a console tool's
-// output; the broker defaults to info.
+// given.
 func logLevel(cmd *cobra.Command, def slog.Level) (slog.Level, error) {
 	s, err := cmd.Root().PersistentFlags().GetString("log-level")
 	if err != nil || s == "" {
@@ -87,6 +88,12 @@ func logLevel(cmd *cobra.Command, def slog.Level) (slog.Level, error) {
 		return def, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// verbose reports whether -v asked for the client library's log lines.
+func verbose(cmd *cobra.Command) bool {
+	v, _ := cmd.Root().PersistentFlags().GetBool("verbose")
+	return v
 }
 
 // newLogger returns a text logger on the command's stderr at the level

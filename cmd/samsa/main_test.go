@@ -30,9 +30,9 @@ func TestRunExitStatus(t *testing.T) {
 		t.Errorf("version: exit %d, stderr %q", code, errOut.String())
 	}
 	out.Reset()
-	code := run(t.Context(), []string{"topic", "describe"}, strings.NewReader(""), &out, &errOut)
+	code := run(t.Context(), []string{"topic", "create"}, strings.NewReader(""), &out, &errOut)
 	equal(t, "stderr", errOut.String(), "samsa: requires at least 1 arg(s), only received 0\n")
 	if code != 1 || out.Len() != 0 {
-		t.Errorf("topic describe without a name: exit %d, stdout %q", code, out.String())
+		t.Errorf("topic create without a name: exit %d, stdout %q", code, out.String())
 	}
 }

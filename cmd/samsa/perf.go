@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,26 +95,19 @@ func (r *reporter) Stop() {
 	<-r.done
 }
 
-// errorCounter counts failed records and prints the first few.
-type errorCounter struct {
-	n atomic.Int64
-	w io.Writer
-}
-
-func (e *errorCounter) add(err error) {
-	if n := e.n.Add(1); n <= maxPrintedErrors {
-		fmt.Fprintf(e.w, "samsa: record failed: %v\n", err)
-		if n == maxPrintedErrors {
-			fmt.Fprintln(e.w, "samsa: further record errors are counted, not printed")
-		}
-	}
-}
-
 // checkTopic fails early, with the Kafka error, when the topic does not
 // exist: otherwise a producer would retry UNKNOWN_TOPIC_OR_PARTITION for
 // every record and a consumer would wait for the topic forever. It also
 // opens the connection and loads metadata before any clock starts.
 func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string) error {
+	return lookupTopic(cmd, cf, cl, topic, false)
+}
+
+// lookupTopic is checkTopic; with create, its Metadata request asks the
+// broker to create a missing topic (AllowAutoTopicCreation, Metadata v4+),
+// which a broker with auto.create.topics.enable does with its default
+// partitions and replication factor, as it does for Kafka's producers.
+func lookupTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic string, create bool) error {
 	ctx, cancel := cf.adminContext(cmd)
 	defer cancel()
 	//
@@ -127,6 +119,7 @@ func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic strin
 	unknownUntil := time.Now().Add(topicPropagation)
 	for {
 		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = create
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(topic)
 		req.Topics = append(req.Topics, rt)
@@ -140,12 +133,21 @@ func checkTopic(cmd *cobra.Command, cf *clientFlags, cl *kgo.Client, topic strin
 				terr = kerr.ErrorForCode(t.ErrorCode)
 			}
 		}
+		if create && errors.Is(terr, kerr.LeaderNotAvailable) {
+			// Just created: its leader is being elected, and the
+			// producer retries until it is.
+			return nil
+		}
 		if errors.Is(terr, kerr.UnknownTopicOrPartition) && time.Now().Before(unknownUntil) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 				continue
 			}
+		}
+		if create && errors.Is(terr, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("topic %q: %w; the broker did not create it (auto.create.topics.enable=false?): create it with `samsa topic create %s`",
+				topic, terr, topic)
 		}
 		if terr != nil {
 			return fmt.Errorf("topic %q: %w", topic, terr)
@@ -256,23 +258,37 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 	}
 
 	stderr := &lockedWriter{w: cmd.ErrOrStderr()}
-	errs := &errorCounter{w: stderr}
 	ctx := cmd.Context()
 	// As in `produce`: an interrupt stops sending, but what was sent is
-	// still delivered and measured, within the delivery timeout.
-	produceCtx := context.WithoutCancel(ctx)
+	// still delivered and measured, within the delivery timeout; a
+	// cluster that stopped acknowledging ends the run.
+	produceCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	d := newDeliveries(stderr, func(*kgo.Record) string { return "record failed" }, cl, o.client.timeout, abandon)
 	pacer := perf.NewPacer(o.throughput)
 
 	start := time.Now()
 	meter := perf.NewMeter(start, int(o.numRecords))
-	rep := startReporter(progressEvery, func(now time.Time) {
+	// On a terminal a bar replaces the progress lines; elsewhere (a
+	// benchmark script's pipe) the lines are kafka-producer-perf-test's.
+	bar := newProgressBar(stderr, isTerminal(cmd.ErrOrStderr()), "produce", o.numRecords)
+	every := progressEvery
+	if bar.enabled {
+		every = barRedraw
+	}
+	rep := startReporter(every, func(now time.Time) {
+		if bar.enabled {
+			n := d.delivered.Load()
+			bar.Set(n, fmt.Sprintf("%.1f records/sec acknowledged", float64(n)/now.Sub(start).Seconds()))
+			return
+		}
 		iv := meter.Interval(now)
 		fmt.Fprintf(stderr, "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.\n",
 			iv.Records, iv.RecordsPerSec(), iv.MBPerSec(), ms(iv.MeanLatency), ms(iv.MaxLatency))
 	})
 	var sent, txns int64
 	var txnErr error
-	for ; sent < o.numRecords; sent++ {
+	for ; sent < o.numRecords && !d.isStalled(); sent++ {
 		if pacer.Wait(ctx) != nil {
 			break
 		}
@@ -288,29 +304,29 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 			}
 		}
 		sentAt := time.Now()
-		cl.Produce(produceCtx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
-			if err != nil {
-				errs.add(err)
-				return
+		d.produce(produceCtx, cl, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
+			if err == nil {
+				meter.ObserveLatency(len(r.Value), time.Since(sentAt))
 			}
-			meter.ObserveLatency(len(r.Value), time.Since(sentAt))
+			d.promise(r, err)
 		})
 	}
-	var flushErr error
-	if o.transactionalID != "" && txnErr == nil && sent > 0 {
+	if o.transactionalID != "" && txnErr == nil && sent > 0 && !d.isStalled() {
 		if txnErr = commitTxn(produceCtx, cl, o.client.timeout); txnErr == nil {
 			txns++
 		}
-	} else if o.transactionalID == "" {
-		flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
-		defer cancel()
-		flushErr = cl.Flush(flushCtx)
 	}
+	d.finish(cl, abandon, o.client.timeout)
 	end := time.Now()
 	rep.Stop()
+	if bar.enabled {
+		n := d.delivered.Load()
+		bar.Set(n, fmt.Sprintf("%.1f records/sec acknowledged", float64(n)/end.Sub(start).Seconds()))
+		bar.Done()
+	}
 
 	s := meter.Summary(end)
-	failed := errs.n.Load()
+	failed := d.failed.Load() + d.unacked.Load()
 	out := cmd.OutOrStdout()
 	if o.json {
 		err = writeJSON(out, produceSummary{
@@ -325,10 +341,10 @@ func (o *perfProduceOptions) run(cmd *cobra.Command) error {
 			s.Records, s.RecordsPerSec(), s.MBPerSec(), ms(s.Mean), ms(s.Max), ms(s.P50), ms(s.P95), ms(s.P99), ms(s.P999))
 	}
 	return errors.Join(err,
-		errIf(flushErr != nil, "flush: %v", flushErr),
 		errIf(txnErr != nil, "transaction %d: %v", txns+1, txnErr),
-		errIf(failed > 0, "%d of %d records failed", failed, sent),
-		errIf(sent < o.numRecords, "interrupted after %d of %d records", sent, o.numRecords))
+		d.summary(o.numRecords, o.client.timeout),
+		errIf(d.isStalled(), "stopped after sending %d of %d records: the cluster did not acknowledge within --timeout", sent, o.numRecords),
+		errIf(sent < o.numRecords && !d.isStalled() && txnErr == nil, "interrupted after %d of %d records", sent, o.numRecords))
 }
 
 // commitTxn flushes the open transaction's records and commits it, within
@@ -415,7 +431,13 @@ func (o *perfConsumeOptions) run(cmd *cobra.Command) error {
 
 	stderr := cmd.ErrOrStderr()
 	meter := perf.NewMeter(start, 0)
+	// As in perf produce: a bar on a terminal, the lines elsewhere.
+	bar := newProgressBar(stderr, isTerminal(stderr), "consume", o.messages)
+	defer bar.Done()
 	rep := startReporter(progressEvery, func(now time.Time) {
+		if bar.enabled {
+			return
+		}
 		iv := meter.Interval(now)
 		fmt.Fprintf(stderr, "%d records consumed, %.1f records/sec (%.2f MB/sec).\n",
 			iv.Records, iv.RecordsPerSec(), iv.MBPerSec())
@@ -446,6 +468,7 @@ func (o *perfConsumeOptions) run(cmd *cobra.Command) error {
 			meter.Observe(len(r.Key) + len(r.Value))
 			count++
 		})
+		bar.Set(count, fmt.Sprintf("%.1f records/sec", float64(count)/time.Since(start).Seconds()))
 	}
 	end := time.Now()
 	rep.Stop()

@@ -220,7 +220,6 @@ func (o *perfE2EOptions) run(cmd *cobra.Command) error {
 	tr := newE2ETracker(n)
 	meter := perf.NewMeter(base, int(n))
 	stderr := &lockedWriter{w: cmd.ErrOrStderr()}
-	errs := &errorCounter{w: stderr}
 
 	// The consumer runs until consumeCtx ends; its first error is kept.
 	// An interrupt stops sending but not consuming: the records already
@@ -242,7 +241,12 @@ func (o *perfE2EOptions) run(cmd *cobra.Command) error {
 	v := make([]byte, e2eHeaderLen)
 	copy(v, runID[:])
 	binary.BigEndian.PutUint64(v[8:], e2eWarmupSeq)
-	if err := pcl.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); err != nil {
+	// kgo retries a record for a broker it cannot reach for longer than
+	// its delivery timeout says, so the wait is bounded here too.
+	wctx, wcancel := context.WithTimeout(ctx, o.client.timeout)
+	err = pcl.ProduceSync(wctx, &kgo.Record{Value: v}).FirstErr()
+	wcancel()
+	if err != nil {
 		return fmt.Errorf("warm-up record: %w", err)
 	}
 	warmTimer := time.NewTimer(o.client.timeout)
@@ -269,10 +273,14 @@ func (o *perfE2EOptions) run(cmd *cobra.Command) error {
 	for i := range pad {
 		pad[i] = 'A' + byte(rand.IntN(26))
 	}
-	produceCtx := context.WithoutCancel(ctx) // as in `produce`
+	// As in `produce`: an interrupt stops sending, not delivering; a
+	// cluster that stopped acknowledging for --timeout ends the run.
+	produceCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	d := newDeliveries(stderr, func(*kgo.Record) string { return "record failed" }, pcl, o.client.timeout, abandon)
 	pacer := perf.NewPacer(o.rate)
 	sendStart := time.Now()
-	for seq := int64(0); seq < n; seq++ {
+	for seq := int64(0); seq < n && !d.isStalled(); seq++ {
 		if pacer.Wait(ctx) != nil {
 			break
 		}
@@ -281,18 +289,14 @@ func (o *perfE2EOptions) run(cmd *cobra.Command) error {
 		binary.BigEndian.PutUint64(v[8:], uint64(seq))
 		copy(v[e2eHeaderLen:], pad)
 		binary.BigEndian.PutUint64(v[16:], uint64(time.Since(base)))
-		pcl.Produce(produceCtx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				errs.add(err)
-			}
+		d.produce(produceCtx, pcl, &kgo.Record{Value: v}, func(r *kgo.Record, err error) {
+			d.promise(r, err)
 			tr.ack(seq, err)
 		})
 		sent.Add(1)
 	}
 	sendElapsed := time.Since(sendStart)
-	flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
-	defer cancel()
-	flushErr := pcl.Flush(flushCtx)
+	d.finish(pcl, abandon, o.client.timeout)
 	tr.finishSending()
 
 	// Wait for the stragglers, at most --timeout.
@@ -330,10 +334,10 @@ func (o *perfE2EOptions) run(cmd *cobra.Command) error {
 		consumeErr = nil // we stopped it
 	}
 	return errors.Join(err, consumeErr,
-		errIf(flushErr != nil, "flush: %v", flushErr),
-		errIf(failed > 0, "%d of %d records failed to produce", failed, nSent),
+		d.summary(n, o.client.timeout),
 		errIf(missing > 0, "%d acknowledged records were not consumed", missing),
-		errIf(nSent < n, "interrupted after %d of %d records", nSent, n))
+		errIf(d.isStalled(), "stopped after sending %d of %d records: the cluster did not acknowledge within --timeout", nSent, n),
+		errIf(nSent < n && !d.isStalled(), "interrupted after %d of %d records", nSent, n))
 }
 
 // consumeE2E consumes until ctx ends, timing every record of this run. It

@@ -8,16 +8,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// maxPrintedErrors bounds the per-record error lines: when a topic is
-// missing every record fails the same way, and a million identical lines
-// help nobody. The total is always reported.
-const maxPrintedErrors = 10
 
 type produceOptions struct {
 	client    *clientFlags
@@ -35,7 +29,9 @@ func newProduceCmd() *cobra.Command {
 		Long: "Produce one record per line of stdin (without the line ending; an empty line\n" +
 			"is a record with an empty value). Records are sent asynchronously and flushed\n" +
 			"at end of input or on interrupt; the command fails if any record was not\n" +
-			"acknowledged.",
+			"acknowledged, saying how many of them were. A missing topic is created when\n" +
+			"the broker allows it (auto.create.topics.enable), as kcat does. When the\n" +
+			"brokers stop acknowledging for --timeout, the command stops reading input.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("key-separator") && o.keySep == "" {
@@ -68,34 +64,32 @@ func (o *produceOptions) run(cmd *cobra.Command, topic string) error {
 	if o.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
+	// As kcat and Kafka's producers do, ask the broker to create a
+	// missing topic; kgo's own metadata requests ask too, in case the
+	// topic is deleted while producing.
+	opts = append(opts, kgo.AllowAutoTopicCreation())
 	cl, err := o.client.newClient(cmd, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := lookupTopic(cmd, o.client, cl, topic, true); err != nil {
+		return err
+	}
 
 	// Records already read are delivered even after an interrupt, so they
 	// are produced under a context that SIGINT does not cancel (kgo fails
 	// buffered records whose context ends). Delivery stays bounded by
-	// --timeout through the record delivery timeout.
+	// --timeout through the record delivery timeout, and the context ends
+	// once the cluster stopped answering, which also unblocks a Produce
+	// waiting for room in a full buffer.
 	ctx := cmd.Context()
-	produceCtx := context.WithoutCancel(ctx)
+	produceCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
 
 	stderr := cmd.ErrOrStderr()
-	var failed atomic.Int64
-	promise := func(r *kgo.Record, err error) {
-		// kgo calls promises serially, so the count and the writes do not
-		// interleave.
-		if err == nil {
-			return
-		}
-		if n := failed.Add(1); n <= maxPrintedErrors {
-			fmt.Fprintf(stderr, "samsa: record %q: %v\n", truncate(r.Value, 40), err)
-			if n == maxPrintedErrors {
-				fmt.Fprintln(stderr, "samsa: further record errors are counted, not printed")
-			}
-		}
-	}
+	d := newDeliveries(stderr, func(r *kgo.Record) string { return fmt.Sprintf("record %q", truncate(r.Value, 40)) },
+		cl, o.client.timeout, abandon)
 
 	lines, readErr := readLines(ctx, cmd.InOrStdin())
 	var produced int64
@@ -108,28 +102,28 @@ loop:
 				break loop
 			}
 			produced++
-			cl.Produce(produceCtx, o.record(line, headers), promise)
+			d.produce(produceCtx, cl, o.record(line, headers), nil)
+		case <-d.stalled:
+			break loop
 		case <-ctx.Done():
 			interrupted = true
 			break loop
 		}
 	}
+	d.finish(cl, abandon, o.client.timeout)
 
-	flushCtx, cancel := context.WithTimeout(produceCtx, o.client.timeout)
-	defer cancel()
-	if err := cl.Flush(flushCtx); err != nil {
-		return fmt.Errorf("flush: %w (%d records may be undelivered)", err, cl.BufferedProduceRecords())
-	}
-	var errs []error
-	if n := failed.Load(); n > 0 {
-		errs = append(errs, fmt.Errorf("%d of %d records failed", n, produced))
-	}
-	if interrupted {
+	errs := []error{d.summary(produced, o.client.timeout)}
+	switch {
+	case interrupted:
 		// Not waiting for the reader: it may be blocked in Read for good.
 		errs = append(errs, fmt.Errorf("interrupted after reading %d records; input not fully produced", produced))
-	} else if err := <-readErr; err != nil {
-		// lines is closed only after the reader sent its result.
-		errs = append(errs, fmt.Errorf("read stdin: %w", err))
+	case d.isStalled():
+		errs = append(errs, errors.New("stopped reading input: the cluster did not acknowledge records within --timeout"))
+	default:
+		if err := <-readErr; err != nil {
+			// lines is closed only after the reader sent its result.
+			errs = append(errs, fmt.Errorf("read stdin: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

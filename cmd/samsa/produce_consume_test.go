@@ -82,7 +82,7 @@ func TestProduceAndConsumeErrors(t *testing.T) {
 
 	// A record for a partition that does not exist fails; the command
 	// reports it and exits non-zero, after delivering the others.
-	r := mustFail(t, "1 of 1 records failed", "a\n", "produce", "t", "--brokers", b, "--partition", "5")
+	r := mustFail(t, "0 of 1 records delivered; 1 failed", "a\n", "produce", "t", "--brokers", b, "--partition", "5")
 	if !strings.Contains(r.stderr, `samsa: record "a": `) {
 		t.Errorf("stderr %q does not name the failed record", r.stderr)
 	}

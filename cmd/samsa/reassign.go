@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -21,6 +22,7 @@ func newTopicReassignCmd(cf *clientFlags) *cobra.Command {
 	var (
 		planPath                                 string
 		execute, verify, cancel, generate, rebal bool
+		wait                                     bool
 		topics                                   []string
 		brokerList                               []string
 	)
@@ -33,7 +35,9 @@ with its plan file format:
   {"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[3,1],"log_dirs":["any","any"]}]}
 
   --plan FILE --execute   start the reassignments of the plan (the first replica
-                          of each becomes its preferred leader)
+                          of each becomes its preferred leader); with --wait,
+                          wait until they complete (within --timeout), with a
+                          progress bar on a terminal
   --plan FILE --verify    report each partition as completed or in progress
   --plan FILE --cancel    cancel the plan's reassignments in progress
   --generate --topics a,b --broker-list 1,2,3
@@ -76,6 +80,9 @@ log_dirs may only be "any": a samsa broker has one log directory.`,
 				}
 				ids = append(ids, int32(id))
 			}
+			if wait && !execute {
+				return errors.New("--wait goes with --execute")
+			}
 			if generate && (len(topics) == 0 || len(ids) == 0) {
 				return errors.New("--generate needs --topics and --broker-list")
 			}
@@ -87,7 +94,16 @@ log_dirs may only be "any": a samsa broker has one log directory.`,
 			out := cmd.OutOrStdout()
 			switch {
 			case execute:
-				return executePlan(ctx, out, adm, plan.Partitions, false)
+				if err := executePlan(ctx, out, adm, plan.Partitions, false); err != nil || !wait {
+					return err
+				}
+				bar := newProgressBar(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), "reassign", int64(len(plan.Partitions)))
+				err := awaitPlan(ctx, adm, plan.Partitions, bar)
+				bar.Done()
+				if err != nil {
+					return err
+				}
+				return verifyPlan(ctx, out, adm, plan.Partitions)
 			case cancel:
 				return executePlan(ctx, out, adm, plan.Partitions, true)
 			case verify:
@@ -101,6 +117,7 @@ log_dirs may only be "any": a samsa broker has one log directory.`,
 	fs.BoolVar(&execute, "execute", false, "start the plan's reassignments")
 	fs.BoolVar(&verify, "verify", false, "report whether the plan's reassignments completed")
 	fs.BoolVar(&cancel, "cancel", false, "cancel the plan's reassignments in progress")
+	fs.BoolVar(&wait, "wait", false, "with --execute, wait until the reassignments complete, then --verify")
 	fs.BoolVar(&generate, "generate", false, "print a balancing plan for --topics over --broker-list")
 	fs.BoolVar(&rebal, "rebalance", false, "print a balancing plan for every topic over every live broker")
 	fs.StringSliceVar(&topics, "topics", nil, "topics to plan for (with --generate)")
@@ -154,6 +171,37 @@ func executePlan(ctx context.Context, out io.Writer, adm *kadm.Client, ps []reas
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reassignPoll is how often awaitPlan asks whether partitions still move.
+const reassignPoll = 250 * time.Millisecond
+
+// awaitPlan polls until none of the plan's partitions is reassigning, or
+// ctx (--timeout) ends, showing on bar how many are done.
+func awaitPlan(ctx context.Context, adm *kadm.Client, ps []reassign.Partition, bar *progressBar) error {
+	set := kadm.TopicsSet{}
+	for _, p := range ps {
+		set.Add(p.Topic, p.Partition)
+	}
+	for {
+		moving, err := adm.ListPartitionReassignments(ctx, set)
+		if err != nil {
+			return fmt.Errorf("list partition reassignments: %w", err)
+		}
+		n := 0
+		for _, ts := range moving {
+			n += len(ts)
+		}
+		bar.Set(int64(len(ps)-n), "partitions moved")
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d reassignments still in progress after --timeout: %w", n, len(ps), ctx.Err())
+		case <-time.After(reassignPoll):
+		}
+	}
 }
 
 // verifyPlan reports each partition of the plan: completed, in progress,

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestTopicReassignArgs: the modes exclude each other, plans are checked
@@ -49,4 +54,32 @@ func TestTopicReassignGenerate(t *testing.T) {
 		current+`Proposed partition reassignment configuration
 {"version":1,"partitions":[{"topic":"g","partition":0,"replicas":[1],"log_dirs":["any"]}]}
 `)
+}
+
+// TestTopicReassignWait: --execute --wait returns once the replicas have
+// moved (a follower caught up with the partition's records), then
+// verifies; piped, it draws no progress bar.
+func TestTopicReassignWait(t *testing.T) {
+	t.Parallel()
+	nodes := cluster.StartQuorum(t, 2)
+	addr := cluster.Bootstrap(nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createAssigned(t, ctx, nodes[0].Addr(), "r", [][]int32{{1}, {1}})
+	mustRun(t, strings.Repeat("x\n", 100), "produce", "r", "--brokers", addr, "--partition", "0")
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(plan, []byte(`{"version":1,"partitions":[`+
+		`{"topic":"r","partition":0,"replicas":[2,1],"log_dirs":["any","any"]},`+
+		`{"topic":"r","partition":1,"replicas":[2],"log_dirs":["any"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := samsa(t, "", "topic", "reassign", "--plan", plan, "--execute", "--wait", "--brokers", addr)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	equal(t, "execute --wait", r.stdout, "Successfully started partition reassignments for r-0, r-1\n"+
+		"Reassignment of partition r-0 is completed.\n"+
+		"Reassignment of partition r-1 is completed.\n")
+	equal(t, "stderr", r.stderr, "")
+	mustFail(t, "--wait goes with --execute", "", "topic", "reassign", "--plan", plan, "--verify", "--wait", "--brokers", addr)
 }

@@ -239,10 +239,15 @@ func topicMinISR(rcs kadm.ResourceConfigs, topic string) (int, error) {
 }
 
 func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "describe NAME...",
+	var excludeInternal bool
+	cmd := &cobra.Command{
+		Use:   "describe [NAME...]",
 		Short: "Describe topics: partitions, leaders, replicas, ISR, offsets, sizes and config overrides",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Describe the named topics, or with no name every topic, sorted by name.
+
+As kafka-topics --describe, describing every topic includes the internal
+ones (__consumer_offsets, __transaction_state) unless --exclude-internal.`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			adm, ctx, done, err := cf.admin(cmd)
 			if err != nil {
@@ -250,9 +255,17 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			}
 			defer done()
 
-			tds, err := adm.ListTopicsWithInternal(ctx, names...)
+			all := len(names) == 0
+			list := adm.ListTopicsWithInternal
+			if all && excludeInternal {
+				list = adm.ListTopics
+			}
+			tds, err := list(ctx, names...)
 			if err != nil {
 				return fmt.Errorf("describe topics: %w", err)
+			}
+			if all {
+				names = tds.Names() // sorted
 			}
 			var known []string
 			var errs []error
@@ -331,6 +344,8 @@ func newTopicDescribeCmd(cf *clientFlags) *cobra.Command {
 			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().BoolVar(&excludeInternal, "exclude-internal", false, "with no NAME, leave out the internal topics (as kafka-topics --exclude-internal)")
+	return cmd
 }
 
 // listOffsets lists offsets of topics with list, keeping the answers of

@@ -33,7 +33,7 @@ func (c *Coordinator) load(ctx context.Context, sh *coordinator.Shard, s *shard)
 	groups := st.groups(c, s)
 	n := len(groups) // the map is the shard's once activated
 	c.activate(s, groups)
-	c.log.Info("loaded groups", "partition", sh.Index, "leader_epoch", sh.Epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
+	c.log.Debug("loaded groups", "partition", sh.Index, "leader_epoch", sh.Epoch, "groups", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

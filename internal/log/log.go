@@ -135,11 +135,33 @@ type Log struct {
 
 // loadStats records what Open had to do; tests read it.
 type loadStats struct {
+	fresh             bool  // the directory held no segment: a new log
 	clean             bool  // the clean-shutdown marker was honoured
+	scannedBytes      int64 // bytes validated batch by batch
 	recoveredSegments int   // segments validated batch by batch
 	rebuiltIndexes    int   // sealed segments whose indexes were rebuilt
 	truncatedBytes    int64 // bytes cut off by recovery
 	replayedBatches   int   // batches replayed into the producer state
+}
+
+// Recovery is what Open found and had to do, for the broker's one-line
+// start-up summary.
+type Recovery struct {
+	// Fresh: the directory held no segment, so the log was created.
+	Fresh bool
+	// Clean: the clean-shutdown marker was honoured and no segment was
+	// validated batch by batch; false after a crash (or for a fresh log).
+	Clean bool
+	// ScannedBytes were validated batch by batch: the active segment after
+	// a crash, and any sealed segment whose indexes looked wrong.
+	ScannedBytes int64
+	// TruncatedBytes were cut off as a torn or corrupt tail.
+	TruncatedBytes int64
+}
+
+// Recovery says what Open did to this log.
+func (l *Log) Recovery() Recovery {
+	return Recovery{Fresh: l.stats.fresh, Clean: l.stats.clean, ScannedBytes: l.stats.scannedBytes, TruncatedBytes: l.stats.truncatedBytes}
 }
 
 // active is the last segment. Appender only (or under segMu).

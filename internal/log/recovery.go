@@ -103,6 +103,7 @@ func (l *Log) load() error {
 		bases = bases[1:]
 	}
 	if len(bases) == 0 {
+		l.stats.fresh = true
 		s, err := openSegment(l.fs, l.dir, max(start, 0), true)
 		if err != nil {
 			return err
@@ -269,6 +270,7 @@ func (l *Log) recoverSegment(s *segment, onBatch func(*record.Header)) error {
 	s.maxTs.Store(nil)
 	s.bytesSinceIndex, s.lastOffset = 0, s.base-1
 	size := s.size.Load()
+	l.stats.scannedBytes += size
 	sc := newScanner(s.log, s.base, 0, size, recoverChunk)
 	sc.verify = true
 	for sc.next() {

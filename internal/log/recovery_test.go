@@ -47,6 +47,9 @@ func TestCleanReopenSkipsScan(t *testing.T) {
 	one := int64(len(buildBatch(spec{})))
 	cfg := Config{SegmentBytes: 3 * one}
 	l := openLog(t, dir, cfg, nil, nil)
+	if got := l.Recovery(); got != (Recovery{Fresh: true}) {
+		t.Fatalf("new log: Recovery() = %+v", got)
+	}
 	want := appendN(t, l, 10, spec{}) // segments 0, 3, 6, 9
 	mustClose(t, l)
 	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); err != nil {
@@ -56,6 +59,9 @@ func TestCleanReopenSkipsScan(t *testing.T) {
 	l = openLog(t, dir, cfg, nil, nil)
 	if got := l.stats; got != (loadStats{clean: true}) {
 		t.Fatalf("clean reopen did work: %+v", got)
+	}
+	if got := l.Recovery(); got != (Recovery{Clean: true}) {
+		t.Fatalf("clean reopen: Recovery() = %+v", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("marker survived Open: %v", err)
@@ -68,8 +74,12 @@ func TestCleanReopenSkipsScan(t *testing.T) {
 	defer l.Close()
 	// The last segment is validated; producer state replays the batches
 	// after the snapshot Close wrote at offset 10.
-	if got := l.stats; got != (loadStats{recoveredSegments: 1, replayedBatches: 2}) {
+	// Segment 9 holds offsets 9 to 11, one batch each.
+	if got := l.stats; got != (loadStats{recoveredSegments: 1, replayedBatches: 2, scannedBytes: 3 * one}) {
 		t.Fatalf("unclean reopen: %+v", got)
+	}
+	if got := l.Recovery(); got != (Recovery{ScannedBytes: 3 * one}) {
+		t.Fatalf("unclean reopen: Recovery() = %+v", got)
 	}
 	equalBatches(t, readAll(t, l), want)
 }

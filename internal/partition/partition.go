@@ -235,6 +235,9 @@ func (p *Partition) LastStableOffset() int64 { return p.log.LastStableOffset(p.H
 // and committed.
 func (p *Partition) FirstUnstableOffset() (int64, bool) { return p.log.FirstUnstableOffset() }
 
+// Recovery says what opening the log found and had to do.
+func (p *Partition) Recovery() log.Recovery { return p.log.Recovery() }
+
 // LogStartOffset is the first offset still in the log.
 func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
 

@@ -424,7 +424,11 @@ func (f *fetcher) fetchOnce(ctx context.Context, ready map[log.TopicPartition]*f
 				continue
 			}
 			if err := f.handle(ctx, br, tp, fp, &rp); err != nil {
-				f.log.Info("follower backs off", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				// Debug: a leader change makes every partition it led
+				// back off at once (NOT_LEADER_OR_FOLLOWER until the
+				// metadata settles), a line each at info would flood
+				// the log with an expected transient.
+				f.log.Debug("follower backs off", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				f.backOff(tp, fp)
 			}
 		}

@@ -83,6 +83,10 @@ type Manager struct {
 	hws  map[log.TopicPartition]int64    // the checkpoint read at the start; guarded by applyMu
 	live atomic.Pointer[map[int32]int64] // live brokers of the latest image and their epochs (ISR eligibility)
 
+	// opening tallies the replicas opened by the first Apply, for the
+	// start-up summary; nil otherwise. Guarded by applyMu.
+	opening *recoveryTally
+
 	fetchers *fetchers
 	stop     chan struct{}
 	bg       sync.WaitGroup
@@ -345,6 +349,13 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 		return
 	}
 	first := len(prev.Topics) == 0 && prev.Offset == -1
+	if first {
+		m.opening = &recoveryTally{start: time.Now()}
+		defer func() {
+			m.opening.log(m.log, time.Since(m.opening.start))
+			m.opening = nil
+		}()
+	}
 	live := map[int32]int64{}
 	for _, id := range next.LiveBrokerIDs() {
 		live[id] = next.Brokers[id].Epoch
@@ -530,6 +541,7 @@ func (m *Manager) open(t *metadata.Topic, p metadata.Partition, cfg partition.Co
 	if err != nil {
 		return nil, err
 	}
+	m.opening.add(part.Recovery())
 	if _, err := m.fs.Stat(idPath); errors.Is(err, fs.ErrNotExist) {
 		if err := log.WriteFileAtomic(m.fs, idPath, []byte("version: 0\ntopic_id: "+t.ID.String()+"\n")); err != nil {
 			part.Close()

@@ -59,7 +59,7 @@ func (c *Coordinator) load(ctx context.Context, sh *coordinator.Shard, s *shard)
 			resend++
 		}
 	}
-	c.log.Info("loaded transactions", "partition", sh.Index, "leader_epoch", sh.Epoch, "ids", len(txns),
+	c.log.Debug("loaded transactions", "partition", sh.Index, "leader_epoch", sh.Epoch, "ids", len(txns),
 		"markers_resent", resend, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
