@@ -18,6 +18,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
+	"github.com/samsa-kafka/samsa/internal/hotkeys"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/txn"
@@ -55,6 +56,9 @@ type Deps struct {
 	// API with COORDINATOR_NOT_AVAILABLE (and refuses transactional
 	// produce batches, which cannot be verified).
 	Txns *txn.Coordinator
+	// HotKeys counts the keys of produced records per partition for the
+	// console's hot-partition view; nil counts nothing.
+	HotKeys *hotkeys.Tracker
 }
 
 // Handler implements wire.Handler for every API samsa serves.
