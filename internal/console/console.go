@@ -308,12 +308,16 @@ func redirect(w http.ResponseWriter, r *http.Request, to string, ok string, err 
 	if err != nil {
 		q.Set("err", err.Error())
 	}
+	to, frag, hasFrag := strings.Cut(to, "#")
 	sep := "?"
 	if strings.Contains(to, "?") {
 		sep = "&"
 	}
 	if len(q) > 0 {
 		to += sep + q.Encode()
+	}
+	if hasFrag {
+		to += "#" + frag
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
