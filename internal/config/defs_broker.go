@@ -219,7 +219,7 @@ var brokerDefs = []*Def{
 	},
 	{
 		Name: "samsa.console.sample.interval.ms", Type: TypeLong, Default: "10000", Importance: Low, Rule: atLeast(100),
-		Doc: "How often the web console samples the traffic and consumer-lag plots; each plot keeps its last 360 samples (an hour at the default).",
+		Doc:          "How often the web console samples the traffic and consumer-lag plots; each plot keeps its last 360 samples (an hour at the default).",
 		KafkaDefault: "none",
 		Note:         "samsa-specific.",
 	},

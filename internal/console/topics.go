@@ -37,9 +37,9 @@ func healthOf(ps kadm.PartitionDetails) partitionHealth {
 
 type brokerRow struct {
 	BrokerInfo
-	Address          string
-	Controller       bool
-	Leaders          int
+	Address           string
+	Controller        bool
+	Leaders           int
 	BytesIn, BytesOut string
 }
 
