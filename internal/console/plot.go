@@ -27,7 +27,7 @@ type plot struct {
 
 const (
 	plotW, plotH       = 720, 240
-	padL, padR         = 78, 16
+	padL, padR         = 78, 40
 	padT, padB         = 28, 40
 	innerW, innerH     = plotW - padL - padR, plotH - padT - padB
 	plotYTicks         = 4

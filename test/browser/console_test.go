@@ -1,0 +1,352 @@
+//go:build browser
+
+// Package browser drives samsa's web console in a real headless Chromium
+// (Debian's chromium package; CHROMIUM names another binary), through
+// chromedp: what an operator does, clicked and typed, against an
+// in-process broker. Screenshots go to $SAMSA_ARTIFACTS (default a
+// temporary directory, named in the log).
+package browser
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-kafka/samsa/test/cluster"
+)
+
+// browser is one headless Chromium tab on the console at base.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	base      string
+	artifacts string
+}
+
+func newBrowser(t *testing.T, httpAddr string) *browser {
+	t.Helper()
+	exec := os.Getenv("CHROMIUM")
+	if exec == "" {
+		exec = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(exec); err != nil {
+		t.Fatalf("no Chromium at %s (install Debian's chromium or set CHROMIUM): %v", exec, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exec), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
+		chromedp.Flag("lang", "en-US"))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	// The first run starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	dir := os.Getenv("SAMSA_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	dir = filepath.Join(dir, "browser", t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return &browser{t: t, ctx: ctx, base: "http://" + httpAddr, artifacts: dir}
+}
+
+// do runs steps with a deadline.
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base+path), chromedp.WaitReady(chromedp.CSS("body")))
+}
+
+// fill sets the form fields (CSS selector to value) and clicks submit,
+// then waits for the page the form leads to (it shows wait).
+func (b *browser) fill(fields [][2]string, submit, wait string) {
+	b.t.Helper()
+	var steps []chromedp.Action[chromedp.Void]
+	for _, f := range fields {
+		steps = append(steps, chromedp.SetValue(chromedp.CSS(f[0]), f[1]))
+	}
+	steps = append(steps, chromedp.Click(chromedp.CSS(submit)), chromedp.WaitVisible(chromedp.CSS(wait)))
+	b.do(steps...)
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("browser: %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls cond (a JavaScript expression) until it is true, for at
+// most timeout; what, with the page's state, explains a failure.
+func (b *browser) waitFor(what, cond string, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !eval[bool](b, cond) {
+		if time.Now().After(deadline) {
+			b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
+			b.t.Fatalf("browser: %s: not within %s", what, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// screenshot saves the viewport as a PNG under the artifacts.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+}
+
+// TestConsoleInBrowser: create a topic, produce a message from the
+// console, find it by offset and by value, watch a group's lag rise while
+// a producer writes and fall while a consumer reads (on the plot and in
+// the table), and see a bad config value refused.
+func TestConsoleInBrowser(t *testing.T) {
+	br := cluster.Start(t, "samsa.http.listen=127.0.0.1:0", "samsa.console.sample.interval.ms=250", "num.partitions=1")
+	b := newBrowser(t, br.HTTPAddr())
+
+	// Create a topic.
+	b.open("/topics")
+	b.fill([][2]string{{"#create-name", "orders"}, {"#create-partitions", "3"}}, "#create-submit", "#flash-ok")
+	if got := b.text("#flash-ok"); got != "Created topic orders with 3 partitions." {
+		t.Fatalf("create: %q", got)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#partitions tr").length`); n != 4 {
+		t.Fatalf("partitions table has %d rows, want a header and 3", n)
+	}
+
+	// Produce a message from the console.
+	b.open("/topics/orders/messages")
+	b.fill([][2]string{{"#produce-partition", "2"}, {"#produce-key", "customer-7"},
+		{"#produce-value", `{"order":1001,"item":"kettle"}`}, {"#produce-headers", "trace: abc123"}},
+		"#produce-submit", "#flash-ok")
+	if got := b.text("#flash-ok"); got != "Produced to partition 2 at offset 0." {
+		t.Fatalf("produce: %q", got)
+	}
+	// The redirect shows it at its offset.
+	if got := b.text("#messages"); !strings.Contains(got, "kettle") || !strings.Contains(got, "trace: abc123") {
+		t.Fatalf("produced message not shown: %q", got)
+	}
+	// Two more, to find one among others.
+	for _, item := range []string{"teapot", "toaster"} {
+		b.fill([][2]string{{"#produce-partition", "2"}, {"#produce-key", "customer-8"}, {"#produce-value", `{"order":1002,"item":"` + item + `"}`}},
+			"#produce-submit", "#flash-ok")
+	}
+
+	// By offset: partition 2 from offset 1 shows the second and third.
+	b.open("/topics/orders/messages")
+	b.do(chromedp.SetValue(chromedp.CSS("#browse-partition"), "2"), chromedp.SetValue(chromedp.CSS("#browse-from"), "offset"))
+	b.fill([][2]string{{"#browse-offset", "1"}}, "#browse-submit", "#browse-summary")
+	if got := b.text("#browse-summary"); !strings.HasPrefix(got, "2 records shown, 2 read; the end of the log.") {
+		t.Fatalf("by offset: %q", got)
+	}
+	if rows := b.text("#messages"); !strings.Contains(rows, "teapot") || strings.Contains(rows, "kettle") {
+		t.Fatalf("by offset 1: %q", rows)
+	}
+	// By value, all partitions, from the start, rendered as JSON.
+	b.open("/topics/orders/messages")
+	b.do(chromedp.SetValue(chromedp.CSS("#browse-render"), "json"))
+	b.fill([][2]string{{"#browse-value", "kettle"}}, "#browse-submit", "#browse-summary")
+	if got := b.text("#browse-summary"); !strings.HasPrefix(got, "1 records shown, 3 read") {
+		t.Fatalf("by value: %q", got)
+	}
+	if rows := b.text("#messages"); !strings.Contains(rows, `"item": "kettle"`) || strings.Contains(rows, "teapot") {
+		t.Fatalf("by value: %q", rows)
+	}
+	b.screenshot("messages")
+
+	// A config edit with a bad value shows the broker's validation error.
+	b.open("/topics/orders")
+	b.fill([][2]string{{"#config-name", "retention.ms"}, {"#config-value", "-5"}}, "#config-submit", "#flash-err")
+	if got := b.text("#flash-err"); !strings.Contains(got, "retention.ms=-5 refused") || !strings.Contains(got, "INVALID_CONFIG") {
+		t.Fatalf("bad config: %q", got)
+	}
+	b.screenshot("config-error")
+	b.fill([][2]string{{"#config-name", "retention.ms"}, {"#config-value", "3600000"}}, "#config-submit", "#flash-ok")
+	if got := b.text("#flash-ok"); got != "Set retention.ms=3600000." {
+		t.Fatalf("good config: %q", got)
+	}
+
+	lagRiseAndFall(t, b, br.Addr())
+
+	b.open("/")
+	b.waitFor("overview shows the broker", `document.querySelectorAll("#brokers tr").length == 2`, 10*time.Second)
+	b.screenshot("overview")
+	b.open("/topics/orders")
+	b.screenshot("topic")
+}
+
+// lagRiseAndFall produces to a group's topic with a franz-go producer and
+// watches the group page's lag table and plot (refreshed by the page's
+// script) rise; then a consumer of the group reads, and both fall to 0.
+func lagRiseAndFall(t *testing.T, b *browser, addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("lagging"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "lagging"); err != nil {
+		t.Fatal(err)
+	}
+	// The group starts with its offsets at 0 and no members.
+	offsets := kadm.Offsets{}
+	for p := range int32(2) {
+		offsets.Add(kadm.Offset{Topic: "lagging", Partition: p, At: 0, LeaderEpoch: -1})
+	}
+	if resps, err := adm.CommitOffsets(ctx, "billing", offsets); err != nil || resps.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resps.Error())
+	}
+	b.open("/groups/billing")
+	totalLag := `parseInt(document.getElementById("total-lag").textContent, 10)`
+	plotLast := `parseFloat(document.querySelector("#plot-lag polyline").getAttribute("data-last"))`
+	b.waitFor("lag 0 at first", totalLag+` == 0`, 10*time.Second)
+
+	// Produce in three steps; the table and the plot follow each.
+	const step = 100
+	for i := 1; i <= 3; i++ {
+		var rs []*kgo.Record
+		for j := range step {
+			rs = append(rs, &kgo.Record{Key: []byte(strconv.Itoa(j)), Value: []byte(fmt.Sprintf("payment %d/%d", i, j))})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(fmt.Sprintf("lag %d in the table", i*step), fmt.Sprintf("%s == %d", totalLag, i*step), 20*time.Second)
+		b.waitFor(fmt.Sprintf("lag %d on the plot", i*step), fmt.Sprintf("document.querySelector('#plot-lag polyline') && %s == %d", plotLast, i*step), 20*time.Second)
+	}
+	b.screenshot("group-lag-risen")
+
+	// A consumer of the group reads everything; the lag falls to 0.
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("billing"), kgo.ConsumeTopics("lagging"),
+		kgo.AutoCommitInterval(200*time.Millisecond), kgo.FetchMaxBytes(1024), kgo.FetchMaxPartitionBytes(512))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	done := make(chan struct{})
+	consumed := 0
+	go func() {
+		defer close(done)
+		for consumed < 3*step && ctx.Err() == nil {
+			fs := consumer.PollFetches(ctx)
+			consumed += fs.NumRecords()
+			// Slowly, so the plot shows the fall.
+			time.Sleep(50 * time.Millisecond)
+		}
+		// Autocommit commits what earlier polls returned; the last
+		// poll's records are committed here, as a consumer that is
+		// done would on close.
+		if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+			t.Errorf("commit: %v", err)
+		}
+	}()
+	b.waitFor("lag falling in the table", fmt.Sprintf("%s < %d", totalLag, 3*step), 30*time.Second)
+	b.waitFor("lag 0 in the table", totalLag+` == 0`, 60*time.Second)
+	b.waitFor("lag 0 on the plot", plotLast+` == 0`, 20*time.Second)
+	<-done
+	if !strings.Contains(b.text("#group-state"), "Stable") {
+		b.open("/groups/billing")
+	}
+	// The plot has risen and fallen: its maximum is the peak.
+	peak := eval[bool](b, `(function(){var ys=document.querySelector("#plot-lag polyline").getAttribute("points").trim().split(" ").map(function(p){return parseFloat(p.split(",")[1])}); return Math.min.apply(null, ys) < Math.max.apply(null, ys)})()`)
+	if !peak {
+		t.Fatal("the lag plot is flat")
+	}
+	b.screenshot("group-lag")
+}
+
+// TestUnderReplicatedInBrowser: on a three-node cluster, a broker stopped
+// shows as under-replicated partitions, highlighted on another broker's
+// console overview, within 15 s.
+func TestUnderReplicatedInBrowser(t *testing.T) {
+	nodes := cluster.StartQuorum(t, 3, "samsa.http.listen=127.0.0.1:0", "samsa.console.sample.interval.ms=500",
+		"replica.lag.time.max.ms=2000")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Bootstrap(nodes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 6, 3, nil, "replicated"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	b := newBrowser(t, nodes[0].HTTPAddr())
+	b.open("/")
+	b.waitFor("no under-replicated partitions at first", `document.getElementById("no-problems") != null`, 30*time.Second)
+	if n := eval[int](b, `document.querySelectorAll("#brokers tr").length`); n != 4 {
+		t.Fatalf("brokers table has %d rows, want a header and 3", n)
+	}
+
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer scancel()
+	if err := nodes[2].Shutdown(sctx); err != nil {
+		t.Fatalf("stop node 3: %v", err)
+	}
+	stopped := time.Now()
+	// The page is read again every half second, as an operator would
+	// reload it; the highlight must come within 15 s.
+	for {
+		b.open("/")
+		if eval[bool](b, `document.querySelectorAll("#problems tr.warn").length == 6 && document.getElementById("urp-card").classList.contains("bad")`) {
+			break
+		}
+		if time.Since(stopped) > 15*time.Second {
+			b.screenshot("urp-missing")
+			t.Fatalf("under-replicated partitions not highlighted within 15 s:\n%s", b.text("main"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := b.text("#urp-count"); got != "6" {
+		t.Fatalf("under-replicated count %q, want 6", got)
+	}
+	b.screenshot("under-replicated")
+}
