@@ -170,7 +170,11 @@ func (c *Console) describeQuorum(r *http.Request) (*quorumInfo, error) {
 	}
 	q := &quorumInfo{LeaderID: p.LeaderID, LeaderEpoch: p.LeaderEpoch, HighWater: p.HighWatermark}
 	for _, v := range p.CurrentVoters {
-		q.Voters = append(q.Voters, quorumVoter{ID: v.ReplicaID, LogEnd: v.LogEndOffset, Lag: max(0, p.HighWatermark-v.LogEndOffset)})
+		qv := quorumVoter{ID: v.ReplicaID, LogEnd: v.LogEndOffset, Lag: -1} // -1: unknown (a voter the leader has not heard from)
+		if v.LogEndOffset >= 0 {
+			qv.Lag = max(0, p.HighWatermark-v.LogEndOffset)
+		}
+		q.Voters = append(q.Voters, qv)
 	}
 	return q, nil
 }

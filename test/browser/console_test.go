@@ -311,7 +311,7 @@ func TestUnderReplicatedInBrowser(t *testing.T) {
 		"replica.lag.time.max.ms=2000")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Bootstrap(nodes)))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cluster.Bootstrap(nodes), ",")...))
 	if err != nil {
 		t.Fatal(err)
 	}
