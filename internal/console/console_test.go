@@ -96,6 +96,8 @@ func TestConsolePages(t *testing.T) {
 		t.Fatalf("create: %d\n%s", status, body)
 	}
 	mustContain(t, body, "Created topic orders with 3 partitions.", "Topic orders")
+	// Sizes from DescribeLogDirs: an empty partition is 0 bytes.
+	mustContain(t, body, `<td class="num">0</td><td class="num">0</td><td class="num">0 B</td>`)
 
 	for i, v := range []string{`{"id":1,"item":"apple"}`, `{"id":2,"item":"banana"}`, `{"id":3,"item":"cherry"}`} {
 		status, body = c.post("/topics/orders/produce", url.Values{"csrf": {token}, "partition": {"1"},

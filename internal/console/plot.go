@@ -105,7 +105,7 @@ func (p plot) svg() template.HTML {
 		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2" class="plot-line" data-name="%s" data-last="%s"/>`,
 			strings.TrimSpace(pts.String()), esc(l.Color), esc(l.Name), esc(lastValue(l.Values, format)))
 		// The legend, top right, with the latest value.
-		lx := padL + innerW - 220*(len(p.Lines)-li)
+		lx := padL + innerW - 130*(len(p.Lines)-li)
 		fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="12" fill="%s"/><text x="%d" y="18" class="plot-legend">%s: %s</text>`,
 			lx, esc(l.Color), lx+16, esc(l.Name), esc(lastValue(l.Values, format)))
 	}

@@ -238,10 +238,9 @@ func (c *Console) topics(w http.ResponseWriter, r *http.Request) {
 func (c *Console) leaderSizes(r *http.Request, md kadm.Metadata) map[string]int64 {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	dirs, err := c.adm.DescribeAllLogDirs(ctx, nil)
-	if err != nil {
-		return nil
-	}
+	// A broker that does not answer is left out (kadm returns what the
+	// others answered with the error).
+	dirs, _ := c.adm.DescribeAllLogDirs(ctx, nil)
 	out := map[string]int64{}
 	dirs.Each(func(d kadm.DescribedLogDir) {
 		for topic, ps := range d.Topics {
@@ -333,7 +332,9 @@ func (c *Console) topic(w http.ResponseWriter, r *http.Request) {
 	starts, _ := c.adm.ListStartOffsets(ctx, name)
 	ends, _ := c.adm.ListEndOffsets(ctx, name)
 	sizes := map[int32]int64{}
-	if dirs, err := c.adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{name: nil}); err == nil {
+	set := kadm.TopicsSet{}
+	set.Add(name, t.Partitions.Numbers()...)
+	if dirs, _ := c.adm.DescribeAllLogDirs(ctx, set); dirs != nil {
 		dirs.Each(func(dd kadm.DescribedLogDir) {
 			for p, dp := range dd.Topics[name] {
 				if tp, ok := t.Partitions[p]; ok && tp.Leader == dd.Broker {

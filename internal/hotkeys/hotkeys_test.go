@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/samsa-kafka/samsa/internal/record"
 )
@@ -104,34 +105,23 @@ func buildBatch(t testing.TB, codec int, keys [][]byte) []byte {
 	return b
 }
 
-// TestObserve: one batch in SampleEvery is counted, uncompressed or
-// compressed, its keys weighted so the totals match.
+// TestObserve: at a low rate every batch is counted, uncompressed or
+// compressed, every key of it.
 func TestObserve(t *testing.T) {
 	tr := NewTracker()
 	keys := [][]byte{[]byte("hot"), []byte("hot"), nil, []byte("cold")}
-	// Two batches in one request: the sampling counts batches.
+	// Two batches in one request.
 	two := append(buildBatch(t, record.CodecNone, keys), buildBatch(t, record.CodecNone, keys[:1])...)
-	for range SampleEvery / 2 {
-		tr.Observe("t", 0, two)
+	tr.Observe("t", 0, two)
+	if got := fmt.Sprint(tr.Sketch("t", 0).Top(-1)); got != "[{hot false 3 0} {cold false 1 0}]" {
+		t.Fatalf("uncompressed: %s", got)
 	}
-	if got := fmt.Sprint(tr.Sketch("t", 0).Top(-1)); got != fmt.Sprintf("[{hot false %d 0}]", SampleEvery) {
-		t.Fatalf("two batches: %s", got)
+	if total, null := tr.Sketch("t", 0).Total(); total != 5 || null != 1 {
+		t.Fatalf("total %d null %d, want 5 and 1", total, null)
 	}
-	tr.Retain(func(TopicPartition) bool { return false })
-	for range SampleEvery {
-		tr.Observe("t", 0, buildBatch(t, record.CodecNone, keys))
-	}
-	got := fmt.Sprint(tr.Sketch("t", 0).Top(-1))
-	if want := fmt.Sprintf("[{hot false %d 0} {cold false %d 0}]", 2*SampleEvery, SampleEvery); got != want {
-		t.Fatalf("uncompressed: %s, want %s", got, want)
-	}
-	gz := buildBatch(t, record.CodecGzip, keys[:2])
-	for range SampleEvery {
-		tr.Observe("t", 1, gz)
-	}
-	got = fmt.Sprint(tr.Sketch("t", 1).Top(-1))
-	if want := fmt.Sprintf("[{hot false %d 0}]", 2*SampleEvery); got != want {
-		t.Fatalf("compressed: %s, want %s", got, want)
+	tr.Observe("t", 1, buildBatch(t, record.CodecGzip, keys[:2]))
+	if got := fmt.Sprint(tr.Sketch("t", 1).Top(-1)); got != "[{hot false 2 0}]" {
+		t.Fatalf("compressed: %s", got)
 	}
 	tr.Retain(func(tp TopicPartition) bool { return tp.Partition == 1 })
 	if tr.Sketch("t", 0) != nil || tr.Sketch("t", 1) == nil {
@@ -139,6 +129,48 @@ func TestObserve(t *testing.T) {
 	}
 	var nilTracker *Tracker
 	nilTracker.Observe("t", 0, two) // must not panic
+}
+
+// TestObserveSamplesAtHighRate: past SampledPerSecond batches a second the
+// tracker reads one batch in N, weighting its keys by N, so the totals
+// stay what was produced while the batches read stay near the target.
+func TestObserveSamplesAtHighRate(t *testing.T) {
+	tr := NewTracker()
+	clock := time.Unix(1000, 0)
+	tr.now = func() time.Time { return clock }
+	tr.rateStart = clock
+	batch := buildBatch(t, record.CodecNone, [][]byte{[]byte("k")})
+	// 16 * SampledPerSecond batches in the first second: from then on
+	// one batch in 16 is read.
+	const rate = 16 * SampledPerSecond
+	for range rate {
+		tr.Observe("t", 0, batch)
+	}
+	if total, _ := tr.Sketch("t", 0).Total(); total != rate {
+		t.Fatalf("first second: counted %d, want %d (every batch)", total, rate)
+	}
+	clock = clock.Add(time.Second)
+	for range adaptEvery {
+		tr.Observe("t", 0, batch) // the next look at the clock
+	}
+	if got := tr.every.Load(); got != 16 {
+		t.Fatalf("sampling one in %d, want 16", got)
+	}
+	before, _ := tr.Sketch("t", 0).Total()
+	for range 16 * 100 {
+		tr.Observe("t", 0, batch)
+	}
+	if after, _ := tr.Sketch("t", 0).Total(); after-before != 16*100 {
+		t.Fatalf("sampled: counted %d for %d batches", after-before, 16*100)
+	}
+	// A quiet second brings it back to every batch.
+	clock = clock.Add(10 * time.Second)
+	for range adaptEvery {
+		tr.Observe("t", 0, batch)
+	}
+	if got := tr.every.Load(); got != 1 {
+		t.Fatalf("after a quiet spell: one in %d, want 1", got)
+	}
 }
 
 // FuzzSketch feeds a stream of keys cut from the input and checks the
@@ -197,8 +229,11 @@ func FuzzWalkKeys(f *testing.F) {
 	})
 }
 
-// BenchmarkObserve measures the produce-path cost per uncompressed batch of
-// 100 keyed records, and per compressed batch (sampled).
+// BenchmarkObserve measures the produce-path cost per batch of 100
+// records: "read" when every batch is read (below SampledPerSecond
+// batches a second), "1in64" in the sampling regime of a busy broker.
+// A read batch of rarely repeating keys is the worst case: each key
+// replaces a counter.
 func BenchmarkObserve(b *testing.B) {
 	for _, c := range []struct {
 		name     string
@@ -210,13 +245,23 @@ func BenchmarkObserve(b *testing.B) {
 			keys[i] = fmt.Appendf(nil, "key-%d", i%c.distinct)
 		}
 		batch := buildBatch(b, c.codec, keys)
-		b.Run(c.name, func(b *testing.B) {
-			tr := NewTracker()
-			b.SetBytes(int64(len(batch)))
-			b.ReportAllocs()
-			for b.Loop() {
-				tr.Observe("t", 0, batch)
+		for _, every := range []uint64{1, 64} {
+			name := c.name + "/read"
+			if every > 1 {
+				name = fmt.Sprintf("%s/1in%d", c.name, every)
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				tr := NewTracker()
+				// A frozen clock keeps the sampling period as set.
+				frozen := tr.rateStart
+				tr.now = func() time.Time { return frozen }
+				tr.every.Store(every)
+				b.SetBytes(int64(len(batch)))
+				b.ReportAllocs()
+				for b.Loop() {
+					tr.Observe("t", 0, batch)
+				}
+			})
+		}
 	}
 }

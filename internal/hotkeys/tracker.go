@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/samsa-kafka/samsa/internal/record"
 )
@@ -12,16 +13,23 @@ import (
 // Counters is the number of counters each partition's sketch keeps.
 const Counters = 32
 
-// SampleEvery is how often a batch's keys are counted: one batch in
-// SampleEvery, its keys weighted by SampleEvery so the estimates stay
-// unbiased. Counting every key costs about as much as the rest of the
-// produce path when keys rarely repeat (every one then replaces a counter:
+// Sampling. Counting every key costs about as much as the rest of the
+// produce path when keys rarely repeat (each one then replaces a counter:
 // a scan of the counters, a string allocation and two map operations), and
 // a compressed batch must first be decompressed, which the produce path
-// does not otherwise pay for. Sampled, the sketch's cost stays a few
-// percent of an append (see BenchmarkObserve), and a hot key, being hot,
-// still shows.
-const SampleEvery = 16
+// does not otherwise pay for. So the tracker reads about SampledPerSecond
+// batches a second, whatever the produce rate: every batch while the
+// broker takes fewer, one in N beyond (N up to MaxSampleEvery, adjusted
+// once a second from the rate seen), the keys of a sampled batch weighted
+// by N so the estimates stay unbiased. The cost is thereby bounded per
+// second rather than per byte (see BenchmarkObserve), and a hot key,
+// being hot, still shows.
+const (
+	SampledPerSecond = 500
+	MaxSampleEvery   = 256
+	// adaptEvery is how many batches pass between looks at the clock.
+	adaptEvery = 256
+)
 
 // maxSampleBytes bounds the decompressed size of a sampled batch; a batch
 // that claims more is skipped.
@@ -32,7 +40,15 @@ const maxSampleBytes = 8 << 20
 type Tracker struct {
 	mu         sync.RWMutex
 	partitions map[TopicPartition]*Sketch
-	batches    atomic.Uint64 // batches seen, for sampling
+
+	batches atomic.Uint64 // batches seen, for sampling
+	every   atomic.Uint64 // one batch in every is read
+	// The rate window, under rateMu: when it began and the batch count
+	// then.
+	rateMu      sync.Mutex
+	rateStart   time.Time
+	rateBatches uint64
+	now         func() time.Time
 }
 
 // TopicPartition names a partition.
@@ -43,13 +59,43 @@ type TopicPartition struct {
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{partitions: map[TopicPartition]*Sketch{}}
+	t := &Tracker{partitions: map[TopicPartition]*Sketch{}, now: time.Now}
+	t.every.Store(1)
+	t.rateStart = t.now()
+	return t
+}
+
+// sample reports whether the next batch is read, and the weight of its
+// keys.
+func (t *Tracker) sample() (bool, uint64) {
+	n := t.batches.Add(1)
+	if n%adaptEvery == 0 {
+		t.adapt(n)
+	}
+	every := t.every.Load()
+	return n%every == 0, every
+}
+
+// adapt sets the sampling period from the batch rate of the last second
+// or more.
+func (t *Tracker) adapt(n uint64) {
+	t.rateMu.Lock()
+	defer t.rateMu.Unlock()
+	now := t.now()
+	elapsed := now.Sub(t.rateStart)
+	if elapsed < time.Second || n < t.rateBatches {
+		return
+	}
+	rate := float64(n-t.rateBatches) / elapsed.Seconds()
+	every := uint64(min(max(rate/SampledPerSecond, 1), MaxSampleEvery))
+	t.every.Store(every)
+	t.rateStart, t.rateBatches = now, n
 }
 
 // Observe counts the keys of the record batches in records (a produce
 // request's partition data, already appended, so already validated). A nil
-// tracker observes nothing. Its cost on most batches is a header parse and
-// an atomic increment; one batch in SampleEvery is read: an uncompressed
+// tracker observes nothing. Its cost on a batch not sampled is a header
+// parse and an atomic increment; a sampled one is read: an uncompressed
 // one in place (one pass over the record headers, one map lookup a
 // record), a compressed one decompressed first.
 func (t *Tracker) Observe(topic string, partition int32, records []byte) {
@@ -67,10 +113,10 @@ func (t *Tracker) Observe(topic string, partition int32, records []byte) {
 		if h.IsControl() {
 			continue
 		}
-		if t.batches.Add(1)%SampleEvery != 0 {
+		read, weight := t.sample()
+		if !read {
 			continue
 		}
-		const weight = SampleEvery
 		if s == nil {
 			s = t.sketch(topic, partition)
 		}

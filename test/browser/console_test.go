@@ -8,8 +8,14 @@
 package browser
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +29,15 @@ import (
 
 	"github.com/samsa-kafka/samsa/test/cluster"
 )
+
+// docsImg, set, copies the screenshots the docs show into docs/img,
+// reduced to 256 colours to keep the repository small:
+// go test -tags browser ./test/browser -docs-img
+var docsImg = flag.Bool("docs-img", false, "copy the documented screenshots into docs/img")
+
+// docScreenshots are the screenshots docs/console.md shows.
+var docScreenshots = map[string]bool{"overview": true, "topic": true, "messages": true, "config-error": true,
+	"group-lag": true, "under-replicated": true}
 
 // browser is one headless Chromium tab on the console at base.
 type browser struct {
@@ -132,14 +147,40 @@ func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.artifacts, name+".png"), shot, 0o644); err != nil {
 		b.t.Error(err)
 	}
+	if *docsImg && docScreenshots[name] {
+		small, err := paletted(shot)
+		if err == nil {
+			err = os.WriteFile(filepath.Join("..", "..", "docs", "img", "console-"+name+".png"), small, 0o644)
+		}
+		if err != nil {
+			b.t.Errorf("docs image %s: %v", name, err)
+		}
+	}
+}
+
+// paletted re-encodes a PNG in 256 colours (a screenshot of a page of
+// flat colours loses little).
+func paletted(b []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	p := image.NewPaletted(img.Bounds(), palette.Plan9)
+	draw.Draw(p, p.Bounds(), img, img.Bounds().Min, draw.Src)
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&out, p); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // TestConsoleInBrowser: create a topic, produce a message from the
@@ -217,8 +258,33 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.open("/")
 	b.waitFor("overview shows the broker", `document.querySelectorAll("#brokers tr").length == 2`, 10*time.Second)
 	b.screenshot("overview")
+	// Skewed keys: one customer makes most of the traffic, and the
+	// topic page names it among its partition's top keys.
+	hotKeys(t, br.Addr(), "orders")
 	b.open("/topics/orders")
+	b.waitFor("the hot key on the topic page", `document.getElementById("hot-partitions").textContent.indexOf("customer-7:") >= 0`, 20*time.Second)
 	b.screenshot("topic")
+}
+
+// hotKeys produces to topic one record a batch (the sketch samples
+// batches), 60 % of them keyed customer-7.
+func hotKeys(t *testing.T, addr, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 320 {
+		key := "customer-7"
+		if i%5 >= 3 {
+			key = fmt.Sprintf("customer-%d", 100+i%40)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: []byte(`{"order":` + strconv.Itoa(i) + `}`)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // lagRiseAndFall produces to a group's topic with a franz-go producer and
