@@ -36,7 +36,7 @@ import (
 var docsImg = flag.Bool("docs-img", false, "copy the documented screenshots into docs/img")
 
 // docScreenshots are the screenshots docs/console.md shows.
-var docScreenshots = map[string]bool{"overview": true, "topic": true, "messages": true, "config-error": true,
+var docScreenshots = map[string]bool{"topic": true, "messages": true, "config-error": true,
 	"group-lag": true, "under-replicated": true}
 
 // browser is one headless Chromium tab on the console at base.
