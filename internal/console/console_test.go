@@ -272,3 +272,55 @@ func TestLocalTraffic(t *testing.T) {
 	_, body := c.get("/topics/events")
 	mustContain(t, body, "hot: 64 (100.0%)")
 }
+
+// TestClusterConsole: on three nodes each broker registers its HTTP
+// listener, and one broker's console gathers the hot keys of partitions
+// the others lead, over their HTTP listeners.
+func TestClusterConsole(t *testing.T) {
+	nodes := cluster.StartQuorum(t, 3, "samsa.http.listen=127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cluster.Bootstrap(nodes), ",")...),
+		kgo.DefaultProduceTopic("spread"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if resp, err := adm.CreateTopic(ctx, 3, 3, nil, "spread"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	leaders := map[int32]bool{}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		md, err := adm.Metadata(ctx, "spread")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(leaders)
+		for _, p := range md.Topics["spread"].Partitions {
+			if p.Leader >= 0 {
+				leaders[p.Leader] = true
+			}
+		}
+		if len(md.Topics["spread"].Partitions) == 3 && len(leaders) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(leaders) < 2 {
+		t.Fatalf("leaders %v: want the partitions led by more than one broker", leaders)
+	}
+	for p := range int32(3) {
+		for range 4 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Key: []byte(fmt.Sprintf("key-of-%d", p))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := newClient(t, nodes[0].HTTPAddr())
+	_, body := c.get("/")
+	for _, n := range nodes {
+		mustContain(t, body, `href="http://`+n.HTTPAddr()+`/"`)
+	}
+	_, body = c.get("/topics/spread")
+	mustContain(t, body, "key-of-0: 4 (100.0%)", "key-of-1: 4 (100.0%)", "key-of-2: 4 (100.0%)")
+}

@@ -137,15 +137,13 @@ func (c *Console) browse(ctx context.Context, d *messagesData, q url.Values) err
 		from[p] = s.Offset
 	}
 	if cur := q.Get("cursor"); cur != "" {
-		for _, part := range strings.Split(cur, ",") {
-			ps, os, ok := strings.Cut(part, ":")
-			p, err1 := strconv.ParseInt(ps, 10, 32)
-			o, err2 := strconv.ParseInt(os, 10, 64)
-			if !ok || err1 != nil || err2 != nil {
-				return fmt.Errorf("bad cursor %q", cur)
-			}
-			if _, known := from[int32(p)]; known {
-				from[int32(p)] = max(o, from[int32(p)])
+		next, err := parseCursor(cur)
+		if err != nil {
+			return err
+		}
+		for p, o := range next {
+			if _, known := from[p]; known {
+				from[p] = min(max(o, from[p]), end[p])
 			}
 		}
 	} else {
@@ -227,6 +225,22 @@ func (c *Console) browse(ctx context.Context, d *messagesData, q url.Values) err
 		d.Next = "/topics/" + url.PathEscape(d.Topic) + "/messages?" + nq.Encode()
 	}
 	return nil
+}
+
+// parseCursor reads a next-page cursor: "partition:offset" pairs, comma
+// separated.
+func parseCursor(s string) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	for _, part := range strings.Split(s, ",") {
+		ps, os, ok := strings.Cut(part, ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		o, err2 := strconv.ParseInt(os, 10, 64)
+		if !ok || err1 != nil || err2 != nil || p < 0 || o < 0 {
+			return nil, fmt.Errorf("bad cursor %q", s)
+		}
+		out[int32(p)] = o
+	}
+	return out, nil
 }
 
 // scan consumes from the offsets in want until the page is full, the scan

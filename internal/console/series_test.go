@@ -121,3 +121,32 @@ func TestRenderBytes(t *testing.T) {
 		t.Errorf("long value: cut %v, %d bytes", cut, len(got))
 	}
 }
+
+// FuzzFormInput: the parsers of what a browser sends (the next-page
+// cursor, header and config lines, timestamps) refuse or accept any input
+// without panicking, and what they accept is well formed.
+func FuzzFormInput(f *testing.F) {
+	f.Add("0:12,1:0")
+	f.Add("a: b\nc=d\r\n\n")
+	f.Add("2026-01-02 03:04:05")
+	f.Add("-1:-1,:")
+	f.Fuzz(func(t *testing.T, s string) {
+		if cur, err := parseCursor(s); err == nil {
+			for p, o := range cur {
+				if p < 0 || o < 0 {
+					t.Fatalf("cursor %q gave %d:%d", s, p, o)
+				}
+			}
+		}
+		for _, sep := range []string{":", "="} {
+			if kvs, err := parseLines(s, sep); err == nil {
+				for _, kv := range kvs {
+					if strings.Contains(kv[0], "\n") || strings.Contains(kv[1], "\n") {
+						t.Fatalf("line %q split badly: %q", s, kv)
+					}
+				}
+			}
+		}
+		_, _ = parseTimestamp(s)
+	})
+}
