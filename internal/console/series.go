@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -297,7 +298,9 @@ func (c *Console) peerTraffic(ctx context.Context, addr, topic string, keys bool
 		return LocalTraffic{}, fmt.Errorf("%s: %s", u, resp.Status)
 	}
 	var lt LocalTraffic
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 64<<20)).Decode(&lt); err != nil {
+	// A broker's answer is bounded: 64 MiB is some hundred thousand
+	// partitions.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&lt); err != nil {
 		return LocalTraffic{}, fmt.Errorf("%s: %w", u, err)
 	}
 	return lt, nil
