@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -474,6 +476,7 @@ func (c *Console) createTopic(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/topics", "", fmt.Errorf("create topic %q: %w", name, err))
 		return
 	}
+	c.awaitPartitions(ctx, name, int(resp.NumPartitions))
 	redirect(w, r, topicPath(name), fmt.Sprintf("Created topic %s with %d partitions.", name, resp.NumPartitions), nil)
 }
 
@@ -514,7 +517,39 @@ func (c *Console) addPartitions(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, topicPath(name), "", fmt.Errorf("add partitions: %w", err))
 		return
 	}
+	c.awaitPartitions(ctx, name, total)
 	redirect(w, r, topicPath(name), fmt.Sprintf("The topic now has %d partitions.", total), nil)
+}
+
+// awaitPartitions waits, briefly, until the broker's metadata shows topic
+// with n partitions, each with a leader: the controller has committed the
+// change when CreateTopics or CreatePartitions answers, but the brokers
+// apply it a moment later, and the page the operator is sent to should
+// show what was just made. Past the wait the page shows what there is.
+func (c *Console) awaitPartitions(ctx context.Context, topic string, n int) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if md, err := c.adm.Metadata(ctx, topic); err == nil {
+			td := md.Topics[topic]
+			led := 0
+			for _, p := range td.Partitions {
+				if p.Leader >= 0 {
+					led++
+				}
+			}
+			if td.Err == nil && len(td.Partitions) == n && led == n {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // alterConfig sets or deletes one topic config (IncrementalAlterConfigs);
