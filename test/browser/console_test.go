@@ -95,15 +95,20 @@ func (b *browser) open(path string) {
 }
 
 // fill sets the form fields (CSS selector to value) and clicks submit,
-// then waits for the page the form leads to (it shows wait).
+// then waits for the page the form leads to (it shows wait). The page
+// being left is marked first: the one it leads to may show wait too (a
+// second produce), so wait alone cannot tell them apart.
 func (b *browser) fill(fields [][2]string, submit, wait string) {
 	b.t.Helper()
 	var steps []chromedp.Action[chromedp.Void]
 	for _, f := range fields {
 		steps = append(steps, chromedp.SetValue(chromedp.CSS(f[0]), f[1]))
 	}
-	steps = append(steps, chromedp.Click(chromedp.CSS(submit)), chromedp.WaitVisible(chromedp.CSS(wait)))
 	b.do(steps...)
+	eval[bool](b, `window.samsaLeaving = true`)
+	b.do(chromedp.Click(chromedp.CSS(submit)))
+	b.waitFor("the page after "+submit, `window.samsaLeaving === undefined && document.readyState === "complete"`, 30*time.Second)
+	b.do(chromedp.WaitVisible(chromedp.CSS(wait)))
 }
 
 func (b *browser) text(sel string) string {
@@ -134,7 +139,14 @@ func eval[T any](b *browser, expr string) T {
 func (b *browser) waitFor(what, cond string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !eval[bool](b, cond) {
+	for {
+		// A page being replaced cannot evaluate: that is a "not yet".
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		cancel()
+		if err == nil && ok {
+			return
+		}
 		if time.Now().After(deadline) {
 			b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
 			b.t.Fatalf("browser: %s: not within %s", what, timeout)
