@@ -431,11 +431,16 @@ func (c *Console) hotPartitions(r *http.Request, d *topicData) {
 		row.BarWidth = int(row.Share * 2) // of 200 px
 		for _, k := range pt.TopKeys[:min(len(pt.TopKeys), 5)] {
 			kr := keyRow{Key: k.Key, Count: humanCount(float64(k.Count)), Truncated: k.Truncated}
+			if k.Err > 0 {
+				// An estimate: the true count is between Count-Err
+				// and Count.
+				kr.Count = "≤" + kr.Count
+			}
 			if pt.KeysTotal > 0 {
 				kr.Share = fmt.Sprintf("%.1f%%", 100*float64(k.Count)/float64(pt.KeysTotal))
 			}
 			if k.Err > 0 {
-				kr.Err = "±" + humanCount(float64(k.Err))
+				kr.Err = fmt.Sprintf("between %s and %s", humanCount(float64(k.Count-k.Err)), humanCount(float64(k.Count)))
 			}
 			row.TopKeys = append(row.TopKeys, kr)
 		}
