@@ -90,6 +90,11 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 				// AppendAcks refuses acks=all below min.insync.replicas
 				// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
 				last, err = p.AppendAcks(rp.Records, r.Acks)
+				if err == nil {
+					// The console's hot keys: a sampled, bounded-cost
+					// look at the keys (see internal/hotkeys).
+					h.HotKeys.Observe(rt.Topic, rp.Partition, rp.Records)
+				}
 			}
 			if w, ok := h.produced(req.Version, r.Acks, rt.Topic, p, len(rp.Records), last, err, sp, resp); ok {
 				waits = append(waits, w)

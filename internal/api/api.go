@@ -19,6 +19,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
+	"github.com/samsa-kafka/samsa/internal/hotkeys"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/replication"
 	"github.com/samsa-kafka/samsa/internal/txn"
@@ -62,6 +63,9 @@ type Deps struct {
 	// so the handler reports its codes itself; every other API's codes
 	// are read from its response message by the observer.
 	CountError func(key, code int16)
+	// HotKeys counts the keys of produced records per partition for the
+	// console's hot-partition view; nil counts nothing.
+	HotKeys *hotkeys.Tracker
 }
 
 // Handler implements wire.Handler for every API samsa serves.

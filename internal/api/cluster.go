@@ -11,6 +11,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -267,6 +269,10 @@ func (h *Handler) activeController() (*controller.Controller, error) {
 	return h.Controller, nil
 }
 
+// HTTPListenerName names the extra BrokerRegistration listener that
+// carries a broker's HTTP listener (console, /metrics) to the controller.
+const HTTPListenerName = "SAMSA_HTTP"
+
 func (h *Handler) brokerRegistration(ctx context.Context, req *wire.Request) wire.Pending {
 	r := req.Msg.(*kmsg.BrokerRegistrationRequest)
 	resp := kmsg.NewPtrBrokerRegistrationResponse()
@@ -274,10 +280,19 @@ func (h *Handler) brokerRegistration(ctx context.Context, req *wire.Request) wir
 	ctl, err := h.activeController()
 	if err == nil {
 		reg := controller.Registration{NodeID: r.BrokerID, ClusterID: r.ClusterID, Incarnation: metadata.UUID(r.IncarnationID), Rack: r.Rack}
-		if len(r.Listeners) == 0 {
+		// The first listener is the one clients use; samsa's HTTP
+		// listener rides along under its own name (see the broker's
+		// register).
+		for _, l := range r.Listeners {
+			switch {
+			case l.Name == HTTPListenerName:
+				reg.HTTP = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+			case reg.Host == "":
+				reg.Host, reg.Port = l.Host, int32(l.Port)
+			}
+		}
+		if reg.Host == "" {
 			err = &controller.Error{Code: kerr.InvalidRequest, Message: "a broker registration needs a listener"}
-		} else {
-			reg.Host, reg.Port = r.Listeners[0].Host, int32(r.Listeners[0].Port)
 		}
 		for _, f := range r.Features {
 			if f.Name == metadata.MetadataVersionFeature {

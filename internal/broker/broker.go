@@ -24,6 +24,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
+	"github.com/samsa-kafka/samsa/internal/hotkeys"
 	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
@@ -68,7 +69,8 @@ type Broker struct {
 	srv      *server.Server
 	api      *api.Handler
 	served   chan error
-	httpLn   net.Listener // nil: no HTTP listener (samsa.http.listen empty)
+	hotkeys  *hotkeys.Tracker // the console's hot keys; nil without an HTTP listener
+	httpLn   net.Listener     // nil: no HTTP listener (samsa.http.listen empty)
 	httpSrv  *http.Server
 	metrics  *nodeMetrics  // nil without the HTTP listener (metrics.go)
 	stop     chan struct{} // closed by Shutdown; stops background loops
@@ -285,6 +287,9 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	// transaction coordinator (KIP-890).
 	b.groups.SetVerifyTxn(b.txns.VerifyTxn)
 
+	if cfg.HTTPListen != "" {
+		b.hotkeys = hotkeys.NewTracker()
+	}
 	b.api = api.New(api.Deps{
 		NodeID:     cfg.NodeID,
 		Host:       b.host,
@@ -299,6 +304,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		Groups:     b.groups,
 		Txns:       b.txns,
 		CountError: b.errorHook(),
+		HotKeys:    b.hotkeys,
 	})
 	b.srv = server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,

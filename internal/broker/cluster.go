@@ -312,6 +312,16 @@ func (c *ctlClient) register(ctx context.Context, r controller.Registration) (in
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", r.Host, uint16(r.Port), 0
 		req.Listeners = append(req.Listeners, l)
+		if r.HTTP != "" {
+			// The HTTP listener travels as a listener of our own name:
+			// the controller keeps it for the consoles and never
+			// advertises it to Kafka clients.
+			if host, port, err := splitHostPort(r.HTTP); err == nil {
+				l := kmsg.NewBrokerRegistrationRequestListener()
+				l.Name, l.Host, l.Port, l.SecurityProtocol = api.HTTPListenerName, host, port, 0
+				req.Listeners = append(req.Listeners, l)
+			}
+		}
 		f := kmsg.NewBrokerRegistrationRequestFeature()
 		f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = metadata.MetadataVersionFeature, metadata.MinMetadataVersion, r.MaxMetadataVersion
 		req.Features = append(req.Features, f)

@@ -51,6 +51,8 @@ type Broker struct {
 	HTTPListenDefault bool // HTTPListen is the default, not set by the operator
 	ConsoleReadOnly   bool
 	PartitionSeries   bool
+	// ConsoleSampleMs is how often the console samples its plots.
+	ConsoleSampleMs int64
 
 	// Log management.
 	LogRetentionCheckIntervalMs int64

@@ -218,6 +218,12 @@ var brokerDefs = []*Def{
 		Note:         "samsa-specific.",
 	},
 	{
+		Name: "samsa.console.sample.interval.ms", Type: TypeLong, Default: "10000", Importance: Low, Rule: atLeast(100),
+		Doc:          "How often the web console samples the traffic and consumer-lag plots; each plot keeps its last 360 samples (an hour at the default).",
+		KafkaDefault: "none",
+		Note:         "samsa-specific.",
+	},
+	{
 		Name: "samsa.metrics.partition.series", Type: TypeBoolean, Default: "true", Importance: Low,
 		Doc: "Export the per-partition series (log start, high watermark, log end, size, segments, bytes in) on /metrics. " +
 			"Off: only per-topic and per-broker series, for brokers with very many partitions.",

@@ -165,6 +165,7 @@ func (b *Broker) build() error {
 	b.HTTPListen = r.str("samsa.http.listen")
 	b.HTTPListenDefault = !b.isSet("samsa.http.listen")
 	b.ConsoleReadOnly = r.bool("samsa.console.read.only")
+	b.ConsoleSampleMs = r.i64("samsa.console.sample.interval.ms")
 	b.PartitionSeries = r.bool("samsa.metrics.partition.series")
 
 	b.MessageMaxBytes = r.i32("message.max.bytes")

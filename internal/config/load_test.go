@@ -387,6 +387,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"replica.fetch.response.max.bytes", "0", "-1", "must be at least 0", nil},
 		{"replica.fetch.backoff.ms", "0", "-1", "must be at least 0", nil},
 		{"num.replica.fetchers", "1", "0", "must be at least 1", nil},
+		{"samsa.console.sample.interval.ms", "100", "99", "must be at least 100", nil},
 		{"replica.high.watermark.checkpoint.interval.ms", "1", "0", "must be at least 1", nil},
 		{"leader.imbalance.check.interval.seconds", "1", "0", "must be at least 1", nil},
 		{"group.initial.rebalance.delay.ms", "0", "-1", "must be at least 0", nil},

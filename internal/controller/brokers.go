@@ -105,6 +105,8 @@ type Registration struct {
 	Host        string
 	Port        int32
 	Rack        *string
+	// HTTP is the broker's HTTP listener (host:port), "" for none.
+	HTTP string
 	// MaxMetadataVersion is the newest metadata.version the broker reads.
 	MaxMetadataVersion int16
 }
@@ -144,6 +146,11 @@ func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64,
 	recs := []metadata.Record{{RegisterBroker: &metadata.RegisterBroker{
 		NodeID: r.NodeID, Host: r.Host, Port: r.Port, Rack: r.Rack, Incarnation: r.Incarnation,
 	}}}
+	if img.Features[metadata.MetadataVersionFeature] >= 4 {
+		// Below 4 a node of an older build may still read the log; it
+		// would stop at a registration carrying the field.
+		recs[0].RegisterBroker.HTTP = r.HTTP
+	}
 	// The new incarnation starts fenced: what the old one led moves now.
 	next, err := img.Apply(img.Offset+1, recs[0])
 	if err != nil {

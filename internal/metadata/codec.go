@@ -46,9 +46,10 @@ const (
 )
 
 // recordVersions is the newest payload version of each type this build
-// reads. PartitionChange version 1 adds Adding and Removing.
+// reads. PartitionChange version 1 adds Adding and Removing;
+// RegisterBroker version 1 adds HTTP.
 var recordVersions = map[recordType]uint8{
-	typeRegisterBroker: 0, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
+	typeRegisterBroker: 1, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
 	typeSetTopicConfig: 0, typeProducerIDs: 0, typeSetBrokerConfig: 0, typeBootstrap: 0,
 	typeBrokerChange: 0, typePartitionChange: 1, typeFeatureLevel: 0,
 }
@@ -58,6 +59,9 @@ var recordVersions = map[recordType]uint8{
 // could understand, and stops (ErrUnknownRecord) only at one it could not.
 func (r Record) version() uint8 {
 	if c := r.PartitionChange; c != nil && (c.Adding != nil || c.Removing != nil) {
+		return 1
+	}
+	if b := r.RegisterBroker; b != nil && b.HTTP != "" {
 		return 1
 	}
 	return 0

@@ -54,6 +54,9 @@ type Broker struct {
 	// ShuttingDown: the broker asked for a controlled shutdown; it gets no
 	// new leaderships.
 	ShuttingDown bool
+	// HTTP is the broker's HTTP listener, "" when it has none (or
+	// registered before metadata.version 4).
+	HTTP string `json:",omitempty"`
 }
 
 // Live reports whether the broker may lead partitions and serve clients.
@@ -133,10 +136,11 @@ const MetadataVersionFeature = "metadata.version"
 // metadata.version this build reads: 1 is the single-node records, 2 adds
 // the cluster records (Bootstrap, BrokerChange, PartitionChange,
 // FeatureLevel), 3 the reassignment fields of PartitionChange (Adding,
-// Removing). These levels are samsa's own, not Kafka's.
+// Removing), 4 the HTTP listener of RegisterBroker. These levels are
+// samsa's own, not Kafka's.
 const (
 	MinMetadataVersion = 1
-	MaxMetadataVersion = 3
+	MaxMetadataVersion = 4
 )
 
 // TransactionVersionFeature is Kafka's transaction.version (KIP-890): at 2

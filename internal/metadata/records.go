@@ -106,6 +106,11 @@ type RegisterBroker struct {
 	Incarnation UUID    `json:"incarnation,omitempty"`
 	// Unfenced registers the broker unfenced (single-node bootstrap).
 	Unfenced bool `json:"unfenced,omitempty"`
+	// HTTP is the broker's HTTP listener (host:port; the console and
+	// /metrics), for the consoles of other brokers to gather cluster-wide
+	// traffic from; never shown to Kafka clients. A record with it is
+	// encoded at version 1 and needs metadata.version 4.
+	HTTP string `json:"http,omitempty"`
 }
 
 // CreateTopic records a new topic with its partitions' assignments.
@@ -145,7 +150,7 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		b := r.RegisterBroker
 		next.Brokers = maps.Clone(im.Brokers)
 		next.Brokers[b.NodeID] = Broker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack,
-			Incarnation: b.Incarnation, Epoch: offset, Fenced: !b.Unfenced}
+			Incarnation: b.Incarnation, Epoch: offset, Fenced: !b.Unfenced, HTTP: b.HTTP}
 	case r.BrokerChange != nil:
 		c := r.BrokerChange
 		b, ok := im.Brokers[c.NodeID]

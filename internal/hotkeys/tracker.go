@@ -1,0 +1,223 @@
+package hotkeys
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/record"
+)
+
+// Counters is the number of counters each partition's sketch keeps.
+const Counters = 32
+
+// Sampling. Counting every key costs about as much as the rest of the
+// produce path when keys rarely repeat (each one then replaces a counter:
+// a scan of the counters, a string allocation and two map operations), and
+// a compressed batch must first be decompressed, which the produce path
+// does not otherwise pay for. So the tracker reads about SampledPerSecond
+// batches a second, whatever the produce rate: every batch while the
+// broker takes fewer, one in N beyond (N up to MaxSampleEvery, adjusted
+// once a second from the rate seen), the keys of a sampled batch weighted
+// by N so the estimates stay unbiased. The cost is thereby bounded per
+// second rather than per byte (see BenchmarkObserve), and a hot key,
+// being hot, still shows.
+const (
+	SampledPerSecond = 500
+	MaxSampleEvery   = 256
+	// adaptEvery is how many batches pass between looks at the clock.
+	adaptEvery = 256
+)
+
+// maxSampleBytes bounds the decompressed size of a sampled batch; a batch
+// that claims more is skipped.
+const maxSampleBytes = 8 << 20
+
+// Tracker keeps one sketch per partition, fed from the produce path. It is
+// safe for concurrent use. The zero value is not usable; call NewTracker.
+type Tracker struct {
+	mu         sync.RWMutex
+	partitions map[TopicPartition]*Sketch
+
+	batches atomic.Uint64 // batches seen, for sampling
+	every   atomic.Uint64 // one batch in every is read
+	// The rate window, under rateMu: when it began and the batch count
+	// then.
+	rateMu      sync.Mutex
+	rateStart   time.Time
+	rateBatches uint64
+	now         func() time.Time
+}
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	t := &Tracker{partitions: map[TopicPartition]*Sketch{}, now: time.Now}
+	t.every.Store(1)
+	t.rateStart = t.now()
+	return t
+}
+
+// sample reports whether the next batch is read, and the weight of its
+// keys.
+func (t *Tracker) sample() (bool, uint64) {
+	n := t.batches.Add(1)
+	if n%adaptEvery == 0 {
+		t.adapt(n)
+	}
+	every := t.every.Load()
+	return n%every == 0, every
+}
+
+// adapt sets the sampling period from the batch rate of the last second
+// or more.
+func (t *Tracker) adapt(n uint64) {
+	t.rateMu.Lock()
+	defer t.rateMu.Unlock()
+	now := t.now()
+	elapsed := now.Sub(t.rateStart)
+	if elapsed < time.Second || n < t.rateBatches {
+		return
+	}
+	rate := float64(n-t.rateBatches) / elapsed.Seconds()
+	every := uint64(min(max(rate/SampledPerSecond, 1), MaxSampleEvery))
+	t.every.Store(every)
+	t.rateStart, t.rateBatches = now, n
+}
+
+// Observe counts the keys of the record batches in records (a produce
+// request's partition data, already appended, so already validated). A nil
+// tracker observes nothing. Its cost on a batch not sampled is a header
+// parse and an atomic increment; a sampled one is read: an uncompressed
+// one in place (one pass over the record headers, one map lookup a
+// record), a compressed one decompressed first.
+func (t *Tracker) Observe(topic string, partition int32, records []byte) {
+	if t == nil || len(records) == 0 {
+		return
+	}
+	var s *Sketch
+	for len(records) >= record.HeaderSize {
+		h, err := record.ParseHeader(records)
+		if err != nil || h.Size() > int64(len(records)) {
+			return
+		}
+		batch := records[:h.Size()]
+		records = records[h.Size():]
+		if h.IsControl() {
+			continue
+		}
+		read, weight := t.sample()
+		if !read {
+			continue
+		}
+		if s == nil {
+			s = t.sketch(topic, partition)
+		}
+		if h.Codec() == record.CodecNone {
+			// One lock for the batch, not one a record.
+			s.mu.Lock()
+			_ = WalkKeys(batch[record.HeaderSize:], h.NumRecords, func(key []byte) { s.add(key, weight) })
+			s.mu.Unlock()
+			continue
+		}
+		_, recs, err := record.ReadRecords(batch, maxSampleBytes)
+		if err != nil {
+			continue
+		}
+		for i := range recs {
+			s.Add(recs[i].Key, weight)
+		}
+	}
+}
+
+func (t *Tracker) sketch(topic string, partition int32) *Sketch {
+	tp := TopicPartition{topic, partition}
+	t.mu.RLock()
+	s := t.partitions[tp]
+	t.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s = t.partitions[tp]; s == nil {
+		s = NewSketch(Counters)
+		t.partitions[tp] = s
+	}
+	return s
+}
+
+// Sketch is the partition's sketch, or nil when no key was seen there.
+func (t *Tracker) Sketch(topic string, partition int32) *Sketch {
+	if t == nil {
+		return nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.partitions[TopicPartition{topic, partition}]
+}
+
+// Retain drops the sketches of partitions keep refuses (deleted topics,
+// partitions this broker no longer leads), so the tracker's memory follows
+// the partitions it serves.
+func (t *Tracker) Retain(keep func(TopicPartition) bool) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for tp := range t.partitions {
+		if !keep(tp) {
+			delete(t.partitions, tp)
+		}
+	}
+}
+
+var errShort = errors.New("hotkeys: truncated record")
+
+// WalkKeys calls fn with the key of each of the n records in data, the
+// uncompressed records section of a v2 record batch (nil for a null key).
+// It reads only as far as each key; a malformed record ends the walk with
+// an error after the keys before it. The keys alias data.
+func WalkKeys(data []byte, n int32, fn func(key []byte)) error {
+	for i := int32(0); i < n; i++ {
+		length, m := binary.Varint(data)
+		if m <= 0 || length < 0 || int64(len(data)-m) < length {
+			return errShort
+		}
+		rec := data[m : m+int(length)]
+		data = data[m+int(length):]
+		if len(rec) < 1 {
+			return errShort
+		}
+		p := 1        // attributes
+		for range 2 { // timestampDelta, offsetDelta
+			_, m = binary.Varint(rec[p:])
+			if m <= 0 {
+				return errShort
+			}
+			p += m
+		}
+		keyLen, m := binary.Varint(rec[p:])
+		if m <= 0 {
+			return errShort
+		}
+		p += m
+		switch {
+		case keyLen < 0:
+			fn(nil)
+		case int64(len(rec)-p) < keyLen:
+			return errShort
+		default:
+			fn(rec[p : p+int(keyLen)])
+		}
+	}
+	return nil
+}
