@@ -131,7 +131,8 @@ func TestObserve(t *testing.T) {
 	nilTracker.Observe("t", 0, two) // must not panic
 }
 
-// TestObserveSamplesAtHighRate: past SampledPerSecond batches a second the
+// TestObserveSamplesAtHighRate: past SampledRecordsPerSecond records a
+// second (here one a batch) the
 // tracker reads one batch in N, weighting its keys by N, so the totals
 // stay what was produced while the batches read stay near the target.
 func TestObserveSamplesAtHighRate(t *testing.T) {
@@ -140,9 +141,9 @@ func TestObserveSamplesAtHighRate(t *testing.T) {
 	tr.now = func() time.Time { return clock }
 	tr.rateStart = clock
 	batch := buildBatch(t, record.CodecNone, [][]byte{[]byte("k")})
-	// 16 * SampledPerSecond batches in the first second: from then on
-	// one batch in 16 is read.
-	const rate = 16 * SampledPerSecond
+	// 16 * SampledRecordsPerSecond one-record batches in the first
+	// second: from then on one batch in 16 is read.
+	const rate = 16 * SampledRecordsPerSecond
 	for range rate {
 		tr.Observe("t", 0, batch)
 	}
@@ -230,7 +231,7 @@ func FuzzWalkKeys(f *testing.F) {
 }
 
 // BenchmarkObserve measures the produce-path cost per batch of 100
-// records: "read" when every batch is read (below SampledPerSecond
+// records: "read" when every batch is read (below SampledRecordsPerSecond
 // batches a second), "1in64" in the sampling regime of a busy broker.
 // A read batch of rarely repeating keys is the worst case: each key
 // replaces a counter.

@@ -17,16 +17,24 @@ const Counters = 32
 // produce path when keys rarely repeat (each one then replaces a counter:
 // a scan of the counters, a string allocation and two map operations), and
 // a compressed batch must first be decompressed, which the produce path
-// does not otherwise pay for. So the tracker reads about SampledPerSecond
-// batches a second, whatever the produce rate: every batch while the
-// broker takes fewer, one in N beyond (N up to MaxSampleEvery, adjusted
-// once a second from the rate seen), the keys of a sampled batch weighted
-// by N so the estimates stay unbiased. The cost is thereby bounded per
+// does not otherwise pay for. So the tracker reads the keys of about
+// SampledRecordsPerSecond records a second, whatever the produce rate:
+// every batch while the broker takes fewer records, one batch in N beyond
+// (N up to MaxSampleEvery, adjusted once a second from the record rate
+// seen), the keys of a sampled batch weighted by N so the estimates stay
+// unbiased. A compressed batch must be decompressed whole before its keys
+// can be read, so its bytes count against a second budget,
+// SampledCompressedBytesPerSecond: N is whichever of the two asks for
+// more. The budget is in records and bytes, not batches: a 1 MB batch of 100 B
+// records holds 10,000 keys, and a batch budget let the tracker walk every
+// record of a fast producer (26 % of the broker's CPU at 100 B records,
+// docs/benchmarks.md "Metrics on vs off"). The cost is thereby bounded per
 // second rather than per byte (see BenchmarkObserve), and a hot key,
 // being hot, still shows.
 const (
-	SampledPerSecond = 500
-	MaxSampleEvery   = 256
+	SampledRecordsPerSecond         = 5000
+	SampledCompressedBytesPerSecond = 1 << 20
+	MaxSampleEvery                  = 4096
 	// adaptEvery is how many batches pass between looks at the clock.
 	adaptEvery = 256
 )
@@ -42,12 +50,15 @@ type Tracker struct {
 	partitions map[TopicPartition]*Sketch
 
 	batches atomic.Uint64 // batches seen, for sampling
+	records atomic.Uint64 // records in them, for the rate
+	zbytes  atomic.Uint64 // bytes of the compressed ones, for the rate
 	every   atomic.Uint64 // one batch in every is read
-	// The rate window, under rateMu: when it began and the batch count
+	// The rate window, under rateMu: when it began and the record count
 	// then.
 	rateMu      sync.Mutex
 	rateStart   time.Time
-	rateBatches uint64
+	rateRecords uint64
+	rateZBytes  uint64
 	now         func() time.Time
 }
 
@@ -67,29 +78,36 @@ func NewTracker() *Tracker {
 
 // sample reports whether the next batch is read, and the weight of its
 // keys.
-func (t *Tracker) sample() (bool, uint64) {
+func (t *Tracker) sample(records int32, compressedBytes int64) (bool, uint64) {
 	n := t.batches.Add(1)
+	r := t.records.Add(uint64(max(records, 0)))
+	z := t.zbytes.Load()
+	if compressedBytes > 0 {
+		z = t.zbytes.Add(uint64(compressedBytes))
+	}
 	if n%adaptEvery == 0 {
-		t.adapt(n)
+		t.adapt(r, z)
 	}
 	every := t.every.Load()
 	return n%every == 0, every
 }
 
-// adapt sets the sampling period from the batch rate of the last second
-// or more.
-func (t *Tracker) adapt(n uint64) {
+// adapt sets the sampling period from the record and compressed-byte
+// rates of the last second or more; n and z are the records and
+// compressed bytes seen so far.
+func (t *Tracker) adapt(n, z uint64) {
 	t.rateMu.Lock()
 	defer t.rateMu.Unlock()
 	now := t.now()
 	elapsed := now.Sub(t.rateStart)
-	if elapsed < time.Second || n < t.rateBatches {
+	if elapsed < time.Second || n < t.rateRecords || z < t.rateZBytes {
 		return
 	}
-	rate := float64(n-t.rateBatches) / elapsed.Seconds()
-	every := uint64(min(max(rate/SampledPerSecond, 1), MaxSampleEvery))
+	records := float64(n-t.rateRecords) / elapsed.Seconds()
+	zbytes := float64(z-t.rateZBytes) / elapsed.Seconds()
+	every := uint64(min(max(records/SampledRecordsPerSecond, zbytes/SampledCompressedBytesPerSecond, 1), MaxSampleEvery))
 	t.every.Store(every)
-	t.rateStart, t.rateBatches = now, n
+	t.rateStart, t.rateRecords, t.rateZBytes = now, n, z
 }
 
 // Observe counts the keys of the record batches in records (a produce
@@ -113,7 +131,11 @@ func (t *Tracker) Observe(topic string, partition int32, records []byte) {
 		if h.IsControl() {
 			continue
 		}
-		read, weight := t.sample()
+		var zbytes int64
+		if h.Codec() != record.CodecNone {
+			zbytes = h.Size()
+		}
+		read, weight := t.sample(h.NumRecords, zbytes)
 		if !read {
 			continue
 		}
