@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/samsa-kafka/samsa/internal/units"
 )
 
 type topOptions struct {
@@ -231,9 +233,9 @@ func writeTopFrame(w io.Writer, prev, cur topSample) {
 		recs, bytes := "-", "-"
 		if p, ok := prev.topics[name]; ok && p.err == nil && c.err == nil && secs > 0 {
 			recs = fmt.Sprintf("%.1f", float64(max(c.end-p.end, 0))/secs)
-			bytes = humanBytes(int64(float64(max(c.size-p.size, 0)) / secs))
+			bytes = units.Bytes(int64(float64(max(c.size-p.size, 0)) / secs))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\n", name, c.partitions, recs, bytes, c.end, humanBytes(c.size))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\n", name, c.partitions, recs, bytes, c.end, units.Bytes(c.size))
 		if c.err != nil {
 			errs = append(errs, fmt.Sprintf("topic %s: %v", name, c.err))
 		}
@@ -270,19 +272,4 @@ func lagTrend(perSec float64) string {
 	default:
 		return "steady"
 	}
-}
-
-// humanBytes formats n in binary units with one decimal ("1.2 MB"), as
-// Kafka's tools mean MB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTP"[exp])
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/units"
 )
 
 // recoveryTally adds up what opening the replicas at start-up took, so
@@ -53,9 +54,9 @@ func (t *recoveryTally) summary(took time.Duration) string {
 	case t.unclean == 0:
 		s = fmt.Sprintf("loaded %d partitions in %v (clean shutdown: no recovery needed)", t.loaded, took)
 	default:
-		detail := fmt.Sprintf("%d after an unclean shutdown, %s scanned", t.unclean, humanBytes(t.scanned))
+		detail := fmt.Sprintf("%d after an unclean shutdown, %s scanned", t.unclean, units.Bytes(t.scanned))
 		if t.truncated > 0 {
-			detail += fmt.Sprintf(", %s of torn or corrupt tail cut off", humanBytes(t.truncated))
+			detail += fmt.Sprintf(", %s of torn or corrupt tail cut off", units.Bytes(t.truncated))
 		}
 		s = fmt.Sprintf("recovered %d partitions (%s) in %v", t.loaded, detail, took)
 	}
@@ -63,18 +64,4 @@ func (t *recoveryTally) summary(took time.Duration) string {
 		s += fmt.Sprintf("; created %d new partition logs", t.created)
 	}
 	return s
-}
-
-// humanBytes formats n in binary units with one decimal, as "1.2 GB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTP"[exp])
 }

@@ -265,7 +265,17 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 	cl2.Close()
 	after := cluster.ReadTxnTopic(t, p.Addr, topic, 1, kgo.ReadCommitted(), waitFor)[0]
 	if len(after) == 0 || after[len(after)-1] != id+"-after" {
-		t.Fatalf("read_committed of partition 0 after a new commit: %q", after)
+		// What the broker told the consumer: the aborted transactions
+		// and the stable offset of a read_committed fetch from 0, and
+		// the producer's state there.
+		resp := fetchCommitted(t, ctx, adm, p.Addr, topic, 0)
+		var aborted []string
+		for _, a := range resp.AbortedTransactions {
+			aborted = append(aborted, fmt.Sprintf("%d@%d", a.ProducerID, a.FirstOffset))
+		}
+		t.Fatalf("read_committed of partition 0 after a new commit: %q (producer %d; fetch: error %d, high watermark %d, "+
+			"last stable offset %d, aborted %v); broker log:\n%s",
+			after, pid, resp.ErrorCode, resp.HighWatermark, resp.LastStableOffset, aborted, p.Log())
 	}
 	r := killRound{told: outcome, firstState: first}
 	for part := range int32(partitions) {
