@@ -20,7 +20,7 @@ const Counters = 32
 // does not otherwise pay for. So the tracker reads the keys of about
 // SampledRecordsPerSecond records a second, whatever the produce rate:
 // every batch while the broker takes fewer records, one batch in N beyond
-// (N up to MaxSampleEvery, adjusted once a second from the record rate
+// (N up to MaxSampleEvery, adjusted every tenth of a second from the record rate
 // seen), the keys of a sampled batch weighted by N so the estimates stay
 // unbiased. A compressed batch must be decompressed whole before its keys
 // can be read, so its bytes count against a second budget,
@@ -35,8 +35,14 @@ const (
 	SampledRecordsPerSecond         = 5000
 	SampledCompressedBytesPerSecond = 1 << 20
 	MaxSampleEvery                  = 4096
-	// adaptEvery is how many batches pass between looks at the clock.
-	adaptEvery = 256
+	// adaptEvery is how many batches pass between looks at the clock,
+	// and adaptWindow the shortest time a rate is measured over. Both are
+	// short: a producer of 1 MB batches sends a few hundred a second, and
+	// until the first adaptation every batch is read (a first version
+	// looked every 256 batches over at least a second, and so read every
+	// record of the first second of such a run).
+	adaptEvery  = 16
+	adaptWindow = 100 * time.Millisecond
 )
 
 // maxSampleBytes bounds the decompressed size of a sampled batch; a batch
@@ -93,14 +99,14 @@ func (t *Tracker) sample(records int32, compressedBytes int64) (bool, uint64) {
 }
 
 // adapt sets the sampling period from the record and compressed-byte
-// rates of the last second or more; n and z are the records and
+// rates of the last adaptWindow or more; n and z are the records and
 // compressed bytes seen so far.
 func (t *Tracker) adapt(n, z uint64) {
 	t.rateMu.Lock()
 	defer t.rateMu.Unlock()
 	now := t.now()
 	elapsed := now.Sub(t.rateStart)
-	if elapsed < time.Second || n < t.rateRecords || z < t.rateZBytes {
+	if elapsed < adaptWindow || n < t.rateRecords || z < t.rateZBytes {
 		return
 	}
 	records := float64(n-t.rateRecords) / elapsed.Seconds()
