@@ -273,9 +273,13 @@ func killBetweenMarkers(t *testing.T, p *cluster.Process, id string, delay time.
 		for _, a := range resp.AbortedTransactions {
 			aborted = append(aborted, fmt.Sprintf("%d@%d", a.ProducerID, a.FirstOffset))
 		}
+		// And whether a second consumer reads the same, from where the
+		// broker says the partition starts.
+		starts, err := adm.ListStartOffsets(ctx, topic)
+		again := cluster.ReadTxnTopic(t, p.Addr, topic, 1, kgo.ReadCommitted(), waitFor)[0]
 		t.Fatalf("read_committed of partition 0 after a new commit: %q (producer %d; fetch: error %d, high watermark %d, "+
-			"last stable offset %d, aborted %v); broker log:\n%s",
-			after, pid, resp.ErrorCode, resp.HighWatermark, resp.LastStableOffset, aborted, p.Log())
+			"last stable offset %d, aborted %v; start offsets %v (%v); a second read_committed read %q); broker log:\n%s",
+			after, pid, resp.ErrorCode, resp.HighWatermark, resp.LastStableOffset, aborted, starts, err, again, p.Log())
 	}
 	r := killRound{told: outcome, firstState: first}
 	for part := range int32(partitions) {
