@@ -191,45 +191,6 @@ func FuzzSketch(f *testing.F) {
 	})
 }
 
-// FuzzWalkKeys: WalkKeys never panics on arbitrary bytes, and on a real
-// batch it yields exactly the keys record.ReadRecords decodes.
-func FuzzWalkKeys(f *testing.F) {
-	f.Add(buildBatch(f, record.CodecNone, [][]byte{[]byte("a"), nil, []byte("")}), int32(3), false)
-	f.Add([]byte{0x02, 0, 0, 0, 0x01}, int32(5), true)
-	f.Fuzz(func(t *testing.T, data []byte, n int32, raw bool) {
-		if raw {
-			_ = WalkKeys(data, n%1000, func([]byte) {})
-			return
-		}
-		var keys [][]byte
-		for i := 0; i < len(data) && len(keys) < 50; i++ {
-			l := int(data[i] % 8)
-			if l == 7 {
-				keys = append(keys, nil)
-				continue
-			}
-			keys = append(keys, data[i:min(i+l, len(data))])
-		}
-		batch := buildBatch(t, record.CodecNone, keys)
-		h, recs, err := record.ReadRecords(batch, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got [][]byte
-		if err := WalkKeys(batch[record.HeaderSize:], h.NumRecords, func(k []byte) { got = append(got, k) }); err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(recs) {
-			t.Fatalf("%d keys, want %d", len(got), len(recs))
-		}
-		for i := range recs {
-			if (got[i] == nil) != (recs[i].Key == nil) || !bytes.Equal(got[i], recs[i].Key) {
-				t.Fatalf("key %d: %q, want %q", i, got[i], recs[i].Key)
-			}
-		}
-	})
-}
-
 // BenchmarkObserve measures the produce-path cost per batch of 100
 // records: "read" when every batch is read (below SampledRecordsPerSecond
 // batches a second), "1in64" in the sampling regime of a busy broker.

@@ -1,8 +1,6 @@
 package hotkeys
 
 import (
-	"encoding/binary"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,20 +146,10 @@ func (t *Tracker) Observe(topic string, partition int32, records []byte) {
 		if s == nil {
 			s = t.sketch(topic, partition)
 		}
-		if h.Codec() == record.CodecNone {
-			// One lock for the batch, not one a record.
-			s.mu.Lock()
-			_ = WalkKeys(batch[record.HeaderSize:], h.NumRecords, func(key []byte) { s.add(key, weight) })
-			s.mu.Unlock()
-			continue
-		}
-		_, recs, err := record.ReadRecords(batch, maxSampleBytes)
-		if err != nil {
-			continue
-		}
-		for i := range recs {
-			s.Add(recs[i].Key, weight)
-		}
+		// One lock for the batch, not one a record.
+		s.mu.Lock()
+		_ = record.EachKey(batch, maxSampleBytes, func(key []byte) { s.add(key, weight) })
+		s.mu.Unlock()
 	}
 }
 
@@ -206,46 +194,4 @@ func (t *Tracker) Retain(keep func(TopicPartition) bool) {
 			delete(t.partitions, tp)
 		}
 	}
-}
-
-var errShort = errors.New("hotkeys: truncated record")
-
-// WalkKeys calls fn with the key of each of the n records in data, the
-// uncompressed records section of a v2 record batch (nil for a null key).
-// It reads only as far as each key; a malformed record ends the walk with
-// an error after the keys before it. The keys alias data.
-func WalkKeys(data []byte, n int32, fn func(key []byte)) error {
-	for i := int32(0); i < n; i++ {
-		length, m := binary.Varint(data)
-		if m <= 0 || length < 0 || int64(len(data)-m) < length {
-			return errShort
-		}
-		rec := data[m : m+int(length)]
-		data = data[m+int(length):]
-		if len(rec) < 1 {
-			return errShort
-		}
-		p := 1        // attributes
-		for range 2 { // timestampDelta, offsetDelta
-			_, m = binary.Varint(rec[p:])
-			if m <= 0 {
-				return errShort
-			}
-			p += m
-		}
-		keyLen, m := binary.Varint(rec[p:])
-		if m <= 0 {
-			return errShort
-		}
-		p += m
-		switch {
-		case keyLen < 0:
-			fn(nil)
-		case int64(len(rec)-p) < keyLen:
-			return errShort
-		default:
-			fn(rec[p : p+int(keyLen)])
-		}
-	}
-	return nil
 }

@@ -90,6 +90,19 @@ func checkReaders(t *testing.T, b []byte) {
 		if _, again, err := ReadRecords(re, fuzzLimit); err != nil || !reflect.DeepEqual(again, recs) {
 			t.Fatalf("re-encoded batch reads back differently: %v", err)
 		}
+		// EachKey yields exactly the keys ReadRecords decodes.
+		var keys [][]byte
+		if err := EachKey(b, fuzzLimit, func(k []byte) { keys = append(keys, bytes.Clone(k)) }); err != nil {
+			t.Fatalf("EachKey refuses what ReadRecords reads: %v", err)
+		}
+		if len(keys) != len(recs) {
+			t.Fatalf("EachKey: %d keys, want %d", len(keys), len(recs))
+		}
+		for i := range recs {
+			if (keys[i] == nil) != (recs[i].Key == nil) || !bytes.Equal(keys[i], recs[i].Key) {
+				t.Fatalf("EachKey: key %d %q, want %q", i, keys[i], recs[i].Key)
+			}
+		}
 	}
 	// The other readers only must not panic, nor fail without a code.
 	if _, _, err := ReadRecords(b, fuzzLimit); err != nil {
@@ -97,6 +110,7 @@ func checkReaders(t *testing.T, b []byte) {
 	}
 	FindTimestamp(b, 0, fuzzLimit)
 	MaxTimestampRecord(b, fuzzLimit)
+	_ = EachKey(b, fuzzLimit, func([]byte) {})
 	batches, err := SplitBatches(b)
 	if err == nil {
 		n := 0

@@ -222,6 +222,29 @@ func ReadRecords(batch []byte, limit int) (Header, []Record, error) {
 	}
 }
 
+// EachKey calls fn with the key of each record of batch (nil for a null
+// key), in order, decompressing the batch with at most limit bytes of output
+// into a pooled buffer; a key aliases batch or that buffer, so it is valid
+// only during fn. It stops at the first malformed record, after the keys
+// before it. The CRC is not checked.
+func EachKey(batch []byte, limit int, fn func(key []byte)) error {
+	scratch := getScratch()
+	defer putScratch(scratch)
+	h, data, err := openBatch(batch, limit, scratch)
+	if err != nil {
+		return err
+	}
+	it := newRecordIter(&h, data)
+	var r rawRecord
+	for {
+		more, err := it.next(&r)
+		if err != nil || !more {
+			return err
+		}
+		fn(r.key)
+	}
+}
+
 // FindTimestamp returns the offset and timestamp of the first record of
 // batch whose timestamp is at least ts, for ListOffsets by time; ok is
 // false when no record qualifies. In a LogAppendTime batch every record
