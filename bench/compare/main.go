@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/samsa-kafka/samsa/bench/internal/benchutil"
@@ -61,9 +60,7 @@ func main() {
 			port := benchutil.FreePort()
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
 			cmd := b.start(dir, port)
-			cmd.Stderr = os.Stderr
-			benchutil.Must(cmd.Start())
-			benchutil.WaitListening(addr, 30*time.Second)
+			benchutil.StartBroker(cmd, addr, 30*time.Second)
 			perf := func(args ...string) result {
 				return benchutil.PerfResult(samsaBin, append(args, "--brokers", addr)...)
 			}
@@ -100,8 +97,7 @@ func main() {
 			res = perf("perf", "e2e", "--topic", "e2e", "--rate", strconv.Itoa(*rate), "--duration", dur.String(), "--record-size", "100")
 			rec("e2e", res)
 
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
+			benchutil.StopBroker(cmd)
 			os.RemoveAll(dir)
 		}
 	}

@@ -38,7 +38,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -240,12 +239,9 @@ func main() {
 				port := benchutil.FreePort()
 				addr := fmt.Sprintf("127.0.0.1:%d", port)
 				cmd := b.start(dir, port, c)
-				cmd.Stderr = os.Stderr
-				benchutil.Must(cmd.Start())
-				benchutil.WaitListening(addr, 60*time.Second)
+				benchutil.StartBroker(cmd, addr, 60*time.Second)
 				v := runCell(cfg, addr, cmd.Process.Pid, c)
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				_ = cmd.Wait()
+				benchutil.StopBroker(cmd)
 				os.RemoveAll(dir)
 				fmt.Fprintf(os.Stderr, "round %d %s [%s]: %s\n", r, b.name, c, fmtResult(v))
 				res.add(b.name, c.String(), v)

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/samsa-kafka/samsa/bench/internal/benchutil"
@@ -56,9 +55,7 @@ func main() {
 				httpAddr = fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
 			}
 			cmd := exec.Command(bin, "broker", "--data-dir", dir, "--listen", addr, "--http", httpAddr, "--log-level", "warn")
-			cmd.Stderr = os.Stderr
-			benchutil.Must(cmd.Start())
-			benchutil.WaitListening(addr, 30*time.Second)
+			benchutil.StartBroker(cmd, addr, 30*time.Second)
 			benchutil.Run(bin, "topic", "create", "p", "--partitions", strconv.Itoa(*partitions), "--brokers", addr)
 			ctx, stop := context.WithCancel(context.Background())
 			done := make(chan int)
@@ -72,8 +69,7 @@ func main() {
 			scrapes[mode] += <-done
 			results[mode] = append(results[mode], res)
 			fmt.Fprintf(os.Stderr, "round %d metrics %s: %v\n", r, mode, res)
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
+			benchutil.StopBroker(cmd)
 			os.RemoveAll(dir)
 		}
 	}

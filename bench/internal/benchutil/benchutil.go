@@ -75,6 +75,20 @@ func WaitListening(addr string, limit time.Duration) {
 	Must(fmt.Errorf("%s never listened", addr))
 }
 
+// StartBroker starts a broker process (its stderr on ours) and waits up to
+// limit for it to accept connections at addr.
+func StartBroker(cmd *exec.Cmd, addr string, limit time.Duration) {
+	cmd.Stderr = os.Stderr
+	Must(cmd.Start())
+	WaitListening(addr, limit)
+}
+
+// StopBroker stops a broker process with SIGTERM and waits for it to exit.
+func StopBroker(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+}
+
 // Run runs a command with its output on stderr and exits on failure.
 func Run(name string, args ...string) {
 	cmd := exec.Command(name, args...)
