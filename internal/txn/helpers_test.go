@@ -392,7 +392,12 @@ func wantErr(t *testing.T, what string, got error, want *kerr.Error) {
 // withImage hands the coordinator a copy of the current image changed by
 // edit, as a metadata delivery would (a leadership move, a new epoch).
 func (e *env) withImage(edit func(img *metadata.Image)) {
-	cur := e.ctl.Image()
+	// Every image the controller has already published reaches the
+	// coordinator first: one delivered after the edited copy would undo it.
+	if err := e.ctl.Pub.WaitFor(context.Background(), e.ctl.Controller.Image().Offset); err != nil {
+		e.t.Fatal(err)
+	}
+	cur := e.ctl.Pub.Delivered()
 	img := *cur
 	img.Topics = make(map[string]*metadata.Topic, len(cur.Topics))
 	for name, t := range cur.Topics {
