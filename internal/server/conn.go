@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/bits"
 	"net"
 	"os"
 	"runtime/debug"
@@ -28,9 +29,6 @@ const (
 	// responses; a bigger one (a large Metadata response) is dropped so an
 	// idle connection does not pin it.
 	maxScratch = 1 << 20
-	// growChunk is how much is allocated for a frame before its bytes
-	// arrive, and how a larger frame's buffer grows as they do.
-	growChunk = 4 << 20
 )
 
 var (
@@ -319,60 +317,90 @@ func (c *conn) readFrame() (frame []byte, pooled bool, err error) {
 			errFrameSize, size, key, maxNonProduceRequest)
 	}
 	c.br.Discard(4)
-	if key == produceKey && int(size) <= growChunk {
-		buf := getFrame(int(size))
-		if _, err := io.ReadFull(c.br, buf); err != nil {
-			putFrame(buf)
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, false, err
-		}
-		return buf, true, nil
+	if key == produceKey {
+		frame, err = readPooled(c.br, int(size))
+		return frame, err == nil, err
 	}
-	frame, err = readFull(c.br, int(size))
-	return frame, false, err
+	// Any other request is at most maxNonProduceRequest.
+	frame = make([]byte, size)
+	if _, err := io.ReadFull(c.br, frame); err != nil {
+		return nil, false, unexpected(err)
+	}
+	return frame, false, nil
 }
 
-// framePool recycles Produce frame buffers: at hundreds of MB/s, a fresh
-// zeroed megabyte per request costs more CPU than everything else the
-// produce path does. It is safe because Produce appends its batches inside
-// Handle (wire.Request documents that Produce bytes are only valid until
-// Handle returns).
-var framePool sync.Pool // of *[]byte
+// Produce frames come from pools of buffers by size class, powers of two
+// from firstChunk up: at hundreds of MB/s, a fresh zeroed buffer per request
+// (and, for a frame of many megabytes, the copies of growing it) costs more
+// CPU than everything else the produce path does. Recycling is safe because
+// Produce appends its batches inside Handle (wire.Request documents that
+// Produce bytes are only valid until Handle returns).
+//
+// firstChunk is also what a frame costs before its bytes arrive: a larger
+// one gets its full buffer only once its first firstChunk bytes are here,
+// so a client that claims 100 MiB and sends ten bytes holds one MiB, and
+// the bytes copied to move up are at most firstChunk a frame.
+const (
+	firstChunkShift = 20
+	firstChunk      = 1 << firstChunkShift
+)
+
+var framePools [32]sync.Pool // of *[]byte, by log2 of the capacity
+
+// frameClass is the pool index of a frame of n bytes: the exponent of the
+// smallest power of two, at least firstChunk, that holds it.
+func frameClass(n int) int {
+	if n <= firstChunk {
+		return firstChunkShift
+	}
+	return bits.Len(uint(n - 1))
+}
 
 func getFrame(n int) []byte {
-	if v, ok := framePool.Get().(*[]byte); ok && cap(*v) >= n {
+	c := frameClass(n)
+	if v, ok := framePools[c].Get().(*[]byte); ok {
 		return (*v)[:n]
 	}
-	return make([]byte, n, max(n, 1<<20))
+	return make([]byte, n, 1<<c)
 }
 
+// putFrame recycles a buffer getFrame made; any other is left to the GC.
 func putFrame(b []byte) {
-	framePool.Put(&b)
+	c := frameClass(cap(b))
+	if cap(b) != 1<<c || c >= len(framePools) {
+		return
+	}
+	framePools[c].Put(&b)
 }
 
-// readFull reads exactly n bytes. A frame up to growChunk gets its buffer at
-// once; a larger one grows as its bytes arrive, so a client that claims
-// 100 MiB and sends ten bytes costs growChunk, not 100 MiB.
-func readFull(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, growChunk))
-	for {
-		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		if len(buf) == n {
-			return buf, nil
-		}
-		grown := make([]byte, len(buf), min(2*cap(buf), n))
-		copy(grown, buf)
-		buf = grown
+// readPooled reads an n-byte frame into a pooled buffer, the first
+// firstChunk bytes into a small one (see firstChunk).
+func readPooled(r io.Reader, n int) ([]byte, error) {
+	first := min(n, firstChunk)
+	buf := getFrame(first)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		putFrame(buf)
+		return nil, unexpected(err)
 	}
+	if n == first {
+		return buf, nil
+	}
+	big := getFrame(n)
+	copy(big, buf)
+	putFrame(buf)
+	if _, err := io.ReadFull(r, big[first:]); err != nil {
+		putFrame(big)
+		return nil, unexpected(err)
+	}
+	return big, nil
+}
+
+// unexpected is a read error mid-frame: EOF there is a truncated frame.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (c *conn) readFailed(err error) {

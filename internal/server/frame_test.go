@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"math/bits"
 	"reflect"
 	"strings"
 	"testing"
@@ -316,5 +318,40 @@ func TestTagCountBombDecodesQuickly(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("key %d v%d: decoding a %d-byte body still running after a minute", tc.key, tc.version, len(tc.body))
 		}
+	}
+}
+
+// TestReadPooled: a Produce frame of any size comes back whole, in a buffer
+// of its size class, and a truncated one is an unexpected EOF.
+func TestReadPooled(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{2, 1000, firstChunk - 1, firstChunk, firstChunk + 1, 5<<20 + 3, 16 << 20} {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(i*7 + i>>16)
+		}
+		got, err := readPooled(bytes.NewReader(src), n)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, src) {
+			t.Fatalf("%d bytes: frame differs", n)
+		}
+		want := max(firstChunk, 1<<bits.Len(uint(n-1)))
+		if cap(got) != want {
+			t.Fatalf("%d bytes: capacity %d, want %d", n, cap(got), want)
+		}
+		putFrame(got)
+		if _, err := readPooled(bytes.NewReader(src[:n-1]), n); err != io.ErrUnexpectedEOF {
+			t.Fatalf("%d bytes, one short: %v, want unexpected EOF", n, err)
+		}
+		if _, err := readPooled(bytes.NewReader(nil), n); err != io.ErrUnexpectedEOF {
+			t.Fatalf("%d bytes, none sent: %v, want unexpected EOF", n, err)
+		}
+	}
+	// A buffer not made by getFrame is not pooled.
+	putFrame(make([]byte, 3<<20))
+	if b := getFrame(3 << 20); cap(b) != 4<<20 {
+		t.Fatalf("3 MiB frame: capacity %d, want 4 MiB", cap(b))
 	}
 }
