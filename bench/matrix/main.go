@@ -182,6 +182,7 @@ func main() {
 	flag.IntVar(&cfg.warmGiB, "warm-gib", 2, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
 	flag.DurationVar(&cfg.e2eDuration, "e2e-duration", 20*time.Second, "how long each end-to-end run produces")
 	flag.StringVar(&cfg.gen, "gen", "kgo", "producer load generator: kgo (franz-go, in this process) or java (kafka-producer-perf-test)")
+	profDir := flag.String("cpuprofile", "", "write a CPU profile of each samsa broker to this directory, one file per round and cell (the whole broker life: topic creation and shutdown included)")
 	cpFile := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "Apache Kafka's classpath, for -gen java")
 	flag.Parse()
 	if cfg.gen == "java" {
@@ -218,8 +219,12 @@ func main() {
 	benchutil.Run("go", "build", "-o", kfakeBin, "./bench/kfake")
 	brokers := []broker{
 		{"samsa", func(dir string, port int, _ cell) *exec.Cmd {
-			return exec.Command(cfg.samsaBin, "broker", "--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-				"--http", "127.0.0.1:0", "--log-level", "warn")
+			args := []string{"broker", "--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+				"--http", "127.0.0.1:0", "--log-level", "warn"}
+			if *profDir != "" {
+				args = append(args, "--cpuprofile", filepath.Join(*profDir, filepath.Base(dir)+".pprof"))
+			}
+			return exec.Command(cfg.samsaBin, args...)
 		}},
 		{"kfake", func(dir string, port int, c cell) *exec.Cmd {
 			args := []string{"-data-dir", dir, "-port", strconv.Itoa(port)}
@@ -285,6 +290,7 @@ func runCell(cfg config, addr string, pid int, c cell) map[string]float64 {
 		tails = startConsumers(addr, topics, c.consumers, records, kgo.NewOffset().AtStart())
 	}
 	benchutil.WarmMemory(cfg.warmGiB << 30)
+	benchutil.WaitIdle(pid, 30*time.Second)
 	cpu0 := benchutil.CPUSeconds(pid)
 	var v map[string]float64
 	if cfg.gen == "java" && c.topics == 1 {

@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,37 @@ func init() {
 	advertiseFrom(0, 0)
 }
 
+// flushing is an appended batch whose fsync (the flush policy's, with
+// flush.messages=1 say) the response waits for.
+type flushing struct {
+	p    *partition.Partition
+	end  int64 // every offset below is to be durable
+	resp *kmsg.ProduceResponseTopicPartition
+}
+
+// flushAll fsyncs the partitions of one request, all at once: each waits
+// in log.FlushTo, whose fsync is shared with every other request's batches
+// on the partition (group commit), and the partitions' fsyncs run in
+// parallel so the file system can commit them together. A failed fsync
+// fails its partition's answer with KAFKA_STORAGE_ERROR.
+func (h *Handler) flushAll(fl []flushing) {
+	run := func(f *flushing) {
+		if err := f.p.FlushTo(f.end); err != nil {
+			f.resp.ErrorCode = h.code(err)
+			f.resp.BaseOffset = -1
+		}
+	}
+	if len(fl) == 1 {
+		run(&fl[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range fl {
+		wg.Go(func() { run(&fl[i]) })
+	}
+	wg.Wait()
+}
+
 // awaiting is an appended batch waiting for the high watermark (acks=-1).
 type awaiting struct {
 	topic string
@@ -61,6 +93,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	resp := kmsg.NewPtrProduceResponse()
 	resp.SetVersion(req.Version)
 	var waits []awaiting
+	var flushes []flushing
 	failed := false
 	refuse := h.refuseTransactional(r)
 	var later []*deferredAppend
@@ -89,7 +122,10 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 			if err == nil {
 				// AppendAcks refuses acks=all below min.insync.replicas
 				// (NOT_ENOUGH_REPLICAS) and a replica that no longer leads.
-				last, err = p.AppendAcks(rp.Records, r.Acks)
+				last, err = p.AppendDeferFlush(rp.Records, r.Acks)
+				if err == nil && last.FlushDue {
+					flushes = append(flushes, flushing{p: p, end: last.LastOffset + 1, resp: sp})
+				}
 				if err == nil {
 					// The console's hot keys: a sampled, bounded-cost
 					// look at the keys (see internal/hotkeys).
@@ -112,16 +148,27 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	if r.Acks == 0 {
 		// No response is due; Kafka closes the connection on an error so
 		// that the producer notices something went wrong. Verified
-		// appends go on without anyone to tell.
+		// appends and the flush policy's fsyncs go on without anyone
+		// to tell (a failed fsync fails the log).
+		if len(flushes) > 0 {
+			go h.flushAll(flushes)
+		}
 		return wire.Now(wire.Response{Close: failed})
 	}
-	if len(waits) == 0 && appended == nil {
+	if len(waits) == 0 && appended == nil && len(flushes) == 0 {
 		return wire.Now(wire.Response{Msg: resp})
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	return func(ctx context.Context) wire.Response {
 		h.parkedProduces.Add(1)
 		defer h.parkedProduces.Add(-1)
+		// The fsyncs run here, off the connection's read loop: the
+		// next request is read and appended meanwhile, and waits in
+		// the same group commit.
+		h.flushAll(flushes)
+		// A batch whose fsync failed has its answer (KAFKA_STORAGE_ERROR);
+		// it is not waited on to commit.
+		waits = slices.DeleteFunc(waits, func(w awaiting) bool { return w.resp.ErrorCode != 0 })
 		if appended != nil {
 			select {
 			case w := <-appended:

@@ -72,6 +72,12 @@ type AppendOptions struct {
 	// sequence (a transactional offset commit) is accepted without the
 	// sequence checks a client's batch gets; the epoch is still checked.
 	Coordinator bool
+	// DeferFlush leaves the fsync the flush policy asks for to the
+	// caller: the result says FlushDue, and the caller calls
+	// FlushTo(res.LastOffset+1) before it acknowledges the batch, with
+	// none of its own locks held, so that appends go on meanwhile and
+	// concurrent callers share one fsync (group commit).
+	DeferFlush bool
 }
 
 // AppendResult tells where a batch went.
@@ -90,6 +96,11 @@ type AppendResult struct {
 	// duplicate, the epoch asked for; for AppendReplicated, the last
 	// batch's).
 	LeaderEpoch int32
+	// FlushDue: the flush policy asks that the batch be fsynced before
+	// it is acknowledged, and the append left that to the caller
+	// (AppendOptions.DeferFlush, AppendReplicatedDeferFlush). For a
+	// duplicate it says that the original is not yet known durable.
+	FlushDue bool
 }
 
 // Errors from Append that map to Kafka error codes.

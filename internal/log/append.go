@@ -66,19 +66,21 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 	l.mu.Lock()
 	res, flush, err := l.appendLocked(batch, &h, opts)
 	l.mu.Unlock()
-	return l.flushAfter(res, flush, err)
+	return l.flushAfter(res, flush, opts.DeferFlush, err)
 }
 
 // flushAfter runs the flush an append's policy asked for, outside the
-// appender lock: appends continue during the fsync and concurrent flushes
-// share the disk's work.
-func (l *Log) flushAfter(res AppendResult, flush bool, err error) (AppendResult, error) {
-	if err == nil && flush {
-		if err := l.Flush(); err != nil {
-			return res, err
-		}
+// appender lock (appends continue during the fsync), or leaves it to the
+// caller when deferred.
+func (l *Log) flushAfter(res AppendResult, flush, deferred bool, err error) (AppendResult, error) {
+	if err != nil || !flush {
+		return res, err
 	}
-	return res, err
+	if deferred {
+		res.FlushDue = true
+		return res, nil
+	}
+	return res, l.FlushTo(res.LastOffset + 1)
 }
 
 func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (res AppendResult, flush bool, err error) {
@@ -109,7 +111,10 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 			if opts.LogAppendTime >= 0 {
 				res.LogAppendTime = dup.timestamp
 			}
-			return res, false, nil
+			// The original may still wait for its fsync (another
+			// request's group commit): the retry's answer must not
+			// come before it.
+			return res, l.flushDue(dup.lastOffset+1, l.now().UnixMilli()), nil
 		}
 	}
 
@@ -126,8 +131,16 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 		h.Attributes |= record.AttrTimestampType
 	}
 	hs := [1]record.Header{*h}
+	// A batch the policy wants fsynced raises needFlush before the log
+	// end shows it, so FlushBound never counts it before its fsync.
+	due := l.flushDue(h.LastOffset()+1, now)
+	need := l.needFlush.Load()
+	if due {
+		l.needFlush.Store(max(need, h.LastOffset()+1))
+	}
 	end, err := l.writeBatches(batch, hs[:], now, false)
 	if err != nil {
+		l.needFlush.Store(need)
 		return res, false, err
 	}
 	return AppendResult{
@@ -137,7 +150,7 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 		LogStartOffset: l.start.Load(),
 		End:            end,
 		LeaderEpoch:    opts.LeaderEpoch,
-	}, l.flushDue(end.Offset, now), nil
+	}, due, nil
 }
 
 // AppendReplicated appends a follower's fetched record batches as the
@@ -160,6 +173,16 @@ func (l *Log) appendLocked(batch []byte, h *record.Header, opts AppendOptions) (
 // held no whole batch) and the last batch's leader epoch. On an I/O error
 // the batches written before it stay: the log end tells how far it got.
 func (l *Log) AppendReplicated(records []byte) (AppendResult, error) {
+	return l.appendReplicated(records, false)
+}
+
+// AppendReplicatedDeferFlush is AppendReplicated leaving the flush policy's
+// fsync to the caller, as AppendOptions.DeferFlush does.
+func (l *Log) AppendReplicatedDeferFlush(records []byte) (AppendResult, error) {
+	return l.appendReplicated(records, true)
+}
+
+func (l *Log) appendReplicated(records []byte, deferred bool) (AppendResult, error) {
 	batches, hs, err := splitReplicated(records)
 	if err != nil {
 		return AppendResult{}, err
@@ -167,7 +190,7 @@ func (l *Log) AppendReplicated(records []byte) (AppendResult, error) {
 	l.mu.Lock()
 	res, flush, err := l.appendReplicatedLocked(records[:batches], hs)
 	l.mu.Unlock()
-	return l.flushAfter(res, flush, err)
+	return l.flushAfter(res, flush, deferred, err)
 }
 
 func (l *Log) appendReplicatedLocked(data []byte, hs []record.Header) (res AppendResult, flush bool, err error) {

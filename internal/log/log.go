@@ -21,6 +21,10 @@
 //	epochCache.mu  leaf.
 //	Log.delMu      leaf: the retired segments waiting out
 //	               file.delete.delay.ms (see retention.go).
+//	Log.flushMu    held across Flush's fsync (so only flushes and the
+//	               truncations wait on it, never appends or reads); after
+//	               mu, before segMu. Truncation holds it so that a flush
+//	               that read the old end cannot mark the new one flushed.
 //
 // No lock is held while a reader copies data or while Flush fsyncs:
 // readers pin a segment (a reference count) and read with ReadAt below
@@ -109,6 +113,10 @@ type Log struct {
 	closed      atomic.Bool // set under mu and segMu
 	fatal       atomic.Pointer[fatalError]
 	flushed     atomic.Int64 // offsets below are fsynced
+	flushMu     sync.Mutex   // one fsync at a time (FlushTo's group commit)
+	// needFlush is the end of the last leader append the flush policy
+	// wanted fsynced before it counts (FlushBound). Set under mu.
+	needFlush atomic.Int64
 	lastFlushMs atomic.Int64
 
 	epochs *epochCache
@@ -269,12 +277,54 @@ func (l *Log) advanceFlushed(off int64) {
 	}
 }
 
+// FlushTo returns once every offset below off is fsynced. Callers that
+// arrive while an fsync runs wait for it and then share the next one: one
+// fsync covers every batch appended before it started (group commit), so a
+// partition written by many producers with flush.messages=1 pays an fsync
+// per round of waiters, not per batch.
+func (l *Log) FlushTo(off int64) error {
+	if l.flushed.Load() >= off {
+		return nil
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if l.flushed.Load() >= off {
+		return nil
+	}
+	return l.flushLocked()
+}
+
+// FlushBound is how far a leader may count its own log toward the high
+// watermark under the flush policy: the log end, unless a batch the policy
+// wanted fsynced (flush.messages=1: every batch) is not yet, and then the
+// offset below which the log is fsynced. So a single replica's high
+// watermark, and so what consumers see, never passes what its producers
+// were promised was on disk, as in Kafka, whose append fsyncs before the
+// high watermark moves.
+func (l *Log) FlushBound() int64 {
+	// In this order: a batch whose append raised needFlush is below any
+	// end read after it, and is fsynced if flushed, read last, passes it.
+	end := l.end.Load().Offset
+	need := l.needFlush.Load()
+	if flushed := l.flushed.Load(); flushed < need {
+		return min(flushed, end)
+	}
+	return end
+}
+
 // Flush fsyncs everything appended so far.
 //
-// It takes no lock across the fsync. Syncing the active segment is enough:
-// a segment stops being active only after a roll fsynced it, so if a roll
-// happens meanwhile, everything below the end read here is durable anyway.
+// It holds only flushMu across the fsync (appends go on). Syncing the
+// active segment is enough: a segment stops being active only after a roll
+// fsynced it, so if a roll happens meanwhile, everything below the end
+// read here is durable anyway.
 func (l *Log) Flush() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	return l.flushLocked()
+}
+
+func (l *Log) flushLocked() error {
 	if err := l.writable(); err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 func (l *Log) Truncate(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	if err := l.writable(); err != nil {
 		return err
 	}
@@ -70,6 +72,9 @@ func (l *Log) Truncate(offset int64) error {
 	l.end.Store(&Position{Offset: newEnd, SegmentBase: s.base, FilePos: cut})
 	if l.flushed.Load() > newEnd {
 		l.flushed.Store(newEnd)
+	}
+	if l.needFlush.Load() > newEnd {
+		l.needFlush.Store(newEnd)
 	}
 	if err := l.epochs.truncateFromEnd(newEnd); err != nil {
 		return err
@@ -150,6 +155,8 @@ func (l *Log) cutSegment(s *segment, cut, newEnd int64, wasActive bool) error {
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	if err := l.writable(); err != nil {
 		return err
 	}
@@ -191,6 +198,7 @@ func (l *Log) truncateFullyAndStartAt(offset int64) error {
 	l.start.Store(offset)
 	l.end.Store(&Position{Offset: offset, SegmentBase: offset})
 	l.flushed.Store(offset)
+	l.needFlush.Store(offset)
 	l.setProducers(newProducerState())
 	if offs, err := listSnapshots(l.fs, l.dir); err == nil {
 		for _, off := range offs {

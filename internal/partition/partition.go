@@ -275,7 +275,41 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) { return p.Append
 // res.LastOffset). A replica that does not lead answers
 // NOT_LEADER_OR_FOLLOWER.
 func (p *Partition) AppendAcks(batch []byte, acks int16) (AppendResult, error) {
-	return p.appendLeader(batch, acks, -1)
+	return p.appendLeader(batch, acks, -1, false)
+}
+
+// AppendDeferFlush is AppendAcks leaving the flush policy's fsync to the
+// caller: when the result says FlushDue, the caller calls
+// FlushTo(res.LastOffset+1) before it acknowledges the batch. A produce
+// request appends all its partitions first and then fsyncs them together,
+// and shares each fsync with the requests of other connections (group
+// commit, see log.FlushTo).
+func (p *Partition) AppendDeferFlush(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendLeader(batch, acks, -1, true)
+}
+
+// FlushTo returns once every offset below off is fsynced (log.FlushTo).
+// An fsync error fails the log: KAFKA_STORAGE_ERROR, as every later
+// append gets.
+//
+// The high watermark counts a batch the flush policy wanted fsynced only
+// once it is, so FlushTo moves it on.
+func (p *Partition) FlushTo(off int64) error {
+	return p.flushed(p.log.FlushTo(off))
+}
+
+// flushed moves the high watermark after a flush (see FlushTo).
+func (p *Partition) flushed(err error) error {
+	if err != nil {
+		return mapLogError(err)
+	}
+	p.stateMu.Lock()
+	advanced := p.maybeIncrementHW(p.now())
+	p.stateMu.Unlock()
+	if advanced {
+		p.wakeHW()
+	}
+	return nil
 }
 
 // AppendAsLeader is AppendAcks for a coordinator's own records: the batch
@@ -288,11 +322,11 @@ func (p *Partition) AppendAsLeader(epoch int32, batch []byte, acks int16) (Appen
 	if epoch < 0 {
 		return AppendResult{}, fmt.Errorf("partition %s-%d: leader epoch %d: %w", p.Topic, p.Index, epoch, kerr.InvalidRequest)
 	}
-	return p.appendLeader(batch, acks, epoch)
+	return p.appendLeader(batch, acks, epoch, false)
 }
 
 // appendLeader appends a batch as leader; epoch >= 0 requires that epoch.
-func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendResult, error) {
+func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32, deferFlush bool) (AppendResult, error) {
 	cfg := p.cfg.Load()
 	now := p.now().UnixMilli()
 	vo := record.ValidateOptions{
@@ -332,7 +366,7 @@ func (p *Partition) appendLeader(batch []byte, acks int16, epoch int32) (AppendR
 		record.SetMaxTimestamp(batch, info.MaxTimestamp)
 	}
 
-	return p.appendChecked(batch, acks, epoch, opts)
+	return p.appendChecked(batch, acks, epoch, opts, deferFlush)
 }
 
 // AppendMarker appends a transaction marker (WriteTxnMarkers) as leader
@@ -351,21 +385,31 @@ func (p *Partition) AppendMarker(m record.Marker) (AppendResult, error) {
 	if p.cfg.Load().LogAppendTime {
 		opts.LogAppendTime = now
 	}
-	return p.appendChecked(record.BuildMarker(m), -1, -1, opts)
+	return p.appendChecked(record.BuildMarker(m), -1, -1, opts, false)
 }
 
 // appendChecked appends a batch that passed validation as leader, under
 // the appender lock, if this replica leads (in epoch, when >= 0) and acks
-// allow it, and moves the high watermark.
-func (p *Partition) appendChecked(batch []byte, acks int16, epoch int32, opts log.AppendOptions) (AppendResult, error) {
+// allow it, and moves the high watermark. The flush policy's fsync runs
+// after the lock is released, or is the caller's when deferFlush.
+func (p *Partition) appendChecked(batch []byte, acks int16, epoch int32, opts log.AppendOptions, deferFlush bool) (res AppendResult, err error) {
+	if !deferFlush {
+		defer func() {
+			if err == nil && res.FlushDue {
+				res.FlushDue = false
+				err = p.FlushTo(res.LastOffset + 1)
+			}
+		}()
+	}
 	p.mu.Lock()
-	epoch, err := p.checkAppend(acks, epoch)
+	epoch, err = p.checkAppend(acks, epoch)
 	if err != nil {
 		p.mu.Unlock()
 		return AppendResult{}, err
 	}
 	opts.LeaderEpoch = epoch
-	res, err := p.log.Append(batch, opts)
+	opts.DeferFlush = true
+	res, err = p.log.Append(batch, opts)
 	advanced := false
 	if err == nil && !res.Duplicate {
 		// With the leader alone in the ISR (a single node) the batch is
@@ -678,11 +722,19 @@ func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int
 func (p *Partition) Producers() []log.ProducerInfo { return p.log.Producers() }
 
 // Flush fsyncs the log.
-func (p *Partition) Flush() error { return p.log.Flush() }
+func (p *Partition) Flush() error { return p.flushed(p.log.Flush()) }
 
 // FlushIfDue fsyncs the log if flush.ms has passed since unflushed data
 // was appended.
-func (p *Partition) FlushIfDue() error { return p.log.FlushIfDue() }
+func (p *Partition) FlushIfDue() error {
+	// Called on every partition periodically: the high watermark is
+	// looked at only where the flush policy held it back.
+	held := p.log.FlushBound() < p.log.EndPosition().Offset
+	if err := p.log.FlushIfDue(); err != nil || held {
+		return p.flushed(err)
+	}
+	return nil
+}
 
 // Close closes the log cleanly and wakes waiters so they re-check (an
 // acks=all wait then fails with NOT_LEADER_OR_FOLLOWER).

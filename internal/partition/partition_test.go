@@ -181,3 +181,39 @@ func TestListOffsetSpecials(t *testing.T) {
 		}
 	}
 }
+
+// TestHighWatermarkWaitsForFlushPolicy: with flush.messages=1 a deferred
+// append is not committed (nor visible to read_committed-by-HW readers)
+// until its fsync, which FlushTo runs and which moves the high watermark.
+func TestHighWatermarkWaitsForFlushPolicy(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_700_000_000_000)
+	cfg := defaults()
+	cfg.Log.FlushMessages = 1
+	p := open(t, cfg, func() time.Time { return now })
+	res, err := p.AppendDeferFlush(batch(t, record.CodecNone, now.UnixMilli(), "a", "b"), 1)
+	if err != nil || !res.FlushDue {
+		t.Fatalf("deferred append: %+v, %v", res, err)
+	}
+	if p.HighWatermark() != 0 || p.LogEndOffset() != 2 {
+		t.Fatalf("before the fsync: hw %d, leo %d; want 0, 2", p.HighWatermark(), p.LogEndOffset())
+	}
+	wake := make(chan struct{}, 1)
+	defer p.AddWaiter(wake)()
+	if err := p.FlushTo(res.LastOffset + 1); err != nil {
+		t.Fatal(err)
+	}
+	if p.HighWatermark() != 2 {
+		t.Fatalf("after the fsync: hw %d, want 2", p.HighWatermark())
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("waiter not woken by the high watermark's move")
+	}
+	// AppendAcks runs the policy's fsync itself.
+	res, err = p.AppendAcks(batch(t, record.CodecNone, now.UnixMilli(), "c"), 1)
+	if err != nil || res.FlushDue || p.HighWatermark() != 3 {
+		t.Fatalf("AppendAcks: %+v, %v, hw %d; want hw 3", res, err, p.HighWatermark())
+	}
+}

@@ -404,7 +404,9 @@ func (p *Partition) maybeIncrementHW(now time.Time) bool {
 		return false
 	}
 	end := p.log.EndPosition()
-	hw := end.Offset
+	// The leader's own replica counts as far as the flush policy lets it
+	// (a batch that must be fsynced first counts once it is).
+	hw := min(end.Offset, p.log.FlushBound())
 	for id, f := range st.followers {
 		if f.leo < hw && (st.inMaximalISR(id) || f.caughtUp(end.Offset, now, p.lagMax) && p.eligible(id)) {
 			hw = f.leo
@@ -650,14 +652,20 @@ func (p *Partition) AppendReplicated(leaderEpoch int32, records []byte) (AppendR
 		p.mu.Unlock()
 		return AppendResult{}, err
 	}
-	res, err := p.log.AppendReplicated(records)
+	res, err := p.log.AppendReplicatedDeferFlush(records)
 	var ue *log.UnexpectedAppendOffsetError
 	if errors.As(err, &ue) && ue.LogEnd == p.log.StartOffset() && ue.First < ue.LogEnd && ue.Last >= ue.LogEnd {
 		if err = p.restartLocked(ue.First); err == nil {
-			res, err = p.log.AppendReplicated(records)
+			res, err = p.log.AppendReplicatedDeferFlush(records)
 		}
 	}
 	p.mu.Unlock()
+	if err == nil && res.FlushDue {
+		// The policy's fsync, outside the appender lock; the fetcher
+		// fetches (and so acknowledges to the leader) only after it.
+		res.FlushDue = false
+		err = p.log.FlushTo(res.LastOffset + 1)
+	}
 	if err != nil {
 		return res, mapLogError(err)
 	}

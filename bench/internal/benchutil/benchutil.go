@@ -54,6 +54,22 @@ func CPUSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
+// WaitIdle waits until the process pid has used less than 10 ms of CPU in
+// a 250 ms window (at most timeout): a broker finishing work a setup step
+// started in the background (opening a thousand new partitions' logs)
+// would otherwise bill it to the measurement that follows.
+func WaitIdle(pid int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for prev := CPUSeconds(pid); time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		cur := CPUSeconds(pid)
+		if cur-prev < 0.01 {
+			return
+		}
+		prev = cur
+	}
+}
+
 // FreePort is a loopback TCP port the OS had free a moment ago.
 func FreePort() int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
