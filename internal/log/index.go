@@ -3,6 +3,7 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"sync"
 )
 
@@ -35,8 +36,16 @@ const (
 
 // index is one index file. The appender (under Log.mu) is the only writer;
 // readers take mu shared for lookups.
+//
+// The file is open only while it is needed: a resident index (the active
+// segment's) works from memory and opens its file to write it at seal or
+// to cut it, so a partition with one segment holds one descriptor, its
+// .log's, not three. A sealed index keeps its file open for lookups.
 type index struct {
-	f         File
+	fs        FS
+	path      string // the name the file was opened under
+	fmu       sync.Mutex
+	f         File // nil while closed; see file
 	entrySize int64
 	keyOf     func(e []byte) int64
 
@@ -52,12 +61,39 @@ type index struct {
 	summary []int64
 }
 
-func newOffsetIndex(f File) *index {
-	return &index{f: f, entrySize: offsetEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint32(e)) }}
+func newOffsetIndex(fsys FS, path string, f File) *index {
+	return &index{fs: fsys, path: path, f: f, entrySize: offsetEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint32(e)) }}
 }
 
-func newTimeIndex(f File) *index {
-	return &index{f: f, entrySize: timeEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint64(e)) }}
+func newTimeIndex(fsys FS, path string, f File) *index {
+	return &index{fs: fsys, path: path, f: f, entrySize: timeEntrySize, keyOf: func(e []byte) int64 { return int64(binary.BigEndian.Uint64(e)) }}
+}
+
+// file returns the index file, opening it if it is closed.
+func (x *index) file() (File, error) {
+	x.fmu.Lock()
+	defer x.fmu.Unlock()
+	if x.f == nil {
+		f, err := x.fs.OpenFile(x.path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("log: open %s: %w", x.path, err)
+		}
+		x.f = f
+	}
+	return x.f, nil
+}
+
+// release closes the file until it is next needed. Only for a resident
+// index, whose readers never touch the file.
+func (x *index) release() error {
+	x.fmu.Lock()
+	defer x.fmu.Unlock()
+	if x.f == nil {
+		return nil
+	}
+	err := x.f.Close()
+	x.f = nil
+	return err
 }
 
 func offsetEntry(rel, pos int64) []byte {
@@ -101,9 +137,13 @@ func (x *index) entry(i int64) ([]byte, error) {
 	if x.mem != nil {
 		return x.mem[i*x.entrySize : (i+1)*x.entrySize], nil
 	}
+	f, err := x.file()
+	if err != nil {
+		return nil, err
+	}
 	e := make([]byte, x.entrySize)
-	if _, err := x.f.ReadAt(e, i*x.entrySize); err != nil {
-		return nil, fmt.Errorf("log: %s entry %d: %w", x.f.Name(), i, err)
+	if _, err := f.ReadAt(e, i*x.entrySize); err != nil {
+		return nil, fmt.Errorf("log: %s entry %d: %w", x.path, i, err)
 	}
 	return e, nil
 }
@@ -150,8 +190,12 @@ func (x *index) floor(key int64) ([]byte, error) {
 	}
 	first := b * summaryStride
 	block := make([]byte, min(summaryStride, x.n-first)*x.entrySize)
-	if _, err := x.f.ReadAt(block, first*x.entrySize); err != nil {
-		return nil, fmt.Errorf("log: %s: read entries from %d: %w", x.f.Name(), first, err)
+	f, err := x.file()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.ReadAt(block, first*x.entrySize); err != nil {
+		return nil, fmt.Errorf("log: %s: read entries from %d: %w", x.path, first, err)
 	}
 	i := x.search(block, int64(len(block))/x.entrySize, key)
 	return block[i*x.entrySize : (i+1)*x.entrySize], nil
@@ -179,12 +223,16 @@ func (x *index) buildSummary() error {
 	if x.mem != nil || x.summary != nil {
 		return nil
 	}
+	f, err := x.file()
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, min(x.n, 1024*summaryStride)*x.entrySize)
 	summary := make([]int64, 0, (x.n+summaryStride-1)/summaryStride)
 	for i := int64(0); i < x.n; {
 		chunk := buf[:min(int64(len(buf)), (x.n-i)*x.entrySize)]
-		if _, err := x.f.ReadAt(chunk, i*x.entrySize); err != nil {
-			return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+		if _, err := f.ReadAt(chunk, i*x.entrySize); err != nil {
+			return fmt.Errorf("log: read %s: %w", x.path, err)
 		}
 		for j := int64(0); j < int64(len(chunk)); j += summaryStride * x.entrySize {
 			summary = append(summary, x.keyOf(chunk[j:]))
@@ -239,11 +287,15 @@ func (x *index) persist() error {
 	if x.mem == nil || x.written == x.n {
 		return nil
 	}
+	f, err := x.file()
+	if err != nil {
+		return err
+	}
 	b := x.mem[x.written*x.entrySize : x.n*x.entrySize]
-	if n, err := x.f.WriteAt(b, x.written*x.entrySize); err != nil {
-		return fmt.Errorf("log: write %s: %w", x.f.Name(), err)
+	if n, err := f.WriteAt(b, x.written*x.entrySize); err != nil {
+		return fmt.Errorf("log: write %s: %w", x.path, err)
 	} else if n < len(b) {
-		return fmt.Errorf("log: write %s: short write of %d of %d bytes", x.f.Name(), n, len(b))
+		return fmt.Errorf("log: write %s: short write of %d of %d bytes", x.path, n, len(b))
 	}
 	x.written = x.n
 	return nil
@@ -254,8 +306,12 @@ func (x *index) seal() error {
 	if err := x.persist(); err != nil {
 		return err
 	}
-	if err := x.f.Sync(); err != nil {
-		return fmt.Errorf("log: sync %s: %w", x.f.Name(), err)
+	f, err := x.file()
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("log: sync %s: %w", x.path, err)
 	}
 	x.mu.Lock()
 	x.summary = make([]int64, 0, (x.n+summaryStride-1)/summaryStride)
@@ -272,24 +328,28 @@ func (x *index) seal() error {
 // strictly increasing keys, checked in full only when resident (a sealed
 // index is checked at its ends by the segment).
 func (x *index) load(resident bool) error {
-	fi, err := x.f.Stat()
+	f, err := x.file()
 	if err != nil {
-		return fmt.Errorf("log: stat %s: %w", x.f.Name(), err)
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("log: stat %s: %w", x.path, err)
 	}
 	size := fi.Size()
 	if size%x.entrySize != 0 {
-		return fmt.Errorf("log: %s: size %d is not a multiple of %d", x.f.Name(), size, x.entrySize)
+		return fmt.Errorf("log: %s: size %d is not a multiple of %d", x.path, size, x.entrySize)
 	}
 	n := size / x.entrySize
 	var mem []byte
 	if resident {
 		mem = make([]byte, size, size+64*x.entrySize)
-		if m, err := x.f.ReadAt(mem, 0); int64(m) < size {
-			return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+		if m, err := f.ReadAt(mem, 0); int64(m) < size {
+			return fmt.Errorf("log: read %s: %w", x.path, err)
 		}
 		for i := int64(1); i < n; i++ {
 			if x.keyOf(mem[i*x.entrySize:]) <= x.keyOf(mem[(i-1)*x.entrySize:]) {
-				return fmt.Errorf("log: %s: entry %d out of order", x.f.Name(), i)
+				return fmt.Errorf("log: %s: entry %d out of order", x.path, i)
 			}
 		}
 	}
@@ -303,14 +363,21 @@ func (x *index) load(resident bool) error {
 		}
 		x.lastKey = x.keyOf(e)
 	}
+	if resident {
+		return x.release()
+	}
 	return nil
 }
 
 // truncate keeps the first k entries, in memory and in the file, and leaves
 // the index resident (an emptied one included).
 func (x *index) truncate(k int64) error {
-	if err := x.f.Truncate(k * x.entrySize); err != nil {
-		return fmt.Errorf("log: truncate %s: %w", x.f.Name(), err)
+	f, err := x.file()
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(k * x.entrySize); err != nil {
+		return fmt.Errorf("log: truncate %s: %w", x.path, err)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -318,9 +385,9 @@ func (x *index) truncate(k int64) error {
 		x.mem = make([]byte, 0, 64*x.entrySize)
 		if k > 0 {
 			x.mem = x.mem[:k*x.entrySize]
-			if m, err := x.f.ReadAt(x.mem, 0); int64(m) < k*x.entrySize {
+			if m, err := f.ReadAt(x.mem, 0); int64(m) < k*x.entrySize {
 				x.mem = nil
-				return fmt.Errorf("log: read %s: %w", x.f.Name(), err)
+				return fmt.Errorf("log: read %s: %w", x.path, err)
 			}
 		}
 	}
@@ -331,7 +398,7 @@ func (x *index) truncate(k int64) error {
 	if x.n > 0 {
 		x.lastKey = x.keyOf(x.mem[(x.n-1)*x.entrySize:])
 	}
-	return nil
+	return x.release() // resident now
 }
 
 // cut keeps the entries before the first one for which drop is true; drop

@@ -108,15 +108,15 @@ type Log struct {
 	segMu sync.RWMutex
 	segs  []*segment // ascending base offsets; the last is the active one
 
-	end         atomic.Pointer[Position]
-	start       atomic.Int64
-	closed      atomic.Bool // set under mu and segMu
-	fatal       atomic.Pointer[fatalError]
-	flushed     atomic.Int64 // offsets below are fsynced
-	flushMu     sync.Mutex   // one fsync at a time (FlushTo's group commit)
+	end     atomic.Pointer[Position]
+	start   atomic.Int64
+	closed  atomic.Bool // set under mu and segMu
+	fatal   atomic.Pointer[fatalError]
+	flushed atomic.Int64 // offsets below are fsynced
+	flushMu sync.Mutex   // one fsync at a time (FlushTo's group commit)
 	// needFlush is the end of the last leader append the flush policy
 	// wanted fsynced before it counts (FlushBound). Set under mu.
-	needFlush atomic.Int64
+	needFlush   atomic.Int64
 	lastFlushMs atomic.Int64
 
 	epochs *epochCache

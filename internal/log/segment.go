@@ -133,8 +133,17 @@ func openSegmentAs(fsys FS, dir string, base int64, create bool, extra string) (
 		return nil, fmt.Errorf("log: stat %s: %w", s.paths[0], err)
 	}
 	s.log = files[0]
-	s.offIdx = newOffsetIndex(files[1])
-	s.timeIdx = newTimeIndex(files[2])
+	s.offIdx = newOffsetIndex(fsys, s.paths[1]+extra, files[1])
+	s.timeIdx = newTimeIndex(fsys, s.paths[2]+extra, files[2])
+	if create {
+		// A new segment's indexes live in memory until it is sealed
+		// (see index): their files, created empty, need no descriptor.
+		err = errors.Join(s.offIdx.release(), s.timeIdx.release())
+		files[1], files[2] = nil, nil
+		if err != nil {
+			return nil, fmt.Errorf("log: %v: %w", s, err)
+		}
+	}
 	s.txn = newTxnIndex(fsys, filepath.Join(dir, segmentFileName(base, txnIndexSuffix))+extra)
 	if create {
 		// A new segment has no aborted transaction; a file left at its
@@ -164,7 +173,7 @@ func (s *segment) unpin() {
 }
 
 func (s *segment) closeFiles() error {
-	return errors.Join(s.log.Close(), s.offIdx.f.Close(), s.timeIdx.f.Close())
+	return errors.Join(s.log.Close(), s.offIdx.release(), s.timeIdx.release())
 }
 
 // retire renames the files of a segment the log has detached to *.deleted

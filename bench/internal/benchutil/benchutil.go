@@ -91,10 +91,13 @@ func WaitListening(addr string, limit time.Duration) {
 	Must(fmt.Errorf("%s never listened", addr))
 }
 
-// StartBroker starts a broker process (its stderr on ours) and waits up to
-// limit for it to accept connections at addr.
+// StartBroker starts a broker process (its stderr on ours, unless the
+// caller set one) and waits up to limit for it to accept connections at
+// addr.
 func StartBroker(cmd *exec.Cmd, addr string, limit time.Duration) {
-	cmd.Stderr = os.Stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	Must(cmd.Start())
 	WaitListening(addr, limit)
 }
