@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/samsa-kafka/samsa/internal/log"
@@ -13,6 +14,7 @@ import (
 // that the broker says in one line whether recovery ran and what it cost,
 // rather than one line per log.
 type recoveryTally struct {
+	mu        sync.Mutex // replicas open in parallel
 	start     time.Time
 	loaded    int // existing logs opened
 	created   int // logs that did not exist yet
@@ -26,6 +28,8 @@ func (t *recoveryTally) add(r log.Recovery) {
 	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if r.Fresh {
 		t.created++
 		return
