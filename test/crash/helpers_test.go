@@ -282,3 +282,31 @@ func started(t testing.TB, p *cluster.Process, try int) bool {
 	t.Fatalf("broker did not start; log:\n%s", log)
 	return false
 }
+
+// at is where the broker put a record: its partition and offset.
+type at struct {
+	partition int32
+	offset    int64
+}
+
+// checkAcked fails the test unless every acknowledged value (acked: where
+// the broker said it put it) is in the log read back (where) at that place.
+func checkAcked(t testing.TB, acked, where map[string]at) {
+	t.Helper()
+	lost := 0
+	for v, a := range acked {
+		got, ok := where[v]
+		switch {
+		case !ok:
+			lost++
+			if lost <= 10 {
+				t.Errorf("acknowledged %s at %d/%d is gone", v, a.partition, a.offset)
+			}
+		case got != a:
+			t.Errorf("acknowledged %s at %d/%d is at %d/%d", v, a.partition, a.offset, got.partition, got.offset)
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged records lost", lost, len(acked))
+	}
+}

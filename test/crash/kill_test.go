@@ -51,10 +51,6 @@ func killUnderAcksAll(t *testing.T, brokerArgs ...string) {
 	p := startProcess(t, dir, brokerArgs...)
 	createTopic(t, p.Addr, topic, partitions)
 
-	type at struct {
-		partition int32
-		offset    int64
-	}
 	var (
 		mu       sync.Mutex
 		acked    = map[string]at{} // value -> where the broker put it
@@ -146,22 +142,7 @@ func killUnderAcksAll(t *testing.T, brokerArgs ...string) {
 			where[v] = at{part, r.Offset}
 		}
 	}
-	lost := 0
-	for v, a := range acked {
-		got, ok := where[v]
-		switch {
-		case !ok:
-			lost++
-			if lost <= 10 {
-				t.Errorf("acknowledged %s at %d/%d is gone", v, a.partition, a.offset)
-			}
-		case got != a:
-			t.Errorf("acknowledged %s at %d/%d is at %d/%d", v, a.partition, a.offset, got.partition, got.offset)
-		}
-	}
-	if lost > 0 {
-		t.Fatalf("%d acknowledged records lost", lost)
-	}
+	checkAcked(t, acked, where)
 	t.Logf("after the restart: %d records in the log (%d acknowledged, %d more that were in flight)", len(where), len(acked), len(where)-len(acked))
 
 	// Producing goes on densely from each partition's end.

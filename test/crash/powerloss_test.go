@@ -44,10 +44,6 @@ func powerLoss(t *testing.T, seed uint64) {
 	b := startOn(t, dir, fs, flush)
 	createTopic(t, b.Addr(), topic, partitions)
 
-	type at struct {
-		partition int32
-		offset    int64
-	}
 	var (
 		mu      sync.Mutex
 		acked   = map[string]at{}
@@ -118,21 +114,6 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	lost := 0
-	for v, a := range acked {
-		got, ok := where[v]
-		switch {
-		case !ok:
-			lost++
-			if lost <= 10 {
-				t.Errorf("acknowledged %s at %d/%d is gone", v, a.partition, a.offset)
-			}
-		case got != a:
-			t.Errorf("acknowledged %s at %d/%d is at %d/%d", v, a.partition, a.offset, got.partition, got.offset)
-		}
-	}
-	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged records lost", lost, len(acked))
-	}
+	checkAcked(t, acked, where)
 	t.Logf("acknowledged %d; after the power loss and restart the log holds %d (ends %v)", len(acked), len(where), ends)
 }
