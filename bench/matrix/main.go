@@ -135,6 +135,8 @@ func sweeps() map[string][]cell {
 			}
 		}
 	}
+	// Memory under many partitions and producers (the RSS column).
+	m["clients"] = append(m["clients"], with("clients", func(c *cell) { c.producers, c.partitions = 4, 1000 }))
 	for _, p := range []int{1, 4, 16, 64, 256, 1000} {
 		for _, consumers := range []int{1, 4} {
 			m["consume"] = append(m["consume"], with("consume", func(c *cell) { c.partitions, c.consumers = p, consumers }))
@@ -168,6 +170,7 @@ type config struct {
 	mb          int // MB of record values per produce run
 	warmGiB     int
 	e2eDuration time.Duration
+	e2eLinger   time.Duration
 	gen         string
 	classpath   string
 	samsaBin    string
@@ -181,6 +184,7 @@ func main() {
 	flag.IntVar(&cfg.mb, "mb", 512, "MB of record values per produce run")
 	flag.IntVar(&cfg.warmGiB, "warm-gib", 2, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
 	flag.DurationVar(&cfg.e2eDuration, "e2e-duration", 20*time.Second, "how long each end-to-end run produces")
+	flag.DurationVar(&cfg.e2eLinger, "e2e-linger", 5*time.Millisecond, "the end-to-end producer's linger (Java's default is 5 ms; 0 shows the brokers' own latency, as Kafka's EndToEndLatency tool sets)")
 	flag.StringVar(&cfg.gen, "gen", "kgo", "producer load generator: kgo (franz-go, in this process) or java (kafka-producer-perf-test)")
 	profDir := flag.String("cpuprofile", "", "write a CPU profile of each samsa broker to this directory, one file per round and cell (the whole broker life: topic creation and shutdown included)")
 	cpFile := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "Apache Kafka's classpath, for -gen java")
@@ -280,7 +284,8 @@ func runCell(cfg config, addr string, pid int, c cell) map[string]float64 {
 
 	if c.rate > 0 {
 		return benchutil.PerfResult(cfg.samsaBin, "perf", "e2e", "--brokers", addr, "--topic", topics[0],
-			"--rate", strconv.Itoa(c.rate), "--duration", cfg.e2eDuration.String(), "--record-size", strconv.Itoa(c.size))
+			"--rate", strconv.Itoa(c.rate), "--duration", cfg.e2eDuration.String(), "--record-size", strconv.Itoa(c.size),
+			"--linger", cfg.e2eLinger.String())
 	}
 	records := int64(cfg.mb) * 1_000_000 / int64(c.size)
 	var tails *consumers
@@ -508,7 +513,7 @@ func (r results) med(b, c, k string) float64 {
 }
 
 func report(r results, cells []cell, cfg config) {
-	fmt.Printf("Load generator: %s; %d MB of record values per produce run; medians over rounds.\n", cfg.gen, cfg.mb)
+	fmt.Printf("Load generator: %s; %d MB of record values per produce run; end-to-end producer linger %v; medians over rounds.\n", cfg.gen, cfg.mb, cfg.e2eLinger)
 	bySweep := map[string][]cell{}
 	for _, c := range cells {
 		bySweep[c.sweep] = append(bySweep[c.sweep], c)

@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,8 @@ func main() {
 		topics = append(topics, fmt.Sprintf("s%d", i))
 	}
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestTimeoutOverhead(time.Minute), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestTimeoutOverhead(time.Minute), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	benchutil.Must(err)
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -179,7 +181,12 @@ func ready(ctx context.Context, adm *kadm.Client, want map[string]map[int32]int6
 // produceAll writes n records of size bytes to every partition of want
 // and adds them to its ends.
 func produceAll(ctx context.Context, cl *kgo.Client, want map[string]map[int32]int64, n, size int) {
-	val := []byte(strings.Repeat("x", size))
+	// Random letters, as kafka-producer-perf-test sends: the bytes stored
+	// are the bytes produced.
+	val := make([]byte, size)
+	for i := range val {
+		val[i] = 'A' + byte(rand.IntN(26))
+	}
 	var rs []*kgo.Record
 	flush := func() {
 		for _, r := range cl.ProduceSync(ctx, rs...) {
