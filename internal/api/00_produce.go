@@ -198,7 +198,7 @@ func (h *Handler) produced(version, acks int16, topic string, p *partition.Parti
 			sp.ErrorRecords = recordErrors(err)
 		}
 		if version >= 10 && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
-			currentLeader(h.image(), topic, sp.Partition, sp, resp)
+			currentLeader(h.image(), topic, sp.Partition, p, sp, resp)
 		}
 		return awaiting{}, false
 	}
@@ -239,14 +239,28 @@ func countProduced(p *partition.Partition, size int, last partition.AppendResult
 // at once instead of waiting for a metadata refresh: without the hint
 // franz-go waits out its metadata min age (5 s), so every leadership move
 // (a controlled shutdown's among them) stalled producers that long.
-func currentLeader(img *metadata.Image, topic string, index int32, sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) {
+//
+// The local replica (nil if none) may know a newer leadership than img:
+// the replica manager gives replicas their new role while the image is
+// being delivered, before Delivered returns it, and an acks=all wait ended
+// by that move is answered in between. The newer of the two is named, or
+// the hint would name this broker again and the client would ignore it.
+func currentLeader(img *metadata.Image, topic string, index int32, local *partition.Partition, sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) {
 	t := img.Topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
 		return
 	}
 	p := t.Partitions[index]
-	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
-	b, ok := img.Brokers[p.Leader]
+	leader, epoch := p.Leader, p.LeaderEpoch
+	if local != nil {
+		if e := local.LeaderEpoch(); e > epoch {
+			if l := local.Leader(); l >= 0 {
+				leader, epoch = l, e
+			}
+		}
+	}
+	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
+	b, ok := img.Brokers[leader]
 	if !ok || !b.Live() || slices.ContainsFunc(resp.Brokers, func(rb kmsg.ProduceResponseBroker) bool { return rb.NodeID == b.NodeID }) {
 		return
 	}
@@ -303,7 +317,7 @@ func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kms
 		w.resp.ErrorCode = h.code(err)
 		w.resp.BaseOffset = -1
 		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
-			currentLeader(h.image(), w.topic, w.resp.Partition, w.resp, resp)
+			currentLeader(h.image(), w.topic, w.resp.Partition, w.p, w.resp, resp)
 		}
 	})
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/metadata"
+	"github.com/samsa-kafka/samsa/internal/partition"
 )
 
 // TestProduceNotLeaderHint: Produce v10+ answers NOT_LEADER_OR_FOLLOWER
@@ -88,4 +90,44 @@ func TestProduceNotLeaderHint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCurrentLeaderPrefersNewerLocalRole: while an image is being
+// delivered the replica manager has already made the local replica a
+// follower of the new leader, and Delivered still returns the old image.
+// A NOT_LEADER_OR_FOLLOWER answered then must name the new leader (from
+// the replica), not this broker again, which a client would ignore.
+func TestCurrentLeaderPrefersNewerLocalRole(t *testing.T) {
+	t.Parallel()
+	img := &metadata.Image{
+		Brokers: map[int32]metadata.Broker{
+			1: {NodeID: 1, Host: "h1", Port: 1},
+			3: {NodeID: 3, Host: "h3", Port: 3},
+		},
+		Topics: map[string]*metadata.Topic{"t": {Name: "t", Partitions: []metadata.Partition{
+			{Index: 0, Leader: 1, LeaderEpoch: 4, Replicas: []int32{1, 3}, ISR: []int32{1, 3}},
+		}}},
+	}
+	p, err := partition.Open(t.TempDir(), "t", 0, 4, partition.Config{MaxMessageBytes: 1 << 20, MinInsyncReplicas: 1}, log.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	check := func(what string, local *partition.Partition, wantLeader, wantEpoch int32) {
+		t.Helper()
+		sp := kmsg.NewProduceResponseTopicPartition()
+		resp := kmsg.NewPtrProduceResponse()
+		currentLeader(img, "t", 0, local, &sp, resp)
+		if sp.CurrentLeader.LeaderID != wantLeader || sp.CurrentLeader.LeaderEpoch != wantEpoch {
+			t.Fatalf("%s: hint %d in epoch %d, want %d in %d", what, sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch, wantLeader, wantEpoch)
+		}
+		if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != wantLeader {
+			t.Fatalf("%s: brokers %+v, want node %d's endpoint", what, resp.Brokers, wantLeader)
+		}
+	}
+	check("the image's leadership", nil, 1, 4)
+	check("a local leader in the image's epoch", p, 1, 4)
+	p.MakeFollower(5, 3, 1)
+	check("a local follower of a newer leadership", p, 3, 5)
 }
