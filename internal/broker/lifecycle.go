@@ -33,6 +33,18 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 	}
 	interval := time.Duration(b.cfg.BrokerHeartbeatIntervalMs) * time.Millisecond
 	const fencedInterval = 50 * time.Millisecond
+	// Registrations and heartbeats retry until a controller answers; a
+	// shutdown ends the one in flight, or a node whose quorum is gone
+	// (its peers stopped first) would wait in it forever and never stop.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-shutdown:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
 	var epoch int64 = -1
 	wait := time.Duration(0)
 	for {
@@ -46,13 +58,13 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 		}
 		if epoch < 0 {
 			reg.ClusterID = b.clusterID()
-			e, err := b.client.register(ctx, reg)
+			e, err := b.client.register(rctx, reg)
 			if err != nil {
 				if errors.Is(err, kerr.InconsistentClusterID) {
 					b.fatal(err)
 					return
 				}
-				if ctx.Err() == nil {
+				if rctx.Err() == nil {
 					b.log.Warn("broker registration failed; retrying", "err", err)
 				}
 				wait = time.Second
@@ -62,7 +74,7 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 			b.pub.ReleaseAt(epoch)
 			b.log.Info("registered with the controller", "broker_epoch", epoch)
 		}
-		rep, err := b.client.heartbeat(ctx, controller.Heartbeat{
+		rep, err := b.client.heartbeat(rctx, controller.Heartbeat{
 			NodeID: b.cfg.NodeID, Epoch: epoch, MetadataOffset: b.pub.Delivered().Offset,
 		})
 		switch {
@@ -70,7 +82,7 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 			epoch, wait = -1, 0 // fenced and superseded: register again
 			continue
 		case err != nil:
-			if ctx.Err() == nil {
+			if rctx.Err() == nil {
 				b.log.Warn("broker heartbeat failed", "err", err)
 			}
 			wait = min(interval, time.Second)
