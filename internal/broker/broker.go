@@ -57,6 +57,8 @@ type Broker struct {
 	knownCluster  atomic.Pointer[string]
 	fenced        atomic.Bool
 	ready         chan struct{}
+	readiness     *readiness   // /readyz beyond start-up (readiness.go)
+	metaCommitted atomic.Int64 // the active controller's metadata high watermark, as last fetched
 	readyOnce     sync.Once
 	fatalCh       chan error
 	shutdownReq   chan struct{}
@@ -97,7 +99,7 @@ type Options struct {
 // it serves, and becomes ready when the quorum has formed (WaitReady).
 func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 	b := &Broker{cfg: cfg, log: opts.Logger, served: make(chan error, 1), stop: make(chan struct{}),
-		ready: make(chan struct{}), fatalCh: make(chan error, 1), ctlServed: make(chan error, 1)}
+		ready: make(chan struct{}), readiness: newReadiness(), fatalCh: make(chan error, 1), ctlServed: make(chan error, 1)}
 	b.current.Store(cfg)
 	if b.log == nil {
 		b.log = slog.Default()
@@ -320,7 +322,9 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	go func() {
 		select {
 		case <-b.ready:
-			b.served <- b.srv.Serve(b.ln)
+			err := b.srv.Serve(b.ln)
+			b.readiness.listenerStopped(err)
+			b.served <- err
 		case <-b.shutdownReq:
 			b.ln.Close()
 			b.served <- nil

@@ -424,6 +424,7 @@ func (b *Broker) fetchMetadataOnce(ctx context.Context, img *metadata.Image, req
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 		return img, err
 	}
+	b.metaCommitted.Store(p.HighWatermark)
 	return applyMetadataChunks(img, p.RecordBatches)
 }
 

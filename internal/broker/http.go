@@ -103,9 +103,17 @@ func (b *Broker) notReady() []string {
 		default:
 		}
 	}
+	b.observeMetadata()
+	session := time.Duration(b.cfg.BrokerSessionTimeoutMs) * time.Millisecond
 	if b.replicas == nil {
-		return nil // a controller-only node: ready once the quorum runs
+		// A controller-only node: ready while its quorum has a leader and
+		// it applies what the quorum commits.
+		if b.ctl.Leader() < 0 {
+			reasons = append(reasons, "no controller quorum leader known")
+		}
+		return append(reasons, b.readiness.reasons(time.Now(), session, false)...)
 	}
+	reasons = append(reasons, b.readiness.reasons(time.Now(), session, true)...)
 	if b.fenced.Load() {
 		reasons = append(reasons, "fenced by the controller")
 	}
@@ -125,4 +133,16 @@ func (b *Broker) notReady() []string {
 		reasons = append(reasons, fmt.Sprintf("%d partitions this node leads in the metadata are not served as leader here", offline))
 	}
 	return reasons
+}
+
+// observeMetadata tells the readiness check how far this node's delivered
+// metadata is from the quorum's: a controller compares with its own
+// applied image, a broker-only node with the active controller's high
+// watermark as its last metadata fetch saw it.
+func (b *Broker) observeMetadata() {
+	committed := b.metaCommitted.Load()
+	if b.ctl != nil {
+		committed = b.ctl.Image().Offset
+	}
+	b.readiness.observeMetadata(time.Now(), b.pub.Delivered().Offset, committed)
 }

@@ -77,6 +77,10 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 		rep, err := b.client.heartbeat(rctx, controller.Heartbeat{
 			NodeID: b.cfg.NodeID, Epoch: epoch, MetadataOffset: b.pub.Delivered().Offset,
 		})
+		b.observeMetadata()
+		if err == nil {
+			b.readiness.heartbeatAnswered(time.Now())
+		}
 		switch {
 		case errors.Is(err, kerr.StaleBrokerEpoch):
 			epoch, wait = -1, 0 // fenced and superseded: register again

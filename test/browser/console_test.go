@@ -16,7 +16,9 @@ import (
 	"image/color/palette"
 	"image/draw"
 	"image/png"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -442,14 +444,32 @@ func TestUnderReplicatedInBrowser(t *testing.T) {
 	nodes[2].Kill()
 	killed := time.Now()
 	// The page is read again every half second, as an operator would
-	// reload it; the highlight must come within 15 s.
+	// reload it; the highlight must come within 15 s. The survivors'
+	// /metrics say the same: their leaders count all 6 partitions
+	// under-replicated.
+	urpMetric := false
 	for {
-		b.open("/")
-		if eval[bool](b, `document.querySelectorAll("#problems tr.warn").length == 6 && document.getElementById("urp-card").classList.contains("bad")`) {
-			break
+		if !urpMetric {
+			var sum float64
+			for _, w := range web[:2] {
+				sum += gaugeValue(t, w, "samsa_under_replicated_partitions")
+			}
+			if urpMetric = sum == 6; urpMetric {
+				t.Logf("samsa_under_replicated_partitions 6 on /metrics %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+			}
+		}
+		if urpMetric {
+			b.open("/")
+			if eval[bool](b, `document.querySelectorAll("#problems tr.warn").length == 6 && document.getElementById("urp-card").classList.contains("bad")`) {
+				break
+			}
 		}
 		if time.Since(killed) > 15*time.Second {
+			b.open("/")
 			b.screenshot("urp-missing")
+			if !urpMetric {
+				t.Fatal("samsa_under_replicated_partitions on the survivors' /metrics did not sum to 6 within 15 s")
+			}
 			t.Fatalf("under-replicated partitions not highlighted within 15 s:\n%s", b.text("main"))
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -467,6 +487,31 @@ func TestUnderReplicatedInBrowser(t *testing.T) {
 		b.open("/")
 	}
 	b.screenshot("under-replicated")
+}
+
+// gaugeValue reads one unlabelled sample from addr's /metrics (0 when
+// absent or unreachable).
+func gaugeValue(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %q", name, line)
+			}
+			return f
+		}
+	}
+	return 0
 }
 
 // freePorts returns n loopback addresses with ports the OS just handed out.

@@ -355,7 +355,8 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 3, 3, nil, "replicated"); err != nil {
+	minISR := "3"
+	if _, err := adm.CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, "replicated"); err != nil {
 		t.Fatal(err)
 	}
 	// Followers fetch every batch once: the leaders' replication bytes out
@@ -384,14 +385,15 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 			t.Fatalf("replication bytes out %v, want twice the %v bytes in", repl, in)
 		}
 	}
-	urp := func() float64 {
+	sum := func(name string, nodes []*cluster.Broker) float64 {
 		var sum float64
-		for _, n := range nodes[:2] {
-			v, _ := value(scrape(t, n.HTTPAddr()), "samsa_under_replicated_partitions", nil)
+		for _, n := range nodes {
+			v, _ := value(scrape(t, n.HTTPAddr()), name, nil)
 			sum += v
 		}
 		return sum
 	}
+	urp := func() float64 { return sum("samsa_under_replicated_partitions", nodes[:2]) }
 	// Every replica in sync first, so what follows is the stop's doing.
 	for deadline := time.Now().Add(30 * time.Second); urp() != 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -409,6 +411,62 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 			t.Fatal("no under-replicated partition reported within 15 s of a broker stopping")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// Every partition loses node 3 from its ISR: 3 under-replicated, and
+	// with min.insync.replicas=3 all 3 under their minimum ISR.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		u, m := urp(), sum("samsa_under_min_isr_partitions", nodes[:2])
+		if u == 3 && m == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("under-replicated %v and under-min-ISR %v, want 3 and 3", u, m)
+		}
+	}
+	// Back: each partition's leader adds node 3 to its ISR once it caught
+	// up, so the leaders count 3 expansions between them.
+	expands := sum("samsa_isr_expands_total", nodes[:2])
+	nodes[2] = nodes[2].Restart()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		u, m := sum("samsa_under_replicated_partitions", nodes), sum("samsa_under_min_isr_partitions", nodes)
+		e := sum("samsa_isr_expands_total", nodes) - expands
+		if u == 0 && m == 0 && e == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after node 3's restart: under-replicated %v, under-min-ISR %v, ISR expansions %v (want 0, 0, 3)", u, m, e)
+		}
+	}
+}
+
+// TestFlushLatency: with flush.messages=1 every acknowledged produce was
+// fsynced, and each fsync is a sample of the flush-latency histogram.
+func TestFlushLatency(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := cluster.Start(t, "samsa.http.listen=127.0.0.1:0")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	one := "1"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"flush.messages": &one}, "flushed"); err != nil {
+		t.Fatal(err)
+	}
+	before := mustValue(t, scrape(t, b.HTTPAddr()), "samsa_log_flush_duration_seconds", nil)
+	for i := range 5 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "flushed", Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := scrape(t, b.HTTPAddr())
+	if got := mustValue(t, fams, "samsa_log_flush_duration_seconds", nil) - before; got < 5 {
+		t.Fatalf("%v flushes observed for 5 produces at flush.messages=1", got)
+	}
+	if s := fams["samsa_log_flush_duration_seconds"].Metric[0].Histogram.GetSampleSum(); s <= 0 {
+		t.Fatalf("flush time sum %v", s)
 	}
 }
 

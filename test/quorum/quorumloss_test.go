@@ -2,6 +2,9 @@ package quorum
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +19,22 @@ import (
 // can no longer reach any controller, so its registration heartbeats retry
 // without end; a shutdown must still end them and stop the node, after
 // its bounded controlled-shutdown attempt. It used to wait in the
-// heartbeat forever.
+// heartbeat forever. On the way, its /readyz must stop answering ready
+// once no controller has answered it for the session timeout.
 func TestStopAfterQuorumLost(t *testing.T) {
 	t.Parallel()
-	nodes := cluster.StartQuorum(t, 3, "broker.heartbeat.interval.ms=100")
+	nodes := cluster.StartQuorum(t, 3, "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=2000",
+		"samsa.http.listen=127.0.0.1:0")
+	readyz := "http://" + nodes[0].HTTPAddr() + "/readyz"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := get(t, readyz)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz before the peers stop: %d %q", code, body)
+		}
+	}
 	for _, n := range nodes[1:] {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := n.Shutdown(ctx); err != nil {
@@ -50,6 +65,18 @@ func TestStopAfterQuorumLost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Cut off from any controller for over the 2 s session timeout: not
+	// ready, saying why.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := get(t, readyz)
+		if code == http.StatusServiceUnavailable && strings.HasPrefix(body, "no heartbeat answered by the controller quorum for ") {
+			t.Logf("/readyz: %s", strings.TrimSpace(body))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz of a node cut off from its quorum: %d %q", code, body)
+		}
+	}
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -62,4 +89,19 @@ func TestStopAfterQuorumLost(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("the last node of a lost quorum did not stop within 45 s")
 	}
+}
+
+// get fetches url, returning the status code and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
 }
