@@ -186,6 +186,7 @@ func main() {
 	flag.DurationVar(&cfg.e2eDuration, "e2e-duration", 20*time.Second, "how long each end-to-end run produces")
 	flag.DurationVar(&cfg.e2eLinger, "e2e-linger", 5*time.Millisecond, "the end-to-end producer's linger (Java's default is 5 ms; 0 shows the brokers' own latency, as Kafka's EndToEndLatency tool sets)")
 	flag.StringVar(&cfg.gen, "gen", "kgo", "producer load generator: kgo (franz-go, in this process) or java (kafka-producer-perf-test)")
+	baseBin := flag.String("peer-samsa", "", "run this samsa binary as the peer instead of kfake (an A/B of a change against its base build; the kfake columns then show it)")
 	profDir := flag.String("cpuprofile", "", "write a CPU profile of each samsa broker to this directory, one file per round and cell (the whole broker life: topic creation and shutdown included)")
 	cpFile := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "Apache Kafka's classpath, for -gen java")
 	flag.Parse()
@@ -221,15 +222,18 @@ func main() {
 	kfakeBin := filepath.Join(work, "kfake")
 	benchutil.Run("go", "build", "-o", cfg.samsaBin, "./cmd/samsa")
 	benchutil.Run("go", "build", "-o", kfakeBin, "./bench/kfake")
-	brokers := []broker{
-		{"samsa", func(dir string, port int, _ cell) *exec.Cmd {
+	samsa := func(bin string) func(dir string, port int, _ cell) *exec.Cmd {
+		return func(dir string, port int, _ cell) *exec.Cmd {
 			args := []string{"broker", "--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 				"--http", "127.0.0.1:0", "--log-level", "warn"}
 			if *profDir != "" {
 				args = append(args, "--cpuprofile", filepath.Join(*profDir, filepath.Base(dir)+".pprof"))
 			}
-			return exec.Command(cfg.samsaBin, args...)
-		}},
+			return exec.Command(bin, args...)
+		}
+	}
+	brokers := []broker{
+		{"samsa", samsa(cfg.samsaBin)},
 		{"kfake", func(dir string, port int, c cell) *exec.Cmd {
 			args := []string{"-data-dir", dir, "-port", strconv.Itoa(port)}
 			if c.fsync {
@@ -237,6 +241,9 @@ func main() {
 			}
 			return exec.Command(kfakeBin, args...)
 		}},
+	}
+	if *baseBin != "" {
+		brokers[1].start = samsa(*baseBin)
 	}
 
 	res := results{}
