@@ -192,6 +192,14 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	rc.HeartbeatTimeout, rc.ElectionTimeout = timeout, timeout
 	rc.LeaderLeaseTimeout = timeout / 2
+	if len(voters) == 1 {
+		// A lone voter's lease cannot lapse, but Raft's leader still
+		// checks it every LeaderLeaseTimeout: at 25 ms those wake-ups
+		// were half of an idle broker's CPU (12.5 ms a second, against
+		// 7 at 50 ms). It may not exceed the heartbeat timeout, which
+		// stays short so that a one-node cluster elects itself at once.
+		rc.LeaderLeaseTimeout = timeout
+	}
 	rc.SnapshotThreshold = 8192
 	rc.TrailingLogs = 10240
 	notify := make(chan bool, 8)
