@@ -545,28 +545,53 @@ func (o *resetOptions) run(cmd *cobra.Command, cf *clientFlags, group string) er
 		return nil
 	}
 
-	offsets := make(kadm.Offsets)
-	for _, r := range plan {
-		offsets.Add(kadm.Offset{Topic: r.topic, Partition: r.partition, At: r.newOffset, LeaderEpoch: -1})
-	}
-	// The state check above and this commit are two requests; a member
-	// joining between them makes the coordinator refuse the commit (a
-	// commit without a generation is only accepted by an Empty group).
-	resps, err := adm.CommitOffsets(ctx, group, offsets)
+	// The state check above and these commits are separate requests; a
+	// member joining between them makes the coordinator refuse the commit
+	// (a commit without a generation is only accepted by an Empty group).
+	bar := newProgressBar(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), "commit", int64(len(plan)))
+	err = commitPlan(ctx, func(ctx context.Context, os kadm.Offsets) (kadm.OffsetResponses, error) {
+		return adm.CommitOffsets(ctx, group, os)
+	}, plan, bar)
+	bar.Done()
 	if err != nil {
 		return fmt.Errorf("commit offsets of group %q: %w", group, err)
 	}
-	var errs []error
-	for _, r := range resps.Sorted() {
-		if r.Err != nil {
-			errs = append(errs, fmt.Errorf("commit offset of group %q for %s[%d]: %w", group, r.Topic, r.Partition, r.Err))
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
 	fmt.Fprintf(out, "Committed new offsets of group %s.\n", group)
 	return nil
+}
+
+// resetCommitChunk bounds the partitions one OffsetCommit of a reset
+// carries (about 70 KB of request): a group over tens of thousands of
+// partitions would otherwise send one request above what brokers accept
+// for anything but Produce, and the progress bar moves as chunks land.
+// Kafka's own tool sends one request; an OffsetCommit is not atomic
+// across partitions anyway (each has its own error code), so chunks
+// change no outcome.
+const resetCommitChunk = 2000
+
+// commitPlan commits the plan's offsets resetCommitChunk partitions at a
+// time, in plan order, showing progress on bar. Every partition's error
+// is reported; a failed request stops the commit.
+func commitPlan(ctx context.Context, commit func(context.Context, kadm.Offsets) (kadm.OffsetResponses, error), plan []resetRow, bar *progressBar) error {
+	var errs []error
+	for start := 0; start < len(plan); start += resetCommitChunk {
+		chunk := plan[start:min(start+resetCommitChunk, len(plan))]
+		offsets := make(kadm.Offsets)
+		for _, r := range chunk {
+			offsets.Add(kadm.Offset{Topic: r.topic, Partition: r.partition, At: r.newOffset, LeaderEpoch: -1})
+		}
+		resps, err := commit(ctx, offsets)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		for _, r := range resps.Sorted() {
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("%s[%d]: %w", r.Topic, r.Partition, r.Err))
+			}
+		}
+		bar.Set(int64(start+len(chunk)), "partitions")
+	}
+	return errors.Join(errs...)
 }
 
 // requireInactive refuses unless the group has no members: Empty, or Dead

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +322,63 @@ func TestGroupListDeleteAndDeleteOffsets(t *testing.T) {
 	equal(t, "list after delete", f.group("list"), ""+
 		"GROUP  STATE   PROTOCOL-TYPE\n"+
 		"busy   Stable  consumer\n")
+}
+
+// TestCommitPlanInChunks: a reset over many partitions commits them
+// resetCommitChunk at a time, in plan order, reports every partition's
+// error, stops at a failed request, and draws its bar only on a terminal.
+func TestCommitPlanInChunks(t *testing.T) {
+	var plan []resetRow
+	for i := range 2*resetCommitChunk + 5 {
+		plan = append(plan, resetRow{topic: fmt.Sprintf("t%d", i%3), partition: int32(i), newOffset: int64(i)})
+	}
+	var sizes []int
+	var next int32
+	commit := func(_ context.Context, os kadm.Offsets) (kadm.OffsetResponses, error) {
+		sizes = append(sizes, len(os.Sorted()))
+		resps := make(kadm.OffsetResponses)
+		for _, o := range os.Sorted() {
+			// Each chunk is the plan's next partitions.
+			if o.Partition < next || o.Partition >= next+int32(len(os.Sorted())) {
+				t.Fatalf("partition %d in the chunk after %d", o.Partition, next)
+			}
+			if int64(o.Partition) != o.At {
+				t.Fatalf("partition %d committed at %d", o.Partition, o.At)
+			}
+			var err error
+			if o.Partition == 7 || o.Partition == resetCommitChunk+1 {
+				err = kerr.UnknownMemberID
+			}
+			resps.Add(kadm.OffsetResponse{Offset: o, Err: err})
+		}
+		next += int32(len(os.Sorted()))
+		return resps, nil
+	}
+	var out strings.Builder
+	err := commitPlan(context.Background(), commit, plan, newProgressBar(&out, true, "commit", int64(len(plan))))
+	if want := []int{resetCommitChunk, resetCommitChunk, 5}; !slices.Equal(sizes, want) {
+		t.Fatalf("chunks of %v, want %v", sizes, want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "t1[7]: ") || !strings.Contains(err.Error(), fmt.Sprintf("t0[%d]: ", resetCommitChunk+1)) ||
+		!errors.Is(err, kerr.UnknownMemberID) || strings.Count(err.Error(), "\n") != 1 {
+		t.Fatalf("errors: %v", err)
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("%d/%d  partitions", len(plan), len(plan))) {
+		t.Fatalf("bar: %q", out.String())
+	}
+
+	// A failed request stops the commit there.
+	sizes = nil
+	failing := func(context.Context, kadm.Offsets) (kadm.OffsetResponses, error) {
+		sizes = append(sizes, 0)
+		return nil, errors.New("broker gone")
+	}
+	out.Reset()
+	if err := commitPlan(context.Background(), failing, plan, newProgressBar(&out, false, "commit", int64(len(plan)))); err == nil ||
+		err.Error() != "broker gone" || len(sizes) != 1 {
+		t.Fatalf("failed request: %v after %d requests", err, len(sizes))
+	}
+	if out.Len() != 0 {
+		t.Fatalf("a bar drawn off a terminal: %q", out.String())
+	}
 }
