@@ -15,6 +15,7 @@
 //	go run ./bench/matrix -rounds 3                         # every sweep
 //	go run ./bench/matrix -rounds 3 -sweeps grid -mb 1024   # partitions × record size
 //	go run ./bench/matrix -gen java -sweeps grid            # Kafka's producer-perf-test as the load
+//	go run ./bench/matrix -peer-samsa /tmp/samsa-base ...   # A/B: a base build of samsa as the peer
 //
 // The load generator is franz-go in this process (-gen kgo), or Apache
 // Kafka's own kafka-producer-perf-test (-gen java, its classpath built by
