@@ -143,6 +143,7 @@ config), and the dedicated flags below. Unknown or invalid configs are refused.`
 				}
 				defer stop()
 			}
+			setGCFloor()
 			b, err := broker.Start(cfg, broker.Options{Logger: logger})
 			if err != nil {
 				return err
