@@ -31,17 +31,29 @@ func TestIdempotentProducerLeaderKill(t *testing.T) {
 	seeds := clientAddrs(nodes)
 	adm := newAdmin(t, seeds)
 	createTopic(t, ctx, adm, topic, 1, 3, "2")
+	// Every broker must know the topic before the leader dies: a broker
+	// learns a committed creation asynchronously (as in Kafka), and one
+	// that had not when the controller died answers UNKNOWN_TOPIC_OR_PARTITION
+	// until the new controller commits, which franz-go gives up on after
+	// four tries.
 	var leader int32 = -1
+	ds := dialAll(t, nodes)
 	poll(t, ctx, func() error {
-		md, err := adm.Metadata(ctx, topic)
-		if err != nil {
-			return err
+		for _, d := range ds {
+			v, err := d.metadata(ctx)
+			if err != nil {
+				return err
+			}
+			tv, ok := v.Topics[topic]
+			if !ok || len(tv.Partitions) != 1 {
+				return fmt.Errorf("broker %s does not list %s yet", d.addr, topic)
+			}
+			p := tv.Partitions[0]
+			if len(p.ISR) != 3 {
+				return fmt.Errorf("broker %s: ISR %v", d.addr, p.ISR)
+			}
+			leader = p.Leader
 		}
-		p := md.Topics[topic].Partitions[0]
-		if len(p.ISR) != 3 {
-			return fmt.Errorf("ISR %v", p.ISR)
-		}
-		leader = p.Leader
 		return nil
 	})
 
