@@ -15,16 +15,21 @@
 //	go run ./bench/matrix -rounds 3                         # every sweep
 //	go run ./bench/matrix -rounds 3 -sweeps grid -mb 1024   # partitions × record size
 //	go run ./bench/matrix -gen java -sweeps grid            # Kafka's producer-perf-test as the load
+//	go run ./bench/matrix -gen kcat -sweeps grid            # librdkafka (kcat -P) as the load
 //	go run ./bench/matrix -peer-samsa /tmp/samsa-base ...   # A/B: a base build of samsa as the peer
 //
-// The load generator is franz-go in this process (-gen kgo), or Apache
+// The load generator is franz-go in this process (-gen kgo), Apache
 // Kafka's own kafka-producer-perf-test (-gen java, its classpath built by
-// `(cd test/external/java && mvn -B -q compile)`); end-to-end latency uses
+// `(cd test/external/java && mvn -B -q compile)`), or librdkafka through
+// Debian's kcat (-gen kcat: `kcat -P` reading newline-separated values
+// from a file); the last two produce to one topic, so cells of many
+// topics are left out with them. End-to-end latency uses
 // `samsa perf e2e`. Broker CPU is the broker process's user+system time
 // from /proc over the run, per GB of record values produced (or consumed).
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -175,6 +180,7 @@ type config struct {
 	gen         string
 	classpath   string
 	samsaBin    string
+	work        string // scratch directory (kcat's input files)
 }
 
 func main() {
@@ -186,7 +192,7 @@ func main() {
 	flag.IntVar(&cfg.warmGiB, "warm-gib", 2, "GiB of memory to touch and free before each produce run (0: none); see docs/benchmarks.md")
 	flag.DurationVar(&cfg.e2eDuration, "e2e-duration", 20*time.Second, "how long each end-to-end run produces")
 	flag.DurationVar(&cfg.e2eLinger, "e2e-linger", 5*time.Millisecond, "the end-to-end producer's linger (Java's default is 5 ms; 0 shows the brokers' own latency, as Kafka's EndToEndLatency tool sets)")
-	flag.StringVar(&cfg.gen, "gen", "kgo", "producer load generator: kgo (franz-go, in this process) or java (kafka-producer-perf-test)")
+	flag.StringVar(&cfg.gen, "gen", "kgo", "producer load generator: kgo (franz-go, in this process), java (kafka-producer-perf-test) or kcat (librdkafka)")
 	baseBin := flag.String("peer-samsa", "", "run this samsa binary as the peer instead of kfake (an A/B of a change against its base build; the kfake columns then show it)")
 	profDir := flag.String("cpuprofile", "", "write a CPU profile of each samsa broker to this directory, one file per round and cell (the whole broker life: topic creation and shutdown included)")
 	cpFile := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "Apache Kafka's classpath, for -gen java")
@@ -195,8 +201,11 @@ func main() {
 		cp, err := os.ReadFile(*cpFile)
 		benchutil.Must(err)
 		cfg.classpath = strings.TrimSpace(string(cp))
+	} else if cfg.gen == "kcat" {
+		_, err := exec.LookPath("kcat")
+		benchutil.Must(err)
 	} else if cfg.gen != "kgo" {
-		benchutil.Must(fmt.Errorf("-gen %q: want kgo or java", cfg.gen))
+		benchutil.Must(fmt.Errorf("-gen %q: want kgo, java or kcat", cfg.gen))
 	}
 	var re *regexp.Regexp
 	if *match != "" {
@@ -210,9 +219,14 @@ func main() {
 			benchutil.Must(fmt.Errorf("unknown sweep %q", n))
 		}
 		for _, c := range cs {
-			if re == nil || re.MatchString(c.String()) {
-				cells = append(cells, c)
+			if re != nil && !re.MatchString(c.String()) {
+				continue
 			}
+			if cfg.gen != "kgo" && c.topics > 1 && c.rate == 0 {
+				fmt.Fprintf(os.Stderr, "-gen %s produces to one topic: leaving out [%s]\n", cfg.gen, c)
+				continue
+			}
+			cells = append(cells, c)
 		}
 	}
 
@@ -220,6 +234,7 @@ func main() {
 	benchutil.Must(err)
 	defer os.RemoveAll(work)
 	cfg.samsaBin = filepath.Join(work, "samsa")
+	cfg.work = work
 	kfakeBin := filepath.Join(work, "kfake")
 	benchutil.Run("go", "build", "-o", cfg.samsaBin, "./cmd/samsa")
 	benchutil.Run("go", "build", "-o", kfakeBin, "./bench/kfake")
@@ -306,9 +321,12 @@ func runCell(cfg config, addr string, pid int, c cell) map[string]float64 {
 	benchutil.WaitIdle(pid, 30*time.Second)
 	cpu0 := benchutil.CPUSeconds(pid)
 	var v map[string]float64
-	if cfg.gen == "java" && c.topics == 1 {
+	switch cfg.gen {
+	case "java":
 		v = javaProduce(cfg, addr, topics[0], c, records)
-	} else {
+	case "kcat":
+		v = kcatProduce(cfg, addr, topics[0], c, records)
+	default:
 		v = produce(addr, topics, c, records)
 	}
 	if tails != nil {
@@ -435,6 +453,71 @@ func javaProduce(cfg config, addr, topic string, c cell, records int64) map[stri
 	}
 	b := float64(sent) * float64(c.size)
 	return map[string]float64{"records": float64(sent), "bytes": b, "mb_per_sec": b / 1e6 / el, "records_per_sec": float64(sent) / el}
+}
+
+// kcatProduce runs librdkafka's producer through kcat (`kcat -P`), one
+// process per producer, each reading its share of the records from a file
+// of newline-separated values (built once per record size and count, from
+// the same payload as the other generators). kcat's exit status does not
+// cover every delivery failure, so the topic's end offsets must add up to
+// at least the records sent (acks=1 without idempotence may duplicate).
+func kcatProduce(cfg config, addr, topic string, c cell, records int64) map[string]float64 {
+	n := records / int64(c.producers)
+	input := kcatInput(cfg.work, c.size, n)
+	maxReq := max(c.batch, c.size+512)
+	args := []string{"-P", "-b", addr, "-t", topic, "-X", "linger.ms=5", "-X", "batch.size=" + strconv.Itoa(c.batch),
+		"-X", "message.max.bytes=" + strconv.Itoa(maxReq+64<<10), "-X", "acks=" + c.acks,
+		"-X", "enable.idempotence=" + strconv.FormatBool(c.acks == "all"), "-X", "compression.codec=" + c.compression}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c.producers {
+		f, err := os.Open(input)
+		benchutil.Must(err)
+		cmd := exec.Command("kcat", args...)
+		cmd.Stdin, cmd.Stderr = f, os.Stderr
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer f.Close()
+			benchutil.Must(cmd.Run())
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	sent := n * int64(c.producers)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	benchutil.Must(err)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	benchutil.Must(err)
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total < sent {
+		benchutil.Must(fmt.Errorf("kcat sent %d records, the topic holds %d", sent, total))
+	}
+	b := float64(sent) * float64(c.size)
+	return map[string]float64{"records": float64(sent), "bytes": b, "mb_per_sec": b / 1e6 / el, "records_per_sec": float64(sent) / el}
+}
+
+// kcatInput returns a file of n values of size bytes, one a line, made
+// (once) of slices of payload at random offsets.
+func kcatInput(dir string, size int, n int64) string {
+	name := filepath.Join(dir, fmt.Sprintf("kcat-%d-%d", size, n))
+	if _, err := os.Stat(name); err == nil {
+		return name
+	}
+	f, err := os.Create(name + ".tmp")
+	benchutil.Must(err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	for range n {
+		off := rand.IntN(len(payload) - size)
+		w.Write(payload[off : off+size])
+		w.WriteByte('\n')
+	}
+	benchutil.Must(w.Flush())
+	benchutil.Must(f.Close())
+	benchutil.Must(os.Rename(name+".tmp", name))
+	return name
 }
 
 // consumers are franz-go clients each reading every partition of the
