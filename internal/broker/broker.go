@@ -264,6 +264,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		},
 		BrokerEpoch:    b.client.brokerEpoch,
 		AlterPartition: b.client.AlterPartition,
+		Parallelism:    int(cfg.NumRecoveryThreads),
 	})
 	b.pub.Subscribe(b.replicas.Apply)
 	*cleanup = append(*cleanup, func() { b.replicas.Close() })

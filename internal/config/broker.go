@@ -76,6 +76,9 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
 	NumReplicaFetchers           int32
+	// NumRecoveryThreads is num.recovery.threads.per.data.dir: the
+	// replicas opened, given a role or closed at once.
+	NumRecoveryThreads int32
 	ReplicaHWCheckpointMs        int64
 
 	// Leader balancing on the active controller: 0 when

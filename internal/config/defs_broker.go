@@ -262,6 +262,13 @@ var brokerDefs = []*Def{
 		Doc: "Pause after a follower's fetch fails."},
 	{Name: "replica.high.watermark.checkpoint.interval.ms", Type: TypeLong, Default: "5000", Importance: High, Rule: atLeast(1),
 		Doc: "How often each replica's high watermark is written to the data directory's replication-offset-checkpoint (and at shutdown)."},
+	{Name: "num.recovery.threads.per.data.dir", Type: TypeInt, Default: "16", Importance: High, Rule: atLeast(1),
+		Doc: "How many partitions the broker opens (recovering any whose shutdown was unclean), gives a role or closes at once, " +
+			"at start, on metadata changes and at shutdown.",
+		Note: "Kafka's default is 2 threads. samsa's workers are goroutines that mostly wait on fsyncs of small files " +
+			"(leader-epoch checkpoints, producer snapshots), which the file system commits together when many wait at once: " +
+			"at 10,000 partitions one at a time took 10 s to start and 13 s to stop, 16 at a time 8 s and 8.5 s " +
+			"(docs/benchmarks.md). Kafka's sample server.properties sets 1, which samsa honours."},
 	{Name: "num.replica.fetchers", Type: TypeInt, Default: "1", Importance: High, Rule: atLeast(1), Mode: ClusterWide,
 		Doc: "Fetcher connections a follower opens to each leader."},
 	{Name: "auto.leader.rebalance.enable", Type: TypeBoolean, Default: "true", Importance: High,
@@ -354,7 +361,7 @@ var brokerByName = indexDefs(brokerDefs)
 var ignoredBroker = []string{
 	// Threads, sockets and request queues: samsa uses goroutines per
 	// connection and the kernel's socket buffers.
-	"background.threads", "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
+	"background.threads", "num.io.threads", "num.network.threads",
 	"num.replica.alter.log.dirs.threads", "queued.max.requests", "queued.max.request.bytes",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes", "socket.listen.backlog.size",
 	"socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms",

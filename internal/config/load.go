@@ -201,6 +201,7 @@ func (b *Broker) build() error {
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
+	b.NumRecoveryThreads = r.i32("num.recovery.threads.per.data.dir")
 	b.ReplicaHWCheckpointMs = r.i64("replica.high.watermark.checkpoint.interval.ms")
 	if r.bool("auto.leader.rebalance.enable") {
 		b.LeaderImbalanceCheckIntervalSeconds = r.i64("leader.imbalance.check.interval.seconds")

@@ -131,12 +131,16 @@ func TestLoadKafkaServerProperties(t *testing.T) {
 		t.Errorf("QuorumBootstrapServers = %v", b.QuorumBootstrapServers)
 	}
 	wantIgnored := []string{
-		"num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
+		"num.io.threads", "num.network.threads",
 		"share.coordinator.state.topic.min.isr", "share.coordinator.state.topic.replication.factor",
 		"socket.receive.buffer.bytes", "socket.send.buffer.bytes",
 	}
 	if !reflect.DeepEqual(b.Ignored, wantIgnored) {
 		t.Errorf("Ignored = %q", b.Ignored)
+	}
+	// Kafka's sample file asks for one recovery thread; samsa honours it.
+	if b.NumRecoveryThreads != 1 {
+		t.Errorf("NumRecoveryThreads = %d, want the file's 1", b.NumRecoveryThreads)
 	}
 	if v, _ := b.Get("log.retention.hours"); v != (Value{Value: "168", Source: SourceStatic, Origin: file}) {
 		t.Errorf("log.retention.hours = %+v", v)
@@ -387,6 +391,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"replica.fetch.response.max.bytes", "0", "-1", "must be at least 0", nil},
 		{"replica.fetch.backoff.ms", "0", "-1", "must be at least 0", nil},
 		{"num.replica.fetchers", "1", "0", "must be at least 1", nil},
+		{"num.recovery.threads.per.data.dir", "4", "0", "must be at least 1", nil},
 		{"samsa.console.sample.interval.ms", "100", "99", "must be at least 100", nil},
 		{"replica.high.watermark.checkpoint.interval.ms", "1", "0", "must be at least 1", nil},
 		{"leader.imbalance.check.interval.seconds", "1", "0", "must be at least 1", nil},

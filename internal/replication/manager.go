@@ -56,6 +56,10 @@ type Config struct {
 	// controller; nil on a node that never leads a replicated partition
 	// (tests). Its error is a failure to reach the controller.
 	AlterPartition func(context.Context, controller.PartitionISRRequest) (controller.PartitionISRResult, error)
+	// Parallelism bounds the replicas opened (recovered, after an unclean
+	// shutdown), given a role or closed at once
+	// (num.recovery.threads.per.data.dir); 0: DefaultParallelism.
+	Parallelism int
 }
 
 // Manager holds the local replicas.
@@ -434,7 +438,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 			toOpen = append(toOpen, i)
 		}
 	}
-	inParallel(len(existing), func(k int) {
+	m.inParallel(len(existing), func(k int) {
 		i := existing[k]
 		if configChanged {
 			have[i].SetConfig(cfg)
@@ -444,7 +448,7 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 		}
 	})
 	openErrs := make([]error, len(toOpen))
-	inParallel(len(toOpen), func(k int) {
+	m.inParallel(len(toOpen), func(k int) {
 		i := toOpen[k]
 		part, err := m.open(t, t.Partitions[i], cfg)
 		if err != nil {
@@ -490,29 +494,30 @@ func (m *Manager) syncTopic(t *metadata.Topic, prev *metadata.Topic, reresolve b
 	}
 	m.queueRemoval(moved)
 	// Roles after installing: a follower's fetcher looks the replica up.
-	inParallel(len(toOpen), func(k int) {
+	m.inParallel(len(toOpen), func(k int) {
 		if i := toOpen[k]; opened[i] != nil {
 			m.applyRole(t.Name, t.ID, opened[i], t.Partitions[i])
 		}
 	})
 }
 
-// parallelism bounds the replicas opened, given a role, or closed at once.
-// Each of these writes and fsyncs small files (a leader-epoch checkpoint,
-// producer snapshots, the clean-shutdown marker), so run one after the
-// other they took about a millisecond a partition (10 s of a 10,000-
-// partition broker's start, as much of its shutdown); run together, the
-// file system commits their fsyncs in shared journal transactions.
-const parallelism = 16
+// DefaultParallelism is Config.Parallelism's default. Opening, giving a
+// role to and closing a replica each write and fsync small files (a
+// leader-epoch checkpoint, producer snapshots, the clean-shutdown marker),
+// so run one after the other they took about a millisecond a partition
+// (10 s of a 10,000-partition broker's start, as much of its shutdown);
+// run together, the file system commits their fsyncs in shared journal
+// transactions.
+const DefaultParallelism = 16
 
-// inParallel runs f(0) to f(n-1), up to parallelism at a time, and returns
-// when all have.
-func inParallel(n int, f func(i int)) {
+// inParallel runs f(0) to f(n-1), up to the configured parallelism at a
+// time, and returns when all have.
+func (m *Manager) inParallel(n int, f func(i int)) {
 	if n == 1 {
 		f(0)
 		return
 	}
-	sem := make(chan struct{}, parallelism)
+	sem := make(chan struct{}, cmp.Or(m.cfg.Parallelism, DefaultParallelism))
 	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
@@ -756,7 +761,7 @@ func (m *Manager) Close() error {
 		}
 	}
 	closeErrs := make([]error, len(parts))
-	inParallel(len(parts), func(i int) { closeErrs[i] = parts[i].Close() })
+	m.inParallel(len(parts), func(i int) { closeErrs[i] = parts[i].Close() })
 	errs = append(errs, closeErrs...)
 	m.deleter.close()
 	return errors.Join(errs...)
