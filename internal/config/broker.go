@@ -78,8 +78,8 @@ type Broker struct {
 	NumReplicaFetchers           int32
 	// NumRecoveryThreads is num.recovery.threads.per.data.dir: the
 	// replicas opened, given a role or closed at once.
-	NumRecoveryThreads int32
-	ReplicaHWCheckpointMs        int64
+	NumRecoveryThreads    int32
+	ReplicaHWCheckpointMs int64
 
 	// Leader balancing on the active controller: 0 when
 	// auto.leader.rebalance.enable is false.
