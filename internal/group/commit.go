@@ -117,15 +117,22 @@ func (c *Coordinator) startCommit(cr *offsetCommit) func(context.Context) {
 		unlock()
 		return ready
 	}
+	// The batch's completion gets its own copy of the partitions it
+	// writes: it may run after the wait below has timed out and written
+	// the answer's codes into cr.parts.
+	written := make([]commitPart, len(todo))
+	for n, i := range todo {
+		written[n] = cr.parts[i]
+	}
 	// Until the batch completes, a deletion of the group or of these
 	// offsets tombstones them too (their records precede the
 	// tombstones in the log).
-	for _, i := range todo {
-		g.pendingOffsets[topicPartition{cr.parts[i].topic, cr.parts[i].partition}]++
+	for _, p := range written {
+		g.pendingOffsets[topicPartition{p.topic, p.partition}]++
 	}
 	wr, err := g.writeAt(recs, cr.txn, func(err error, base int64) {
-		for _, i := range todo {
-			g.donePendingOffset(cr.parts[i].topic, cr.parts[i].partition)
+		for _, p := range written {
+			g.donePendingOffset(p.topic, p.partition)
 		}
 		applied := coordinator.Applied(err) && g.state != stateDead
 		// Not applied: not committed; or committed, then the group was
@@ -133,22 +140,21 @@ func (c *Coordinator) startCommit(cr *offsetCommit) func(context.Context) {
 		if cr.txn != nil {
 			// A transactional batch is bookkept either way: the shard
 			// counts it in flight until now.
-			g.applyTxnOffsets(cr.txn.id, cr.parts, todo, base, applied)
+			g.applyTxnOffsets(cr.txn.id, written, base, applied)
 			return
 		}
 		if !applied {
 			return
 		}
-		for n, i := range todo {
-			p := cr.parts[i]
+		for n, p := range written {
 			o := p.o
 			o.record = base + int64(n)
 			g.setOffset(p.topic, p.partition, o)
 		}
 	})
 	if err != nil {
-		for _, i := range todo {
-			g.donePendingOffset(cr.parts[i].topic, cr.parts[i].partition)
+		for _, p := range written {
+			g.donePendingOffset(p.topic, p.partition)
 		}
 		unlock()
 		c.log.Warn("cannot write offset commit", "group", g.id, "transactional", cr.txn != nil, "err", err)

@@ -207,6 +207,38 @@ func TestCommitTimeout(t *testing.T) {
 	}
 }
 
+// TestCommitTimeoutAnswerIsNotTheBatch: a commit whose wait timed out has
+// its answer written into the request's partitions while its batch is
+// still in flight; the batch's completion, which may run at the same time
+// on the writer's goroutine (a data race the chaos suite's -race run
+// found in a TxnOffsetCommit), must work from its own copy. Here the
+// request's partitions are overwritten after the timeout, before the
+// follower catches up: the offset still lands on t-0, and t-1 gets none.
+func TestCommitTimeoutAnswerIsNotTheBatch(t *testing.T) {
+	t.Parallel()
+	e := newReplicatedEnv(t, "offsets.commit.timeout.ms=50")
+	cr := &offsetCommit{group: "g", generation: -1, parts: []commitPart{
+		{topic: "t", partition: 0, o: offset{offset: 7, leaderEpoch: -1, commitTime: -1, expireTime: -1}}}}
+	e.c.startCommit(cr)(context.Background())
+	wantCode(t, "commit", cr.parts[0].code, kerr.CoordinatorNotAvailable)
+	cr.parts[0] = commitPart{topic: "t", partition: 1, o: offset{offset: 99}, code: cr.parts[0].code}
+	e.replicate()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.fetched("g") != 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("offset %d on t-0, want 7 once replicated", e.fetched("g"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	out, err := e.c.FetchOffsets("g", []TopicPartitions{{Topic: "t", Partitions: []int32{1}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out[0].Partitions[0].Offset; got != -1 {
+		t.Fatalf("offset %d on t-1, which the batch never held", got)
+	}
+}
+
 // TestCommitLeaderEpochChange: a commit pending when the partition moves
 // to a new leader epoch fails with NOT_COORDINATOR and is not applied; the
 // coordinator loads the partition again in the new epoch (from its log,

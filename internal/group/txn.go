@@ -325,17 +325,17 @@ func (s *shard) endTxn(e txnEnd) {
 }
 
 // applyTxnOffsets settles a completed transactional batch of producer pid
-// holding parts[todo], whose records start at log offset base: applied
+// holding parts, whose records start at log offset base: applied
 // says whether it is in the committed log (and the group still alive).
 // Its offsets become pending, or, if their transaction ended while the
 // batch was in flight, are committed or dropped at once. Called with g.mu
 // held, from the batch's completion.
-func (g *group) applyTxnOffsets(pid int64, parts []commitPart, todo []int, base int64, applied bool) {
+func (g *group) applyTxnOffsets(pid int64, parts []commitPart, base int64, applied bool) {
 	t := &g.shard.txns
 	t.mu.Lock()
 	ends := slices.Clone(t.ended[pid])
 	t.doneLocked(pid)
-	if applied && endOf(ends, base+int64(len(todo)-1)) == nil {
+	if applied && endOf(ends, base+int64(len(parts)-1)) == nil {
 		// Registered in the same step that counted the batch off, so an
 		// end that comes next finds this group.
 		t.holdLocked(pid, g)
@@ -344,8 +344,7 @@ func (g *group) applyTxnOffsets(pid int64, parts []commitPart, todo []int, base 
 	if !applied {
 		return
 	}
-	for n, i := range todo {
-		p := parts[i]
+	for n, p := range parts {
 		o := p.o
 		o.record = base + int64(n)
 		tp := topicPartition{p.topic, p.partition}
