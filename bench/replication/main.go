@@ -55,6 +55,7 @@ func main() {
 	records := flag.Int("records", 300000, "1 KB records per produce run")
 	failovers := flag.Int("failovers", 20, "failover tries per cluster, spread over the rounds")
 	partitions := flag.String("partitions", "1,8", "comma-separated partition counts of the produce topics")
+	batches := flag.String("batch-bytes", "1000012", "comma-separated producer batch sizes (batch.size) of the produce workloads; 16384 is Java's default")
 	classpath := flag.String("kafka-classpath", "test/external/java/target/classpath.txt", "file holding Apache Kafka's runtime classpath; empty or missing: samsa alone")
 	produce := flag.Bool("produce", true, "run the produce workloads (false: failovers only)")
 	txn := flag.Bool("txn", false, "run the transactional workloads")
@@ -76,12 +77,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "no Apache Kafka peer (%v): build its classpath with (cd test/external/java && mvn -B -q compile)\n", err)
 		}
 	}
-	var parts []int
-	for _, s := range strings.Split(*partitions, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		benchutil.Must(err)
-		parts = append(parts, n)
-	}
+	parts, batchSizes := ints(*partitions), ints(*batches)
 
 	res := results{}
 	for r := 0; r < *rounds; r++ {
@@ -92,29 +88,34 @@ func main() {
 			// the first seconds, and both clusters open their files.
 			if *produce {
 				c.createTopic("warmup", 4, 3)
-				perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
+				perfProduce(samsaBin, c.bootstrap(), "warmup", *records, defaultBatch)
 			}
 			for _, p := range parts {
 				if !*produce {
 					break
 				}
-				for _, rf := range []int{1, 3} {
-					w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
-					topic := fmt.Sprintf("p%d-rf%d", p, rf)
-					c.createTopic(topic, p, rf)
-					benchutil.WarmMemory(*warmGiB << 30)
-					cpu0 := c.cpu()
-					out := perfProduce(samsaBin, c.bootstrap(), topic, *records)
-					out["cpu_s_per_gb"] = (c.cpu() - cpu0) / (out["bytes"] / 1e9)
-					res.add(k.name, w, out)
-					fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f MB/s, %.2f CPU-s/GB\n", r, k.name, w, out["mb_per_sec"], out["cpu_s_per_gb"])
+				for _, b := range batchSizes {
+					for _, rf := range []int{1, 3} {
+						w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
+						if len(batchSizes) > 1 {
+							w += fmt.Sprintf(", batch %d", b)
+						}
+						topic := fmt.Sprintf("p%d-rf%d-b%d", p, rf, b)
+						c.createTopic(topic, p, rf)
+						benchutil.WarmMemory(*warmGiB << 30)
+						cpu0 := c.cpu()
+						out := perfProduce(samsaBin, c.bootstrap(), topic, *records, b)
+						out["cpu_s_per_gb"] = (c.cpu() - cpu0) / (out["bytes"] / 1e9)
+						res.add(k.name, w, out)
+						fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f MB/s, %.2f CPU-s/GB\n", r, k.name, w, out["mb_per_sec"], out["cpu_s_per_gb"])
+					}
 				}
 			}
 			if *txn {
 				if !*produce {
 					// The warm-up the produce workloads give a JVM.
 					c.createTopic("warmup", 4, 3)
-					perfProduce(samsaBin, c.bootstrap(), "warmup", *records)
+					perfProduce(samsaBin, c.bootstrap(), "warmup", *records, defaultBatch)
 				}
 				runTxn(c, k, r, samsaBin, *txnRecords, *warmGiB, res)
 			}
@@ -173,10 +174,26 @@ func runTxn(c *cluster, k kind, round int, bin string, records, warmGiB int, res
 	}
 }
 
-// perfProduce runs `samsa perf produce` and returns its JSON summary.
-func perfProduce(bin, bootstrap, topic string, n int) map[string]float64 {
+// defaultBatch is `samsa perf produce`'s default batch size (the broker's
+// default max.message.bytes).
+const defaultBatch = 1000012
+
+// ints parses a comma-separated list of integers.
+func ints(list string) []int {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		benchutil.Must(err)
+		out = append(out, n)
+	}
+	return out
+}
+
+// perfProduce runs `samsa perf produce` with batches of at most batch
+// bytes and returns its JSON summary.
+func perfProduce(bin, bootstrap, topic string, n, batch int) map[string]float64 {
 	return benchutil.PerfResult(bin, "perf", "produce", "--brokers", bootstrap, "--topic", topic,
-		"--num-records", strconv.Itoa(n), "--record-size", "1000", "--acks", "all")
+		"--num-records", strconv.Itoa(n), "--record-size", "1000", "--acks", "all", "--batch-max-bytes", strconv.Itoa(batch))
 }
 
 // kind is a broker implementation that can start a 3-node cluster.
