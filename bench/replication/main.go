@@ -96,10 +96,7 @@ func main() {
 				}
 				for _, b := range batchSizes {
 					for _, rf := range []int{1, 3} {
-						w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
-						if len(batchSizes) > 1 {
-							w += fmt.Sprintf(", batch %d", b)
-						}
+						w := produceWorkload(p, rf, b, len(batchSizes) > 1)
 						topic := fmt.Sprintf("p%d-rf%d-b%d", p, rf, b)
 						c.createTopic(topic, p, rf)
 						benchutil.WarmMemory(*warmGiB << 30)
@@ -132,7 +129,7 @@ func main() {
 			c.stop()
 		}
 	}
-	res.report(kinds, parts)
+	res.report(kinds, parts, batchSizes)
 	if *txn {
 		res.reportTxn(kinds)
 	}

@@ -132,20 +132,32 @@ func (r results) values(kind, workload, key string) []float64 {
 	return xs
 }
 
-func (r results) report(kinds []kind, parts []int) {
+// produceWorkload names a produce workload; the batch size is named only
+// when the run has several.
+func produceWorkload(partitions, rf, batch int, several bool) string {
+	w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", partitions, rf)
+	if several {
+		w += fmt.Sprintf(", batch %d", batch)
+	}
+	return w
+}
+
+func (r results) report(kinds []kind, parts, batches []int) {
 	fmt.Println("| workload | cluster | MB/s | p99 ms | CPU-s/GB (3 nodes) |")
 	fmt.Println("|---|---|---:|---:|---:|")
 	for _, p := range parts {
-		for _, rf := range []int{1, 3} {
-			w := fmt.Sprintf("produce 1 KB, %d partitions, RF=%d", p, rf)
-			for _, k := range kinds {
-				if len(r[k.name][w]) == 0 {
-					continue // not run (-produce=false)
+		for _, b := range batches {
+			for _, rf := range []int{1, 3} {
+				w := produceWorkload(p, rf, b, len(batches) > 1)
+				for _, k := range kinds {
+					if len(r[k.name][w]) == 0 {
+						continue // not run (-produce=false)
+					}
+					fmt.Printf("| %s | %s | %.0f | %.1f | %.2f |\n", w, k.name,
+						benchutil.Median(r.values(k.name, w, "mb_per_sec")),
+						benchutil.Median(r.values(k.name, w, "latency_p99_ms")),
+						benchutil.Median(r.values(k.name, w, "cpu_s_per_gb")))
 				}
-				fmt.Printf("| %s | %s | %.0f | %.1f | %.2f |\n", w, k.name,
-					benchutil.Median(r.values(k.name, w, "mb_per_sec")),
-					benchutil.Median(r.values(k.name, w, "latency_p99_ms")),
-					benchutil.Median(r.values(k.name, w, "cpu_s_per_gb")))
 			}
 		}
 	}
