@@ -156,6 +156,19 @@ func (e *replicatedEnv) fetched(group string) int64 {
 	return out[0].Partitions[0].Offset
 }
 
+// awaitFetched polls until group's committed offset of t-0 is want (10 s
+// at most): a commit that timed out is applied once it replicates.
+func (e *replicatedEnv) awaitFetched(group string, want int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.fetched(group) != want {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("offset %d on t-0, want %d once replicated", e.fetched(group), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // answer runs a commit's wait on its own goroutine.
 func answer(wait func(context.Context) *kmsg.OffsetCommitResponse) <-chan int16 {
 	ch := make(chan int16, 1)
@@ -198,13 +211,7 @@ func TestCommitTimeout(t *testing.T) {
 		t.Fatalf("offset %d visible before it is replicated", got)
 	}
 	e.replicate()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.fetched("g") != 7 {
-		if time.Now().After(deadline) {
-			t.Fatalf("offset %d, want 7 once replicated", e.fetched("g"))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	e.awaitFetched("g", 7)
 }
 
 // TestCommitTimeoutAnswerIsNotTheBatch: a commit whose wait timed out has
@@ -223,13 +230,7 @@ func TestCommitTimeoutAnswerIsNotTheBatch(t *testing.T) {
 	wantCode(t, "commit", cr.parts[0].code, kerr.CoordinatorNotAvailable)
 	cr.parts[0] = commitPart{topic: "t", partition: 1, o: offset{offset: 99}, code: cr.parts[0].code}
 	e.replicate()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.fetched("g") != 7 {
-		if time.Now().After(deadline) {
-			t.Fatalf("offset %d on t-0, want 7 once replicated", e.fetched("g"))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	e.awaitFetched("g", 7)
 	out, err := e.c.FetchOffsets("g", []TopicPartitions{{Topic: "t", Partitions: []int32{1}}}, false)
 	if err != nil {
 		t.Fatal(err)
