@@ -478,22 +478,36 @@ func (p *Partition) SetFollowerHW(hw int64) error {
 // broker). Call it after UpdateFollower (expansion) and periodically
 // (shrinking).
 func (p *Partition) ISRChange(now time.Time, lagMax time.Duration) ([]int32, bool) {
-	isr, _, ok := p.ISRProposal(now, lagMax)
-	return isr, ok
+	u, ok := p.ProposeISR(now, lagMax)
+	return u.ISR, ok
 }
 
-// ISRProposal is ISRChange with the broker epoch of each member of the
-// proposed ISR, for AlterPartition v3's NewIsrWithEpochs (KIP-903): a
-// follower's as its latest fetch carried it (-1 unknown), and -1 for this
-// replica (the caller knows its own). A follower joins only if that epoch
-// is -1 or its live one, as Kafka's isReplicaIsrEligible requires: one
-// that fetched as an earlier incarnation must fetch again first.
-func (p *Partition) ISRProposal(now time.Time, lagMax time.Duration) ([]int32, []int64, bool) {
+// ISRUpdate is an ISR change ProposeISR proposes.
+type ISRUpdate struct {
+	// From is the committed ISR the change was proposed against: the
+	// change the controller accepts is From to ISR, whatever the
+	// partition's ISR is by the time its answer arrives (the metadata
+	// may bring the accepted ISR first).
+	From []int32
+	// ISR is the proposed ISR, and Epochs the broker epoch of each of
+	// its members.
+	ISR    []int32
+	Epochs []int64
+}
+
+// ProposeISR is ISRChange with the ISR it changes and the broker epoch of
+// each member of the proposed ISR, for AlterPartition v3's NewIsrWithEpochs
+// (KIP-903): a follower's as its latest fetch carried it (-1 unknown), and
+// -1 for this replica (the caller knows its own). A follower joins only if
+// that epoch is -1 or its live one, as Kafka's isReplicaIsrEligible
+// requires: one that fetched as an earlier incarnation must fetch again
+// first.
+func (p *Partition) ProposeISR(now time.Time, lagMax time.Duration) (ISRUpdate, bool) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	st := &p.st
 	if st.closed || st.role != RoleLeader || st.pending != nil {
-		return nil, nil, false
+		return ISRUpdate{}, false
 	}
 	leo := p.log.EndOffset()
 	keep := make([]int32, 0, len(st.isr))
@@ -505,7 +519,7 @@ func (p *Partition) ISRProposal(now time.Time, lagMax time.Duration) ([]int32, [
 	}
 	if len(keep) < len(st.isr) {
 		st.pending = &isrChange{isr: keep, added: -1}
-		return slices.Clone(keep), p.memberEpochs(keep), true
+		return ISRUpdate{From: slices.Clone(st.isr), ISR: slices.Clone(keep), Epochs: p.memberEpochs(keep)}, true
 	}
 	hw := p.hw.Load().Offset
 	for _, id := range st.replicas {
@@ -516,13 +530,13 @@ func (p *Partition) ISRProposal(now time.Time, lagMax time.Duration) ([]int32, [
 		if f.leo >= hw && f.leo >= st.epochStart && p.eligible(id) && (f.brokerEpoch == -1 || f.brokerEpoch == p.brokerEpoch(id)) {
 			next := append(slices.Clone(st.isr), id)
 			st.pending = &isrChange{isr: next, added: id}
-			return slices.Clone(next), p.memberEpochs(next), true
+			return ISRUpdate{From: slices.Clone(st.isr), ISR: slices.Clone(next), Epochs: p.memberEpochs(next)}, true
 		}
 	}
-	return nil, nil, false
+	return ISRUpdate{}, false
 }
 
-// memberEpochs is the broker epoch of each member of isr, as ISRProposal
+// memberEpochs is the broker epoch of each member of isr, as ProposeISR
 // reports them. Caller holds stateMu.
 func (p *Partition) memberEpochs(isr []int32) []int64 {
 	epochs := make([]int64, len(isr))

@@ -574,23 +574,23 @@ func TestISRBrokerEpochs(t *testing.T) {
 	mu.Lock()
 	live[3] = 30
 	mu.Unlock()
-	if isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute); ok {
-		t.Fatalf("expanded with a follower of a stale incarnation: %v %v", isr, epochs)
+	if u, ok := p.ProposeISR(clk.now(), time.Minute); ok {
+		t.Fatalf("expanded with a follower of a stale incarnation: %+v", u)
 	}
 	if _, err := p.UpdateFollowerFetch(3, 30, 4, clk.now()); err != nil {
 		t.Fatal(err)
 	}
-	isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute)
-	if !ok || !slices.Equal(isr, []int32{1, 2, 3}) || !slices.Equal(epochs, []int64{-1, 20, 30}) {
-		t.Fatalf("expand: %v %v %v; want [1 2 3] [-1 20 30]", isr, epochs, ok)
+	u, ok := p.ProposeISR(clk.now(), time.Minute)
+	if !ok || !slices.Equal(u.From, []int32{1, 2}) || !slices.Equal(u.ISR, []int32{1, 2, 3}) || !slices.Equal(u.Epochs, []int64{-1, 20, 30}) {
+		t.Fatalf("expand: %+v %v; want [1 2] to [1 2 3] with [-1 20 30]", u, ok)
 	}
 	// A follower that sends no epoch (-1) is eligible, as in Kafka.
 	p.AbortISRChange()
 	if _, err := p.UpdateFollowerFetch(3, -1, 4, clk.now()); err != nil {
 		t.Fatal(err)
 	}
-	if isr, epochs, ok := p.ISRProposal(clk.now(), time.Minute); !ok || !slices.Equal(isr, []int32{1, 2, 3}) || !slices.Equal(epochs, []int64{-1, 20, -1}) {
-		t.Fatalf("expand with no epoch: %v %v %v", isr, epochs, ok)
+	if u, ok := p.ProposeISR(clk.now(), time.Minute); !ok || !slices.Equal(u.ISR, []int32{1, 2, 3}) || !slices.Equal(u.Epochs, []int64{-1, 20, -1}) {
+		t.Fatalf("expand with no epoch: %+v %v", u, ok)
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 // TestAlterPartitionBrokerEpochs (KIP-903): a leader's ISR expansion names
 // its own broker epoch and the follower's as its fetch carried it; an
 // INELIGIBLE_REPLICA answer drops the pending change, and the follower's
-// next fetch proposes it again, which the controller may then accept.
+// next fetch proposes it again, which the controller may then accept. The
+// accepted change counts as one ISR expansion even when the metadata
+// applied it before the answer came.
 func TestAlterPartitionBrokerEpochs(t *testing.T) {
 	t.Parallel()
 	type call struct {
@@ -96,9 +98,20 @@ func TestAlterPartitionBrokerEpochs(t *testing.T) {
 	if !same(c.req, want) {
 		t.Fatalf("AlterPartition again %+v, want %+v", c.req, want)
 	}
+	// The controller commits the change, and the metadata brings it to
+	// this node before the answer does: the answer still counts the one
+	// expansion this leader made (and the refusal before it none).
+	img2 := apply(t, img, metadata.Record{PartitionChange: &metadata.PartitionChange{TopicID: id, Partition: 0, ISR: []int32{1, 2}}})
+	m.Apply(img, img2)
+	if isr := p.ISR(); !slices.Equal(isr, []int32{1, 2}) {
+		t.Fatalf("ISR %v after the metadata, want [1 2]", isr)
+	}
 	c.reply <- controller.PartitionISRResult{Leader: 1, LeaderEpoch: want.LeaderEpoch, ISR: []int32{1, 2}, PartitionEpoch: want.PartitionEpoch + 1}
-	eventually(t, "the ISR grown", func() (bool, string) {
-		isr := p.ISR()
-		return slices.Equal(isr, []int32{1, 2}), fmt.Sprint(isr)
+	eventually(t, "the expansion counted", func() (bool, string) {
+		s, e := m.ISRChanges()
+		return s == 0 && e == 1, fmt.Sprintf("%d shrinks, %d expands", s, e)
 	})
+	if isr := p.ISR(); !slices.Equal(isr, []int32{1, 2}) {
+		t.Fatalf("ISR %v, want [1 2]", isr)
+	}
 }

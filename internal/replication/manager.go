@@ -207,10 +207,11 @@ func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
 	if m.cfg.AlterPartition == nil {
 		return
 	}
-	isr, epochs, ok := p.ISRProposal(time.Now(), m.lagTimeMax())
+	u, ok := p.ProposeISR(time.Now(), m.lagTimeMax())
 	if !ok {
 		return
 	}
+	isr, epochs := u.ISR, u.Epochs
 	if i := slices.Index(isr, m.cfg.NodeID); i >= 0 {
 		epochs[i] = m.brokerEpoch()
 	}
@@ -250,7 +251,9 @@ func (m *Manager) maybeChangeISR(topic string, p *partition.Partition) {
 			// next image resolves it.
 			m.log.Info("ISR change refused", "topic", topic, "partition", p.Index, "isr", isr, "err", res.Err)
 		default:
-			m.countISRChange(p.ISR(), res.ISR)
+			// Counted against the ISR proposed from, not p.ISR(): the
+			// metadata may have applied res.ISR before this answer.
+			m.countISRChange(u.From, res.ISR)
 			p.SetISR(res.ISR, res.PartitionEpoch)
 			m.log.Info("ISR changed", "topic", topic, "partition", p.Index, "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
 		}
