@@ -67,6 +67,7 @@ func newRootCmd() *cobra.Command {
 		newConsumeCmd(),
 		newGroupCmd(),
 		newTxnCmd(),
+		newUserCmd(),
 		newClusterCmd(),
 		newStorageCmd(),
 		newPerfCmd(),

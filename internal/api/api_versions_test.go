@@ -87,8 +87,8 @@ func TestApiVersionsFeatures(t *testing.T) {
 		software string
 		want     string
 	}{
-		{4, "test", "error 0 supported metadata.version[1,4] transaction.version[0,2] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
-		{3, "test", "error 0 supported metadata.version[1,4] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
+		{4, "test", "error 0 supported metadata.version[1,5] transaction.version[0,2] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
+		{3, "test", "error 0 supported metadata.version[1,5] finalized metadata.version[2,2] transaction.version[2,2] epoch 6 zk false"},
 		{3, "-bad-", "error 42 supported finalized epoch -1 zk false"},
 		{2, "", "error 0 supported finalized epoch -1 zk false"},
 	} {

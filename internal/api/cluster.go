@@ -77,7 +77,7 @@ func (h *Handler) awaitTopics(ctx context.Context, names []string) *metadata.Ima
 // when it is not that controller itself (KIP-590's forwarding; samsa has
 // no principals yet, so the request travels as is rather than in an
 // Envelope).
-var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 45: true, 46: true, 55: true}
+var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 45: true, 46: true, 51: true, 55: true}
 
 // forward answers req with the active controller's answer. A controller
 // that cannot be reached within the request's time answers every part of
@@ -173,6 +173,8 @@ func errorResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
 		resp.ErrorCode = code.Code
 		return resp
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return scramUsersError(r, code.Code, nil)
 	}
 	resp := req.ResponseKind()
 	return resp
@@ -212,6 +214,8 @@ func NotController(resp kmsg.Response) bool {
 		return r.ErrorCode == nc
 	case *kmsg.ListPartitionReassignmentsResponse:
 		return r.ErrorCode == nc
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		return len(r.Results) > 0 && r.Results[0].ErrorCode == nc
 	case *kmsg.FetchResponse:
 		return r.ErrorCode == nc
 	}

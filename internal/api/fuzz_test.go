@@ -118,6 +118,7 @@ func FuzzHandle(f *testing.F) {
 	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: topic, Partitions: []int32{0, 1, -1}}}
 	seed(elect, 2)
 	seedReassignments(seed, topic)
+	seedScram(seed)
 
 	fuzzHandler(f, newTestHandler(f, f.TempDir()), Versions())
 }
@@ -162,6 +163,7 @@ func FuzzHandleController(f *testing.F) {
 	seed(elect, 2)
 	seed(kmsg.NewPtrElectLeadersRequest(), 0) // null topics: every partition
 	seedReassignments(seed, "fuzz2")
+	seedScram(seed)
 	fuzzHandler(f, newTestControllerHandler(f, f.TempDir()), ControllerVersions())
 }
 
@@ -239,4 +241,20 @@ func fuzzHandler(f *testing.F, h *Handler, versions map[int16]wire.VersionRange)
 			t.Fatalf("key %d v%d: handler took %v, past its %v context", key, version, took, limit)
 		}
 	})
+}
+
+// seedScram seeds SCRAM credential alterations (one valid upsertion, one
+// deletion, a duplicate) and a description of all users and of some.
+func seedScram(seed func(kmsg.Request, int16)) {
+	alter := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	alter.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{
+		{Name: "alice", Mechanism: 1, Iterations: 4096, Salt: []byte("salt"), SaltedPassword: make([]byte, 32)},
+		{Name: "bob", Mechanism: 2, Iterations: 16384, Salt: []byte("s"), SaltedPassword: make([]byte, 64)},
+	}
+	alter.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{{Name: "bob", Mechanism: 2}, {Name: "carol", Mechanism: 1}}
+	seed(alter, 0)
+	seed(kmsg.NewPtrDescribeUserSCRAMCredentialsRequest(), 0)
+	desc := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	desc.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: "alice"}, {Name: "alice"}, {Name: ""}}
+	seed(desc, 0)
 }

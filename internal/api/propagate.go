@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"time"
@@ -85,6 +86,12 @@ func applied(img *metadata.Image, req kmsg.Request, resp kmsg.Response) bool {
 				return false
 			}
 		}
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		ar, ok := req.(*kmsg.AlterUserSCRAMCredentialsRequest)
+		if !ok {
+			return true
+		}
+		return scramApplied(img, ar, r)
 	case *kmsg.AlterPartitionAssignmentsResponse:
 		ar, ok := req.(*kmsg.AlterPartitionAssignmentsRequest)
 		if !ok || r.ErrorCode != 0 {
@@ -99,6 +106,28 @@ func applied(img *metadata.Image, req kmsg.Request, resp kmsg.Response) bool {
 					return false
 				}
 			}
+		}
+	}
+	return true
+}
+
+// scramApplied reports whether img shows the alterations of the users the
+// answer accepted: a deleted credential gone, an upserted one there with
+// its salt and iterations (a user is altered at most once per request).
+func scramApplied(img *metadata.Image, req *kmsg.AlterUserSCRAMCredentialsRequest, resp *kmsg.AlterUserSCRAMCredentialsResponse) bool {
+	ok := map[string]bool{}
+	for _, res := range resp.Results {
+		ok[res.User] = res.ErrorCode == 0
+	}
+	for _, d := range req.Deletions {
+		if _, there := img.ScramCredential(d.Name, metadata.ScramMechanism(d.Mechanism)); ok[d.Name] && there {
+			return false
+		}
+	}
+	for _, u := range req.Upsertions {
+		c, there := img.ScramCredential(u.Name, metadata.ScramMechanism(u.Mechanism))
+		if ok[u.Name] && (!there || c.Iterations != u.Iterations || !bytes.Equal(c.Salt, u.Salt)) {
+			return false
 		}
 	}
 	return true

@@ -495,6 +495,9 @@ func (b *Broker) applyDynamic(prev, next *metadata.Image) {
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
 
+// Image is the metadata image this broker serves from.
+func (b *Broker) Image() *metadata.Image { return b.pub.Delivered() }
+
 // FollowerFetchStats reports the follower fetches this broker served as a
 // leader (full and incremental, KIP-227).
 func (b *Broker) FollowerFetchStats() api.FollowerFetchStats { return b.api.FollowerFetchStats() }

@@ -43,6 +43,8 @@ const (
 	typeBrokerChange
 	typePartitionChange
 	typeFeatureLevel
+	typeUserScramCredential
+	typeRemoveUserScramCredential
 )
 
 // recordVersions is the newest payload version of each type this build
@@ -52,6 +54,7 @@ var recordVersions = map[recordType]uint8{
 	typeRegisterBroker: 1, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
 	typeSetTopicConfig: 0, typeProducerIDs: 0, typeSetBrokerConfig: 0, typeBootstrap: 0,
 	typeBrokerChange: 0, typePartitionChange: 1, typeFeatureLevel: 0,
+	typeUserScramCredential: 0, typeRemoveUserScramCredential: 0,
 }
 
 // version is the payload version r is encoded at: the oldest that holds
@@ -95,6 +98,10 @@ func (r Record) typed() (recordType, any) {
 		return typePartitionChange, r.PartitionChange
 	case r.FeatureLevel != nil:
 		return typeFeatureLevel, r.FeatureLevel
+	case r.UserScramCredential != nil:
+		return typeUserScramCredential, r.UserScramCredential
+	case r.RemoveUserScramCredential != nil:
+		return typeRemoveUserScramCredential, r.RemoveUserScramCredential
 	}
 	return 0, nil
 }
@@ -135,6 +142,12 @@ func (r *Record) target(t recordType) any {
 	case typeFeatureLevel:
 		r.FeatureLevel = new(FeatureLevel)
 		return r.FeatureLevel
+	case typeUserScramCredential:
+		r.UserScramCredential = new(UserScramCredential)
+		return r.UserScramCredential
+	case typeRemoveUserScramCredential:
+		r.RemoveUserScramCredential = new(RemoveUserScramCredential)
+		return r.RemoveUserScramCredential
 	}
 	return nil
 }
@@ -256,6 +269,9 @@ type snapshotBody struct {
 	DefaultBrokerConfigs map[string]string           `json:"defaultBrokerConfigs"`
 	BrokerConfigs        map[int32]map[string]string `json:"brokerConfigs"`
 	Features             map[string]int16            `json:"features"`
+	// ScramCredentials is left out when there are none, so a snapshot
+	// without any reads on a build from before metadata.version 5.
+	ScramCredentials []snapshotScram `json:"scramCredentials,omitempty"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -265,6 +281,7 @@ func (im *Image) EncodeSnapshot() ([]byte, error) {
 	body := snapshotBody{
 		ClusterID: im.ClusterID, Offset: im.Offset, NextProducerID: im.NextProducerID,
 		DefaultBrokerConfigs: im.DefaultBrokerConfigs, BrokerConfigs: im.BrokerConfigs, Features: im.Features,
+		ScramCredentials: im.snapshotScram(),
 	}
 	for _, id := range im.BrokerIDs() {
 		body.Brokers = append(body.Brokers, im.Brokers[id])
@@ -341,6 +358,9 @@ func DecodeSnapshot(b []byte, controllerID int32) (*Image, error) {
 	}
 	if body.Features != nil {
 		im.Features = body.Features
+	}
+	if err := im.restoreScram(body.ScramCredentials); err != nil {
+		return nil, err
 	}
 	if v := im.Features[MetadataVersionFeature]; v > MaxMetadataVersion {
 		return nil, fmt.Errorf("%w: metadata.version %d", ErrUnknownRecord, v)

@@ -26,6 +26,11 @@ func sampleRecords() []Record {
 		{SetTopicConfig: &SetTopicConfig{ID: UUID{9}, Configs: map[string]string{"x": "y"}}},
 		{ProducerIDs: &ProducerIDs{NodeID: 1, First: 0, Size: 1000}},
 		{SetBrokerConfig: &SetBrokerConfig{Configs: map[string]string{"k": "v"}}},
+		{UserScramCredential: &UserScramCredential{Name: "alice", Mechanism: ScramSHA256,
+			ScramCredential: ScramCredential{Salt: []byte("salt"), StoredKey: []byte{1, 2}, ServerKey: []byte{3, 4}, Iterations: 4096}}},
+		{UserScramCredential: &UserScramCredential{Name: "bob", Mechanism: ScramSHA512,
+			ScramCredential: ScramCredential{Salt: []byte("s2"), StoredKey: []byte{5}, ServerKey: []byte{6}, Iterations: 8192}}},
+		{RemoveUserScramCredential: &RemoveUserScramCredential{Name: "bob", Mechanism: ScramSHA512}},
 	}
 }
 

@@ -127,6 +127,9 @@ type Image struct {
 	BrokerConfigs        map[int32]map[string]string
 	// Features are the finalized feature levels (metadata.version ...).
 	Features map[string]int16
+	// ScramCredentials are the users' SCRAM credentials, by user and
+	// mechanism; nil when there are none. Copy-on-write, as the configs.
+	ScramCredentials map[string]map[ScramMechanism]ScramCredential
 }
 
 // MetadataVersionFeature names the feature that gates record types.
@@ -136,11 +139,14 @@ const MetadataVersionFeature = "metadata.version"
 // metadata.version this build reads: 1 is the single-node records, 2 adds
 // the cluster records (Bootstrap, BrokerChange, PartitionChange,
 // FeatureLevel), 3 the reassignment fields of PartitionChange (Adding,
-// Removing), 4 the HTTP listener of RegisterBroker. These levels are
-// samsa's own, not Kafka's.
+// Removing), 4 the HTTP listener of RegisterBroker, 5 the SCRAM
+// credential records (UserScramCredential, RemoveUserScramCredential).
+// These levels are samsa's own, not Kafka's.
 const (
 	MinMetadataVersion = 1
-	MaxMetadataVersion = 4
+	MaxMetadataVersion = 5
+	// ScramMetadataVersion is the first level with SCRAM credentials.
+	ScramMetadataVersion = 5
 )
 
 // TransactionVersionFeature is Kafka's transaction.version (KIP-890): at 2

@@ -25,6 +25,9 @@ type Record struct {
 	BrokerChange    *BrokerChange    `json:"brokerChange,omitempty"`
 	PartitionChange *PartitionChange `json:"partitionChange,omitempty"`
 	FeatureLevel    *FeatureLevel    `json:"featureLevel,omitempty"`
+	// The SCRAM credential records (metadata.version 5).
+	UserScramCredential       *UserScramCredential       `json:"userScramCredential,omitempty"`
+	RemoveUserScramCredential *RemoveUserScramCredential `json:"removeUserScramCredential,omitempty"`
 }
 
 // Bootstrap is the first record of a cluster's metadata log: the cluster id
@@ -291,6 +294,13 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 			return im, fmt.Errorf("metadata: producer id block at %d, want %d", r.ProducerIDs.First, im.NextProducerID)
 		}
 		next.NextProducerID = r.ProducerIDs.First + r.ProducerIDs.Size
+	case r.UserScramCredential != nil, r.RemoveUserScramCredential != nil:
+		scram, err := im.applyScram(r)
+		if err != nil {
+			return im, err
+		}
+		scram.Offset = offset
+		return scram, nil
 	default:
 		return im, fmt.Errorf("metadata: empty record at %d", offset)
 	}
