@@ -156,6 +156,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 		return wire.Now(wire.Response{Close: failed})
 	}
 	if len(waits) == 0 && appended == nil && len(flushes) == 0 {
+		h.listenerEndpoints(req, resp)
 		return wire.Now(wire.Response{Msg: resp})
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
@@ -180,6 +181,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 		if !h.awaitReplication(ctx, req.Version, resp, waits, timeout) {
 			return wire.Response{}
 		}
+		h.listenerEndpoints(req, resp)
 		return wire.Response{Msg: resp}
 	}
 }

@@ -61,7 +61,7 @@ func (h *Handler) fetch(_ context.Context, req *wire.Request) wire.Pending {
 	} else {
 		sr.parts = requestPartitions(r, false)
 	}
-	plan := h.planFetch(req.Version, sr)
+	plan := h.planFetch(req.Version, sr, listenerOf(req))
 	plan.replica, plan.replicaEpoch = r.ReplicaID, -1
 	if req.Version >= 15 {
 		plan.replica, plan.replicaEpoch = r.ReplicaState.ID, r.ReplicaState.Epoch
@@ -96,7 +96,7 @@ type fetchPlan struct {
 
 // planFetch resolves the partitions to read against the metadata image.
 // Consecutive partitions of one topic share a response topic.
-func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
+func (h *Handler) planFetch(version int16, sr sessionRequest, listener string) *fetchPlan {
 	img := h.image()
 	plan := &fetchPlan{body: fetchBody{version: version}, session: sr}
 	if sr.session != nil {
@@ -130,7 +130,7 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 			} else if tg.p = h.leaderReplica(t.Name, sp.key.index); tg.p == nil {
 				tg.err = kerr.NotLeaderForPartition.Code
 				if version >= 12 {
-					fetchLeaderHint(img, &plan.body, t.Partitions[sp.key.index], &ft.partitions[len(ft.partitions)-1])
+					fetchLeaderHint(img, listener, &plan.body, t.Partitions[sp.key.index], &ft.partitions[len(ft.partitions)-1])
 				}
 			}
 		}
@@ -143,13 +143,15 @@ func (h *Handler) planFetch(version int16, sr sessionRequest) *fetchPlan {
 // answer (KIP-951), and from v16 that leader's endpoint when it is live, as
 // Kafka does for Produce and Fetch: a consumer moves to the new leader at
 // once instead of after a metadata refresh.
-func fetchLeaderHint(img *metadata.Image, body *fetchBody, p metadata.Partition, fp *fetchPartition) {
+func fetchLeaderHint(img *metadata.Image, listener string, body *fetchBody, p metadata.Partition, fp *fetchPartition) {
 	fp.leaderHint, fp.leaderID, fp.leaderEpoch = true, p.Leader, p.LeaderEpoch
 	b, ok := img.Brokers[p.Leader]
 	if body.version < 16 || !ok || !b.Live() || slices.ContainsFunc(body.nodes, func(n fetchNode) bool { return n.id == b.NodeID }) {
 		return
 	}
-	body.nodes = append(body.nodes, fetchNode{id: b.NodeID, host: b.Host, port: b.Port, rack: b.Rack})
+	if host, port, ok := b.Endpoint(listener); ok {
+		body.nodes = append(body.nodes, fetchNode{id: b.NodeID, host: host, port: port, rack: b.Rack})
+	}
 }
 
 // runFetch reads, and if fewer than MinBytes are available and no partition

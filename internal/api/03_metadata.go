@@ -53,10 +53,13 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Pending 
 		topics = topicsByName(img, names, r.IncludeTopicAuthorizedOperations)
 	}
 
+	listener := listenerOf(req)
 	for _, id := range img.LiveBrokerIDs() {
-		b := img.Brokers[id]
-		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+		if b, host, port, ok := brokerOn(img, id, listener); ok {
+			resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.NodeID, Host: host, Port: port, Rack: b.Rack})
+		}
 	}
+	leadersOn(img, listener, req.Version, topics)
 	cid := img.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = h.controllerID(img)

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/controller"
+	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
@@ -28,7 +29,7 @@ func (h *Handler) findCoordinator(ctx context.Context, req *wire.Request) wire.P
 		keys = []string{r.CoordinatorKey}
 	}
 	for _, key := range keys {
-		resp.Coordinators = append(resp.Coordinators, h.coordinatorFor(ctx, r.CoordinatorType, key))
+		resp.Coordinators = append(resp.Coordinators, h.coordinatorFor(ctx, r.CoordinatorType, key, listenerOf(req)))
 	}
 	if req.Version < 4 {
 		c := resp.Coordinators[0]
@@ -39,7 +40,10 @@ func (h *Handler) findCoordinator(ctx context.Context, req *wire.Request) wire.P
 	return respond(req, resp)
 }
 
-func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+// coordinatorFor answers one key with its coordinator's address on
+// listener; a coordinator without that listener is COORDINATOR_NOT_AVAILABLE,
+// as Kafka answers it.
+func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key, listener string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	var err error
@@ -51,7 +55,7 @@ func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key string) 
 		}
 		b, ferr := h.Groups.FindCoordinator(ctx, key)
 		if err = ferr; err == nil {
-			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
+			err = coordinatorOn(&c, b, listener)
 		}
 	case 1:
 		if h.Txns == nil {
@@ -60,7 +64,7 @@ func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key string) 
 		}
 		b, ferr := h.Txns.FindCoordinator(ctx, key)
 		if err = ferr; err == nil {
-			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
+			err = coordinatorOn(&c, b, listener)
 		}
 	case 2:
 		err = &controller.Error{Code: kerr.InvalidRequest, Message: "share groups are not supported by this broker"}
@@ -71,4 +75,14 @@ func (h *Handler) coordinatorFor(ctx context.Context, keyType int8, key string) 
 		c.ErrorCode, c.ErrorMessage = h.code(err), message(err)
 	}
 	return c
+}
+
+// coordinatorOn fills c with coordinator b's address on listener.
+func coordinatorOn(c *kmsg.FindCoordinatorResponseCoordinator, b metadata.Broker, listener string) error {
+	host, port, ok := b.Endpoint(listener)
+	if !ok {
+		return &controller.Error{Code: kerr.CoordinatorNotAvailable, Message: "the coordinator has no listener " + listener}
+	}
+	c.NodeID, c.Host, c.Port = b.NodeID, host, port
+	return nil
 }

@@ -43,9 +43,10 @@ func (h *Handler) describeCluster(_ context.Context, req *wire.Request) wire.Pen
 		ids = img.BrokerIDs()
 	}
 	for _, id := range ids {
-		b := img.Brokers[id]
-		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{
-			NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, IsFenced: b.Fenced})
+		if b, host, port, ok := brokerOn(img, id, listenerOf(req)); ok {
+			resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{
+				NodeID: b.NodeID, Host: host, Port: port, Rack: b.Rack, IsFenced: b.Fenced})
+		}
 	}
 	return respond(req, resp)
 }

@@ -284,16 +284,18 @@ func (h *Handler) brokerRegistration(ctx context.Context, req *wire.Request) wir
 	ctl, err := h.activeController()
 	if err == nil {
 		reg := controller.Registration{NodeID: r.BrokerID, ClusterID: r.ClusterID, Incarnation: metadata.UUID(r.IncarnationID), Rack: r.Rack}
-		// The first listener is the one clients use; samsa's HTTP
+		// The first listener is the inter-broker one; samsa's HTTP
 		// listener rides along under its own name (see the broker's
 		// register).
 		for _, l := range r.Listeners {
-			switch {
-			case l.Name == HTTPListenerName:
+			if l.Name == HTTPListenerName {
 				reg.HTTP = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
-			case reg.Host == "":
+				continue
+			}
+			if reg.Host == "" {
 				reg.Host, reg.Port = l.Host, int32(l.Port)
 			}
+			reg.Listeners = append(reg.Listeners, metadata.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 		}
 		if reg.Host == "" {
 			err = &controller.Error{Code: kerr.InvalidRequest, Message: "a broker registration needs a listener"}

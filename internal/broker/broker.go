@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,20 +40,23 @@ type Broker struct {
 	cfg *config.Broker // static: server.properties, --set, flags
 	// current is cfg with the dynamic broker configs of the metadata image
 	// applied (see applyDynamic); what handlers and replicas resolve with.
-	current   atomic.Pointer[config.Broker]
-	log       *slog.Logger
-	lock      *os.File
-	fs        log.FS // under the data dir: meta.properties and the partition logs
-	ln        net.Listener
-	host      string // advertised endpoint
-	port      int32
-	pub       *metadata.Publisher
-	ctl       *controller.Controller // nil without the controller role
-	mux       *controller.Mux        // the controller listener, when voters are configured
-	ctlSrv    *server.Server
-	client    *ctlClient
-	cancel    context.CancelFunc // stops the lifecycle and metadata loops
-	ctlServed chan error
+	current atomic.Pointer[config.Broker]
+	log     *slog.Logger
+	lock    *os.File
+	fs      log.FS       // under the data dir: meta.properties and the partition logs
+	ln      net.Listener // the first client listener
+	clients []clientListener
+	// interBroker indexes clients: the listener other brokers use.
+	interBroker int
+	host        string // the inter-broker listener's advertised endpoint
+	port        int32
+	pub         *metadata.Publisher
+	ctl         *controller.Controller // nil without the controller role
+	mux         *controller.Mux        // the controller listener, when voters are configured
+	ctlSrv      *server.Server
+	client      *ctlClient
+	cancel      context.CancelFunc // stops the lifecycle and metadata loops
+	ctlServed   chan error
 
 	knownCluster  atomic.Pointer[string]
 	fenced        atomic.Bool
@@ -227,15 +231,21 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 // startBroker opens the replicas and the coordinators and serves clients.
 func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()) error {
 	var err error
-	b.ln, err = net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
-	}
-	*cleanup = append(*cleanup, func() { b.ln.Close() })
-	b.host, b.port, err = advertised(cfg.AdvertisedAddr, b.ln.Addr().(*net.TCPAddr))
-	if err != nil {
+	if b.clients, err = listenClients(cfg); err != nil {
 		return err
 	}
+	*cleanup = append(*cleanup, func() {
+		for _, l := range b.clients {
+			l.ln.Close()
+		}
+	})
+	b.ln = b.clients[0].ln
+	for i, l := range b.clients {
+		if l.name == cfg.InterBrokerListener {
+			b.interBroker = i
+		}
+	}
+	b.host, b.port = b.clients[b.interBroker].host, b.clients[b.interBroker].port
 	b.initMetrics(cfg)
 	// applyDynamic subscribes first: the replicas resolve with the
 	// configuration it publishes for the same image.
@@ -323,11 +333,11 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	go func() {
 		select {
 		case <-b.ready:
-			err := b.srv.Serve(b.ln)
-			b.readiness.listenerStopped(err)
-			b.served <- err
+			b.served <- b.serveClients()
 		case <-b.shutdownReq:
-			b.ln.Close()
+			for _, l := range b.clients {
+				l.ln.Close()
+			}
 			b.served <- nil
 		}
 	}()
@@ -359,9 +369,97 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 	if err := b.startHTTP(cfg, cleanup); err != nil {
 		return err
 	}
-	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", b.ln.Addr().String(),
-		"advertised", net.JoinHostPort(b.host, strconv.Itoa(int(b.port))), "http", b.HTTPAddr(), "data_dir", cfg.DataDir)
+	var listen, adv []string
+	for _, l := range b.clients {
+		listen = append(listen, l.name+"://"+l.ln.Addr().String())
+		adv = append(adv, l.name+"://"+net.JoinHostPort(l.host, strconv.Itoa(int(l.port))))
+	}
+	b.log.Info("samsa broker started", "node_id", cfg.NodeID, "listen", strings.Join(listen, ","),
+		"advertised", strings.Join(adv, ","), "http", b.HTTPAddr(), "data_dir", cfg.DataDir)
 	return nil
+}
+
+// clientListener is one bound client listener and what it advertises.
+type clientListener struct {
+	name string
+	ln   net.Listener
+	host string
+	port int32
+}
+
+// listenClients binds every client (non-controller) listener, in the
+// order configured. On an error it closes what it bound.
+func listenClients(cfg *config.Broker) ([]clientListener, error) {
+	var out []clientListener
+	fail := func(err error) ([]clientListener, error) {
+		for _, l := range out {
+			l.ln.Close()
+		}
+		return nil, err
+	}
+	for _, l := range cfg.Listeners {
+		if l.Controller {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			return fail(fmt.Errorf("broker: listen %s (%s): %w", l.Addr(), l.Name, err))
+		}
+		out = append(out, clientListener{name: l.Name, ln: ln})
+		adv := ""
+		if l.AdvertisedHost != "" || l.AdvertisedPort != 0 {
+			adv = l.AdvertisedAddr()
+		}
+		c := &out[len(out)-1]
+		if c.host, c.port, err = advertised(adv, ln.Addr().(*net.TCPAddr)); err != nil {
+			return fail(err)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("broker: no client listener in listeners")
+	}
+	return out, nil
+}
+
+// serveClients serves every client listener until Shutdown and returns the
+// first accept failure, if any. A listener that fails makes the node
+// unready at once (its clients cannot connect), while the others serve on.
+func (b *Broker) serveClients() error {
+	errs := make(chan error, len(b.clients))
+	for _, l := range b.clients {
+		go func() {
+			err := b.srv.ServeListener(l.ln, l.name)
+			if err != nil {
+				b.readiness.listenerStopped(fmt.Errorf("listener %s: %w", l.name, err))
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range b.clients {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		b.readiness.listenerStopped(nil)
+	}
+	return first
+}
+
+// listenerEndpoints are the client listeners' advertised endpoints, the
+// inter-broker one first, for the broker's registration.
+func (b *Broker) listenerEndpoints() []metadata.Endpoint {
+	endpoint := func(l clientListener) metadata.Endpoint {
+		return metadata.Endpoint{Name: l.name, Host: l.host, Port: l.port}
+	}
+	out := []metadata.Endpoint{endpoint(b.clients[b.interBroker])}
+	for i, l := range b.clients {
+		if i != b.interBroker {
+			out = append(out, endpoint(l))
+		}
+	}
+	return out
 }
 
 // producerExpirationCheck is how often expired producers are forgotten.
@@ -494,6 +592,17 @@ func (b *Broker) applyDynamic(prev, next *metadata.Image) {
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
+
+// ListenerAddr is the address the client listener named name is bound
+// to, "" if there is none.
+func (b *Broker) ListenerAddr(name string) string {
+	for _, l := range b.clients {
+		if l.name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
+}
 
 // Image is the metadata image this broker serves from.
 func (b *Broker) Image() *metadata.Image { return b.pub.Delivered() }

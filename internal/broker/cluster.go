@@ -309,9 +309,17 @@ func (c *ctlClient) register(ctx context.Context, r controller.Registration) (in
 	}, func() error {
 		req := kmsg.NewPtrBrokerRegistrationRequest()
 		req.BrokerID, req.ClusterID, req.IncarnationID, req.Rack = r.NodeID, r.ClusterID, r.Incarnation, r.Rack
-		l := kmsg.NewBrokerRegistrationRequestListener()
-		l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", r.Host, uint16(r.Port), 0
-		req.Listeners = append(req.Listeners, l)
+		// The inter-broker listener first (r.Listeners starts with it).
+		for _, e := range r.Listeners {
+			l := kmsg.NewBrokerRegistrationRequestListener()
+			l.Name, l.Host, l.Port, l.SecurityProtocol = e.Name, e.Host, uint16(e.Port), 0 // PLAINTEXT
+			req.Listeners = append(req.Listeners, l)
+		}
+		if len(r.Listeners) == 0 {
+			l := kmsg.NewBrokerRegistrationRequestListener()
+			l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", r.Host, uint16(r.Port), 0
+			req.Listeners = append(req.Listeners, l)
+		}
 		if r.HTTP != "" {
 			// The HTTP listener travels as a listener of our own name:
 			// the controller keeps it for the consoles and never

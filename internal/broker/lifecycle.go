@@ -25,7 +25,7 @@ func (b *Broker) lifecycle(ctx context.Context, shutdown <-chan struct{}, done c
 	reg := controller.Registration{
 		NodeID: b.cfg.NodeID, ClusterID: b.clusterID(), Incarnation: metadata.NewUUID(),
 		Host: b.host, Port: b.port, MaxMetadataVersion: metadata.MaxMetadataVersion,
-		HTTP: b.httpEndpoint(),
+		HTTP: b.httpEndpoint(), Listeners: b.listenerEndpoints(),
 	}
 	if b.cfg.Rack != "" {
 		rack := b.cfg.Rack

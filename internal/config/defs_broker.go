@@ -38,8 +38,10 @@ var brokerDefs = []*Def{
 	// Listeners.
 	{
 		Name: "listeners", Type: TypeString, Default: "PLAINTEXT://127.0.0.1:9092", Importance: High,
-		Rule:         listenersRule,
-		Doc:          "Where to listen: comma-separated NAME://host:port. An empty host binds every interface; port 0 an ephemeral port.",
+		Rule: listenersRule,
+		Doc: "Where to listen: comma-separated NAME://host:port. An empty host binds every interface; port 0 an ephemeral port. " +
+			"Every client listener is served, and a client is answered with the addresses of the listener it connected to " +
+			"(Metadata, FindCoordinator, DescribeCluster); a broker without that listener is left out.",
 		KafkaDefault: "PLAINTEXT://:9092",
 		Note: "Binds loopback by default, so a fresh broker is not reachable from the network. A bare host:port " +
 			"(as the --listen flag gives) means PLAINTEXT://host:port. Read-only in samsa (per-broker in Kafka).",

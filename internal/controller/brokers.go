@@ -107,6 +107,9 @@ type Registration struct {
 	Rack        *string
 	// HTTP is the broker's HTTP listener (host:port), "" for none.
 	HTTP string
+	// Listeners are the broker's client listeners by name (Host and Port
+	// are the inter-broker one's); nil from a broker that names none.
+	Listeners []metadata.Endpoint
 	// MaxMetadataVersion is the newest metadata.version the broker reads.
 	MaxMetadataVersion int16
 }
@@ -150,6 +153,9 @@ func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64,
 		// Below 4 a node of an older build may still read the log; it
 		// would stop at a registration carrying the field.
 		recs[0].RegisterBroker.HTTP = r.HTTP
+	}
+	if img.Features[metadata.MetadataVersionFeature] >= 5 {
+		recs[0].RegisterBroker.Listeners = r.Listeners
 	}
 	// The new incarnation starts fenced: what the old one led moves now.
 	next, err := img.Apply(img.Offset+1, recs[0])

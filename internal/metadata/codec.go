@@ -49,9 +49,9 @@ const (
 
 // recordVersions is the newest payload version of each type this build
 // reads. PartitionChange version 1 adds Adding and Removing;
-// RegisterBroker version 1 adds HTTP.
+// RegisterBroker version 1 adds HTTP, version 2 Listeners.
 var recordVersions = map[recordType]uint8{
-	typeRegisterBroker: 1, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
+	typeRegisterBroker: 2, typeCreateTopic: 0, typeDeleteTopic: 0, typeAddPartitions: 0,
 	typeSetTopicConfig: 0, typeProducerIDs: 0, typeSetBrokerConfig: 0, typeBootstrap: 0,
 	typeBrokerChange: 0, typePartitionChange: 1, typeFeatureLevel: 0,
 	typeUserScramCredential: 0, typeRemoveUserScramCredential: 0,
@@ -63,6 +63,9 @@ var recordVersions = map[recordType]uint8{
 func (r Record) version() uint8 {
 	if c := r.PartitionChange; c != nil && (c.Adding != nil || c.Removing != nil) {
 		return 1
+	}
+	if b := r.RegisterBroker; b != nil && len(b.Listeners) > 0 {
+		return 2
 	}
 	if b := r.RegisterBroker; b != nil && b.HTTP != "" {
 		return 1
@@ -211,6 +214,9 @@ func DecodeEntry(b []byte) ([]Record, error) {
 		if err := strictUnmarshal(payload, r.target(t)); err != nil {
 			return nil, fmt.Errorf("metadata: entry: record %d (type %d): %w", i, t, err)
 		}
+		if b := r.RegisterBroker; b != nil && len(b.Listeners) == 0 {
+			b.Listeners = nil // as the encoder (omitempty) writes it
+		}
 		if c := r.PartitionChange; c != nil {
 			// An empty list reads as absent, as the encoder (omitempty)
 			// writes it, so a record decodes to what encoding it gives.
@@ -325,6 +331,9 @@ func DecodeSnapshot(b []byte, controllerID int32) (*Image, error) {
 	for _, br := range body.Brokers {
 		if _, dup := im.Brokers[br.NodeID]; dup || br.NodeID < 0 {
 			return nil, fmt.Errorf("metadata: snapshot: broker %d invalid or twice", br.NodeID)
+		}
+		if len(br.Listeners) == 0 {
+			br.Listeners = nil
 		}
 		im.Brokers[br.NodeID] = br
 	}

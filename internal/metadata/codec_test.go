@@ -18,6 +18,8 @@ func sampleRecords() []Record {
 		{FeatureLevel: &FeatureLevel{Name: MetadataVersionFeature, Level: 2}},
 		{RegisterBroker: &RegisterBroker{NodeID: 1, Host: "127.0.0.1", Port: 9092, Rack: &rack, Incarnation: UUID{1}}},
 		{RegisterBroker: &RegisterBroker{NodeID: 2, Host: "127.0.0.2", Port: 9092}},
+		{RegisterBroker: &RegisterBroker{NodeID: 3, Host: "10.0.0.3", Port: 9093, HTTP: "127.0.0.1:9080",
+			Listeners: []Endpoint{{Name: "INTERNAL", Host: "10.0.0.3", Port: 9093}, {Name: "EXTERNAL", Host: "kafka-3.example", Port: 19092}}}},
 		{BrokerChange: &BrokerChange{NodeID: 1, Epoch: 2, Fenced: &no}},
 		{CreateTopic: &CreateTopic{Name: "t", ID: UUID{9}, Replicas: [][]int32{{1, 2}, {2, 1}}, Configs: map[string]string{"a": "b"}}},
 		{PartitionChange: &PartitionChange{TopicID: UUID{9}, Partition: 0, Leader: &leader, ISR: []int32{2}}},

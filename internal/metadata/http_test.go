@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -63,5 +64,63 @@ func TestRegisterBrokerHTTP(t *testing.T) {
 	back, err := DecodeSnapshot(snap, 1)
 	if err != nil || back.Brokers[1].HTTP != "h:9080" {
 		t.Fatalf("snapshot round trip: %+v, %v", back, err)
+	}
+}
+
+// TestRegisterBrokerListeners: a registration with named listeners is
+// encoded at version 2 (a build that reads up to version 1 stops at it),
+// and the image answers each listener's endpoint: a broker registered
+// without names has one endpoint for every listener, one with names has
+// only those.
+func TestRegisterBrokerListeners(t *testing.T) {
+	named := Record{RegisterBroker: &RegisterBroker{NodeID: 1, Host: "10.0.0.1", Port: 9093, HTTP: "h:9080",
+		Listeners: []Endpoint{{Name: "INTERNAL", Host: "10.0.0.1", Port: 9093}, {Name: "EXTERNAL", Host: "b1.example", Port: 19092}}}}
+	unnamed := Record{RegisterBroker: &RegisterBroker{NodeID: 2, Host: "10.0.0.2", Port: 9092}}
+	b, err := EncodeEntry([]Record{named})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[3] != 2 {
+		t.Fatalf("encoded at version %d, want 2", b[3])
+	}
+	saved := recordVersions[typeRegisterBroker]
+	recordVersions[typeRegisterBroker] = 1
+	_, err = DecodeEntry(b)
+	recordVersions[typeRegisterBroker] = saved
+	if !errors.Is(err, ErrUnknownRecord) {
+		t.Fatalf("version 2 read by a version-1 build: %v, want ErrUnknownRecord", err)
+	}
+	im := Empty("c", 1)
+	for i, r := range []Record{named, unnamed} {
+		if im, err = im.Apply(int64(i+1), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := im.EncodeSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im, err = DecodeSnapshot(snap, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		node     int32
+		listener string
+		want     string
+	}{
+		{1, "EXTERNAL", "b1.example:19092"},
+		{1, "INTERNAL", "10.0.0.1:9093"},
+		{1, "", "10.0.0.1:9093"},
+		{1, "PLAINTEXT", "none"},
+		{2, "EXTERNAL", "10.0.0.2:9092"},
+		{2, "", "10.0.0.2:9092"},
+	} {
+		got := "none"
+		if h, p, ok := im.Brokers[c.node].Endpoint(c.listener); ok {
+			got = fmt.Sprintf("%s:%d", h, p)
+		}
+		if got != c.want {
+			t.Errorf("broker %d on %q: %s, want %s", c.node, c.listener, got, c.want)
+		}
 	}
 }

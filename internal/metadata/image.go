@@ -57,10 +57,39 @@ type Broker struct {
 	// HTTP is the broker's HTTP listener, "" when it has none (or
 	// registered before metadata.version 4).
 	HTTP string `json:",omitempty"`
+	// Listeners are the broker's client listeners with the addresses
+	// they advertise, by name; nil for a registration from before
+	// metadata.version 5, whose one endpoint is Host and Port. Host and
+	// Port are always the inter-broker listener's.
+	Listeners []Endpoint `json:",omitempty"`
+}
+
+// Endpoint is one named listener's advertised address.
+type Endpoint struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
 }
 
 // Live reports whether the broker may lead partitions and serve clients.
 func (b Broker) Live() bool { return !b.Fenced && !b.ShuttingDown }
+
+// Endpoint is the address the broker advertises on the listener named
+// listener, as Kafka answers a client with the endpoints of the listener
+// it connected to. "" (a caller that does not know) and a broker
+// registered without listener names both give Host and Port; otherwise a
+// broker without that listener has none (false).
+func (b Broker) Endpoint(listener string) (host string, port int32, ok bool) {
+	if listener == "" || b.Listeners == nil {
+		return b.Host, b.Port, true
+	}
+	for _, e := range b.Listeners {
+		if e.Name == listener {
+			return e.Host, e.Port, true
+		}
+	}
+	return "", 0, false
+}
 
 // Partition is one partition's replica assignment and leadership.
 type Partition struct {
@@ -140,7 +169,8 @@ const MetadataVersionFeature = "metadata.version"
 // the cluster records (Bootstrap, BrokerChange, PartitionChange,
 // FeatureLevel), 3 the reassignment fields of PartitionChange (Adding,
 // Removing), 4 the HTTP listener of RegisterBroker, 5 the SCRAM
-// credential records (UserScramCredential, RemoveUserScramCredential).
+// credential records (UserScramCredential, RemoveUserScramCredential) and
+// the named listeners of RegisterBroker.
 // These levels are samsa's own, not Kafka's.
 const (
 	MinMetadataVersion = 1

@@ -114,6 +114,10 @@ type RegisterBroker struct {
 	// traffic from; never shown to Kafka clients. A record with it is
 	// encoded at version 1 and needs metadata.version 4.
 	HTTP string `json:"http,omitempty"`
+	// Listeners are the broker's client listeners by name, the
+	// inter-broker one (Host and Port) among them. A record with them is
+	// encoded at version 2 and needs metadata.version 5.
+	Listeners []Endpoint `json:"listeners,omitempty"`
 }
 
 // CreateTopic records a new topic with its partitions' assignments.
@@ -153,7 +157,7 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		b := r.RegisterBroker
 		next.Brokers = maps.Clone(im.Brokers)
 		next.Brokers[b.NodeID] = Broker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack,
-			Incarnation: b.Incarnation, Epoch: offset, Fenced: !b.Unfenced, HTTP: b.HTTP}
+			Incarnation: b.Incarnation, Epoch: offset, Fenced: !b.Unfenced, HTTP: b.HTTP, Listeners: cloneOrNilEndpoints(b.Listeners)}
 	case r.BrokerChange != nil:
 		c := r.BrokerChange
 		b, ok := im.Brokers[c.NodeID]
@@ -393,4 +397,11 @@ func (im *Image) withOffset(off int64) *Image {
 	c := *im
 	c.Offset = off
 	return &c
+}
+
+func cloneOrNilEndpoints(s []Endpoint) []Endpoint {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

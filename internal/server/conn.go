@@ -98,7 +98,7 @@ type conn struct {
 	scratch []byte        // writer only: response encoding buffer
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, listener string) *conn {
 	c := &conn{
 		srv:     s,
 		nc:      nc,
@@ -109,6 +109,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		info: &wire.ConnInfo{
 			RemoteAddr: addrString(nc.RemoteAddr()),
 			LocalAddr:  addrString(nc.LocalAddr()),
+			Listener:   listener,
 			Plaintext:  true, // no TLS listener yet
 		},
 	}

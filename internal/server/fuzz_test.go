@@ -51,7 +51,7 @@ func FuzzConnStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		s := New(Config{Versions: versions, MaxRequestBytes: 1 << 20, MaxInFlightPerConn: 4}, fuzzHandler(versions))
 		srvSide, cliSide := net.Pipe()
-		if !s.startConn(srvSide) {
+		if !s.startConn(srvSide, "") {
 			t.Fatal("startConn refused a connection")
 		}
 		drained := make(chan struct{})

@@ -176,7 +176,12 @@ func (s *Server) Stats() Stats {
 // Serve accepts connections on ln until Shutdown, then returns nil. It
 // closes ln when it returns. Any other accept error that is not temporary is
 // returned. Serve may be called for several listeners at once.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.ServeListener(ln, "") }
+
+// ServeListener is Serve for the listener named name (listeners=NAME://...):
+// each request's ConnInfo carries the name, so the handler answers with the
+// endpoints of that listener, as Kafka does.
+func (s *Server) ServeListener(ln net.Listener, name string) error {
 	if !s.trackListener(ln) {
 		ln.Close()
 		return nil
@@ -207,7 +212,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.startConn(nc) {
+		if !s.startConn(nc, name) {
 			return nil
 		}
 	}
@@ -229,8 +234,8 @@ func isTemporary(err error) bool {
 
 // startConn registers nc and starts serving it, or closes it and reports
 // false when the server is shutting down.
-func (s *Server) startConn(nc net.Conn) bool {
-	c := newConn(s, nc)
+func (s *Server) startConn(nc net.Conn, listener string) bool {
+	c := newConn(s, nc, listener)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -33,6 +33,9 @@ type Request struct {
 type ConnInfo struct {
 	RemoteAddr string
 	LocalAddr  string
+	// Listener names the listener the connection came in on
+	// (listeners=NAME://...); "" where the server was not told.
+	Listener string
 	// Plaintext is true when file regions may be sent with sendfile.
 	Plaintext bool
 }

@@ -19,22 +19,42 @@ func StartQuorum(t testing.TB, n int, sets ...string) []*Broker {
 	return StartQuorumFS(t, make([]log.FS, n), sets...)
 }
 
+// StartQuorumListeners is StartQuorum with node i+1's client listeners
+// given by clients(i) ("INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.2:0")
+// instead of one PLAINTEXT listener; sets name their protocols.
+func StartQuorumListeners(t testing.TB, n int, clients func(i int) string, sets ...string) []*Broker {
+	t.Helper()
+	return startQuorum(t, make([]log.FS, n), clients, sets)
+}
+
 // StartQuorumFS is StartQuorum of len(fss) nodes, node i+1 keeping its
 // logs on fss[i] (nil: the OS's), so a fault test can break one replica's
 // disk (log.FaultFS).
 func StartQuorumFS(t testing.TB, fss []log.FS, sets ...string) []*Broker {
 	t.Helper()
+	return startQuorum(t, fss, func(int) string { return "PLAINTEXT://127.0.0.1:0" }, sets)
+}
+
+func startQuorum(t testing.TB, fss []log.FS, clients func(i int) string, sets []string) []*Broker {
+	t.Helper()
 	n := len(fss)
 	// The controller ports must be known before any node starts (they are
 	// the voters); the OS picks them, and a port taken meanwhile by another
-	// socket makes that node's start fail loudly.
+	// socket makes that node's start fail loudly. Each listener stays open
+	// until all n are picked: a port closed at once can be handed out
+	// again by the next Listen, and two voters on one address fail the
+	// start ("found duplicate address in configuration").
 	ctl := make([]string, n)
+	lns := make([]net.Listener, 0, n)
 	for i := range ctl {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		lns = append(lns, ln)
 		ctl[i] = ln.Addr().String()
+	}
+	for _, ln := range lns {
 		ln.Close()
 	}
 	var voters []string
@@ -45,7 +65,7 @@ func StartQuorumFS(t testing.TB, fss []log.FS, sets ...string) []*Broker {
 	for i := range nodes {
 		nodes[i] = startNode(t, t.TempDir(), fss[i], map[string]string{
 			"node.id":                  fmt.Sprint(i + 1),
-			"listeners":                "PLAINTEXT://127.0.0.1:0,CONTROLLER://" + ctl[i],
+			"listeners":                clients(i) + ",CONTROLLER://" + ctl[i],
 			"controller.quorum.voters": strings.Join(voters, ","),
 		}, sets)
 	}

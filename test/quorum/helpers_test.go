@@ -24,7 +24,11 @@ import (
 // sessionSets make fencing quick: a broker silent for 3 s is fenced.
 var sessionSets = []string{"--set", "broker.session.timeout.ms=3000", "--set", "broker.heartbeat.interval.ms=500"}
 
-// freePorts returns n loopback addresses with ports the OS just handed out.
+// freePorts returns n distinct loopback addresses with ports the OS just
+// handed out. Each listener stays open until all n are picked: a port
+// closed at once can be handed out again by the next Listen, and two
+// voters on one address fail the node's start ("found duplicate address
+// in configuration").
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
@@ -33,8 +37,8 @@ func freePorts(t *testing.T, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer ln.Close()
 		out = append(out, ln.Addr().String())
-		ln.Close()
 	}
 	return out
 }
