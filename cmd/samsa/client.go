@@ -23,8 +23,9 @@ const defaultBrokers = "127.0.0.1:9092"
 
 // clientFlags are the connection flags every client command takes.
 type clientFlags struct {
-	brokers []string
-	timeout time.Duration
+	brokers       []string
+	timeout       time.Duration
+	commandConfig string
 }
 
 // addClientFlags registers --brokers and --timeout on fs. timeoutUsage says
@@ -41,6 +42,8 @@ func addClientFlags(fs *pflag.FlagSet, timeoutUsage string) *clientFlags {
 	fs.StringSliceVar(&f.brokers, "brokers", splitList(def),
 		"comma-separated bootstrap brokers (host:port); the SAMSA_BROKERS environment variable sets the default")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, timeoutUsage)
+	fs.StringVar(&f.commandConfig, "command-config", "",
+		"Kafka client properties file: security.protocol=SASL_PLAINTEXT, sasl.mechanism and sasl.jaas.config (as Kafka's tools take it)")
 	return f
 }
 
@@ -84,6 +87,13 @@ func (f *clientFlags) newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Clien
 	}
 	if verbose(cmd) {
 		base = append(base, kgo.WithLogger(kgoLogger{newLogger(cmd, slog.LevelInfo)}))
+	}
+	if f.commandConfig != "" {
+		sec, err := commandConfig(f.commandConfig)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, sec...)
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {

@@ -1,6 +1,10 @@
 // Package auth holds what authenticates Kafka clients: the SCRAM
 // credential derivations (RFC 5802) shared by the controller, which keeps
-// credentials, and the tools that create them.
+// credentials, and the tools that create them; the server side of the SASL
+// mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 as Kafka's broker runs
+// them (Mechanisms, Session); and the parser of sasl.jaas.config values a
+// listener's PLAIN users come from (ParseJAAS). No networking: a
+// connection feeds a Session the SaslAuthenticate auth_bytes it receives.
 package auth
 
 import (

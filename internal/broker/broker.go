@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/samsa-kafka/samsa/internal/api"
+	"github.com/samsa-kafka/samsa/internal/auth"
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/controller"
 	"github.com/samsa-kafka/samsa/internal/group"
@@ -231,7 +232,12 @@ func Start(cfg *config.Broker, opts Options) (_ *Broker, err error) {
 // startBroker opens the replicas and the coordinators and serves clients.
 func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()) error {
 	var err error
-	if b.clients, err = listenClients(cfg); err != nil {
+	// SCRAM credentials are read from the image at each exchange, so one
+	// set (or deleted) is in effect as soon as this broker applies it.
+	scram := func(user string, m metadata.ScramMechanism) (metadata.ScramCredential, bool) {
+		return b.pub.Delivered().ScramCredential(user, m)
+	}
+	if b.clients, err = listenClients(cfg, scram); err != nil {
 		return err
 	}
 	*cleanup = append(*cleanup, func() {
@@ -385,11 +391,14 @@ type clientListener struct {
 	ln   net.Listener
 	host string
 	port int32
+	// sasl authenticates a SASL_PLAINTEXT listener's connections; nil on
+	// a PLAINTEXT one.
+	sasl *auth.Mechanisms
 }
 
 // listenClients binds every client (non-controller) listener, in the
 // order configured. On an error it closes what it bound.
-func listenClients(cfg *config.Broker) ([]clientListener, error) {
+func listenClients(cfg *config.Broker, scram auth.ScramLookup) ([]clientListener, error) {
 	var out []clientListener
 	fail := func(err error) ([]clientListener, error) {
 		for _, l := range out {
@@ -406,6 +415,11 @@ func listenClients(cfg *config.Broker) ([]clientListener, error) {
 			return fail(fmt.Errorf("broker: listen %s (%s): %w", l.Addr(), l.Name, err))
 		}
 		out = append(out, clientListener{name: l.Name, ln: ln})
+		if l.Protocol == "SASL_PLAINTEXT" {
+			if out[len(out)-1].sasl, err = auth.NewMechanisms(l.SASLMechanisms, l.PlainUsers, scram); err != nil {
+				return fail(fmt.Errorf("broker: listener %s: %w", l.Name, err))
+			}
+		}
 		adv := ""
 		if l.AdvertisedHost != "" || l.AdvertisedPort != 0 {
 			adv = l.AdvertisedAddr()
@@ -428,7 +442,12 @@ func (b *Broker) serveClients() error {
 	errs := make(chan error, len(b.clients))
 	for _, l := range b.clients {
 		go func() {
-			err := b.srv.ServeListener(l.ln, l.name)
+			var err error
+			if l.sasl != nil {
+				err = b.srv.ServeSASL(l.ln, l.name, l.sasl)
+			} else {
+				err = b.srv.ServeListener(l.ln, l.name)
+			}
 			if err != nil {
 				b.readiness.listenerStopped(fmt.Errorf("listener %s: %w", l.name, err))
 			}

@@ -35,6 +35,26 @@ var brokerDefs = []*Def{
 		Doc: "Rack (or zone) of this broker, reported in Metadata.",
 	},
 
+	// SASL (the listeners whose protocol is SASL_PLAINTEXT).
+	{
+		Name: "sasl.enabled.mechanisms", Type: TypeList, Default: "GSSAPI", Importance: Medium,
+		Doc: "The SASL mechanisms a SASL_PLAINTEXT listener enables, unless listener.name.<listener>.sasl.enabled.mechanisms " +
+			"overrides it for that listener. PLAIN takes its users from listener.name.<listener>.plain.sasl.jaas.config " +
+			"(user_<name>=\"<password>\" options of PlainLoginModule); SCRAM-SHA-256 and SCRAM-SHA-512 from the credentials " +
+			"AlterUserScramCredentials stores (samsa user set-scram, kafka-configs --entity-type users).",
+		Note: "samsa implements PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512: a SASL listener left with another mechanism " +
+			"(GSSAPI is the default) is refused at start. Unused when no listener is SASL_PLAINTEXT. Read-only in samsa.",
+	},
+	{
+		Name: "connections.max.reauth.ms", Type: TypeLong, Default: "0", Importance: Medium,
+		Rule: custom("0", func(p parsed) string {
+			if p.i != 0 {
+				return "samsa does not re-authenticate SASL connections (KIP-368) yet; a session would outlive a changed or deleted credential: set 0"
+			}
+			return ""
+		}),
+		Doc: "When positive, the longest an authenticated SASL connection may live before it must re-authenticate (KIP-368). 0: never.",
+	},
 	// Listeners.
 	{
 		Name: "listeners", Type: TypeString, Default: "PLAINTEXT://127.0.0.1:9092", Importance: High,
@@ -58,7 +78,8 @@ var brokerDefs = []*Def{
 		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Rule:    protocolMapRule,
 		Doc:     "Security protocol of each listener name. A controller listener missing from it is PLAINTEXT.",
-		Note: "samsa serves PLAINTEXT only (no TLS, no SASL): a listener the map gives any other protocol is refused. " +
+		Note: "samsa serves PLAINTEXT and SASL_PLAINTEXT (no TLS): a listener the map gives SSL or SASL_SSL is refused, " +
+			"and so is a SASL_PLAINTEXT controller or inter-broker listener. " +
 			"Entries no listener uses are accepted, so that Kafka's stock server.properties starts samsa. Read-only in samsa.",
 	},
 	{
@@ -368,7 +389,7 @@ var ignoredBroker = []string{
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes", "socket.listen.backlog.size",
 	"socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms",
 	"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.connection.creation.rate",
-	"connection.failed.authentication.delay.ms", "connections.max.reauth.ms", "request.timeout.ms",
+	"connection.failed.authentication.delay.ms", "request.timeout.ms",
 	"replica.socket.timeout.ms", "replica.socket.receive.buffer.bytes",
 	// Log internals samsa does differently (a clean-shutdown marker instead
 	// of recovery-point checkpoints; its own cleaner buffers).
@@ -428,7 +449,28 @@ var ignoredPrefixes = []string{
 // (listener.name.<name>.ssl.*), stops the broker.
 var refusedPrefixes = []struct{ prefix, reason string }{
 	{"ssl.", "samsa has no TLS: its listeners are PLAINTEXT only; remove the ssl.* settings"},
-	{"sasl.", "samsa has no SASL authentication: its listeners are PLAINTEXT only; remove the sasl.* settings"},
+	{"sasl.", "samsa's SASL is PLAIN and SCRAM on SASL_PLAINTEXT client listeners, configured by sasl.enabled.mechanisms " +
+		"and listener.name.<listener>.[<mechanism>.]sasl.* only; brokers and controllers talk to each other over PLAINTEXT"},
+}
+
+// listenerSASL reports whether name is a per-listener SASL config samsa
+// reads: listener.name.<listener>.sasl.enabled.mechanisms, or
+// listener.name.<listener>.<mechanism>.sasl.jaas.config for PLAIN and
+// SCRAM (Kafka's names, listener and mechanism in lower case).
+func listenerSASL(name string) bool {
+	rest, ok := strings.CutPrefix(name, "listener.name.")
+	if !ok {
+		return false
+	}
+	_, key, ok := strings.Cut(rest, ".")
+	if !ok {
+		return false
+	}
+	switch key {
+	case "sasl.enabled.mechanisms", "plain.sasl.jaas.config", "scram-sha-256.sasl.jaas.config", "scram-sha-512.sasl.jaas.config":
+		return true
+	}
+	return false
 }
 
 // refusedReason says why setting the broker config name to value stops the

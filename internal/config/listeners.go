@@ -16,7 +16,8 @@ type Listener struct {
 	// ("PLAINTEXT", "CONTROLLER", "INTERNAL").
 	Name string
 	// Protocol is its security protocol, from listener.security.protocol.map:
-	// always PLAINTEXT, as samsa refuses the others at load.
+	// PLAINTEXT, or SASL_PLAINTEXT for a client listener that is not the
+	// inter-broker one; samsa refuses the others at load.
 	Protocol string
 	// Host and Port are where to bind. An empty Host binds every interface;
 	// Port 0 binds an ephemeral port.
@@ -31,6 +32,10 @@ type Listener struct {
 	// Controller is set for listeners named in controller.listener.names:
 	// they carry the metadata quorum's traffic, not clients'.
 	Controller bool
+	// SASLMechanisms are the mechanisms a SASL_PLAINTEXT listener
+	// enables (nil on others), PlainUsers PLAIN's users and passwords.
+	SASLMechanisms []string
+	PlainUsers     Secrets
 }
 
 // Addr is the address to bind, for net.Listen.
@@ -127,16 +132,25 @@ var listenersRule = custom("NAME://host:port,... (or host:port)", func(p parsed)
 var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
 
 // noSecurity says why a listener cannot use protocol, one of Kafka's other
-// than PLAINTEXT.
-func noSecurity(protocol string) string {
-	switch protocol {
-	case "SSL":
-		return "samsa serves PLAINTEXT only (it has no TLS)"
-	case "SASL_PLAINTEXT":
-		return "samsa serves PLAINTEXT only (it has no SASL authentication)"
+// than PLAINTEXT (SASL_PLAINTEXT is served on client listeners).
+func noSecurity(protocol string, controller bool) string {
+	switch {
+	case protocol == "SASL_PLAINTEXT" && controller:
+		return "samsa's controllers talk to brokers and each other over PLAINTEXT only (SASL_PLAINTEXT is for client listeners)"
+	case protocol == "SSL":
+		return "samsa has no TLS: its listeners are PLAINTEXT or SASL_PLAINTEXT"
 	}
-	return "samsa serves PLAINTEXT only (it has no TLS and no SASL authentication)"
+	return "samsa has no TLS: its listeners are PLAINTEXT or SASL_PLAINTEXT (SASL without TLS)"
 }
+
+// SASLMechanisms are the SASL mechanisms samsa implements.
+var SASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// Secrets maps names to secrets (PLAIN's passwords); it never prints them.
+type Secrets map[string]string
+
+func (Secrets) String() string   { return "[hidden]" }
+func (Secrets) GoString() string { return "[hidden]" }
 
 // parseProtocolMap parses listener.security.protocol.map: "NAME:PROTOCOL,...".
 func parseProtocolMap(v string) (map[string]string, string) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/magiconair/properties"
+
+	"github.com/samsa-kafka/samsa/internal/auth"
 )
 
 // Load reads a broker configuration: the built-in defaults, then the
@@ -71,6 +73,9 @@ func load(hostname func() (string, error), file string, sets []string, overrides
 				errs = append(errs, &Error{Name: k, Value: v.Value, Reason: reason, Origin: v.Origin})
 			}
 			continue
+		}
+		if listenerSASL(k) {
+			continue // read with its listener (saslListeners)
 		}
 		if reason, secret := refusedReason(k, v.Value); reason != "" {
 			e := &Error{Name: k, Value: v.Value, Reason: reason, Origin: v.Origin}
@@ -346,8 +351,10 @@ func (b *Broker) buildListeners() []error {
 			l.Protocol = "PLAINTEXT" // as Kafka does for an unmapped controller listener
 		case l.Protocol == "":
 			fail("listeners", fmt.Sprintf("listener %s has no security protocol in listener.security.protocol.map", ep.name))
+		case l.Protocol == "SASL_PLAINTEXT" && !l.Controller:
+			// A client listener; saslListeners checks the rest.
 		case l.Protocol != "PLAINTEXT":
-			fail("listeners", fmt.Sprintf("listener %s uses %s: %s", ep.name, l.Protocol, noSecurity(l.Protocol)))
+			fail("listeners", fmt.Sprintf("listener %s uses %s: %s", ep.name, l.Protocol, noSecurity(l.Protocol, l.Controller)))
 		}
 		for _, o := range b.Listeners {
 			// Two binds of one port conflict unless both name distinct hosts.
@@ -421,6 +428,101 @@ func (b *Broker) buildListeners() []error {
 			fail("inter.broker.listener.name", "must name a client listener in listeners")
 		}
 		b.InterBrokerListener = name
+	}
+	errs = append(errs, b.saslListeners(r)...)
+	return errs
+}
+
+// saslListeners checks the SASL_PLAINTEXT listeners and fills in their
+// mechanisms and PLAIN users: each enables only mechanisms samsa has, PLAIN
+// with users, and none carries the brokers' own traffic. A per-listener SASL
+// config for a listener that is not SASL_PLAINTEXT is refused, as a sign
+// the operator believes a listener authenticates that does not.
+func (b *Broker) saslListeners(r reader) []error {
+	var errs []error
+	fail := func(name, reason string) {
+		v, _ := b.lookup(name)
+		errs = append(errs, &Error{Name: name, Value: v.Value, Reason: reason, Origin: v.Origin})
+	}
+	// secretFail names the key only: a JAAS config holds passwords.
+	secretFail := func(name, reason string) {
+		v, _ := b.lookup(name)
+		errs = append(errs, &Error{Name: name, Reason: reason, Origin: v.Origin, nameOnly: true})
+	}
+	prefix := func(l Listener) string { return "listener.name." + strings.ToLower(l.Name) + "." }
+	sasl := map[string]bool{}
+	for i := range b.Listeners {
+		l := &b.Listeners[i]
+		if l.Protocol != "SASL_PLAINTEXT" || l.Controller {
+			continue // a SASL controller listener is refused above
+		}
+		sasl[prefix(*l)] = true
+		if l.Name == b.InterBrokerListener {
+			const why = "samsa's brokers replicate over PLAINTEXT only: add a PLAINTEXT listener for them (e.g. INTERNAL://...)"
+			if b.isSet("inter.broker.listener.name") {
+				fail("inter.broker.listener.name", fmt.Sprintf("listener %s is SASL_PLAINTEXT; %s", l.Name, why))
+			} else {
+				fail("listeners", fmt.Sprintf("listener %s is SASL_PLAINTEXT and the inter-broker listener (the first client listener, "+
+					"as inter.broker.listener.name is unset); %s and name it in inter.broker.listener.name", l.Name, why))
+			}
+			continue
+		}
+		key := prefix(*l) + "sasl.enabled.mechanisms"
+		mechs := r.list("sasl.enabled.mechanisms")
+		if v, ok := b.static[key]; ok {
+			mechs = splitList(v.Value)
+		} else {
+			key = "sasl.enabled.mechanisms"
+		}
+		if len(mechs) == 0 {
+			fail(key, fmt.Sprintf("listener %s is SASL_PLAINTEXT but enables no mechanism", l.Name))
+			continue
+		}
+		for _, m := range mechs {
+			if !slices.Contains(SASLMechanisms, m) {
+				fail(key, fmt.Sprintf("listener %s enables %s: samsa implements %s", l.Name, m, strings.Join(SASLMechanisms, ", ")))
+			}
+		}
+		l.SASLMechanisms = mechs
+		for _, m := range SASLMechanisms {
+			jkey := prefix(*l) + strings.ToLower(m) + ".sasl.jaas.config"
+			v, ok := b.static[jkey]
+			if !ok {
+				if m == "PLAIN" && slices.Contains(mechs, m) {
+					secretFail(jkey, fmt.Sprintf("listener %s enables PLAIN, whose users (user_<name>=\"<password>\" options of "+
+						"org.apache.kafka.common.security.plain.PlainLoginModule) this config gives: set it", l.Name))
+				}
+				continue
+			}
+			jaas, err := auth.ParseJAAS(v.Value)
+			if err != nil {
+				secretFail(jkey, err.Error())
+				continue
+			}
+			if m != "PLAIN" {
+				if jaas.LoginModule != "org.apache.kafka.common.security.scram.ScramLoginModule" {
+					secretFail(jkey, "must use org.apache.kafka.common.security.scram.ScramLoginModule")
+				}
+				continue
+			}
+			users, err := jaas.PlainUsers()
+			switch {
+			case err != nil:
+				secretFail(jkey, err.Error())
+			case len(users) == 0 && slices.Contains(mechs, m):
+				secretFail(jkey, "names no user: PLAIN's users are its user_<name>=\"<password>\" options")
+			default:
+				l.PlainUsers = users
+			}
+		}
+	}
+	for _, k := range sortedKeys(b.static) {
+		if !listenerSASL(k) {
+			continue
+		}
+		if p := k[:len("listener.name.")+strings.Index(k[len("listener.name."):], ".")+1]; !sasl[p] {
+			secretFail(k, "names no SASL_PLAINTEXT listener: a SASL setting for a listener that does not authenticate is refused")
+		}
 	}
 	return errs
 }

@@ -420,6 +420,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"authorizer.class.name", "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "samsa has no authorizer", nil},
 		{"super.users", "User:admin", "admin", `principal "admin" must be Type:name`, nil},
 		{"samsa.http.listen", "0.0.0.0:0", "localhost", "must be host:port", nil},
+		{"connections.max.reauth.ms", "0", "3600000", "samsa does not re-authenticate SASL connections (KIP-368) yet", nil},
 	}
 	tested := map[string]bool{}
 	for _, tc := range tests {
@@ -460,7 +461,7 @@ func TestCrossConfigRules(t *testing.T) {
 			`config: controller.quorum.voters="1@a:9093" (from --set): must not include node.id 1: process.roles does not include controller`},
 		{[]string{"process.roles=broker"}, `config: controller.quorum.voters="" (from default): must name the controllers ` +
 			`(or set controller.quorum.bootstrap.servers): process.roles does not include controller, so this node has a quorum to join`},
-		{[]string{"listeners=SSL://:9093"}, `config: listeners="SSL://:9093" (from --set): listener SSL uses SSL: samsa serves PLAINTEXT only (it has no TLS)`},
+		{[]string{"listeners=SSL://:9093"}, `config: listeners="SSL://:9093" (from --set): listener SSL uses SSL: samsa has no TLS: its listeners are PLAINTEXT or SASL_PLAINTEXT`},
 		{[]string{"listeners=INTERNAL://:9092"},
 			`config: listeners="INTERNAL://:9092" (from --set): listener INTERNAL has no security protocol in listener.security.protocol.map`},
 		{[]string{"listeners=PLAINTEXT://0.0.0.0:9092"},
@@ -608,7 +609,9 @@ func TestSecurityNotProvidedRefused(t *testing.T) {
 	t.Parallel()
 	const (
 		noTLS  = "samsa has no TLS: its listeners are PLAINTEXT only; remove the ssl.* settings"
-		noSASL = "samsa has no SASL authentication: its listeners are PLAINTEXT only; remove the sasl.* settings"
+		noSASL = "samsa's SASL is PLAIN and SCRAM on SASL_PLAINTEXT client listeners, configured by sasl.enabled.mechanisms " +
+			"and listener.name.<listener>.[<mechanism>.]sasl.* only; brokers and controllers talk to each other over PLAINTEXT"
+		noListener = "names no SASL_PLAINTEXT listener: a SASL setting for a listener that does not authenticate is refused"
 	)
 	tests := []struct {
 		sets []string
@@ -622,19 +625,24 @@ func TestSecurityNotProvidedRefused(t *testing.T) {
 				`(ACLs are not implemented), and ignoring it would leave every resource open to every client: remove it to run without authorization`},
 		{[]string{"ssl.keystore.password=hunter2"}, `config: ssl.keystore.password (from --set): ` + noTLS},
 		{[]string{"ssl.client.auth=required"}, `config: ssl.client.auth (from --set): ` + noTLS},
-		{[]string{"sasl.enabled.mechanisms=PLAIN"}, `config: sasl.enabled.mechanisms (from --set): ` + noSASL},
+		{[]string{"sasl.mechanism.inter.broker.protocol=PLAIN"}, `config: sasl.mechanism.inter.broker.protocol (from --set): ` + noSASL},
+		{[]string{"sasl.server.callback.handler.class=com.example.Handler"}, `config: sasl.server.callback.handler.class (from --set): ` + noSASL},
 		{[]string{"listener.name.internal.ssl.keystore.location=/k.jks"}, `config: listener.name.internal.ssl.keystore.location (from --set): ` + noTLS},
-		{[]string{"listener.name.external.plain.sasl.jaas.config=secret"}, `config: listener.name.external.plain.sasl.jaas.config (from --set): ` + noSASL},
-		{[]string{"listener.name.external.sasl.enabled.mechanisms=PLAIN"}, `config: listener.name.external.sasl.enabled.mechanisms (from --set): ` + noSASL},
+		{[]string{"listener.name.external.plain.sasl.jaas.config=secret"}, `config: listener.name.external.plain.sasl.jaas.config (from --set): ` + noListener},
+		{[]string{"listener.name.external.sasl.enabled.mechanisms=PLAIN"}, `config: listener.name.external.sasl.enabled.mechanisms (from --set): ` + noListener},
+		{[]string{"listener.name.external.gssapi.sasl.jaas.config=secret"}, `config: listener.name.external.gssapi.sasl.jaas.config (from --set): ` + noSASL},
 		{[]string{"security.inter.broker.protocol=SSL"},
 			`config: security.inter.broker.protocol="SSL" (from --set): samsa's brokers talk to each other over PLAINTEXT only (it has no TLS and no SASL authentication)`},
-		{[]string{"listeners=SASL_PLAINTEXT://127.0.0.1:9092"},
-			`config: listeners="SASL_PLAINTEXT://127.0.0.1:9092" (from --set): listener SASL_PLAINTEXT uses SASL_PLAINTEXT: samsa serves PLAINTEXT only (it has no SASL authentication)`},
+		{[]string{"listeners=SASL_PLAINTEXT://127.0.0.1:9092", "sasl.enabled.mechanisms=SCRAM-SHA-256"},
+			`config: listeners="SASL_PLAINTEXT://127.0.0.1:9092" (from --set): listener SASL_PLAINTEXT is SASL_PLAINTEXT and the inter-broker listener ` +
+				`(the first client listener, as inter.broker.listener.name is unset); samsa's brokers replicate over PLAINTEXT only: ` +
+				`add a PLAINTEXT listener for them (e.g. INTERNAL://...) and name it in inter.broker.listener.name`},
 		{[]string{"listeners=SASL_SSL://127.0.0.1:9092"},
-			`config: listeners="SASL_SSL://127.0.0.1:9092" (from --set): listener SASL_SSL uses SASL_SSL: samsa serves PLAINTEXT only (it has no TLS and no SASL authentication)`},
+			`config: listeners="SASL_SSL://127.0.0.1:9092" (from --set): listener SASL_SSL uses SASL_SSL: samsa has no TLS: its listeners are PLAINTEXT or SASL_PLAINTEXT (SASL without TLS)`},
 		// Whatever name the listener has, the map decides its protocol.
 		{[]string{"listeners=EXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "listener.security.protocol.map=EXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"},
-			`config: listeners="EXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093" (from --set): listener CONTROLLER uses SASL_PLAINTEXT: samsa serves PLAINTEXT only (it has no SASL authentication)`},
+			`config: listeners="EXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093" (from --set): listener CONTROLLER uses SASL_PLAINTEXT: ` +
+				`samsa's controllers talk to brokers and each other over PLAINTEXT only (SASL_PLAINTEXT is for client listeners)`},
 	}
 	for _, tc := range tests {
 		_, err := loadSets(tc.sets...)

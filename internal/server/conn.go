@@ -78,6 +78,9 @@ type conn struct {
 	raw  syscall.RawConn // non-nil when regions may be sent with sendfile
 	info *wire.ConnInfo
 	log  *slog.Logger
+	// sasl is the authentication state of a SASL listener's connection,
+	// nil on others; reader only.
+	sasl *saslConn
 
 	// ctx is every Handle's and Pending's context. close cancels it,
 	// and so does Shutdown when its own context expires.
@@ -447,6 +450,22 @@ func (c *conn) dispatch(frame []byte) (call, bool) {
 			version:       0,
 			correlationID: h.correlationID,
 			pending:       wire.Now(wire.Response{Msg: c.srv.kip511Response()}),
+		}, true
+	}
+	if c.sasl != nil && !c.sasl.done && h.key != apiVersionsKey {
+		resp, closeAfter, err := c.authenticate(h.key, h.version, d.msg)
+		if err != nil {
+			c.srv.stats.protocolErrors.Add(1)
+			c.stopReading("unauthenticated request", fmt.Errorf("%w: %s", err, kmsg.NameForKey(h.key)))
+			return call{}, false
+		}
+		resp.SetVersion(h.version)
+		return call{
+			key:           h.key,
+			version:       h.version,
+			correlationID: h.correlationID,
+			flexible:      flexibleResponseHeader(h.key, d.msg),
+			pending:       wire.Now(wire.Response{Msg: resp, Close: closeAfter}),
 		}, true
 	}
 	req := &wire.Request{

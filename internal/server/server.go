@@ -181,7 +181,11 @@ func (s *Server) Serve(ln net.Listener) error { return s.ServeListener(ln, "") }
 // ServeListener is Serve for the listener named name (listeners=NAME://...):
 // each request's ConnInfo carries the name, so the handler answers with the
 // endpoints of that listener, as Kafka does.
-func (s *Server) ServeListener(ln net.Listener, name string) error {
+func (s *Server) ServeListener(ln net.Listener, name string) error { return s.serve(ln, name, nil) }
+
+// serve accepts connections for the listener named name, authenticating
+// them with a when it is not nil.
+func (s *Server) serve(ln net.Listener, name string, a Authenticator) error {
 	if !s.trackListener(ln) {
 		ln.Close()
 		return nil
@@ -212,7 +216,7 @@ func (s *Server) ServeListener(ln net.Listener, name string) error {
 			continue
 		}
 		backoff = 0
-		if !s.startConn(nc, name) {
+		if !s.startConn(nc, name, a) {
 			return nil
 		}
 	}
@@ -234,8 +238,11 @@ func isTemporary(err error) bool {
 
 // startConn registers nc and starts serving it, or closes it and reports
 // false when the server is shutting down.
-func (s *Server) startConn(nc net.Conn, listener string) bool {
+func (s *Server) startConn(nc net.Conn, listener string, a Authenticator) bool {
 	c := newConn(s, nc, listener)
+	if a != nil {
+		c.sasl = &saslConn{auth: a}
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

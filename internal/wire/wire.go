@@ -36,6 +36,10 @@ type ConnInfo struct {
 	// Listener names the listener the connection came in on
 	// (listeners=NAME://...); "" where the server was not told.
 	Listener string
+	// Principal is the authenticated principal ("User:alice") of a SASL
+	// connection once it has authenticated; "" on a PLAINTEXT listener
+	// (Kafka's User:ANONYMOUS).
+	Principal string
 	// Plaintext is true when file regions may be sent with sendfile.
 	Plaintext bool
 }

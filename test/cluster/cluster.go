@@ -49,6 +49,14 @@ func StartIn(t testing.TB, dir string, sets ...string) *Broker {
 	return startNode(t, dir, nil, map[string]string{"listeners": "127.0.0.1:0"}, sets)
 }
 
+// StartListeners is Start with the given listeners
+// ("INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0") in place of one
+// PLAINTEXT listener; sets name their protocols.
+func StartListeners(t testing.TB, listeners string, sets ...string) *Broker {
+	t.Helper()
+	return startNode(t, t.TempDir(), nil, map[string]string{"listeners": listeners}, sets)
+}
+
 // startNode starts an in-process node on dir with overrides (beating sets),
 // its logs on fs (nil: the OS's).
 func startNode(t testing.TB, dir string, fs log.FS, overrides map[string]string, sets []string) *Broker {
