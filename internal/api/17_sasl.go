@@ -6,8 +6,10 @@ package api
 // (server/sasl.go); what reaches the handler is a SASL request on a
 // PLAINTEXT listener, or one on a connection that has authenticated
 // already, which Kafka's KafkaApis answers ILLEGAL_SASL_STATE. SaslHandshake
-// v0 (raw SASL tokens after the handshake, deprecated by KIP-896) is not
-// served: a v0 handshake closes the connection.
+// v0 (raw SASL tokens after the handshake, deprecated) is not served: a v0
+// handshake closes the connection. ApiVersions still advertises 0-1, as
+// Kafka does: librdkafka looks for version 0 in the range to decide that
+// the broker has SASL handshakes at all, then sends v1.
 
 import (
 	"context"
@@ -20,6 +22,7 @@ import (
 
 func init() {
 	register(17, 1, 1, (*Handler).saslHandshake)
+	advertiseFrom(17, 0)
 	register(36, 0, 2, (*Handler).saslAuthenticate)
 }
 

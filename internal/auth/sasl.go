@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	xdgscram "github.com/xdg-go/scram"
-
 	"github.com/samsa-kafka/samsa/internal/metadata"
 )
 
@@ -110,44 +108,4 @@ func (m *Mechanisms) Start(mechanism string) (Session, bool) {
 		return &plainSession{users: m.plain}, true
 	}
 	return m.scram[mechanism].start(), true
-}
-
-// scramServer serves one SCRAM mechanism from a credential lookup.
-type scramServer struct {
-	mech   metadata.ScramMechanism
-	server *xdgscram.Server
-}
-
-func newScramServer(mech metadata.ScramMechanism, lookup ScramLookup) (*scramServer, error) {
-	hash := xdgscram.SHA256
-	if mech == metadata.ScramSHA512 {
-		hash = xdgscram.SHA512
-	}
-	srv, err := hash.NewServer(func(user string) (xdgscram.StoredCredentials, error) {
-		c, ok := lookup(user, mech)
-		if !ok {
-			return xdgscram.StoredCredentials{}, errors.New("no credential")
-		}
-		// Kafka refuses a credential under the mechanism's minimum
-		// iterations (ScramSaslServer), as a client would (franz-go does).
-		if c.Iterations < MinScramIterations {
-			return xdgscram.StoredCredentials{}, errors.New("too few iterations")
-		}
-		return xdgscram.StoredCredentials{
-			KeyFactors: xdgscram.KeyFactors{Salt: string(c.Salt), Iters: int(c.Iterations)},
-			StoredKey:  c.StoredKey,
-			ServerKey:  c.ServerKey,
-		}, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sasl: %s: %w", mech, err)
-	}
-	return &scramServer{mech: mech, server: srv}, nil
-}
-
-func (s *scramServer) start() *scramSession {
-	return &scramSession{
-		conv: s.server.NewConversation(),
-		fail: &Failure{Message: "Authentication failed during authentication due to invalid credentials with SASL mechanism " + s.mech.String()},
-	}
 }

@@ -206,8 +206,26 @@ func TestScramAuthzid(t *testing.T) {
 		t.Fatalf("err %v, User %q", err, s.User())
 	}
 	// franz-go sends c=biws ("n,,") whatever its authorization id, which
-	// Kafka does not check but xdg-go/scram does.
+	// Kafka does not check, and neither does samsa.
 	s, err = exchange(t, ms, kscram.Auth{Zid: "alice", User: "alice", Pass: "alice-secret"}.AsSha256Mechanism())
+	if err != nil || s.User() != "alice" {
+		t.Fatalf("franz-go with its own user as authorization id: %v, User %q", err, s.User())
+	}
+}
+
+// TestScramLibrdkafkaNonce: librdkafka's client-final nonce is its own
+// nonce followed by the server's whole nonce; Kafka accepts a final nonce
+// that ends with the server's, and so does samsa, with the proof computed
+// over what the client sent. One that does not end with it fails.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	t.Parallel()
+	ms, _ := newScramTestMechanisms(t)
+	s, _ := ms.Start("SCRAM-SHA-256")
+	if err := scramByHandNonce(s, metadata.ScramSHA256, "n,,", "n=alice,r=abc", "alice-secret", func(nonce string) string { return "abc" + nonce }); err != nil || s.User() != "alice" {
+		t.Fatalf("librdkafka's nonce: %v, User %q", err, s.User())
+	}
+	s, _ = ms.Start("SCRAM-SHA-256")
+	err := scramByHandNonce(s, metadata.ScramSHA256, "n,,", "n=alice,r=abc", "alice-secret", func(nonce string) string { return nonce + "x" })
 	wantFailure(t, s, err, scramFailure(metadata.ScramSHA256))
 }
 
@@ -249,7 +267,7 @@ func TestScramMalformed(t *testing.T) {
 	ms, _ := newScramTestMechanisms(t)
 	for _, first := range []string{
 		"", "n,,", "n,,n=alice", "n,,r=abc,n=alice", "x,,n=alice,r=abc", "n,,n=al=ice,r=abc",
-		"p=tls-server-end-point,,n=alice,r=abc", "n,,m=ext,n=alice,r=abc", "n,b=x,n=alice,r=abc",
+		"p=tls-server-end-point,,n=alice,r=abc", "y,,n=alice,r=abc", "n,b=x,n=alice,r=abc", "n,,n=alice,r=a b",
 	} {
 		s, _ := ms.Start("SCRAM-SHA-256")
 		out, done, err := s.Step([]byte(first))
@@ -283,6 +301,16 @@ func TestScramMalformed(t *testing.T) {
 // password unless final is given (non-nil), where "nonce" in it stands for
 // "r=<the server's nonce>".
 func scramByHand(s Session, m metadata.ScramMechanism, gs2, bare, password string, final *string) error {
+	return scramByHandFinal(s, m, gs2, bare, password, final, func(nonce string) string { return nonce })
+}
+
+// scramByHandNonce is scramByHand whose client-final nonce is
+// finalNonce(the server's nonce).
+func scramByHandNonce(s Session, m metadata.ScramMechanism, gs2, bare, password string, finalNonce func(string) string) error {
+	return scramByHandFinal(s, m, gs2, bare, password, nil, finalNonce)
+}
+
+func scramByHandFinal(s Session, m metadata.ScramMechanism, gs2, bare, password string, final *string, finalNonce func(string) string) error {
 	first, done, err := s.Step([]byte(gs2 + bare))
 	if err != nil || done {
 		return fmt.Errorf("first step: done %v, %w", done, err)
@@ -308,7 +336,7 @@ func scramByHand(s Session, m metadata.ScramMechanism, gs2, bare, password strin
 	if err != nil {
 		return err
 	}
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(gs2)) + ",r=" + nonce
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(gs2)) + ",r=" + finalNonce(nonce)
 	authMsg := bare + "," + string(first) + "," + withoutProof
 	h := hashOf(m)
 	mac := func(key []byte, msg string) []byte {
