@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	samsameta "github.com/samsa-kafka/samsa/internal/metadata"
 )
 
 // Kafka's CLI tools (kafka-tools; kafka_2.13 for kafka-configs), at the
@@ -412,7 +414,7 @@ func testKafkaConfigsGroup(t *testing.T, addr string) {
 
 // testKafkaFeatures: kafka-features describe lists the features samsa
 // implements with this build's ranges and finalized levels: metadata.version
-// at samsa's own levels (1 to 4), for which Kafka's tool knows no release
+// at samsa's own levels (1 to metadata.MaxMetadataVersion), for which Kafka's tool knows no release
 // name ("UNKNOWN 1"), and transaction.version at Kafka's (0 to 2, finalized
 // at 2 on a new cluster); the epoch is the metadata offset of the answering
 // node's image, between what the nodes report before and after.
@@ -420,10 +422,11 @@ func testKafkaFeatures(t *testing.T, addr string) {
 	before := slices.Min(featuresEpochs(t, addr))
 	out := java(t, nil, kafkaFeatures, "--bootstrap-server", addr, "describe")
 	after := slices.Max(featuresEpochs(t, addr))
-	m := regexp.MustCompile(`^Feature: metadata\.version\tSupportedMinVersion: UNKNOWN 1\tSupportedMaxVersion: UNKNOWN 4\tFinalizedVersionLevel: UNKNOWN 4\tEpoch: (\d+)\n` +
+	mv := samsameta.MaxMetadataVersion
+	m := regexp.MustCompile(fmt.Sprintf(`^Feature: metadata\.version\tSupportedMinVersion: UNKNOWN 1\tSupportedMaxVersion: UNKNOWN %d\tFinalizedVersionLevel: UNKNOWN %d\tEpoch: (\d+)\n`, mv, mv) +
 		`Feature: transaction\.version\tSupportedMinVersion: 0\tSupportedMaxVersion: 2\tFinalizedVersionLevel: 2\tEpoch: (\d+)\n$`).FindSubmatch(out)
 	if m == nil {
-		t.Fatalf("kafka-features describe:\n%s\nwant exactly two lines, metadata.version 1-4 finalized at 4 and transaction.version 0-2 finalized at 2", out)
+		t.Fatalf("kafka-features describe:\n%s\nwant exactly two lines, metadata.version 1-%d finalized at %d and transaction.version 0-2 finalized at 2", out, mv, mv)
 	}
 	for _, e := range m[1:] {
 		if epoch := int64(atoi(t, string(e))); epoch < before || epoch > after {
