@@ -89,16 +89,7 @@ func newUserSetSCRAMCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, ctx, done, err := cf.admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: args[0], Mechanism: m, Iterations: iterations, Password: pw}})
-			if err == nil {
-				err = altered.Error()
-			}
-			if err != nil {
+			if err := alterSCRAM(cmd, cf, nil, []kadm.UpsertSCRAM{{User: args[0], Mechanism: m, Iterations: iterations, Password: pw}}); err != nil {
 				return fmt.Errorf("set %s for user %q: %w", m, args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Set %s for user %s (%d iterations).\n", m, args[0], iterations)
@@ -155,16 +146,7 @@ func newUserDeleteSCRAMCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, ctx, done, err := cf.admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			altered, err := adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: args[0], Mechanism: m}}, nil)
-			if err == nil {
-				err = altered.Error()
-			}
-			if err != nil {
+			if err := alterSCRAM(cmd, cf, []kadm.DeleteSCRAM{{User: args[0], Mechanism: m}}, nil); err != nil {
 				return fmt.Errorf("delete %s of user %q: %w", m, args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deleted %s of user %s.\n", m, args[0])
@@ -173,4 +155,19 @@ func newUserDeleteSCRAMCmd(cf *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&mechanism, "mechanism", "SCRAM-SHA-256", "SCRAM-SHA-256 or SCRAM-SHA-512")
 	return cmd
+}
+
+// alterSCRAM sends one AlterUserScramCredentials and returns its first
+// error, the request's or a user's.
+func alterSCRAM(cmd *cobra.Command, cf *clientFlags, dels []kadm.DeleteSCRAM, ups []kadm.UpsertSCRAM) error {
+	adm, ctx, done, err := cf.admin(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	altered, err := adm.AlterUserSCRAMs(ctx, dels, ups)
+	if err != nil {
+		return err
+	}
+	return altered.Error()
 }
