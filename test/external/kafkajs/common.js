@@ -23,10 +23,18 @@ function usage(names, why) {
   process.exit(64)
 }
 
+// client is a KafkaJS client of addr. With KAFKAJS_SASL_MECHANISM set
+// (plain, scram-sha-256 or scram-sha-512), it authenticates with
+// KAFKAJS_SASL_USERNAME and KAFKAJS_SASL_PASSWORD.
 function client(addr, clientId) {
+  const mechanism = process.env.KAFKAJS_SASL_MECHANISM
+  const sasl = mechanism
+    ? { mechanism, username: process.env.KAFKAJS_SASL_USERNAME, password: process.env.KAFKAJS_SASL_PASSWORD }
+    : undefined
   return new Kafka({
     clientId,
     brokers: [addr],
+    sasl,
     connectionTimeout: 5000,
     requestTimeout: 15000,
     // Few, quick retries: a broker that keeps failing should fail the test
