@@ -329,6 +329,7 @@ func (b *Broker) startBroker(cfg *config.Broker, opts Options, cleanup *[]func()
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		Versions:        api.Versions(),
 		IdleTimeout:     idleTimeout(cfg.ConnectionsMaxIdleMs),
+		FailedAuthDelay: time.Duration(cfg.FailedAuthenticationDelayMs) * time.Millisecond,
 		Logger:          b.log,
 		Observer:        b.requestObserver(),
 	}, b.api)

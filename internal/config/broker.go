@@ -43,6 +43,9 @@ type Broker struct {
 	FetchMaxBytes          int32
 	FetchSessionCacheSlots int32
 	ConnectionsMaxIdleMs   int64 // negative: never close idle connections
+	// FailedAuthenticationDelayMs delays the answer to, and the close of,
+	// a SASL connection whose authentication failed.
+	FailedAuthenticationDelayMs int32
 
 	// The HTTP listener (samsa.http.listen; "" for none), whether its
 	// console may change anything, and whether /metrics has

@@ -46,6 +46,11 @@ var brokerDefs = []*Def{
 			"(GSSAPI is the default) is refused at start. Unused when no listener is SASL_PLAINTEXT. Read-only in samsa.",
 	},
 	{
+		Name: "connection.failed.authentication.delay.ms", Type: TypeInt, Default: "100", Importance: Low, Rule: atLeast(0),
+		Doc: "How long a SASL connection whose authentication failed waits before its answer is sent and it is closed, " +
+			"which slows a client guessing passwords.",
+	},
+	{
 		Name: "connections.max.reauth.ms", Type: TypeLong, Default: "0", Importance: Medium,
 		Rule: custom("0", func(p parsed) string {
 			if p.i != 0 {
@@ -389,7 +394,7 @@ var ignoredBroker = []string{
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes", "socket.listen.backlog.size",
 	"socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms",
 	"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.connection.creation.rate",
-	"connection.failed.authentication.delay.ms", "request.timeout.ms",
+	"request.timeout.ms",
 	"replica.socket.timeout.ms", "replica.socket.receive.buffer.bytes",
 	// Log internals samsa does differently (a clean-shutdown marker instead
 	// of recovery-point checkpoints; its own cleaner buffers).

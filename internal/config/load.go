@@ -178,6 +178,7 @@ func (b *Broker) build() error {
 	b.FetchMaxBytes = r.i32("fetch.max.bytes")
 	b.FetchSessionCacheSlots = r.i32("max.incremental.fetch.session.cache.slots")
 	b.ConnectionsMaxIdleMs = r.i64("connections.max.idle.ms")
+	b.FailedAuthenticationDelayMs = r.i32("connection.failed.authentication.delay.ms")
 	if b.MessageMaxBytes > b.SocketRequestMaxBytes {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("message.max.bytes (%d) exceeds socket.request.max.bytes (%d): "+
 			"produce requests carrying the largest batches will be refused at the socket", b.MessageMaxBytes, b.SocketRequestMaxBytes))

@@ -421,6 +421,7 @@ func TestBrokerConfigBounds(t *testing.T) {
 		{"super.users", "User:admin", "admin", `principal "admin" must be Type:name`, nil},
 		{"samsa.http.listen", "0.0.0.0:0", "localhost", "must be host:port", nil},
 		{"connections.max.reauth.ms", "0", "3600000", "samsa does not re-authenticate SASL connections (KIP-368) yet", nil},
+		{"connection.failed.authentication.delay.ms", "0", "-1", "must be at least 0", nil},
 	}
 	tested := map[string]bool{}
 	for _, tc := range tests {

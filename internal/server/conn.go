@@ -465,7 +465,7 @@ func (c *conn) dispatch(frame []byte) (call, bool) {
 			version:       h.version,
 			correlationID: h.correlationID,
 			flexible:      flexibleResponseHeader(h.key, d.msg),
-			pending:       wire.Now(wire.Response{Msg: resp, Close: closeAfter}),
+			pending:       c.authResponse(resp, closeAfter),
 		}, true
 	}
 	req := &wire.Request{

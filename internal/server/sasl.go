@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-kafka/samsa/internal/auth"
+	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
 // SASL on a SASL_PLAINTEXT listener, as Kafka's SaslServerAuthenticator
@@ -56,6 +59,30 @@ func (s *Server) ServeSASL(ln net.Listener, name string, a Authenticator) error 
 // errNotAuthenticated closes a connection that sent a request SASL does
 // not allow before authenticating.
 var errNotAuthenticated = errors.New("server: request before SASL authentication completed")
+
+// authResponse is the pending answer to a request of an unauthenticated
+// connection. A failed authentication's answer, and the close after it,
+// wait out FailedAuthDelay first, as Kafka delays them, to slow a client
+// guessing passwords; the connection reads nothing meanwhile.
+func (c *conn) authResponse(resp kmsg.Response, closeAfter bool) wire.Pending {
+	delay := c.srv.authDelay
+	failed := false
+	if r, ok := resp.(*kmsg.SASLAuthenticateResponse); ok && r.ErrorCode != 0 {
+		failed = true
+	}
+	if !failed || delay <= 0 {
+		return wire.Now(wire.Response{Msg: resp, Close: closeAfter})
+	}
+	return func(ctx context.Context) wire.Response {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return wire.Response{Msg: resp, Close: closeAfter}
+	}
+}
 
 // authenticate answers a request of an unauthenticated SASL connection:
 // the response, whether the connection closes after it, or an error when

@@ -59,6 +59,10 @@ type Config struct {
 	// while none of its requests is outstanding (connections.max.idle.ms).
 	// It also bounds how long one response may take to write.
 	IdleTimeout time.Duration
+	// FailedAuthDelay holds the answer to a failed SASL authentication,
+	// and the close that follows it, this long
+	// (connection.failed.authentication.delay.ms).
+	FailedAuthDelay time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
 	// Observer, when set, is told each answered request's timings (see
@@ -95,7 +99,8 @@ type Server struct {
 	maxRequest  int32
 	maxInFlight int
 	idle        time.Duration
-	obs         Observer // nil: requests are not timed
+	authDelay   time.Duration // FailedAuthDelay
+	obs         Observer      // nil: requests are not timed
 
 	// base parents every connection's context; Shutdown cancels it when
 	// its own context expires.
@@ -126,6 +131,7 @@ func New(cfg Config, h wire.Handler) *Server {
 		maxRequest:  cfg.MaxRequestBytes,
 		maxInFlight: cfg.MaxInFlightPerConn,
 		idle:        cfg.IdleTimeout,
+		authDelay:   cfg.FailedAuthDelay,
 		obs:         cfg.Observer,
 		quit:        make(chan struct{}),
 		listeners:   make(map[net.Listener]struct{}),
