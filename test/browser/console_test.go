@@ -514,7 +514,9 @@ func gaugeValue(t *testing.T, addr, name string) float64 {
 	return 0
 }
 
-// freePorts returns n loopback addresses with ports the OS just handed out.
+// freePorts returns n distinct loopback addresses with ports the OS just
+// handed out. Each listener stays open until all n are picked: a port
+// closed at once can be handed out again by the next Listen.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
@@ -523,8 +525,8 @@ func freePorts(t *testing.T, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer ln.Close()
 		out = append(out, ln.Addr().String())
-		ln.Close()
 	}
 	return out
 }

@@ -213,3 +213,23 @@ func TestScramCredentialsForwarded(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTopicRetried: cluster.CreateTopic takes TOPIC_ALREADY_EXISTS
+// for a retried creation and checks the topic instead (the path a test
+// takes when its client resent a CreateTopics the controller committed).
+func TestCreateTopicRetried(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := cluster.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ms := "60000"
+	for range 2 {
+		cluster.CreateTopic(t, ctx, adm, "twice", 2, 1, map[string]*string{"retention.ms": &ms})
+	}
+}

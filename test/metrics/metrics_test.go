@@ -356,9 +356,7 @@ func TestUnderReplicatedAfterBrokerStops(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	minISR := "3"
-	if _, err := adm.CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, "replicated"); err != nil {
-		t.Fatal(err)
-	}
+	cluster.CreateTopic(t, ctx, adm, "replicated", 3, 3, map[string]*string{"min.insync.replicas": &minISR})
 	// Followers fetch every batch once: the leaders' replication bytes out
 	// come to twice the bytes in at replication factor 3.
 	var recs []*kgo.Record
@@ -484,9 +482,7 @@ func TestLagOfPartitionsLedElsewhere(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	const spread = "spread"
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, spread); err != nil {
-		t.Fatal(err)
-	}
+	cluster.CreateTopic(t, ctx, adm, spread, 3, 1, nil)
 	var recs []*kgo.Record
 	for p := range int32(3) {
 		for i := range 10 {
