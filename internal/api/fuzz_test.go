@@ -244,7 +244,8 @@ func fuzzHandler(f *testing.F, h *Handler, versions map[int16]wire.VersionRange)
 }
 
 // seedScram seeds SCRAM credential alterations (one valid upsertion, one
-// deletion, a duplicate) and a description of all users and of some.
+// deletion, a duplicate), a description of all users and of some, and a
+// DescribeClientQuotas (kafka-configs asks both).
 func seedScram(seed func(kmsg.Request, int16)) {
 	alter := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
 	alter.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{
@@ -257,4 +258,7 @@ func seedScram(seed func(kmsg.Request, int16)) {
 	desc := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
 	desc.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: "alice"}, {Name: "alice"}, {Name: ""}}
 	seed(desc, 0)
+	quotas := kmsg.NewPtrDescribeClientQuotasRequest()
+	quotas.Components = []kmsg.DescribeClientQuotasRequestComponent{{EntityType: "user", MatchType: 0, Match: kmsg.StringPtr("alice")}, {EntityType: "ip", MatchType: 2}}
+	seed(quotas, 1)
 }

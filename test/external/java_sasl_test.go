@@ -12,8 +12,9 @@ import (
 )
 
 // TestJavaSASL: Kafka's own tools against a SASL_PLAINTEXT listener, as an
-// operator would use them: kafka-configs creates SCRAM users
-// (AlterUserScramCredentials), and kafka-topics connects with
+// operator would use them: kafka-configs creates and describes SCRAM users
+// (AlterUserScramCredentials, DescribeUserScramCredentials and
+// DescribeClientQuotas), and kafka-topics connects with
 // --command-config as each of them (SCRAM-SHA-256, SCRAM-SHA-512) and as a
 // PLAIN user; a wrong password is refused.
 func TestJavaSASL(t *testing.T) {
@@ -32,6 +33,10 @@ func TestJavaSASL(t *testing.T) {
 		out := java(t, nil, kafkaConfigs, "--bootstrap-server", internal, "--alter", "--entity-type", "users", "--entity-name", "alice", "--add-config", cfg)
 		equalText(t, "kafka-configs --alter users "+cfg, out, textLines("Completed updating config for user alice."))
 	}
+	out := java(t, nil, kafkaConfigs, "--bootstrap-server", internal, "--describe", "--entity-type", "users", "--entity-name", "alice")
+	// It asks DescribeClientQuotas too (none: samsa has no quotas yet).
+	equalText(t, "kafka-configs --describe users", out,
+		textLines("SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096"))
 	_, stderr, code := javaExit(t, kafkaConfigs, "--bootstrap-server", internal, "--alter", "--entity-type", "users", "--entity-name", "bob",
 		"--add-config", "SCRAM-SHA-256=[password=b],SCRAM-SHA-512=[password=b]")
 	if code == 0 || !strings.Contains(string(stderr), "A user credential cannot be altered twice in the same request") {
