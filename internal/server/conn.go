@@ -315,6 +315,13 @@ func (c *conn) readFrame() (frame []byte, pooled bool, err error) {
 		}
 		key = int16(binary.BigEndian.Uint16(head[4:]))
 	}
+	if c.sasl != nil && !c.sasl.done && size > saslMaxReceive {
+		// Before authenticating, a client gets no more than Kafka's
+		// sasl.server.max.receive.size: an unknown peer must not make
+		// the broker buffer megabytes.
+		c.br.Discard(4)
+		return nil, false, fmt.Errorf("%w: %d bytes before SASL authentication, above the %d allowed", errFrameSize, size, saslMaxReceive)
+	}
 	if size > maxNonProduceRequest && key != produceKey {
 		c.br.Discard(4)
 		return nil, false, fmt.Errorf("%w: %d bytes for API key %d, above the %d allowed for requests other than Produce",

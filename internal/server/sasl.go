@@ -38,10 +38,9 @@ type Authenticator interface {
 	Start(mechanism string) (auth.Session, bool)
 }
 
-const (
-	saslHandshakeKey    = 17
-	saslAuthenticateKey = 36
-)
+// saslMaxReceive bounds a request frame before its connection has
+// authenticated: Kafka's sasl.server.max.receive.size default.
+const saslMaxReceive = 524288
 
 // saslConn is a SASL connection's authentication state; reader only.
 type saslConn struct {

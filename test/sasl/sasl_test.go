@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,10 +176,11 @@ func (c *conn) send(req kmsg.Request, resp kmsg.Response) error {
 	return resp.ReadFrom(buf)
 }
 
-// closed reports whether the broker closed the connection (a read sees EOF).
+// closed reports whether the broker closed the connection: a read sees
+// EOF or a reset, not the deadline.
 func (c *conn) closed() bool {
 	_, err := c.br.ReadByte()
-	return err != nil
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // TestBeforeAuthentication: before authenticating a connection may send
@@ -203,6 +205,18 @@ func TestBeforeAuthentication(t *testing.T) {
 	md.SetVersion(12)
 	if err := c.send(md, kmsg.NewPtrMetadataResponse()); err == nil {
 		t.Fatal("Metadata before authenticating was answered")
+	}
+
+	// So does a frame above Kafka's sasl.server.max.receive.size (512 KiB),
+	// even a Produce, whose frames may otherwise be large.
+	c = dial(t, external)
+	big := binary.BigEndian.AppendUint32(nil, 600000)
+	big = append(big, 0, 0, 0, 9, 0, 0, 0, 1) // Produce v9, correlation id 1
+	if _, err := c.nc.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	if !c.closed() {
+		t.Fatal("a 600000-byte frame before authenticating did not close the connection")
 	}
 
 	// SaslAuthenticate without a handshake closes it too.
