@@ -74,6 +74,7 @@ var (
 
 	descConnsOpen      = desc("connections_open", "Kafka client connections open now.")
 	descConnsAccepted  = desc("connections_accepted_total", "Kafka client connections accepted.")
+	descAuth           = desc("authentications_total", "SASL authentications by result: success, or failure (a refused mechanism among them).", "result")
 	descInFlight       = desc("requests_in_flight", "Requests read whose responses are not written yet.")
 	descBytesRead      = desc("network_bytes_read_total", "Bytes read from client sockets.")
 	descBytesWritten   = desc("network_bytes_written_total", "Bytes written to client sockets, sendfile included.")
@@ -151,6 +152,8 @@ func (c *Collector) collectServer(ch chan<- prometheus.Metric) {
 		s := c.src.Server()
 		gauge(ch, descConnsOpen, float64(s.ConnectionsOpen))
 		counter(ch, descConnsAccepted, float64(s.ConnectionsAccepted))
+		counter(ch, descAuth, float64(s.AuthSucceeded), "success")
+		counter(ch, descAuth, float64(s.AuthFailed), "failure")
 		gauge(ch, descInFlight, float64(s.RequestsInFlight))
 		counter(ch, descBytesRead, float64(s.BytesRead))
 		counter(ch, descBytesWritten, float64(s.BytesWritten))

@@ -98,6 +98,7 @@ func (c *conn) authenticate(key, version int16, msg kmsg.Request) (kmsg.Response
 		session, ok := st.auth.Start(r.Mechanism)
 		if !ok {
 			resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+			c.srv.stats.authFailed.Add(1)
 			return resp, true, nil
 		}
 		st.session = session
@@ -117,11 +118,13 @@ func (c *conn) authenticate(key, version int16, msg kmsg.Request) (kmsg.Response
 			}
 			resp.ErrorMessage = &text
 			c.log.Info("server: SASL authentication failed", "err", err)
+			c.srv.stats.authFailed.Add(1)
 			return resp, true, nil
 		}
 		resp.SASLAuthBytes = out
 		if done {
 			st.done = true
+			c.srv.stats.authSucceeded.Add(1)
 			c.info.Principal = "User:" + st.session.User()
 		}
 		return resp, false, nil

@@ -82,12 +82,18 @@ type Stats struct {
 	SendfileBytes       int64 // file-region bytes written with sendfile
 	CopiedRegionBytes   int64 // file-region bytes written by ReadAt and write
 	RequestsInFlight    int64 // requests read whose responses are not written yet
+	// AuthSucceeded and AuthFailed count SASL authentications that
+	// completed and that failed (a refused mechanism among them), as
+	// Kafka's successful- and failed-authentication-total.
+	AuthSucceeded int64
+	AuthFailed    int64
 }
 
 type counters struct {
 	connsOpen, connsAccepted, requests, protocolErrors, panics atomic.Int64
 	bytesRead, bytesWritten, sendfileBytes, copiedRegionBytes  atomic.Int64
 	inFlight                                                   atomic.Int64
+	authSucceeded, authFailed                                  atomic.Int64
 }
 
 // Server serves the Kafka protocol on any number of listeners.
@@ -176,6 +182,8 @@ func (s *Server) Stats() Stats {
 		SendfileBytes:       c.sendfileBytes.Load(),
 		CopiedRegionBytes:   c.copiedRegionBytes.Load(),
 		RequestsInFlight:    c.inFlight.Load(),
+		AuthSucceeded:       c.authSucceeded.Load(),
+		AuthFailed:          c.authFailed.Load(),
 	}
 }
 

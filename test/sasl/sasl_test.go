@@ -191,7 +191,7 @@ func (c *conn) closed() bool {
 // PLAINTEXT listener.
 func TestBeforeAuthentication(t *testing.T) {
 	t.Parallel()
-	_, internal, external := start(t, "PLAIN,SCRAM-SHA-256")
+	b, internal, external := start(t, "PLAIN,SCRAM-SHA-256")
 
 	// A Metadata request before authenticating closes the connection.
 	c := dial(t, external)
@@ -278,6 +278,13 @@ func TestBeforeAuthentication(t *testing.T) {
 	}
 	if err := c.send(hs, hsResp); err != nil || hsResp.ErrorCode != kerr.IllegalSaslState.Code {
 		t.Fatalf("a second handshake: %v %d", err, hsResp.ErrorCode)
+	}
+
+	// The broker counted one success and two failures (the refused
+	// mechanism, the wrong password); the connections closed for
+	// requests out of turn are protocol errors, not authentications.
+	if st := b.Server().Stats(); st.AuthSucceeded != 1 || st.AuthFailed != 2 {
+		t.Errorf("authentications: %d succeeded, %d failed; want 1 and 2", st.AuthSucceeded, st.AuthFailed)
 	}
 
 	// On the PLAINTEXT listener, SASL requests are ILLEGAL_SASL_STATE.
