@@ -154,7 +154,10 @@ func TestKcatProduceConsume(t *testing.T) {
 			{"k1:v:with:colons" + pad, str("k1"), str("v:with:colons" + pad)},
 			{":empty key" + pad, str(""), str("empty key" + pad)},
 			{"no delimiter, null key" + pad, nil, str("no delimiter, null key" + pad)},
-			{"k4:", str("k4"), str("")},
+			// An empty value, the key padded instead: librdkafka sends a
+			// batch that compression would not shrink uncompressed, and a
+			// record may be a batch of its own.
+			{"k4" + pad + ":", str("k4" + pad), str("")},
 			{"ключ:значение ünïcödé|pipe" + pad, str("ключ"), str("значение ünïcödé|pipe" + pad)},
 			{"bin:\x00\x01\x7f\x80\xfe\xff\t\r" + pad, str("bin"), str("\x00\x01\x7f\x80\xfe\xff\t\r" + pad)},
 		},
