@@ -3,14 +3,9 @@
 package external
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/samsa-kafka/samsa/test/cluster"
 )
 
 // TestKafkaJSSASL: KafkaJS authenticates to a SASL_PLAINTEXT listener with
@@ -21,17 +16,7 @@ import (
 func TestKafkaJSSASL(t *testing.T) {
 	tool(t, "node")
 	kafkajsDir(t)
-	b := cluster.StartListeners(t, "INTERNAL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-		"listener.security.protocol.map=INTERNAL:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-		"inter.broker.listener.name=INTERNAL", "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
-		`listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";`)
-	internal, external := b.ListenerAddr("INTERNAL"), b.ListenerAddr("SASL_PLAINTEXT")
-	if _, err := kadm.NewClient(client(t, internal)).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{
-		{User: "bob", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "bob-secret"},
-		{User: "carol", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "carol-secret"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	internal, external := startSASLBroker(t)
 	for i, u := range []struct{ mechanism, user, pass string }{
 		{"scram-sha-256", "bob", "bob-secret"}, {"scram-sha-512", "carol", "carol-secret"}, {"plain", "alice", "alice-secret"},
 	} {
