@@ -76,8 +76,10 @@ func leadersOn(img *metadata.Image, listener string, version int16, topics []kms
 			if p.ErrorCode != 0 || p.Leader < 0 {
 				continue
 			}
-			if _, _, _, ok := brokerOn(img, p.Leader, listener); !ok {
-				if _, registered := img.Brokers[p.Leader]; registered {
+			// An unregistered leader is answered as it was; one
+			// without the listener has none here.
+			if b, ok := img.Brokers[p.Leader]; ok {
+				if _, _, has := b.Endpoint(listener); !has {
 					p.ErrorCode, p.Leader = code, -1
 				}
 			}

@@ -59,11 +59,10 @@ func (c *Controller) AlterScramCredentials(ctx context.Context, dels []ScramDele
 	img := c.Image()
 	supported := img.Features[metadata.MetadataVersionFeature] >= metadata.ScramMetadataVersion
 	var (
-		order   []string // users in the order first named
-		failed  = map[string]error{}
-		delOf   = map[string]int{} // user -> index in dels, while accepted
-		upOf    = map[string]int{}
-		claimed = map[string]bool{}
+		order  []string // users in the order first named
+		failed = map[string]error{}
+		delOf  = map[string]int{} // user -> index in dels, while accepted
+		upOf   = map[string]int{}
 	)
 	refuse := func(user string, err error) {
 		if _, ok := failed[user]; !ok {
@@ -71,22 +70,35 @@ func (c *Controller) AlterScramCredentials(ctx context.Context, dels []ScramDele
 		}
 		failed[user] = err
 	}
-	duplicate := errorf(kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
+	// claim reports whether an entry for user is to be checked: the user
+	// is not refused already, and no earlier entry altered it (a second
+	// one fails the user, and the first is not applied either).
+	claim := func(user string) bool {
+		if _, ok := failed[user]; ok {
+			return false
+		}
+		_, del := delOf[user]
+		_, up := upOf[user]
+		if del || up {
+			delete(delOf, user)
+			delete(upOf, user)
+			refuse(user, errorf(kerr.DuplicateResource, "A user credential cannot be altered twice in the same request"))
+			return false
+		}
+		return true
+	}
+	unsupported := func() error {
+		return errorf(kerr.UnsupportedVersion, "The current metadata.version does not support SCRAM")
+	}
 	for i, d := range dels {
-		if _, ok := failed[d.User]; ok {
+		if !claim(d.User) {
 			continue
 		}
-		if claimed[d.User] {
-			delete(delOf, d.User)
-			refuse(d.User, duplicate)
-			continue
-		}
-		claimed[d.User] = true
-		switch {
+		switch err := validScramName(d.User, d.Mechanism); {
 		case !supported:
-			refuse(d.User, errorf(kerr.UnsupportedVersion, "The current metadata.version does not support SCRAM"))
-		case validScramName(d.User, d.Mechanism) != nil:
-			refuse(d.User, validScramName(d.User, d.Mechanism))
+			refuse(d.User, unsupported())
+		case err != nil:
+			refuse(d.User, err)
 		default:
 			if _, ok := img.ScramCredential(d.User, d.Mechanism); !ok {
 				refuse(d.User, errorf(kerr.ResourceNotFound, "Attempt to delete a user credential that does not exist"))
@@ -96,19 +108,12 @@ func (c *Controller) AlterScramCredentials(ctx context.Context, dels []ScramDele
 		}
 	}
 	for i, u := range ups {
-		if _, ok := failed[u.User]; ok {
+		if !claim(u.User) {
 			continue
 		}
-		if claimed[u.User] {
-			delete(delOf, u.User)
-			delete(upOf, u.User)
-			refuse(u.User, duplicate)
-			continue
-		}
-		claimed[u.User] = true
 		switch err := validScramName(u.User, u.Mechanism); {
 		case !supported:
-			refuse(u.User, errorf(kerr.UnsupportedVersion, "The current metadata.version does not support SCRAM"))
+			refuse(u.User, unsupported())
 		case err != nil:
 			refuse(u.User, err)
 		case u.Iterations < auth.MinScramIterations:

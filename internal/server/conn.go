@@ -460,7 +460,7 @@ func (c *conn) dispatch(frame []byte) (call, bool) {
 		}, true
 	}
 	if c.sasl != nil && !c.sasl.done && h.key != apiVersionsKey {
-		resp, closeAfter, err := c.authenticate(h.key, h.version, d.msg)
+		resp, closeAfter, err := c.authenticate(d.msg)
 		if err != nil {
 			c.srv.stats.protocolErrors.Add(1)
 			c.stopReading("unauthenticated request", fmt.Errorf("%w: %s", err, kmsg.NameForKey(h.key)))

@@ -86,7 +86,7 @@ func (c *conn) authResponse(resp kmsg.Response, closeAfter bool) wire.Pending {
 // authenticate answers a request of an unauthenticated SASL connection:
 // the response, whether the connection closes after it, or an error when
 // it closes at once.
-func (c *conn) authenticate(key, version int16, msg kmsg.Request) (kmsg.Response, bool, error) {
+func (c *conn) authenticate(msg kmsg.Request) (kmsg.Response, bool, error) {
 	st := c.sasl
 	switch r := msg.(type) {
 	case *kmsg.SASLHandshakeRequest:
