@@ -132,7 +132,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 					h.HotKeys.Observe(rt.Topic, rp.Partition, rp.Records)
 				}
 			}
-			if w, ok := h.produced(req.Version, r.Acks, rt.Topic, p, len(rp.Records), last, err, sp, resp); ok {
+			if w, ok := h.produced(req, r.Acks, rt.Topic, p, len(rp.Records), last, err, sp, resp); ok {
 				waits = append(waits, w)
 			} else if err != nil {
 				failed = true
@@ -143,7 +143,7 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 	var appended chan []awaiting
 	if len(later) > 0 {
 		appended = make(chan []awaiting, 1)
-		go func() { appended <- h.appendVerified(r, req.Version, later, resp) }()
+		go func() { appended <- h.appendVerified(r, req, later, resp) }()
 	}
 	if r.Acks == 0 {
 		// No response is due; Kafka closes the connection on an error so
@@ -156,7 +156,6 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 		return wire.Now(wire.Response{Close: failed})
 	}
 	if len(waits) == 0 && appended == nil && len(flushes) == 0 {
-		h.listenerEndpoints(req, resp)
 		return wire.Now(wire.Response{Msg: resp})
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
@@ -178,10 +177,9 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 				return wire.Response{}
 			}
 		}
-		if !h.awaitReplication(ctx, req.Version, resp, waits, timeout) {
+		if !h.awaitReplication(ctx, req, resp, waits, timeout) {
 			return wire.Response{}
 		}
-		h.listenerEndpoints(req, resp)
 		return wire.Response{Msg: resp}
 	}
 }
@@ -189,8 +187,9 @@ func (h *Handler) produce(_ context.Context, req *wire.Request) wire.Pending {
 // produced fills a partition's answer with an append's outcome, counts it
 // in the partition's Traffic, and returns what acks=all then waits for.
 // size is the byte length of the records the producer sent.
-func (h *Handler) produced(version, acks int16, topic string, p *partition.Partition, size int, last partition.AppendResult, err error,
+func (h *Handler) produced(req *wire.Request, acks int16, topic string, p *partition.Partition, size int, last partition.AppendResult, err error,
 	sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) (awaiting, bool) {
+	version := req.Version
 	countProduced(p, size, last, err)
 	if err != nil {
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
@@ -200,7 +199,7 @@ func (h *Handler) produced(version, acks int16, topic string, p *partition.Parti
 			sp.ErrorRecords = recordErrors(err)
 		}
 		if version >= 10 && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
-			currentLeader(h.image(), topic, sp.Partition, p, sp, resp)
+			currentLeader(h.image(), listenerOf(req), topic, sp.Partition, p, sp, resp)
 		}
 		return awaiting{}, false
 	}
@@ -247,7 +246,7 @@ func countProduced(p *partition.Partition, size int, last partition.AppendResult
 // being delivered, before Delivered returns it, and an acks=all wait ended
 // by that move is answered in between. The newer of the two is named, or
 // the hint would name this broker again and the client would ignore it.
-func currentLeader(img *metadata.Image, topic string, index int32, local *partition.Partition, sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) {
+func currentLeader(img *metadata.Image, listener, topic string, index int32, local *partition.Partition, sp *kmsg.ProduceResponseTopicPartition, resp *kmsg.ProduceResponse) {
 	t := img.Topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
 		return
@@ -266,7 +265,9 @@ func currentLeader(img *metadata.Image, topic string, index int32, local *partit
 	if !ok || !b.Live() || slices.ContainsFunc(resp.Brokers, func(rb kmsg.ProduceResponseBroker) bool { return rb.NodeID == b.NodeID }) {
 		return
 	}
-	resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+	if host, port, ok := b.Endpoint(listener); ok {
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: b.NodeID, Host: host, Port: port, Rack: b.Rack})
+	}
 }
 
 // produceCheck checks one partition's records before they are appended,
@@ -308,7 +309,7 @@ func (h *Handler) produceCheck(r *kmsg.ProduceRequest, version int16, topic stri
 // timeout would have it wait for a metadata refresh), or
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND. It reports false when ctx ended (the
 // connection is gone: no response).
-func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []awaiting, timeout time.Duration) bool {
+func (h *Handler) awaitReplication(ctx context.Context, req *wire.Request, resp *kmsg.ProduceResponse, waits []awaiting, timeout time.Duration) bool {
 	return h.awaitCommitted(ctx, timeout, len(waits), func(wctx context.Context, i int) error {
 		return waits[i].p.WaitCommitted(wctx, waits[i].epoch, waits[i].last)
 	}, func(i int, err error) {
@@ -318,8 +319,8 @@ func (h *Handler) awaitReplication(ctx context.Context, version int16, resp *kms
 		w := &waits[i]
 		w.resp.ErrorCode = h.code(err)
 		w.resp.BaseOffset = -1
-		if version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
-			currentLeader(h.image(), w.topic, w.resp.Partition, w.p, w.resp, resp)
+		if req.Version >= 10 && w.resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			currentLeader(h.image(), listenerOf(req), w.topic, w.resp.Partition, w.p, w.resp, resp)
 		}
 	})
 }

@@ -118,7 +118,7 @@ func TestCurrentLeaderPrefersNewerLocalRole(t *testing.T) {
 		t.Helper()
 		sp := kmsg.NewProduceResponseTopicPartition()
 		resp := kmsg.NewPtrProduceResponse()
-		currentLeader(img, "t", 0, local, &sp, resp)
+		currentLeader(img, "", "t", 0, local, &sp, resp)
 		if sp.CurrentLeader.LeaderID != wantLeader || sp.CurrentLeader.LeaderEpoch != wantEpoch {
 			t.Fatalf("%s: hint %d in epoch %d, want %d in %d", what, sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch, wantLeader, wantEpoch)
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/record"
 	"github.com/samsa-kafka/samsa/internal/txn"
+	"github.com/samsa-kafka/samsa/internal/wire"
 )
 
 // txnOrderKey is one producer's appends to one partition.
@@ -176,7 +177,8 @@ func (h *Handler) deferTxn(version int16, topic string, index int32, p *partitio
 // the coordinator for the request) and appends each batch in its turn,
 // filling its answer; it returns what acks=all then waits for. Every
 // queued append is finished, whatever happens, so that later ones go on.
-func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*deferredAppend, resp *kmsg.ProduceResponse) []awaiting {
+func (h *Handler) appendVerified(r *kmsg.ProduceRequest, req *wire.Request, ds []*deferredAppend, resp *kmsg.ProduceResponse) []awaiting {
+	version := req.Version
 	var verdict map[txn.TopicPartition]error
 	var ask []txn.TopicPartition
 	for _, d := range ds {
@@ -213,7 +215,7 @@ func (h *Handler) appendVerified(r *kmsg.ProduceRequest, version int16, ds []*de
 			last, err = d.p.AppendAcks(d.records, r.Acks)
 		}
 		h.txnOrder.finish(d.key, d.done)
-		if w, ok := h.produced(version, r.Acks, d.key.topic, d.p, len(d.records), last, err, d.resp, resp); ok {
+		if w, ok := h.produced(req, r.Acks, d.key.topic, d.p, len(d.records), last, err, d.resp, resp); ok {
 			waits = append(waits, w)
 		}
 	}

@@ -24,29 +24,6 @@ func listenerOf(req *wire.Request) string {
 	return req.Conn.Listener
 }
 
-// listenerEndpoints rewrites the leader hints' broker endpoints of a
-// Produce answer (filled from the inter-broker addresses) to the
-// addresses of req's listener, dropping a broker without it.
-func (h *Handler) listenerEndpoints(req *wire.Request, resp *kmsg.ProduceResponse) {
-	listener := listenerOf(req)
-	if len(resp.Brokers) == 0 || listener == "" {
-		return
-	}
-	img := h.image()
-	kept := resp.Brokers[:0]
-	for _, rb := range resp.Brokers {
-		b, ok := img.Brokers[rb.NodeID]
-		if !ok {
-			continue
-		}
-		if host, port, ok := b.Endpoint(listener); ok {
-			rb.Host, rb.Port = host, port
-			kept = append(kept, rb)
-		}
-	}
-	resp.Brokers = kept
-}
-
 // brokerOn is broker id's address on listener, if it is registered and
 // has that listener.
 func brokerOn(img *metadata.Image, id int32, listener string) (metadata.Broker, string, int32, bool) {
